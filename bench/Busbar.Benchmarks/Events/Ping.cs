@@ -1,0 +1,4 @@
+namespace Busbar.Benchmarks.Events;
+
+/// <summary>The small event every queued and delegate-based row publishes (24 bytes on x64).</summary>
+public sealed record Ping(int Value);
