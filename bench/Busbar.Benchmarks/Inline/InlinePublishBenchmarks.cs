@@ -65,13 +65,13 @@ public class InlinePublishBenchmarks
     }
 
     [GlobalCleanup]
-    public void Cleanup()
+    public async Task Cleanup()
     {
         _subject1.Dispose();
         _subject8.Dispose();
-        _mediatorProvider.Dispose();
-        _massTransit1Provider.Dispose();
-        _massTransit8Provider.Dispose();
+        await _mediatorProvider.DisposeAsync();
+        await _massTransit1Provider.DisposeAsync();
+        await _massTransit8Provider.DisposeAsync();
     }
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(One)]
