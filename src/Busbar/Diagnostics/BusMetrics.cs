@@ -1,0 +1,217 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.InteropServices;
+using Busbar.Dispatch;
+
+namespace Busbar.Diagnostics;
+
+/// <summary>
+/// The counters of one bus, exposed both as a snapshot (<see cref="Snapshot"/>) and through the
+/// shared <c>Meter "Busbar"</c>. Instruments cost one <c>Enabled</c> check when nothing listens.
+/// Counters touched by every event sit on separate cache lines: the publisher and the worker
+/// increment different ones.
+/// </summary>
+internal sealed class BusMetrics : IDisposable
+{
+    public const string MeterName = "Busbar";
+
+    private static readonly Meter s_meter = new(MeterName, typeof(BusMetrics).Assembly.GetName().Version?.ToString());
+    private static readonly Counter<long> s_published = s_meter.CreateCounter<long>("messaging.client.sent.messages", "{message}", "Events published (accepted by validation).");
+    private static readonly Counter<long> s_processed = s_meter.CreateCounter<long>("messaging.client.consumed.messages", "{message}", "Events whose handling finished.");
+    private static readonly Counter<long> s_failed = s_meter.CreateCounter<long>("busbar.events.failed", "{message}", "Events that ended as failed.");
+    private static readonly Counter<long> s_handlerFailed = s_meter.CreateCounter<long>("busbar.handler.failures", "{invocation}", "Handler invocations that failed or timed out after their last attempt.");
+    private static readonly Counter<long> s_retried = s_meter.CreateCounter<long>("busbar.handler.retries", "{retry}", "Handler retries.");
+    private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("busbar.events.dropped", "{message}", "Events dropped by a drop mode.");
+    private static readonly Counter<long> s_rejected = s_meter.CreateCounter<long>("busbar.events.rejected", "{message}", "Events refused because the queue was full.");
+    private static readonly Counter<long> s_deadLettered = s_meter.CreateCounter<long>("busbar.dead_letters", "{invocation}", "Handler invocations sent to the dead-letter store.");
+    private static readonly Counter<long> s_slow = s_meter.CreateCounter<long>("busbar.handler.slow", "{invocation}", "Handler invocations slower than the slow-handler threshold.");
+    private static readonly Histogram<double> s_handlerDuration = s_meter.CreateHistogram<double>("messaging.process.duration", "s", "Duration of handler invocations.");
+    private static readonly Histogram<double> s_dwell = s_meter.CreateHistogram<double>("busbar.queue.dwell_time", "s", "Time events spend queued before a worker takes them.");
+    private static readonly List<BusMetrics> s_live = [];
+
+    private readonly string _bus;
+    private Func<int>? _depth;
+    private Func<long>? _inFlight;
+    private PaddedCounter _publishedCount;
+    private PaddedCounter _processedCount;
+    private PaddedCounter _failedCount;
+    private PaddedCounter _retriedCount;
+    private PaddedCounter _droppedCount;
+    private PaddedCounter _rejectedCount;
+    private PaddedCounter _deadLetteredCount;
+    private PaddedCounter _slowCount;
+
+    static BusMetrics()
+    {
+        s_meter.CreateObservableGauge("busbar.queue.depth", ObserveDepth, "{message}", "Events queued per bus.");
+        s_meter.CreateObservableUpDownCounter("busbar.events.in_flight", ObserveInFlight, "{message}", "Events admitted and not yet completed, per bus.");
+    }
+
+    public BusMetrics(string bus)
+    {
+        _bus = bus;
+        lock (s_live)
+        {
+            s_live.Add(this);
+        }
+    }
+
+    public long ProcessedCount => Volatile.Read(ref _processedCount.Value);
+
+    public long DroppedCount => Volatile.Read(ref _droppedCount.Value);
+
+    public long RejectedCount => Volatile.Read(ref _rejectedCount.Value);
+
+    public void ObserveQueue(Func<int> depth, Func<long> inFlight)
+    {
+        _depth = depth;
+        _inFlight = inFlight;
+    }
+
+    private KeyValuePair<string, object?> BusTag => new("busbar.bus", _bus);
+
+    public void Published(EventContext context)
+    {
+        Interlocked.Increment(ref _publishedCount.Value);
+        if (s_published.Enabled)
+            s_published.Add(1, BusTag, new("messaging.destination.name", context.Name), new("messaging.system", "busbar"));
+    }
+
+    public void Dequeued(EventContext context, TimeSpan dwell)
+    {
+        if (s_dwell.Enabled)
+            s_dwell.Record(dwell.TotalSeconds, BusTag, new("messaging.destination.name", context.Name));
+    }
+
+    public void Processed(EventContext context, EventStatus status)
+    {
+        Interlocked.Increment(ref _processedCount.Value);
+        if (status == EventStatus.Failed)
+        {
+            Interlocked.Increment(ref _failedCount.Value);
+            if (s_failed.Enabled)
+                s_failed.Add(1, BusTag, new("messaging.destination.name", context.Name));
+        }
+
+        if (s_processed.Enabled)
+            s_processed.Add(1, BusTag, new("messaging.destination.name", context.Name), new("busbar.status", status.ToString()));
+    }
+
+    public void HandlerSucceeded(SubscriptionEntry entry, TimeSpan elapsed)
+    {
+        entry.Latency.Record(elapsed);
+        if (s_handlerDuration.Enabled)
+            s_handlerDuration.Record(elapsed.TotalSeconds, BusTag, new("messaging.consumer.group.name", entry.Name), new("busbar.outcome", "succeeded"));
+    }
+
+    public void HandlerFailed(SubscriptionEntry entry, TimeSpan elapsed)
+    {
+        entry.Latency.Record(elapsed);
+        if (s_handlerFailed.Enabled)
+            s_handlerFailed.Add(1, BusTag, new("messaging.consumer.group.name", entry.Name));
+        if (s_handlerDuration.Enabled)
+            s_handlerDuration.Record(elapsed.TotalSeconds, BusTag, new("messaging.consumer.group.name", entry.Name), new("busbar.outcome", "failed"));
+    }
+
+    public void Retried()
+    {
+        Interlocked.Increment(ref _retriedCount.Value);
+        if (s_retried.Enabled)
+            s_retried.Add(1, BusTag);
+    }
+
+    public void Dropped(EventContext context)
+    {
+        Interlocked.Increment(ref _droppedCount.Value);
+        if (s_dropped.Enabled)
+            s_dropped.Add(1, BusTag, new("messaging.destination.name", context.Name));
+    }
+
+    public void Rejected(EventContext context)
+    {
+        Interlocked.Increment(ref _rejectedCount.Value);
+        if (s_rejected.Enabled)
+            s_rejected.Add(1, BusTag, new("messaging.destination.name", context.Name));
+    }
+
+    public void DeadLettered(EventContext context, string subscription)
+    {
+        Interlocked.Increment(ref _deadLetteredCount.Value);
+        if (s_deadLettered.Enabled)
+            s_deadLettered.Add(1, BusTag, new("messaging.destination.name", context.Name), new("messaging.consumer.group.name", subscription));
+    }
+
+    public void SlowHandler(SubscriptionEntry entry)
+    {
+        Interlocked.Increment(ref _slowCount.Value);
+        if (s_slow.Enabled)
+            s_slow.Add(1, BusTag, new("messaging.consumer.group.name", entry.Name));
+    }
+
+    public BusStatistics Snapshot(int depth, int capacity, long inFlight, IReadOnlyList<SubscriptionEntry> subscriptions)
+    {
+        var handlers = new Dictionary<string, HandlerLatency>(subscriptions.Count, StringComparer.Ordinal);
+        foreach (var entry in subscriptions)
+            handlers[entry.Name] = entry.Latency.Summarize();
+        return new BusStatistics
+        {
+            Name = _bus,
+            QueueDepth = depth,
+            Capacity = capacity,
+            InFlight = inFlight,
+            Published = Volatile.Read(ref _publishedCount.Value),
+            Processed = Volatile.Read(ref _processedCount.Value),
+            Failed = Volatile.Read(ref _failedCount.Value),
+            Retried = Volatile.Read(ref _retriedCount.Value),
+            Dropped = Volatile.Read(ref _droppedCount.Value),
+            Rejected = Volatile.Read(ref _rejectedCount.Value),
+            DeadLettered = Volatile.Read(ref _deadLetteredCount.Value),
+            SlowHandlers = Volatile.Read(ref _slowCount.Value),
+            Handlers = handlers,
+        };
+    }
+
+    private static IEnumerable<Measurement<int>> ObserveDepth()
+    {
+        BusMetrics[] live;
+        lock (s_live)
+        {
+            live = [.. s_live];
+        }
+
+        foreach (var metrics in live)
+        {
+            if (metrics._depth is { } depth)
+                yield return new Measurement<int>(depth(), metrics.BusTag);
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveInFlight()
+    {
+        BusMetrics[] live;
+        lock (s_live)
+        {
+            live = [.. s_live];
+        }
+
+        foreach (var metrics in live)
+        {
+            if (metrics._inFlight is { } inFlight)
+                yield return new Measurement<long>(inFlight(), metrics.BusTag);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (s_live)
+        {
+            s_live.Remove(this);
+        }
+    }
+
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedCounter
+    {
+        [FieldOffset(64)]
+        public long Value;
+    }
+}

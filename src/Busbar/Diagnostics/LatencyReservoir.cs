@@ -1,0 +1,31 @@
+namespace Busbar.Diagnostics;
+
+/// <summary>The last 1,024 durations of one subscription, for percentile snapshots. Writers never lock.</summary>
+internal sealed class LatencyReservoir
+{
+    private const int Size = 1024;
+    private readonly long[] _ticks = new long[Size];
+    private long _count;
+
+    public void Record(TimeSpan elapsed)
+    {
+        var index = Interlocked.Increment(ref _count) - 1;
+        _ticks[index & (Size - 1)] = elapsed.Ticks;
+    }
+
+    public HandlerLatency Summarize()
+    {
+        var count = Interlocked.Read(ref _count);
+        var n = (int)Math.Min(count, Size);
+        if (n == 0)
+            return new HandlerLatency(0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero);
+        var copy = new long[n];
+        Array.Copy(_ticks, copy, n);
+        Array.Sort(copy);
+        return new HandlerLatency(
+            count,
+            TimeSpan.FromTicks(copy[(n - 1) / 2]),
+            TimeSpan.FromTicks(copy[Math.Min(n - 1, (int)Math.Ceiling(n * 0.99) - 1)]),
+            TimeSpan.FromTicks(copy[n - 1]));
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Busbar.Diagnostics;
+
+/// <summary>Source-generated log messages. Payloads are never logged here: only names, ids and counts.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Debug, "Published {EventName} {EventId} (correlation {CorrelationId})")]
+    public static partial void Published(ILogger logger, string eventName, Guid eventId, Guid correlationId);
+
+    [LoggerMessage(2, LogLevel.Warning, "Event {EventName} {EventId} was {Status}: the queue is full")]
+    public static partial void Refused(ILogger logger, string eventName, Guid eventId, EventStatus status);
+
+    [LoggerMessage(3, LogLevel.Error, "Handler {Subscription} failed on {EventName} {EventId} (correlation {CorrelationId}) after {Attempts} attempt(s)")]
+    public static partial void HandlerFailed(ILogger logger, Exception? exception, string eventName, Guid eventId, Guid correlationId, string subscription, int attempts);
+
+    [LoggerMessage(4, LogLevel.Error, "Handler {Subscription} timed out on {EventName} {EventId} (correlation {CorrelationId}) after {Attempts} attempt(s)")]
+    public static partial void HandlerTimedOut(ILogger logger, string eventName, Guid eventId, Guid correlationId, string subscription, int attempts);
+
+    [LoggerMessage(5, LogLevel.Warning, "Handler {Subscription} ignored cancellation on {EventName} {EventId}; it was abandoned and keeps running unobserved by the bus")]
+    public static partial void HandlerAbandoned(ILogger logger, string eventName, Guid eventId, string subscription);
+
+    [LoggerMessage(6, LogLevel.Warning, "Handler {Subscription} was slow on {EventName} {EventId}: {ElapsedMs} ms")]
+    public static partial void SlowHandler(ILogger logger, string eventName, Guid eventId, string subscription, double elapsedMs);
+
+    [LoggerMessage(7, LogLevel.Critical, "Internal error while processing {EventName} {EventId}")]
+    public static partial void ProcessorFault(ILogger logger, Exception exception, string eventName, Guid eventId);
+
+    [LoggerMessage(8, LogLevel.Error, "An OnEventDropped callback threw")]
+    public static partial void CallbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Information, "Bus {Bus} stopping: {Queued} queued, draining for up to {DrainMs} ms")]
+    public static partial void Stopping(ILogger logger, string bus, int queued, double drainMs);
+
+    [LoggerMessage(10, LogLevel.Information, "Bus {Bus} stopped: {Drained} drained, {Cancelled} cancelled")]
+    public static partial void Stopped(ILogger logger, string bus, long drained, long cancelled);
+
+    [LoggerMessage(11, LogLevel.Warning, "Bus {Bus} stopped with {Running} handler(s) still running after cancellation")]
+    public static partial void StopAbandoned(ILogger logger, string bus, long running);
+
+    [LoggerMessage(12, LogLevel.Warning, "Handler {Subscription} failed on {EventName} {EventId}, attempt {Attempt}; retrying")]
+    public static partial void Retrying(ILogger logger, Exception? exception, string eventName, Guid eventId, string subscription, int attempt);
+}

@@ -1,0 +1,151 @@
+using Busbar.Dispatch;
+using Busbar.Routing;
+
+namespace Busbar;
+
+/// <summary>The dispatch state of an event, kept on its context so a queued event costs one object.</summary>
+public sealed partial class EventContext
+{
+    internal const int StageCreated = 0;
+    internal const int StageQueued = 1;
+    internal const int StageRunning = 2;
+    internal const int StageCompleted = 3;
+
+    private static readonly TaskCompletionSource<EventOutcome> s_completedSentinel = new();
+
+    private int _stage;
+    private EventStatus _status;
+    private EventOutcome? _outcome;
+    private TaskCompletionSource<EventOutcome>? _completion;
+    private List<ChildLink>? _children;
+
+    internal Route? Route { get; set; }
+
+    internal HandlerResult[]? Results { get; set; }
+
+    internal long EnqueuedTimestamp { get; set; }
+
+    /// <summary>Set when a handler awaits this event before it was dequeued: the worker skips it.</summary>
+    internal bool IsQueueJumped { get; set; }
+
+    internal int Stage => Volatile.Read(ref _stage);
+
+    private void ResetDispatchState()
+    {
+        _stage = StageCreated;
+        _status = EventStatus.Pending;
+        _outcome = null;
+        _completion = null;
+        _children = null;
+        Route = null;
+        Results = null;
+        EnqueuedTimestamp = 0;
+        IsQueueJumped = false;
+    }
+
+    internal bool IsCompleted => Volatile.Read(ref _stage) == StageCompleted;
+
+    internal EventStatus Status => IsCompleted ? _status : EventStatus.Pending;
+
+    internal void MarkQueued() => Volatile.Write(ref _stage, StageQueued);
+
+    /// <summary>Moves a queued event to running; false when a worker or an awaiting handler took it first.</summary>
+    internal bool TryClaim() => Interlocked.CompareExchange(ref _stage, StageRunning, StageQueued) == StageQueued;
+
+    internal void MarkRunning() => Volatile.Write(ref _stage, StageRunning);
+
+    internal void AddChild(SubscriptionEntry? parentHandler, Guid childId)
+    {
+        lock (this)
+        {
+            (_children ??= []).Add(new ChildLink(parentHandler, childId));
+        }
+    }
+
+    /// <summary>Completes the event once; later calls are ignored. Wakes every awaiter.</summary>
+    internal bool TryComplete(EventStatus status)
+    {
+        lock (this)
+        {
+            if (_stage == StageCompleted)
+                return false;
+            _status = status;
+            Volatile.Write(ref _stage, StageCompleted);
+        }
+
+        var waiter = Interlocked.CompareExchange(ref _completion, s_completedSentinel, null);
+        if (waiter is not null && waiter != s_completedSentinel)
+            waiter.TrySetResult(GetOutcome());
+        return true;
+    }
+
+    internal ValueTask<EventOutcome> WaitForOutcomeAsync()
+    {
+        if (IsCompleted)
+            return new ValueTask<EventOutcome>(GetOutcome());
+        var waiter = Volatile.Read(ref _completion);
+        if (waiter is null)
+        {
+            var created = new TaskCompletionSource<EventOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiter = Interlocked.CompareExchange(ref _completion, created, null) ?? created;
+        }
+
+        return waiter == s_completedSentinel
+            ? new ValueTask<EventOutcome>(GetOutcome())
+            : new ValueTask<EventOutcome>(waiter.Task);
+    }
+
+    internal EventOutcome GetOutcome()
+    {
+        if (_outcome is { } existing)
+            return existing;
+        var outcome = new EventOutcome(this, _status, BuildHandlerResults());
+        return Interlocked.CompareExchange(ref _outcome, outcome, null) ?? outcome;
+    }
+
+    private HandlerResult[] BuildHandlerResults()
+    {
+        var results = Results;
+        if (results is null || results.Length == 0)
+            return [];
+        List<ChildLink>? children;
+        lock (this)
+        {
+            children = _children is null ? null : [.. _children];
+        }
+
+        if (children is null)
+            return results;
+        var copy = (HandlerResult[])results.Clone();
+        var entries = Route?.Entries;
+        for (var i = 0; i < copy.Length; i++)
+        {
+            List<Guid>? ids = null;
+            foreach (var link in children)
+            {
+                if (entries is not null && i < entries.Length && ReferenceEquals(link.Handler, entries[i]))
+                    (ids ??= []).Add(link.ChildId);
+            }
+
+            if (ids is not null)
+                copy[i] = copy[i].WithChildren(ids);
+        }
+
+        return copy;
+    }
+
+    internal IReadOnlyList<Guid> GetAllChildren()
+    {
+        lock (this)
+        {
+            if (_children is null)
+                return [];
+            var ids = new Guid[_children.Count];
+            for (var i = 0; i < ids.Length; i++)
+                ids[i] = _children[i].ChildId;
+            return ids;
+        }
+    }
+
+    private readonly record struct ChildLink(SubscriptionEntry? Handler, Guid ChildId);
+}

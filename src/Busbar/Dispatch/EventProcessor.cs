@@ -1,0 +1,482 @@
+using Busbar.Routing;
+
+namespace Busbar.Dispatch;
+
+/// <summary>
+/// Runs the handlers of one event: priority tiers in order, each tier serially or in parallel,
+/// every invocation isolated (its exception is recorded, never propagated), with timeouts,
+/// retries and dead letters. The common case (no policies, handlers completing synchronously)
+/// takes a synchronous path that allocates nothing beyond the event's result array.
+/// </summary>
+internal sealed class EventProcessor(InProcessEventBus bus)
+{
+    private readonly TimeProvider _time = bus.TimeProvider;
+
+    /// <summary>Processes a claimed event. <paramref name="frame"/> belongs to the calling flow and is restored before returning.</summary>
+    public ValueTask ProcessAsync(EventContext context, AmbientFrame frame, bool recordResults)
+    {
+        var route = context.Route ??= bus.Router.Resolve(context.Payload.GetType(), context.Name);
+        var entries = route.Entries;
+        if (entries.Length == 0)
+        {
+            bus.OnEventFinished(context, EventStatus.Completed);
+            return default;
+        }
+
+        var options = context.Options;
+        var concurrency = options?.HandlerConcurrency ?? bus.Options.HandlerConcurrency;
+        var completion = options?.Completion ?? bus.Options.Completion;
+        var fast = route.AllSimple
+            && context.Deadline is null
+            && completion == CompletionMode.All
+            && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
+            && (options?.HandlerTimeout ?? bus.Options.HandlerTimeout) is null;
+        if (!fast)
+            return ProcessGeneralAsync(context, route, 0, frame, default, null);
+
+        var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
+        var stopToken = bus.StopToken;
+        var savedContext = frame.Context;
+        var savedSubscription = frame.Subscription;
+        var anyFailed = false;
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var entry = entries[i];
+            if (!entry.IsActive)
+            {
+                if (results is not null)
+                    results[i] = new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                continue;
+            }
+
+            frame.Context = context;
+            frame.Subscription = entry;
+            var start = _time.GetTimestamp();
+            ValueTask<object?> pending;
+            try
+            {
+                pending = entry.InvokeAsync(context.Payload, context, stopToken);
+            }
+            catch (Exception ex)
+            {
+                pending = ValueTask.FromException<object?>(ex);
+            }
+
+            if (!pending.IsCompleted)
+            {
+                // The handler went asynchronous and captured this frame: nobody else may mutate it until the event ends.
+                var owner = frame.OwnerThread;
+                frame.OwnerThread = -1;
+                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(start, savedContext, savedSubscription, owner));
+            }
+
+            if (pending.IsCompletedSuccessfully)
+            {
+                var value = pending.Result;
+                var elapsed = _time.GetElapsedTime(start);
+                bus.Metrics.HandlerSucceeded(entry, elapsed);
+                if (results is not null)
+                    results[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                else if (value is not null)
+                    (context.Results ??= new HandlerResult[entries.Length])[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                bus.CheckSlow(context, entry, elapsed);
+            }
+            else
+            {
+                anyFailed = true;
+                var result = Classify(GetException(pending), entry, stopToken, null, null, 1, _time.GetElapsedTime(start));
+                (context.Results ??= NewResults(entries))[i] = result;
+                bus.OnHandlerFinished(context, entry, result);
+            }
+        }
+
+        frame.Context = savedContext;
+        frame.Subscription = savedSubscription;
+        if (results is null && context.Results is { } lazily)
+            FillPlainSuccesses(lazily, entries);
+        bus.OnEventFinished(context, anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
+        return default;
+    }
+
+    private static HandlerResult[] NewResults(SubscriptionEntry[] entries) => new HandlerResult[entries.Length];
+
+    /// <summary>Entries left default by the allocation-free path succeeded plainly.</summary>
+    private static void FillPlainSuccesses(HandlerResult[] results, SubscriptionEntry[] entries)
+    {
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (results[i].Subscription is null)
+                results[i] = new HandlerResult(entries[i].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.Zero);
+        }
+    }
+
+    private readonly record struct Resume(long Start, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner);
+
+    private async ValueTask ProcessGeneralAsync(EventContext context, Route route, int startIndex, AmbientFrame callerFrame, ValueTask<object?> inFlight, Resume? resume)
+    {
+        var entries = route.Entries;
+        var results = context.Results ??= new HandlerResult[entries.Length];
+        var options = context.Options;
+        var concurrency = options?.HandlerConcurrency ?? bus.Options.HandlerConcurrency;
+        var completion = options?.Completion ?? bus.Options.Completion;
+        var savedContext = resume?.SavedContext ?? callerFrame.Context;
+        var savedSubscription = resume?.SavedSubscription ?? callerFrame.Subscription;
+        using var run = EventRun.Create(bus, context, completion);
+        var frame = Ambient.Install(context, null);
+        try
+        {
+            var index = startIndex;
+            var succeeded = false;
+            if (resume is { } r)
+            {
+                // Finish the handler the synchronous path left running.
+                var entry = entries[index];
+                HandlerResult result;
+                try
+                {
+                    var value = await AwaitAbandonableAsync(inFlight, run.Token, context, entry).ConfigureAwait(false);
+                    var elapsed = _time.GetElapsedTime(r.Start);
+                    result = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                    bus.Metrics.HandlerSucceeded(entry, elapsed);
+                    bus.CheckSlow(context, entry, elapsed);
+                }
+                catch (Exception ex)
+                {
+                    result = Classify(ex, entry, run.Token, null, run, 1, _time.GetElapsedTime(r.Start));
+                    bus.OnHandlerFinished(context, entry, result);
+                }
+
+                results[index] = result;
+                succeeded = result.Status == HandlerStatus.Succeeded;
+                index++;
+            }
+
+            var tiers = route.TierStarts;
+            while (index < entries.Length)
+            {
+                if (completion == CompletionMode.First && succeeded)
+                {
+                    MarkSkipped(results, entries, index, entries.Length);
+                    break;
+                }
+
+                var tierEnd = TierEnd(tiers, entries.Length, index);
+                if (concurrency == HandlerConcurrency.Parallel && tierEnd - index > 1)
+                {
+                    var tasks = new Task<HandlerResult>[tierEnd - index];
+                    for (var i = index; i < tierEnd; i++)
+                        tasks[i - index] = RunInOwnFrameAsync(context, entries[i], run);
+                    for (var i = index; i < tierEnd; i++)
+                    {
+                        results[i] = await tasks[i - index].ConfigureAwait(false);
+                        succeeded |= results[i].Status == HandlerStatus.Succeeded;
+                    }
+                }
+                else
+                {
+                    for (var i = index; i < tierEnd; i++)
+                    {
+                        if (completion == CompletionMode.First && succeeded)
+                        {
+                            MarkSkipped(results, entries, i, tierEnd);
+                            break;
+                        }
+
+                        frame.Context = context;
+                        frame.Subscription = entries[i];
+                        results[i] = await InvokeAsync(context, entries[i], run).ConfigureAwait(false);
+                        succeeded |= results[i].Status == HandlerStatus.Succeeded;
+                        if (succeeded)
+                            run.OnSucceeded();
+                    }
+                }
+
+                index = tierEnd;
+            }
+
+            bus.OnEventFinished(context, Summarize(results, completion));
+        }
+        catch (Exception ex)
+        {
+            // Only a bug in the bus lands here: user exceptions are caught per invocation.
+            bus.OnProcessorFault(context, ex);
+            bus.OnEventFinished(context, EventStatus.Failed);
+        }
+        finally
+        {
+            if (resume is { } back)
+            {
+                callerFrame.Context = savedContext;
+                callerFrame.Subscription = savedSubscription;
+                callerFrame.OwnerThread = back.Owner;
+            }
+        }
+    }
+
+    /// <summary>Awaits a handler, but stops waiting when <paramref name="token"/> fires even if the handler ignores it.</summary>
+    private async ValueTask<object?> AwaitAbandonableAsync(ValueTask<object?> pending, CancellationToken token, EventContext context, SubscriptionEntry entry)
+    {
+        if (pending.IsCompleted || !token.CanBeCanceled)
+            return await pending.ConfigureAwait(false);
+        var task = pending.AsTask();
+        try
+        {
+            return await task.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!task.IsCompleted)
+        {
+            // The handler ignores its token: stop waiting, observe its end so no exception goes unobserved.
+            bus.OnHandlerAbandoned(context, entry);
+            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    private static void MarkSkipped(HandlerResult[] results, SubscriptionEntry[] entries, int from, int to)
+    {
+        for (var i = from; i < to; i++)
+            results[i] = new HandlerResult(entries[i].Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+    }
+
+    private static int TierEnd(int[] tierStarts, int count, int index)
+    {
+        foreach (var start in tierStarts)
+        {
+            if (start > index)
+                return start;
+        }
+
+        return count;
+    }
+
+    private async Task<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventRun run)
+    {
+        // Parallel handlers run concurrently, so each gets its own ambient frame.
+        await Task.Yield();
+        Ambient.Install(context, entry);
+        var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
+        if (result.Status == HandlerStatus.Succeeded)
+            run.OnSucceeded();
+        return result;
+    }
+
+    /// <summary>One invocation with filter, once, timeout and retry policies. Never throws.</summary>
+    private async ValueTask<HandlerResult> InvokeAsync(EventContext context, SubscriptionEntry entry, EventRun run)
+    {
+        if (!entry.IsActive)
+            return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+        if (entry.Filter is { } filter)
+        {
+            bool accepted;
+            try
+            {
+                accepted = filter(context.Payload, context);
+            }
+            catch (Exception ex)
+            {
+                var failed = new HandlerResult(entry.Name, HandlerStatus.Failed, null, ex, 0, TimeSpan.Zero);
+                bus.OnHandlerFinished(context, entry, failed);
+                return failed;
+            }
+
+            if (!accepted)
+                return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+        }
+
+        if (entry.Once && !entry.TryConsumeOnce())
+            return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+        var timeout = entry.Timeout ?? context.Options?.HandlerTimeout ?? bus.Options.HandlerTimeout;
+        var start = _time.GetTimestamp();
+        HandlerResult result;
+        if (run.IsDeadlinePassed)
+        {
+            result = new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{entry.Name}' started."), 0, TimeSpan.Zero);
+        }
+        else if (entry.RetryPipeline is { } pipeline)
+        {
+            var state = new RetryState(this, context, entry, run, timeout);
+            try
+            {
+                await pipeline.ExecuteAsync(
+                    static async (s, _) =>
+                    {
+                        s.Attempts++;
+                        var attemptContext = s.Attempts == 1 ? s.Context : s.Context.CloneForAttempt(s.Context.Attempt + s.Attempts - 1);
+                        s.Last = await s.Processor.RunAttemptAsync(attemptContext, s.Entry, s.Run, s.Timeout, s.Attempts).ConfigureAwait(false);
+                        if (s.Last.Status is HandlerStatus.Failed or HandlerStatus.TimedOut && s.Last.Exception is { } ex)
+                            throw ex;
+                    },
+                    state,
+                    run.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (state.Attempts == 0)
+            {
+                state.Last = Classify(ex, entry, run.Token, null, run, 0, TimeSpan.Zero);
+            }
+            catch (Exception)
+            {
+                // The last attempt's result is in state.Last.
+            }
+
+            var last = state.Last;
+            result = new HandlerResult(entry.Name, last.Status, last.Value, last.Exception, state.Attempts, _time.GetElapsedTime(start));
+        }
+        else
+        {
+            var single = await RunAttemptAsync(context, entry, run, timeout, 1).ConfigureAwait(false);
+            result = new HandlerResult(entry.Name, single.Status, single.Value, single.Exception, single.Attempts, _time.GetElapsedTime(start));
+        }
+
+        if (result.Status == HandlerStatus.Succeeded)
+        {
+            bus.Metrics.HandlerSucceeded(entry, result.Duration);
+            bus.CheckSlow(context, entry, result.Duration);
+        }
+        else
+        {
+            bus.OnHandlerFinished(context, entry, result);
+        }
+
+        return result;
+    }
+
+    private async ValueTask<HandlerResult> RunAttemptAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt)
+    {
+        var eventToken = run.Token;
+        CancellationTokenSource? attemptCts = null;
+        ITimer? timer = null;
+        var token = eventToken;
+        if (timeout is { } limit)
+        {
+            attemptCts = CancellationTokenSource.CreateLinkedTokenSource(eventToken);
+            timer = _time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts, limit, Timeout.InfiniteTimeSpan);
+            token = attemptCts.Token;
+        }
+
+        var start = _time.GetTimestamp();
+        try
+        {
+            ValueTask<object?> pending;
+            try
+            {
+                pending = entry.Blocking ? RunBlocking(entry, context, token) : entry.InvokeAsync(context.Payload, context, token);
+            }
+            catch (Exception ex)
+            {
+                return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+            }
+
+            if (pending.IsCompleted || !token.CanBeCanceled)
+            {
+                try
+                {
+                    var value = await pending.ConfigureAwait(false);
+                    return new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, _time.GetElapsedTime(start));
+                }
+                catch (Exception ex)
+                {
+                    return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+                }
+            }
+
+            try
+            {
+                var value = await AwaitAbandonableAsync(pending, token, context, entry).ConfigureAwait(false);
+                return new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, _time.GetElapsedTime(start));
+            }
+            catch (Exception ex)
+            {
+                return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+            }
+        }
+        finally
+        {
+            timer?.Dispose();
+            attemptCts?.Dispose();
+        }
+    }
+
+    private static ValueTask<object?> RunBlocking(SubscriptionEntry entry, EventContext context, CancellationToken token)
+    {
+        // A blocking handler gets a dedicated thread so it cannot starve the pool.
+        var task = Task.Factory.StartNew(
+            static state =>
+            {
+                var (e, c, t) = ((SubscriptionEntry, EventContext, CancellationToken))state!;
+                return e.InvokeAsync(c.Payload, c, t).AsTask();
+            },
+            (entry, context, token),
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default).Unwrap();
+        return new ValueTask<object?>(task);
+    }
+
+    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, CancellationTokenSource? attemptCts, EventRun? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
+    {
+        if (exception is OperationCanceledException)
+        {
+            if (attemptCts is { IsCancellationRequested: true } && !eventToken.IsCancellationRequested)
+                return new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{entry.Name}' exceeded its timeout of {timeout}."), attempt, elapsed);
+            if (eventToken.IsCancellationRequested)
+            {
+                return run?.Reason == CancelReason.Deadline
+                    ? new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{entry.Name}' was cancelled at the event deadline."), attempt, elapsed)
+                    : new HandlerResult(entry.Name, HandlerStatus.Cancelled, null, exception, attempt, elapsed);
+            }
+        }
+
+        _ = bus;
+        return new HandlerResult(entry.Name, HandlerStatus.Failed, null, exception, attempt, elapsed);
+    }
+
+    private static Exception GetException(ValueTask<object?> faulted)
+    {
+        try
+        {
+            faulted.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            return ex;
+        }
+
+        return new InvalidOperationException("The handler faulted without an exception.");
+    }
+
+    internal static EventStatus Summarize(HandlerResult[] results, CompletionMode completion)
+    {
+        bool failed = false, timedOut = false, cancelled = false, succeeded = false;
+        foreach (var result in results)
+        {
+            switch (result.Status)
+            {
+                case HandlerStatus.Failed: failed = true; break;
+                case HandlerStatus.TimedOut: timedOut = true; break;
+                case HandlerStatus.Cancelled: cancelled = true; break;
+                case HandlerStatus.Succeeded: succeeded = true; break;
+            }
+        }
+
+        if (completion == CompletionMode.First && succeeded)
+            return EventStatus.Completed;
+        if (failed)
+            return EventStatus.Failed;
+        if (timedOut)
+            return EventStatus.TimedOut;
+        if (cancelled)
+            return EventStatus.Cancelled;
+        return EventStatus.Completed;
+    }
+
+    private sealed class RetryState(EventProcessor processor, EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout)
+    {
+        public EventProcessor Processor { get; } = processor;
+        public EventContext Context { get; } = context;
+        public SubscriptionEntry Entry { get; } = entry;
+        public EventRun Run { get; } = run;
+        public TimeSpan? Timeout { get; } = timeout;
+        public int Attempts { get; set; }
+        public HandlerResult Last { get; set; }
+    }
+}

@@ -1,0 +1,648 @@
+using System.ComponentModel.DataAnnotations;
+using Busbar.Diagnostics;
+using Busbar.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Busbar.Dispatch;
+
+/// <summary>
+/// The bus. An event goes: <see cref="PublishAsync{T}"/> → <see cref="CreateContext"/> (validate,
+/// name, ids) → <see cref="Admit"/> into the <see cref="EventQueue"/> → a worker of
+/// <see cref="EventWorkers"/> → <see cref="EventProcessor.ProcessAsync"/> → handlers →
+/// <see cref="OnEventFinished"/>. Inline dispatch skips the queue and calls the processor directly.
+/// </summary>
+internal sealed partial class InProcessEventBus : IEventBus
+{
+    private static int s_unnamed;
+
+    private readonly EventQueue _queue;
+    private readonly EventWorkers _workers;
+    private readonly EventHistory _history;
+    private readonly DeadLetterStore _deadLetters;
+    private readonly BusValidation _validation;
+    private readonly CancellationTokenSource _stopCts = new();
+    private readonly int _overflowLimit;
+    private readonly object _stopLock = new();
+    private Task<StopReport>? _stopTask;
+    private volatile bool _stopping;
+    private long _inFlight;
+    private TaskCompletionSource? _drained;
+
+    public InProcessEventBus(EventBusOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, BusValidation validation)
+    {
+        options.Validate();
+        Options = options;
+        Name = options.Name ?? $"bus-{Interlocked.Increment(ref s_unnamed)}";
+        TimeProvider = timeProvider;
+        Logger = loggerFactory?.CreateLogger("Busbar") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        Metrics = new BusMetrics(Name);
+        Router = new Router();
+        Processor = new EventProcessor(this);
+        _validation = validation;
+        _queue = new EventQueue(options.Capacity);
+        _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
+        _history = new EventHistory(options.HistoryCapacity);
+        _deadLetters = new DeadLetterStore(this, options.DeadLetterCapacity);
+        Metrics.ObserveQueue(() => _queue.Count, () => Interlocked.Read(ref _inFlight));
+        _workers = new EventWorkers(this, _queue, options.MaxConcurrentEvents);
+        _workers.Start();
+    }
+
+    public string Name { get; }
+
+    public EventBusOptions Options { get; }
+
+    public IDeadLetterStore DeadLetters => _deadLetters;
+
+    internal TimeProvider TimeProvider { get; }
+
+    internal ILogger Logger { get; }
+
+    internal BusMetrics Metrics { get; }
+
+    internal Router Router { get; }
+
+    internal EventProcessor Processor { get; }
+
+    internal CancellationToken StopToken => _stopCts.Token;
+
+    internal DeadLetterStore DeadLetterStore => _deadLetters;
+
+    // ---------------------------------------------------------------- publish
+
+    public ValueTask<EventHandle> PublishAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where T : notnull
+    {
+        var context = CreateContext(@event, options, queued: true);
+        return Admit(context, cancellationToken);
+    }
+
+    public bool TryPublish<T>(T @event, out EventHandle handle, PublishOptions? options = null)
+        where T : notnull
+    {
+        var context = CreateContext(@event, options, queued: true);
+        handle = new EventHandle(context);
+        var result = _queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted);
+        switch (result)
+        {
+            case EnqueueResult.Admitted:
+                OnAdmitted(context);
+                if (evicted is not null)
+                    Refuse(evicted, EventStatus.Dropped);
+                return true;
+            case EnqueueResult.Closed:
+                throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+            default:
+                Refuse(context, Options.FullMode == BusFullMode.DropNewest ? EventStatus.Dropped : EventStatus.Rejected);
+                return false;
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<EventHandle>> PublishBatchAsync<T>(IEnumerable<T> events, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(events);
+
+        // Validate everything first: an invalid event in the batch admits none of them.
+        var contexts = new List<EventContext>(events is ICollection<T> c ? c.Count : 16);
+        foreach (var e in events)
+            contexts.Add(CreateContext(e, options, queued: true, countPublished: false));
+        var handles = new EventHandle[contexts.Count];
+        for (var i = 0; i < contexts.Count; i++)
+        {
+            Metrics.Published(contexts[i]);
+            handles[i] = await Admit(contexts[i], cancellationToken).ConfigureAwait(false);
+        }
+
+        return handles;
+    }
+
+    private ValueTask<EventHandle> Admit(EventContext context, CancellationToken cancellationToken)
+    {
+        var result = _queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted);
+        switch (result)
+        {
+            case EnqueueResult.Admitted:
+                OnAdmitted(context);
+                if (evicted is not null)
+                    Refuse(evicted, EventStatus.Dropped);
+                return new ValueTask<EventHandle>(new EventHandle(context));
+            case EnqueueResult.Closed:
+                throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+        }
+
+        if (IsOwnHandler())
+        {
+            Refuse(context, EventStatus.Rejected);
+            throw new BusFullException($"Bus '{Name}' is full: a handler published into its own bus beyond twice the capacity ({Options.Capacity}); the event was rejected instead of waiting, which could deadlock.");
+        }
+
+        switch (Options.FullMode)
+        {
+            case BusFullMode.Wait:
+                return WaitForRoomAsync(context, cancellationToken);
+            case BusFullMode.DropNewest:
+                Refuse(context, EventStatus.Dropped);
+                return new ValueTask<EventHandle>(new EventHandle(context));
+            default:
+                Refuse(context, EventStatus.Rejected);
+                throw new BusFullException($"Bus '{Name}' is full ({Options.Capacity} events); the event '{context.Name}' was rejected.");
+        }
+    }
+
+    private async ValueTask<EventHandle> WaitForRoomAsync(EventContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _queue.EnqueueAsync(context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Refuse(context, EventStatus.Rejected);
+            throw;
+        }
+        catch (BusStoppedException)
+        {
+            Refuse(context, EventStatus.Rejected);
+            throw;
+        }
+
+        OnAdmitted(context);
+        return new EventHandle(context);
+    }
+
+    /// <summary>A handler publishing into its own bus may exceed capacity (up to twice) instead of waiting.</summary>
+    private int LimitFor(EventContext context) => IsOwnHandler() ? _overflowLimit : Options.Capacity;
+
+    private bool IsOwnHandler() => Ambient.CurrentContext?.Bus == this;
+
+    private void OnAdmitted(EventContext context)
+    {
+        Interlocked.Increment(ref _inFlight);
+        context.EnqueuedTimestamp = TimeProvider.GetTimestamp();
+        _history.Add(context);
+        Log.Published(Logger, context.Name, context.EventId, context.CorrelationId);
+    }
+
+    private void Refuse(EventContext context, EventStatus status)
+    {
+        if (status == EventStatus.Dropped)
+            Metrics.Dropped(context);
+        else
+            Metrics.Rejected(context);
+        Log.Refused(Logger, context.Name, context.EventId, status);
+        context.TryComplete(status);
+        if (Options.OnEventDropped is { } callback)
+        {
+            try
+            {
+                callback(new EventDroppedArguments(context, status));
+            }
+            catch (Exception ex)
+            {
+                Log.CallbackFailed(Logger, ex);
+            }
+        }
+    }
+
+    internal EventContext CreateContext<T>(T @event, PublishOptions? options, bool queued, bool countPublished = true)
+        where T : notnull
+    {
+        if (@event is null)
+            throw new ArgumentNullException(nameof(@event));
+        if (_stopping)
+            throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+        options?.Validate();
+        var type = @event.GetType();
+        var name = type == typeof(T) ? EventNameCache<T>.Name : EventNaming.GetName(type);
+        _validation.Validate(@event, type, name);
+        var context = new EventContext(this, @event, name) { Options = options };
+        if (options is not null)
+        {
+            context.Priority = options.Priority;
+            context.OrderingKey = options.OrderingKey;
+            if (options.EventId is { } id)
+                context.EventId = id;
+            if (options.Headers is { } headers)
+                context.Headers = headers;
+        }
+
+        if (queued || options?.Timeout is not null)
+        {
+            var now = TimeProvider.GetUtcNow();
+            context.CreatedAt = now;
+            if (options?.Timeout is { } timeout)
+                context.Deadline = now + timeout;
+        }
+
+        var frame = Ambient.Frame;
+        var parent = frame?.Context;
+        if (parent is not null)
+        {
+            context.CorrelationId = options?.CorrelationId ?? parent.CorrelationId;
+            context.CausationId = options?.CausationId ?? parent.EventId;
+            parent.AddChild(frame!.Subscription, context.EventId);
+        }
+        else
+        {
+            if (options?.CorrelationId is { } correlation)
+                context.CorrelationId = correlation;
+            context.CausationId = options?.CausationId;
+        }
+
+        if (countPublished && queued)
+            Metrics.Published(context);
+        return context;
+    }
+
+    // ---------------------------------------------------------------- inline
+
+    public ValueTask SendAsync<T>(T @event, CancellationToken cancellationToken = default)
+        where T : notnull
+    {
+        if (@event is null)
+            throw new ArgumentNullException(nameof(@event));
+        if (_stopping)
+            throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+        var type = @event.GetType();
+        string name;
+        Route route;
+        if (type == typeof(T))
+        {
+            name = EventNameCache<T>.Name;
+            route = Router.Resolve<T>(name);
+        }
+        else
+        {
+            name = EventNaming.GetName(type);
+            route = Router.Resolve(type, name);
+        }
+
+        if (_validation.HasValidators)
+            _validation.Validate(@event, type, name);
+        if (route.Entries.Length == 0)
+            return default;
+        var context = InlineContexts.Rent(this, @event, name);
+        context.Route = route;
+        var frame = Ambient.Acquire();
+        var parent = frame.Context;
+        if (parent is not null)
+        {
+            context.CorrelationId = parent.CorrelationId;
+            context.CausationId = parent.EventId;
+            parent.AddChild(frame.Subscription, context.EventId);
+        }
+
+        var pending = Processor.ProcessAsync(context, frame, recordResults: false);
+        if (pending.IsCompletedSuccessfully && context.Status == EventStatus.Completed)
+        {
+            InlineContexts.Return(context);
+            return default;
+        }
+
+        return FinishSendAsync(pending, context);
+    }
+
+    private static async ValueTask FinishSendAsync(ValueTask pending, EventContext context)
+    {
+        await pending.ConfigureAwait(false);
+        context.GetOutcome().ThrowIfFailed();
+    }
+
+    public async ValueTask<EventOutcome> InvokeAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where T : notnull
+    {
+        var context = CreateContext(@event, options, queued: false);
+        var frame = Ambient.Acquire();
+        context.MarkRunning();
+        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        return context.GetOutcome();
+    }
+
+    // ---------------------------------------------------------------- processing
+
+    /// <summary>Called by a worker for each dequeued event.</summary>
+    internal ValueTask ProcessQueuedAsync(EventContext context, AmbientFrame frame)
+    {
+        if (!context.TryClaim())
+        {
+            // A handler awaiting it already processed it (queue jump), or it was dropped.
+            return default;
+        }
+
+        Metrics.Dequeued(context, TimeProvider.GetElapsedTime(context.EnqueuedTimestamp));
+        return Processor.ProcessAsync(context, frame, recordResults: true);
+    }
+
+    /// <summary>The awaiter of an <see cref="EventHandle"/>: queue jump when a handler awaits its still-queued child.</summary>
+    internal ValueTask<EventOutcome> AwaitAsync(EventContext context)
+    {
+        if (context.IsCompleted)
+            return new ValueTask<EventOutcome>(context.GetOutcome());
+        if (context.Stage == EventContext.StageQueued && Ambient.CurrentContext?.Bus == this && context.TryClaim())
+            return ProcessJumpedAsync(context);
+        return context.WaitForOutcomeAsync();
+    }
+
+    private async ValueTask<EventOutcome> ProcessJumpedAsync(EventContext context)
+    {
+        context.IsQueueJumped = true;
+        Metrics.Dequeued(context, TimeProvider.GetElapsedTime(context.EnqueuedTimestamp));
+        var frame = Ambient.Install(null, null);
+        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        return context.GetOutcome();
+    }
+
+    internal void OnHandlerFinished(EventContext context, SubscriptionEntry entry, HandlerResult result)
+    {
+        switch (result.Status)
+        {
+            case HandlerStatus.Failed:
+                Metrics.HandlerFailed(entry, result.Duration);
+                Log.HandlerFailed(Logger, result.Exception, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+                _deadLetters.Add(context, entry, result);
+                break;
+            case HandlerStatus.TimedOut:
+                Metrics.HandlerFailed(entry, result.Duration);
+                Log.HandlerTimedOut(Logger, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+                _deadLetters.Add(context, entry, result);
+                break;
+            default:
+                break;
+        }
+    }
+
+    internal void OnHandlerAbandoned(EventContext context, SubscriptionEntry entry) =>
+        Log.HandlerAbandoned(Logger, context.Name, context.EventId, entry.Name);
+
+    internal void CheckSlow(EventContext context, SubscriptionEntry entry, TimeSpan elapsed)
+    {
+        if (Options.SlowHandlerThreshold is { } threshold && elapsed >= threshold)
+        {
+            Metrics.SlowHandler(entry);
+            Log.SlowHandler(Logger, context.Name, context.EventId, entry.Name, elapsed.TotalMilliseconds);
+        }
+    }
+
+    internal void OnProcessorFault(EventContext context, Exception exception) =>
+        Log.ProcessorFault(Logger, exception, context.Name, context.EventId);
+
+    internal void OnEventFinished(EventContext context, EventStatus status)
+    {
+        if (!context.TryComplete(status))
+            return;
+        if (context.Stage == EventContext.StageCompleted && context.EnqueuedTimestamp != 0)
+        {
+            Metrics.Processed(context, status);
+            if (Interlocked.Decrement(ref _inFlight) == 0 && _stopping)
+                Volatile.Read(ref _drained)?.TrySetResult();
+        }
+    }
+
+    // ---------------------------------------------------------------- subscribe
+
+    public ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        options = PrepareSubscription(options);
+        var entry = new TypedSubscription<T>(this, options.Name ?? DefaultName(typeof(T).Name), handler, options);
+        Router.Add(entry);
+        return entry;
+    }
+
+    public ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        options = PrepareSubscription(options);
+        var entry = new ResultSubscription<T, TResult>(this, options.Name ?? DefaultName(typeof(T).Name), handler, options);
+        Router.Add(entry);
+        return entry;
+    }
+
+    public ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        var compiled = TopicPattern.Parse(pattern);
+        options = PrepareSubscription(options);
+        var entry = new PatternSubscription(this, options.Name ?? DefaultName(pattern), compiled, handler, options);
+        Router.Add(entry);
+        return entry;
+    }
+
+    private SubscriptionOptions PrepareSubscription(SubscriptionOptions? options)
+    {
+        if (_stopping)
+            throw new BusStoppedException($"Bus '{Name}' is stopped; subscriptions are no longer accepted.");
+        options ??= s_defaultSubscription;
+        options.Validate();
+        return options;
+    }
+
+    private static readonly SubscriptionOptions s_defaultSubscription = new();
+
+    private static int s_subscriptionCounter;
+
+    private static string DefaultName(string what) => $"{what}#{Interlocked.Increment(ref s_subscriptionCounter)}";
+
+    // ---------------------------------------------------------------- waiting, history, forwarding
+
+    public ValueTask<EventHandle?> WaitForAsync<T>(Func<T, EventContext, bool>? predicate, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        return _history.WaitForAsync(
+            c => c.Payload is T typed && (predicate is null || predicate(typed, c)),
+            timeout,
+            options,
+            TimeProvider,
+            cancellationToken);
+    }
+
+    public ValueTask<EventHandle?> WaitForAsync(string pattern, Func<object, EventContext, bool>? predicate, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var compiled = TopicPattern.Parse(pattern);
+        return _history.WaitForAsync(
+            c => compiled.Matches(c.Name) && (predicate is null || predicate(c.Payload, c)),
+            timeout,
+            options,
+            TimeProvider,
+            cancellationToken);
+    }
+
+    public IReadOnlyList<EventHandle> History<T>(Func<T, EventContext, bool>? predicate = null) =>
+        _history.Find(c => c.Payload is T typed && (predicate is null || predicate(typed, c)));
+
+    public IReadOnlyList<EventHandle> History(string pattern, Func<object, EventContext, bool>? predicate = null)
+    {
+        var compiled = TopicPattern.Parse(pattern);
+        return _history.Find(c => compiled.Matches(c.Name) && (predicate is null || predicate(c.Payload, c)));
+    }
+
+    internal EventHandle? FindInHistory(Guid eventId) => _history.FindById(eventId);
+
+    public ISubscription ForwardTo(IEventBus target, string pattern = "*", ForwardOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target is not InProcessEventBus other)
+            throw new ArgumentException("ForwardTo needs a bus created by Busbar.", nameof(target));
+        if (ReferenceEquals(other, this))
+            throw new ArgumentException("A bus cannot forward to itself.", nameof(target));
+        var wait = options?.WaitForTarget ?? false;
+        return Subscribe(
+            pattern,
+            async (e, context, ct) =>
+            {
+                if (other.TryForward(context, out var admitted))
+                {
+                    var handle = await admitted.ConfigureAwait(false);
+                    if (wait)
+                        await handle.AsValueTask().ConfigureAwait(false);
+                }
+            },
+            new SubscriptionOptions { Name = options?.Name ?? $"forward:{other.Name}:{pattern}" });
+    }
+
+    /// <summary>Admits a copy of an event from another bus, keeping its ids; false when this bus is already on its path.</summary>
+    internal bool TryForward(EventContext source, out ValueTask<EventHandle> admitted)
+    {
+        foreach (var hop in source.Path)
+        {
+            if (hop == Name)
+            {
+                admitted = default;
+                return false;
+            }
+        }
+
+        var context = new EventContext(this, source.Payload, source.Name)
+        {
+            EventId = source.EventId,
+            CorrelationIdValue = source.CorrelationId,
+            CausationId = source.CausationId,
+            CreatedAt = source.CreatedAt,
+            Priority = source.Priority,
+            OrderingKey = source.OrderingKey,
+            Deadline = source.Deadline,
+            Headers = source.Headers,
+            Path = [.. source.Path, Name],
+            Options = source.Options,
+        };
+        if (_stopping)
+            throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+        Metrics.Published(context);
+        admitted = Admit(context, CancellationToken.None);
+        return true;
+    }
+
+    internal SubscriptionEntry? FindSubscription(string name)
+    {
+        foreach (var entry in Router.Subscriptions)
+        {
+            if (entry.Name == name && entry.IsActive)
+                return entry;
+        }
+
+        return null;
+    }
+
+    /// <summary>Runs one event on one subscription, outside the queue (dead-letter re-drive, log recovery).</summary>
+    internal async ValueTask<EventOutcome> RedriveAsync(EventContext context, SubscriptionEntry subscription, CancellationToken cancellationToken)
+    {
+        context.Route = new Route([subscription], [0], Router.Version);
+        context.MarkRunning();
+        var frame = Ambient.Install(null, null);
+        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        return context.GetOutcome();
+    }
+
+    // ---------------------------------------------------------------- statistics and lifecycle
+
+    public BusStatistics GetStatistics() => Metrics.Snapshot(_queue.Count, Options.Capacity, Interlocked.Read(ref _inFlight), Router.Subscriptions);
+
+    public ValueTask<StopReport> StopAsync(TimeSpan? drainTimeout = null, CancellationToken cancellationToken = default)
+    {
+        lock (_stopLock)
+        {
+            _stopTask ??= StopCoreAsync(drainTimeout ?? Options.DrainTimeout, cancellationToken);
+        }
+
+        return new ValueTask<StopReport>(_stopTask);
+    }
+
+    private async Task<StopReport> StopCoreAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)
+    {
+        var start = TimeProvider.GetTimestamp();
+        var processedBefore = Metrics.ProcessedCount;
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        _stopping = true;
+        _queue.Close();
+        if (Interlocked.Read(ref _inFlight) == 0)
+            drained.TrySetResult();
+        Log.Stopping(Logger, Name, _queue.Count, drainTimeout.TotalMilliseconds);
+
+        var completed = true;
+        try
+        {
+            await drained.Task.WaitAsync(drainTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            completed = false;
+        }
+
+        long cancelled = 0;
+        if (!completed)
+        {
+            // Queued events never started: complete them as cancelled so no awaiter hangs.
+            foreach (var context in _queue.TakeAll())
+            {
+                if (context.TryClaim())
+                {
+                    cancelled++;
+                    OnEventFinished(context, EventStatus.Cancelled);
+                }
+            }
+
+            var running = Interlocked.Read(ref _inFlight);
+            cancelled += running;
+            await _stopCts.CancelAsync().ConfigureAwait(false);
+
+            // Handlers see their tokens cancelled; those that ignore them are abandoned by the processor.
+            try
+            {
+                await drained.Task.WaitAsync(TimeSpan.FromSeconds(5), TimeProvider, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Log.StopAbandoned(Logger, Name, Interlocked.Read(ref _inFlight));
+            }
+        }
+
+        await _workers.WaitAsync().ConfigureAwait(false);
+        var report = new StopReport
+        {
+            Drained = Metrics.ProcessedCount - processedBefore - cancelled,
+            Cancelled = cancelled,
+            Dropped = Metrics.DroppedCount + Metrics.RejectedCount,
+            Completed = completed,
+            Elapsed = TimeProvider.GetElapsedTime(start),
+        };
+        Log.Stopped(Logger, Name, report.Drained, report.Cancelled);
+        return report;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        Metrics.Dispose();
+        _stopCts.Dispose();
+    }
+
+    public override string ToString() => Name;
+
+    private static class EventNameCache<T>
+    {
+        private static string? s_name;
+
+        public static string Name => s_name ??= EventNaming.GetName(typeof(T));
+    }
+}

@@ -1,0 +1,136 @@
+using Busbar.Routing;
+using Polly;
+
+namespace Busbar.Dispatch;
+
+/// <summary>One subscription: its handler, its options compiled for dispatch, and its identity.</summary>
+internal abstract class SubscriptionEntry : ISubscription
+{
+    private readonly InProcessEventBus _bus;
+    private int _active = 1;
+
+    protected SubscriptionEntry(InProcessEventBus bus, string name, Type? eventType, TopicPattern? pattern, SubscriptionOptions options)
+    {
+        _bus = bus;
+        Name = name;
+        EventType = eventType;
+        TopicPattern = pattern;
+        Options = options;
+        Priority = options.Priority;
+        Timeout = options.Timeout;
+        Filter = options.Filter;
+        Once = options.Once;
+        Blocking = options.Blocking;
+        IsDurable = options.Name is not null;
+        if (options.Retry is { MaxAttempts: > 1 } retry)
+            RetryPipeline = RetryPipelines.Create(retry, bus);
+        IsSimple = RetryPipeline is null && Timeout is null && Filter is null && !Once && !Blocking;
+    }
+
+    public string Name { get; }
+
+    public string? Pattern => TopicPattern?.Text;
+
+    public Type? EventType { get; }
+
+    public TopicPattern? TopicPattern { get; }
+
+    public SubscriptionOptions Options { get; }
+
+    public int Priority { get; }
+
+    public TimeSpan? Timeout { get; }
+
+    public Func<object, EventContext, bool>? Filter { get; }
+
+    public bool Once { get; }
+
+    public bool Blocking { get; }
+
+    public bool IsDurable { get; }
+
+    public ResiliencePipeline? RetryPipeline { get; }
+
+    /// <summary>No per-invocation policy: eligible for the synchronous fast path.</summary>
+    public bool IsSimple { get; }
+
+    /// <summary>Registration order, set by the router.</summary>
+    public long Sequence { get; set; }
+
+    public bool IsActive => Volatile.Read(ref _active) == 1;
+
+    public Busbar.Diagnostics.LatencyReservoir Latency { get; } = new();
+
+    /// <summary>Invokes the user handler. Returns the handler's result (or null) without allocating when it completes synchronously.</summary>
+    public abstract ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken);
+
+    /// <summary>For <see cref="SubscriptionOptions.Once"/>: true for exactly one caller.</summary>
+    public bool TryConsumeOnce()
+    {
+        if (Interlocked.Exchange(ref _active, 0) == 0)
+            return false;
+        _bus.Router.Remove(this);
+        return true;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _active, 0) == 1)
+            _bus.Router.Remove(this);
+    }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>A subscription by type with a handler that returns nothing.</summary>
+internal sealed class TypedSubscription<T>(InProcessEventBus bus, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
+    : SubscriptionEntry(bus, name, typeof(T), null, options)
+{
+    public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
+    {
+        var pending = handler((T)@event, context, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+            return default;
+        return AwaitAsync(pending);
+
+        static async ValueTask<object?> AwaitAsync(ValueTask pending)
+        {
+            await pending.ConfigureAwait(false);
+            return null;
+        }
+    }
+}
+
+/// <summary>A subscription by type with a handler that returns a result.</summary>
+internal sealed class ResultSubscription<T, TResult>(InProcessEventBus bus, string name, Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions options)
+    : SubscriptionEntry(bus, name, typeof(T), null, options)
+{
+    public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
+    {
+        var pending = handler((T)@event, context, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+            return new ValueTask<object?>(pending.Result);
+        return AwaitAsync(pending);
+
+        static async ValueTask<object?> AwaitAsync(ValueTask<TResult> pending) => await pending.ConfigureAwait(false);
+    }
+}
+
+/// <summary>A subscription by pattern; the handler sees the event as <see cref="object"/>.</summary>
+internal sealed class PatternSubscription(InProcessEventBus bus, string name, TopicPattern pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
+    : SubscriptionEntry(bus, name, null, pattern, options)
+{
+    public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
+    {
+        var pending = handler(@event, context, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+            return default;
+        return AwaitAsync(pending);
+
+        static async ValueTask<object?> AwaitAsync(ValueTask pending)
+        {
+            await pending.ConfigureAwait(false);
+            return null;
+        }
+    }
+}

@@ -1,0 +1,149 @@
+namespace Busbar;
+
+/// <summary>
+/// An async event bus: publish typed events without knowing who listens; subscribe by type
+/// (polymorphic) or by dotted pattern. Create one with <see cref="EventBus.Create"/> or
+/// <see cref="EventBusBuilder"/>.
+/// </summary>
+public interface IEventBus : IAsyncDisposable
+{
+    /// <summary>The bus name (unique per process unless set explicitly).</summary>
+    string Name { get; }
+
+    /// <summary>The validated options the bus runs with.</summary>
+    EventBusOptions Options { get; }
+
+    /// <summary>The dead letters: handler invocations that failed after their last attempt.</summary>
+    IDeadLetterStore DeadLetters { get; }
+
+    /// <summary>
+    /// Validates the event and admits it into the bounded queue; returns as soon as it is admitted
+    /// (and, with a write-ahead log, durable). Await the returned handle for the outcome.
+    /// </summary>
+    /// <typeparam name="T">The event type; its runtime type decides the name and the handlers.</typeparam>
+    /// <param name="event">The event.</param>
+    /// <param name="options">Priority, ordering key, deadline, ids, headers.</param>
+    /// <param name="cancellationToken">Cancels a publish waiting for room (<see cref="BusFullMode.Wait"/>).</param>
+    /// <returns>The handle of the admitted event. Under a drop mode it may already be completed as <see cref="EventStatus.Dropped"/>.</returns>
+    /// <exception cref="EventValidationException">The event is invalid; nothing was queued.</exception>
+    /// <exception cref="BusFullException">The queue is full under <see cref="BusFullMode.Reject"/>, or a handler's publish into its own bus overflowed.</exception>
+    /// <exception cref="BusStoppedException">The bus is stopping or stopped.</exception>
+    ValueTask<EventHandle> PublishAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where T : notnull;
+
+    /// <summary>Publishes without ever waiting: returns false (and completes the handle as rejected or dropped) when the queue is full.</summary>
+    /// <typeparam name="T">The event type.</typeparam>
+    /// <param name="event">The event.</param>
+    /// <param name="handle">The event's handle, admitted or not.</param>
+    /// <param name="options">Per-publish options.</param>
+    /// <returns>True when the event was admitted.</returns>
+    bool TryPublish<T>(T @event, out EventHandle handle, PublishOptions? options = null)
+        where T : notnull;
+
+    /// <summary>Publishes many events with one backpressure decision per event and less overhead per event than single publishes.</summary>
+    /// <typeparam name="T">The event type.</typeparam>
+    /// <param name="events">The events, admitted in order.</param>
+    /// <param name="options">Options applied to every event.</param>
+    /// <param name="cancellationToken">Cancels waiting for room.</param>
+    /// <returns>One handle per event, in order.</returns>
+    ValueTask<IReadOnlyList<EventHandle>> PublishBatchAsync<T>(IEnumerable<T> events, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where T : notnull;
+
+    /// <summary>
+    /// Inline dispatch, mediator style: runs the handlers on the caller, no queue. Allocates nothing
+    /// when the handlers complete synchronously. Throws when a handler failed (the original
+    /// exception, or an <see cref="AggregateException"/>), after every handler has run.
+    /// </summary>
+    /// <typeparam name="T">The event type.</typeparam>
+    /// <param name="event">The event.</param>
+    /// <param name="cancellationToken">Passed to the handlers.</param>
+    /// <returns>A task that completes when every handler has finished.</returns>
+    ValueTask SendAsync<T>(T @event, CancellationToken cancellationToken = default)
+        where T : notnull;
+
+    /// <summary>Inline dispatch that returns the full outcome instead of throwing.</summary>
+    /// <typeparam name="T">The event type.</typeparam>
+    /// <param name="event">The event.</param>
+    /// <param name="options">Per-publish options.</param>
+    /// <param name="cancellationToken">Passed to the handlers.</param>
+    /// <returns>The outcome.</returns>
+    ValueTask<EventOutcome> InvokeAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where T : notnull;
+
+    /// <summary>Subscribes to <typeparamref name="T"/> and every type assignable to it.</summary>
+    /// <typeparam name="T">A class, interface or struct type.</typeparam>
+    /// <param name="handler">The handler.</param>
+    /// <param name="options">Name, priority, timeout, retries, filter.</param>
+    /// <returns>The subscription; dispose it to unsubscribe.</returns>
+    ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null);
+
+    /// <summary>Subscribes a handler that returns a result, read through <see cref="EventOutcome.Results{T}"/>.</summary>
+    /// <typeparam name="T">The event type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="handler">The handler.</param>
+    /// <param name="options">Subscription options.</param>
+    /// <returns>The subscription.</returns>
+    ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null);
+
+    /// <summary>Subscribes by name pattern: <c>*</c> matches one segment, a trailing <c>**</c> one or more, <c>*</c> alone every event.</summary>
+    /// <param name="pattern">The pattern, for example <c>orders.*</c>.</param>
+    /// <param name="handler">The handler; it sees the event as <see cref="object"/>.</param>
+    /// <param name="options">Subscription options.</param>
+    /// <returns>The subscription.</returns>
+    /// <exception cref="ArgumentException">The pattern is invalid.</exception>
+    ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null);
+
+    /// <summary>
+    /// Waits for an event of type <typeparamref name="T"/> matching <paramref name="predicate"/>.
+    /// Looks in recent history first, so an event published just before the call is not missed.
+    /// </summary>
+    /// <typeparam name="T">The event type (polymorphic).</typeparam>
+    /// <param name="predicate">Which event; null for any.</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="options">History window and parent filter.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    /// <returns>The matching event's handle, or <see langword="null"/> on timeout (no exception).</returns>
+    ValueTask<EventHandle?> WaitForAsync<T>(Func<T, EventContext, bool>? predicate, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Waits for an event whose name matches <paramref name="pattern"/>; see <see cref="WaitForAsync{T}"/>.</summary>
+    /// <param name="pattern">The name pattern.</param>
+    /// <param name="predicate">Which event; null for any.</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="options">History window and parent filter.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    /// <returns>The matching event's handle, or <see langword="null"/> on timeout.</returns>
+    ValueTask<EventHandle?> WaitForAsync(string pattern, Func<object, EventContext, bool>? predicate, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Recent events of type <typeparamref name="T"/> (newest last), from the bounded history.</summary>
+    /// <typeparam name="T">The event type (polymorphic).</typeparam>
+    /// <param name="predicate">Which events; null for all.</param>
+    /// <returns>Matching handles, oldest first.</returns>
+    IReadOnlyList<EventHandle> History<T>(Func<T, EventContext, bool>? predicate = null);
+
+    /// <summary>Recent events whose name matches <paramref name="pattern"/>, from the bounded history.</summary>
+    /// <param name="pattern">The name pattern; <c>*</c> for all.</param>
+    /// <param name="predicate">Which events; null for all.</param>
+    /// <returns>Matching handles, oldest first.</returns>
+    IReadOnlyList<EventHandle> History(string pattern, Func<object, EventContext, bool>? predicate = null);
+
+    /// <summary>Forwards events matching <paramref name="pattern"/> to <paramref name="target"/>, keeping their id. Loops are cut by <see cref="EventContext.Path"/>.</summary>
+    /// <param name="target">The bus to forward to.</param>
+    /// <param name="pattern">Which events; <c>*</c> for all.</param>
+    /// <param name="options">Whether the original waits for the target's handlers.</param>
+    /// <returns>The forwarding subscription; dispose it to stop forwarding.</returns>
+    ISubscription ForwardTo(IEventBus target, string pattern = "*", ForwardOptions? options = null);
+
+    /// <summary>A snapshot of the bus's counters and queue.</summary>
+    /// <returns>The statistics.</returns>
+    BusStatistics GetStatistics();
+
+    /// <summary>
+    /// Stops intake (publishes then throw <see cref="BusStoppedException"/>), drains queued and
+    /// running work within <paramref name="drainTimeout"/>, then cancels running handlers through
+    /// their tokens and completes what is left as cancelled. Idempotent.
+    /// </summary>
+    /// <param name="drainTimeout">How long to drain; null for <see cref="EventBusOptions.DrainTimeout"/>.</param>
+    /// <param name="cancellationToken">Ends the drain early (as if the timeout expired).</param>
+    /// <returns>What was drained, cancelled and left.</returns>
+    ValueTask<StopReport> StopAsync(TimeSpan? drainTimeout = null, CancellationToken cancellationToken = default);
+}

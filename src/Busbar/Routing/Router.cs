@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using Busbar.Dispatch;
+
+namespace Busbar.Routing;
+
+/// <summary>
+/// Holds the subscriptions of one bus and resolves the handlers of an event type. Writers
+/// (subscribe, unsubscribe) rebuild immutable snapshots under a lock; readers never lock: they
+/// read the per-type route cache, whose entries carry the version they were built from.
+/// </summary>
+internal sealed class Router
+{
+    private static int s_nextRouterId;
+
+    private readonly object _writeLock = new();
+    private readonly ConcurrentDictionary<Type, Route> _cache = new();
+    private Snapshot _snapshot = new([], [], new PatternIndex([]), 0);
+    private long _sequence;
+
+    public Router() => Id = Interlocked.Increment(ref s_nextRouterId);
+
+    /// <summary>Small process-wide number used to index the static per-type route slots.</summary>
+    public int Id { get; }
+
+    public long Version => Volatile.Read(ref _snapshot).Version;
+
+    public IReadOnlyList<SubscriptionEntry> Subscriptions => Volatile.Read(ref _snapshot).All;
+
+    public void Add(SubscriptionEntry entry)
+    {
+        lock (_writeLock)
+        {
+            var old = _snapshot;
+            entry.Sequence = ++_sequence;
+            var all = new SubscriptionEntry[old.All.Length + 1];
+            old.All.CopyTo(all, 0);
+            all[^1] = entry;
+            Publish(old, all);
+        }
+    }
+
+    public bool Remove(SubscriptionEntry entry)
+    {
+        lock (_writeLock)
+        {
+            var old = _snapshot;
+            var index = Array.IndexOf(old.All, entry);
+            if (index < 0)
+                return false;
+            var all = new SubscriptionEntry[old.All.Length - 1];
+            Array.Copy(old.All, 0, all, 0, index);
+            Array.Copy(old.All, index + 1, all, index, all.Length - index);
+            Publish(old, all);
+            return true;
+        }
+    }
+
+    private void Publish(Snapshot old, SubscriptionEntry[] all)
+    {
+        var typed = new List<SubscriptionEntry>();
+        var patterns = new List<SubscriptionEntry>();
+        foreach (var e in all)
+            (e.TopicPattern is null ? typed : patterns).Add(e);
+        Volatile.Write(ref _snapshot, new Snapshot(all, [.. typed], new PatternIndex(patterns), old.Version + 1));
+        _cache.Clear();
+    }
+
+    /// <summary>Resolves the route of <typeparamref name="T"/> when the event's runtime type is exactly T.</summary>
+    public Route Resolve<T>(string name)
+    {
+        var slots = RouteSlots<T>.Slots;
+        var version = Volatile.Read(ref _snapshot).Version;
+        if ((uint)Id < (uint)slots.Length && slots[Id] is { } cached && cached.Version == version)
+            return cached;
+        var route = Resolve(typeof(T), name);
+        RouteSlots<T>.Store(Id, route);
+        return route;
+    }
+
+    public Route Resolve(Type type, string name)
+    {
+        var snapshot = Volatile.Read(ref _snapshot);
+        if (_cache.TryGetValue(type, out var route) && route.Version == snapshot.Version)
+            return route;
+        route = Build(snapshot, type, name);
+        _cache[type] = route;
+        return route;
+    }
+
+    private static Route Build(Snapshot snapshot, Type type, string name)
+    {
+        if (snapshot.All.Length == 0)
+            return new Route([], [], snapshot.Version);
+        var matches = new List<SubscriptionEntry>();
+        foreach (var entry in snapshot.Typed)
+        {
+            if (entry.EventType!.IsAssignableFrom(type))
+                matches.Add(entry);
+        }
+
+        snapshot.Patterns.Collect(name, matches);
+        matches.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Sequence.CompareTo(b.Sequence));
+        var tiers = new List<int>();
+        for (var i = 0; i < matches.Count; i++)
+        {
+            if (i == 0 || matches[i].Priority != matches[i - 1].Priority)
+                tiers.Add(i);
+        }
+
+        return new Route([.. matches], [.. tiers], snapshot.Version);
+    }
+
+    private sealed record Snapshot(SubscriptionEntry[] All, SubscriptionEntry[] Typed, PatternIndex Patterns, long Version);
+
+    /// <summary>A static slot array per event type, indexed by router id: the inline hot path avoids a dictionary lookup.</summary>
+    private static class RouteSlots<T>
+    {
+        public static Route?[] Slots = [];
+
+        private static readonly object s_growLock = new();
+
+        public static void Store(int id, Route route)
+        {
+            var slots = Volatile.Read(ref Slots);
+            if ((uint)id >= (uint)slots.Length)
+            {
+                lock (s_growLock)
+                {
+                    slots = Slots;
+                    if ((uint)id >= (uint)slots.Length)
+                    {
+                        var grown = new Route?[Math.Max(id + 1, slots.Length * 2)];
+                        slots.CopyTo(grown, 0);
+                        Volatile.Write(ref Slots, grown);
+                        slots = grown;
+                    }
+                }
+            }
+
+            slots[id] = route;
+        }
+    }
+}
