@@ -29,6 +29,7 @@ public static class DriverProgram
         [
             (new ChannelPipeline(settings.Capacity), settings.FastEvents),
             (new DataflowPipeline(settings.Capacity), settings.FastEvents),
+            (new BusbarPipeline(settings.Capacity), settings.FastEvents),
             (new WolverinePipeline(), settings.WolverineEvents),
             (new MassTransitPipeline(), settings.MassTransitEvents),
         ]));
@@ -37,6 +38,7 @@ public static class DriverProgram
         report.Append(await LatencyScenario.RunAsync(settings,
         [
             new ChannelRoundTrip(settings.Capacity),
+            new BusbarRoundTrip(settings.Capacity),
         ]));
 
         Console.WriteLine("(c) overload");
@@ -46,7 +48,15 @@ public static class DriverProgram
             overload.Add(await ChannelOverload.RunAsync(settings, mode));
         }
 
+        foreach (var mode in new[] { BusFullMode.Wait, BusFullMode.DropNewest, BusFullMode.DropOldest, BusFullMode.Reject })
+        {
+            overload.Add(await BusbarOverload.RunAsync(settings, mode));
+        }
+
         report.Append(OverloadScenario.Report(settings, overload));
+
+        Console.WriteLine("(d) fan-out");
+        report.Append(await FanOutScenario.RunAsync(settings));
 
         var text = report.ToString();
         Console.WriteLine(text);

@@ -37,6 +37,8 @@ public class InlinePublishBenchmarks
     private ServiceProvider _massTransit8Provider = null!;
     private MassTransitMediator _massTransit1 = null!;
     private MassTransitMediator _massTransit8 = null!;
+    private IEventBus _busbar1 = null!;
+    private IEventBus _busbar8 = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -62,6 +64,9 @@ public class InlinePublishBenchmarks
         (_mediatorProvider, _mediator) = MediatorPeer.Create();
         (_massTransit1Provider, _massTransit1) = MassTransitPeer.CreateMediator(1);
         (_massTransit8Provider, _massTransit8) = MassTransitPeer.CreateMediator(8);
+
+        _busbar1 = CreateBusbar(1);
+        _busbar8 = CreateBusbar(8);
     }
 
     [GlobalCleanup]
@@ -72,6 +77,8 @@ public class InlinePublishBenchmarks
         await _mediatorProvider.DisposeAsync();
         await _massTransit1Provider.DisposeAsync();
         await _massTransit8Provider.DisposeAsync();
+        await _busbar1.DisposeAsync();
+        await _busbar8.DisposeAsync();
     }
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(One)]
@@ -88,6 +95,9 @@ public class InlinePublishBenchmarks
 
     [Benchmark(Description = "MassTransit 8.5 IMediator.Publish"), BenchmarkCategory(One)]
     public void MassTransit_1() => Sync.Complete(_massTransit1.Publish(_ping));
+
+    [Benchmark(Description = "Busbar SendAsync"), BenchmarkCategory(One)]
+    public void Busbar_1() => Sync.Complete(_busbar1.SendAsync(_ping));
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(Eight)]
     public void Direct_8()
@@ -113,4 +123,22 @@ public class InlinePublishBenchmarks
 
     [Benchmark(Description = "MassTransit 8.5 IMediator.Publish"), BenchmarkCategory(Eight)]
     public void MassTransit_8() => Sync.Complete(_massTransit8.Publish(_ping));
+
+    [Benchmark(Description = "Busbar SendAsync"), BenchmarkCategory(Eight)]
+    public void Busbar_8() => Sync.Complete(_busbar8.SendAsync(_ping));
+
+    private static IEventBus CreateBusbar(int handlers)
+    {
+        var bus = EventBus.Create(new EventBusOptions { Name = $"bench-inline-{handlers}" });
+        for (var i = 0; i < handlers; i++)
+        {
+            bus.Subscribe<Ping>(static (_, _, _) =>
+            {
+                InlineSink.Count++;
+                return ValueTask.CompletedTask;
+            });
+        }
+
+        return bus;
+    }
 }

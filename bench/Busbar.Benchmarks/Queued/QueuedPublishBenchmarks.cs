@@ -19,6 +19,7 @@ public class QueuedPublishBenchmarks
 
     private ChannelPipeline _channel = null!;
     private DataflowPipeline _dataflow = null!;
+    private BusbarPipeline _busbar = null!;
 
     [GlobalSetup]
     public async Task Setup()
@@ -26,7 +27,9 @@ public class QueuedPublishBenchmarks
         _channel = new ChannelPipeline(Capacity);
         _dataflow = new DataflowPipeline(Capacity);
         await _channel.StartAsync();
+        _busbar = new BusbarPipeline(Capacity);
         await _dataflow.StartAsync();
+        await _busbar.StartAsync();
     }
 
     [GlobalCleanup]
@@ -34,6 +37,7 @@ public class QueuedPublishBenchmarks
     {
         await _channel.DisposeAsync();
         await _dataflow.DisposeAsync();
+        await _busbar.DisposeAsync();
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Events, Description = "Channel.CreateBounded (raw)")]
@@ -41,6 +45,9 @@ public class QueuedPublishBenchmarks
 
     [Benchmark(OperationsPerInvoke = Events, Description = "Dataflow ActionBlock")]
     public Task Dataflow() => Run(_dataflow);
+
+    [Benchmark(OperationsPerInvoke = Events, Description = "Busbar PublishAsync")]
+    public Task Busbar() => Run(_busbar);
 
     private static async Task Run(QueuedPipeline pipeline)
     {

@@ -1,0 +1,43 @@
+using Busbar.Benchmarks.Events;
+
+namespace Busbar.Benchmarks.Pipelines;
+
+/// <summary>
+/// Busbar's queued path: <c>PublishAsync</c> (awaited until admitted) into a bus of the given
+/// capacity, FullMode Wait, one async-shaped handler, default options otherwise.
+/// </summary>
+public sealed class BusbarPipeline(int capacity) : QueuedPipeline
+{
+    private IEventBus? _bus;
+
+    public override string Name => "Busbar PublishAsync";
+
+    public override Task StartAsync()
+    {
+        _bus = EventBus.Create(new EventBusOptions { Name = "bench-queued", Capacity = capacity, FullMode = BusFullMode.Wait });
+        _bus.Subscribe<Ping>((_, _, _) =>
+        {
+            OnHandledSerial();
+            return ValueTask.CompletedTask;
+        });
+        return Task.CompletedTask;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_bus is not null)
+        {
+            await _bus.StopAsync(TimeSpan.FromSeconds(30));
+            await _bus.DisposeAsync();
+        }
+    }
+
+    protected override async Task PublishAsync(int count, CancellationToken cancellationToken)
+    {
+        var bus = _bus!;
+        for (var i = 0; i < count; i++)
+        {
+            await bus.PublishAsync(new Ping(i), cancellationToken: cancellationToken);
+        }
+    }
+}
