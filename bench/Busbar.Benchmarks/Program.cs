@@ -14,6 +14,7 @@ if (args is ["driver", .. var driverArgs])
 
 if (args is ["--dry", ..])
 {
+    SuiteMode.Dry = true;
     var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly)
         .Run(["--filter", "*"], BenchmarkConfigs.Dry()).ToArray();
     var failed = summaries.Where(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)).ToList();

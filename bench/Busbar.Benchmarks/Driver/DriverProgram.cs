@@ -58,6 +58,9 @@ public static class DriverProgram
         Console.WriteLine("(d) fan-out");
         report.Append(await FanOutScenario.RunAsync(settings));
 
+        Console.WriteLine("(e) subscribe cost");
+        report.Append(await SubscribeScenario.RunAsync(settings));
+
         var text = report.ToString();
         Console.WriteLine(text);
         if (output is not null)

@@ -27,7 +27,14 @@ public sealed class BusbarPipeline(int capacity) : QueuedPipeline
     {
         if (_bus is not null)
         {
-            await _bus.StopAsync(TimeSpan.FromSeconds(30));
+            var before = _bus.GetStatistics();
+            var report = await _bus.StopAsync(TimeSpan.FromSeconds(5));
+            if (!report.Completed)
+            {
+                Console.Error.WriteLine($"Busbar did not drain within 5 s: {report}; before stop: in flight {before.InFlight}, " +
+                    $"queue depth {before.QueueDepth}, published {before.Published}, processed {before.Processed}; handled here {Handled}");
+            }
+
             await _bus.DisposeAsync();
         }
     }

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Busbar.Benchmarks.Infrastructure;
 using Busbar.Benchmarks.Pipelines;
 
 namespace Busbar.Benchmarks.Queued;
@@ -6,8 +7,8 @@ namespace Busbar.Benchmarks.Queued;
 /// <summary>
 /// One producer → one consumer, 1,000,000 events per invocation into a queue of capacity 10,000.
 /// Time and bytes are per event (<c>OperationsPerInvoke</c>); the raw bounded channel is the floor.
-/// MassTransit's and Wolverine's queues are too slow for a million events per invocation: the
-/// driver measures them (<c>driver.md</c>).
+/// Each row starts only its own pipeline. MassTransit's and Wolverine's queues are too slow for a
+/// million events per invocation: the driver measures them (<c>driver.md</c>).
 /// </summary>
 [MemoryDiagnoser]
 public class QueuedPublishBenchmarks
@@ -17,41 +18,38 @@ public class QueuedPublishBenchmarks
 
     private static readonly TimeSpan RunLimit = TimeSpan.FromMinutes(2);
 
-    private ChannelPipeline _channel = null!;
-    private DataflowPipeline _dataflow = null!;
-    private BusbarPipeline _busbar = null!;
+    private QueuedPipeline _pipeline = null!;
 
-    [GlobalSetup]
-    public async Task Setup()
-    {
-        _channel = new ChannelPipeline(Capacity);
-        _dataflow = new DataflowPipeline(Capacity);
-        await _channel.StartAsync();
-        _busbar = new BusbarPipeline(Capacity);
-        await _dataflow.StartAsync();
-        await _busbar.StartAsync();
-    }
+    [GlobalSetup(Target = nameof(Channel))]
+    public Task SetupChannel() => Start(new ChannelPipeline(Capacity));
+
+    [GlobalSetup(Target = nameof(Dataflow))]
+    public Task SetupDataflow() => Start(new DataflowPipeline(Capacity));
+
+    [GlobalSetup(Target = nameof(Busbar))]
+    public Task SetupBusbar() => Start(new BusbarPipeline(Capacity));
 
     [GlobalCleanup]
-    public async Task Cleanup()
-    {
-        await _channel.DisposeAsync();
-        await _dataflow.DisposeAsync();
-        await _busbar.DisposeAsync();
-    }
+    public ValueTask Cleanup() => _pipeline.DisposeAsync();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Events, Description = "Channel.CreateBounded (raw)")]
-    public Task Channel() => Run(_channel);
+    public Task Channel() => Run();
 
     [Benchmark(OperationsPerInvoke = Events, Description = "Dataflow ActionBlock")]
-    public Task Dataflow() => Run(_dataflow);
+    public Task Dataflow() => Run();
 
     [Benchmark(OperationsPerInvoke = Events, Description = "Busbar PublishAsync")]
-    public Task Busbar() => Run(_busbar);
+    public Task Busbar() => Run();
 
-    private static async Task Run(QueuedPipeline pipeline)
+    private Task Start(QueuedPipeline pipeline)
+    {
+        _pipeline = pipeline;
+        return pipeline.StartAsync();
+    }
+
+    private async Task Run()
     {
         using var limit = new CancellationTokenSource(RunLimit);
-        await pipeline.RunAsync(Events, limit.Token);
+        await _pipeline.RunAsync(SuiteMode.Dry ? 10_000 : Events, limit.Token);
     }
 }
