@@ -24,7 +24,8 @@ dotnet "$dll" --filter "${FILTER:-*}" --artifacts "$artifacts"
 mkdir -p "$results"
 for report in "$artifacts"/results/*-report-github.md; do
     name="$(basename "$report" -report-github.md)"
-    cp "$report" "$results/${name##*.}.md"
+    # BenchmarkDotNet quotes descriptions that contain spaces and HTML-escapes the quotes.
+    sed -e "s/&#39;//g" "$report" > "$results/${name##*.}.md"
 done
 
 dotnet "$dll" driver --out "$results/driver.md"

@@ -13,15 +13,17 @@ public sealed class WorkingSetSampler : IAsyncDisposable
 
     private WorkingSetSampler()
     {
-        GC.Collect();
+        // An aggressive, compacting collection gives memory back to the OS, so the baseline is not
+        // inflated by heap an earlier scenario grew and the GC kept.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
-        GC.Collect();
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         Baseline = Environment.WorkingSet;
         _peak = Baseline;
         _loop = Task.Run(SampleAsync);
     }
 
-    /// <summary>Working set after a full collection, before the scenario ran.</summary>
+    /// <summary>Working set after an aggressive full collection, before the scenario ran.</summary>
     public long Baseline { get; }
 
     /// <summary>Highest working set seen since the sampler started.</summary>
