@@ -181,7 +181,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         Interlocked.Increment(ref _inFlight);
         context.EnqueuedTimestamp = TimeProvider.GetTimestamp();
         _history.Add(context);
-        Log.Published(Logger, context.Name, context.EventId, context.CorrelationId);
+        EventLog.Published(context);
+        BusTracing.EndPublish(context, null);
     }
 
     private void Refuse(EventContext context, EventStatus status)
@@ -190,7 +191,8 @@ internal sealed partial class InProcessEventBus : IEventBus
             Metrics.Dropped(context);
         else
             Metrics.Rejected(context);
-        Log.Refused(Logger, context.Name, context.EventId, status);
+        EventLog.Refused(context, status);
+        BusTracing.EndPublish(context, status);
         context.TryComplete(status);
         if (Options.OnEventDropped is { } callback)
         {
@@ -200,7 +202,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             }
             catch (Exception ex)
             {
-                Log.CallbackFailed(Logger, ex);
+                EventLog.CallbackFailed(context, ex);
             }
         }
     }
@@ -252,6 +254,8 @@ internal sealed partial class InProcessEventBus : IEventBus
 
         if (countPublished && queued)
             Metrics.Published(context);
+        if (queued)
+            BusTracing.StartPublish(context);
         return context;
     }
 
@@ -330,7 +334,9 @@ internal sealed partial class InProcessEventBus : IEventBus
             return default;
         }
 
-        Metrics.Dequeued(context, TimeProvider.GetElapsedTime(context.EnqueuedTimestamp));
+        var dwell = TimeProvider.GetElapsedTime(context.EnqueuedTimestamp);
+        Metrics.Dequeued(context, dwell);
+        EventLog.Dispatching(context, dwell);
         return Processor.ProcessAsync(context, frame, recordResults: true);
     }
 
@@ -358,13 +364,13 @@ internal sealed partial class InProcessEventBus : IEventBus
         switch (result.Status)
         {
             case HandlerStatus.Failed:
-                Metrics.HandlerFailed(entry, result.Duration);
-                Log.HandlerFailed(Logger, result.Exception, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+                Metrics.HandlerFailed(context, entry, result);
+                EventLog.HandlerFinished(context, entry, result);
                 _deadLetters.Add(context, entry, result);
                 break;
             case HandlerStatus.TimedOut:
-                Metrics.HandlerFailed(entry, result.Duration);
-                Log.HandlerTimedOut(Logger, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+                Metrics.HandlerFailed(context, entry, result);
+                EventLog.HandlerFinished(context, entry, result);
                 _deadLetters.Add(context, entry, result);
                 break;
             default:
@@ -373,19 +379,19 @@ internal sealed partial class InProcessEventBus : IEventBus
     }
 
     internal void OnHandlerAbandoned(EventContext context, SubscriptionEntry entry) =>
-        Log.HandlerAbandoned(Logger, context.Name, context.EventId, entry.Name);
+        EventLog.HandlerAbandoned(context, entry);
 
     internal void CheckSlow(EventContext context, SubscriptionEntry entry, TimeSpan elapsed)
     {
         if (Options.SlowHandlerThreshold is { } threshold && elapsed >= threshold)
         {
-            Metrics.SlowHandler(entry);
-            Log.SlowHandler(Logger, context.Name, context.EventId, entry.Name, elapsed.TotalMilliseconds);
+            Metrics.SlowHandler(context, entry);
+            EventLog.SlowHandler(context, entry, elapsed);
         }
     }
 
     internal void OnProcessorFault(EventContext context, Exception exception) =>
-        Log.ProcessorFault(Logger, exception, context.Name, context.EventId);
+        EventLog.ProcessorFault(context, exception);
 
     internal void OnEventFinished(EventContext context, EventStatus status)
     {
