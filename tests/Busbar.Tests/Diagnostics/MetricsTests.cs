@@ -2,6 +2,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace Busbar.Tests.Diagnostics;
 
+[Collection(nameof(GlobalListenerCollection))]
 public class MetricsTests
 {
     private static string UniqueBus() => "metrics-" + Guid.NewGuid().ToString("N");

@@ -3,8 +3,13 @@ using System.Diagnostics;
 
 namespace Busbar.Tests.Diagnostics;
 
-[CollectionDefinition(nameof(TracingCollection), DisableParallelization = true)]
-public sealed class TracingCollection;
+/// <summary>
+/// Tests that attach process-wide listeners (ActivityListener, MeterListener) run alone: a listener
+/// makes every bus in the process record spans and measurements, which would break the
+/// zero-allocation tests running beside them.
+/// </summary>
+[CollectionDefinition(nameof(GlobalListenerCollection), DisableParallelization = true)]
+public sealed class GlobalListenerCollection;
 
 /// <summary>An <see cref="ActivityListener"/> on the Busbar source, recording stopped spans.</summary>
 internal sealed class SpanRecorder : IDisposable
@@ -29,7 +34,7 @@ internal sealed class SpanRecorder : IDisposable
     public void Dispose() => _listener.Dispose();
 }
 
-[Collection(nameof(TracingCollection))]
+[Collection(nameof(GlobalListenerCollection))]
 public class TracingTests
 {
     private static string UniqueBus() => "tracing-" + Guid.NewGuid().ToString("N");
