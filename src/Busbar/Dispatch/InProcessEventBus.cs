@@ -210,7 +210,8 @@ internal sealed partial class InProcessEventBus : IEventBus
     private void OnAdmitted(EventContext context)
     {
         _history.Add(context);
-        Log.Published(Logger, context.Name, context.EventId, context.CorrelationId);
+        EventLog.Published(context);
+        BusTracing.EndPublish(context, null);
     }
 
     private void Refuse(EventContext context, EventStatus status)
@@ -224,7 +225,8 @@ internal sealed partial class InProcessEventBus : IEventBus
             Metrics.Dropped(context);
         else
             Metrics.Rejected(context);
-        Log.Refused(Logger, context.Name, context.EventId, status);
+        EventLog.Refused(context, status);
+        BusTracing.EndPublish(context, status);
         if (Options.OnEventDropped is { } callback)
         {
             try
@@ -233,7 +235,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             }
             catch (Exception ex)
             {
-                Log.CallbackFailed(Logger, ex);
+                EventLog.CallbackFailed(context, ex);
             }
         }
     }
@@ -285,6 +287,8 @@ internal sealed partial class InProcessEventBus : IEventBus
 
         if (countPublished && queued)
             Metrics.Published(context);
+        if (queued)
+            BusTracing.StartPublish(context);
         return context;
     }
 
@@ -363,7 +367,9 @@ internal sealed partial class InProcessEventBus : IEventBus
             return default;
         }
 
-        Metrics.Dequeued(context, TimeProvider.GetElapsedTime(context.EnqueuedTimestamp));
+        var dwell = TimeProvider.GetElapsedTime(context.EnqueuedTimestamp);
+        Metrics.Dequeued(context, dwell);
+        EventLog.Dispatching(context, dwell);
         return Processor.ProcessAsync(context, frame, recordResults: true);
     }
 
@@ -391,13 +397,13 @@ internal sealed partial class InProcessEventBus : IEventBus
         switch (result.Status)
         {
             case HandlerStatus.Failed:
-                Metrics.HandlerFailed(entry, result.Duration);
-                Log.HandlerFailed(Logger, result.Exception, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+                Metrics.HandlerFailed(context, entry, result);
+                EventLog.HandlerFinished(context, entry, result);
                 _deadLetters.Add(context, entry, result);
                 break;
             case HandlerStatus.TimedOut:
-                Metrics.HandlerFailed(entry, result.Duration);
-                Log.HandlerTimedOut(Logger, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+                Metrics.HandlerFailed(context, entry, result);
+                EventLog.HandlerFinished(context, entry, result);
                 _deadLetters.Add(context, entry, result);
                 break;
             default:
@@ -406,19 +412,19 @@ internal sealed partial class InProcessEventBus : IEventBus
     }
 
     internal void OnHandlerAbandoned(EventContext context, SubscriptionEntry entry) =>
-        Log.HandlerAbandoned(Logger, context.Name, context.EventId, entry.Name);
+        EventLog.HandlerAbandoned(context, entry);
 
     internal void CheckSlow(EventContext context, SubscriptionEntry entry, TimeSpan elapsed)
     {
         if (Options.SlowHandlerThreshold is { } threshold && elapsed >= threshold)
         {
-            Metrics.SlowHandler(entry);
-            Log.SlowHandler(Logger, context.Name, context.EventId, entry.Name, elapsed.TotalMilliseconds);
+            Metrics.SlowHandler(context, entry);
+            EventLog.SlowHandler(context, entry, elapsed);
         }
     }
 
     internal void OnProcessorFault(EventContext context, Exception exception) =>
-        Log.ProcessorFault(Logger, exception, context.Name, context.EventId);
+        EventLog.ProcessorFault(context, exception);
 
     internal void OnEventFinished(EventContext context, EventStatus status)
     {
