@@ -308,4 +308,63 @@ public class WriteAheadLogTests
         await reopened.DisposeAsync();
         Assert.InRange(dir.SegmentFiles().Length, 0, 2);
     }
+
+    [Fact]
+    public async Task AppendEvent_MorePendingBytesThanTheBatchBound_AppliesBackpressureAndCompletesAll()
+    {
+        using var dir = new WalTestDirectory();
+        using var cts = new CancellationTokenSource(s_timeout);
+        var options = new WriteAheadLogOptions { FlushMode = WalFlushMode.Always, MaxRecordSize = 1024 * 1024 };
+        var records = Enumerable.Range(0, 64).Select(_ => WalTestRecords.Event(payloadBytes: 300 * 1024)).ToList();
+        await using (var log = dir.Open(options))
+        {
+            await Task.WhenAll(records.Select(r => Task.Run(() => log.AppendEventAsync(r, cts.Token).AsTask()))).WaitAsync(cts.Token);
+        }
+
+        await using var reopened = dir.Open(options);
+        Assert.Equal(records.Select(r => r.EventId).Order(), reopened.Recovery.UnfinishedEvents.Select(p => p.Event.EventId).Order());
+    }
+
+    [Fact]
+    public async Task AppendEvent_CancelledToken_ThrowsBeforeWriting()
+    {
+        using var dir = new WalTestDirectory();
+        await using var log = dir.Open();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => log.AppendEventAsync(WalTestRecords.Event(), new CancellationToken(canceled: true)).AsTask());
+
+        Assert.Empty(dir.SegmentFiles());
+    }
+
+    [Fact]
+    public async Task AppendEvent_AfterDispose_ThrowsObjectDisposed()
+    {
+        using var dir = new WalTestDirectory();
+        var log = dir.Open();
+        await log.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => log.AppendEventAsync(WalTestRecords.Event()).AsTask());
+    }
+
+    [Fact]
+    public async Task AppendEvent_SameEventIdAgain_AddsSubscriptionsForRedrive()
+    {
+        using var dir = new WalTestDirectory();
+        var record = WalTestRecords.Event(subscriptions: ["billing", "shipping"]);
+        var deadLetter = WalTestRecords.DeadLetter(record.EventId, "billing");
+        await using (var log = dir.Open())
+        {
+            await log.AppendEventAsync(record);
+            await log.AppendDeadLetterAsync(deadLetter);
+            await log.AppendEventAsync(record with { Subscriptions = ["billing"], Attempt = 2 });
+            await log.AppendDeadLetterRedrivenAsync(deadLetter.DeadLetterId);
+        }
+
+        await using var reopened = dir.Open();
+
+        var pending = Assert.Single(reopened.Recovery.UnfinishedEvents);
+        Assert.Equal(2, pending.Event.Attempt);
+        Assert.Equal(["billing", "shipping"], pending.PendingSubscriptions.Order(StringComparer.Ordinal));
+        Assert.Empty(reopened.Recovery.DeadLetters);
+    }
 }
