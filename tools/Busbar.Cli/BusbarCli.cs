@@ -22,7 +22,9 @@ internal static class BusbarCli
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            io.Error.WriteLine($"busbar: {parse.Errors[0].Message}");
+            // "Unrecognized command 'x'" says more than the "Required command was not provided" that comes with it.
+            var error = parse.Errors.FirstOrDefault(static e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+            io.Error.WriteLine($"busbar: {error.Message}");
             io.Error.WriteLine(Usage(parse.CommandResult));
             return ExitCodes.Usage;
         }

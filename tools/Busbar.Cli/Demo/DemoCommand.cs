@@ -67,7 +67,17 @@ internal static class DemoCommand
     {
         option.Validators.Add(result =>
         {
-            var value = result.GetValueOrDefault<T>();
+            T? value;
+            try
+            {
+                value = result.GetValueOrDefault<T>();
+            }
+            catch (InvalidOperationException)
+            {
+                // Not a number at all: the parser has already reported it.
+                return;
+            }
+
             if (value is not null && Convert.ToInt64(value, CultureInfo.InvariantCulture) < 1)
                 result.AddError($"{option.Name} must be at least 1 (was {value}).");
         });

@@ -26,22 +26,17 @@ internal static class WalDeadLettersCommand
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{deadLetters.Count} dead letters in {directory}"));
         if (deadLetters.Count == 0)
             return;
-        var table = new Table().Border(TableBorder.Simple)
-            .AddColumn("dead letter id").AddColumn("event").AddColumn("subscription")
-            .AddColumn(new TableColumn("attempts").RightAligned()).AddColumn("failed at (UTC)").AddColumn("reason");
+        // One block per dead letter rather than a table: ids stay whole, so they can be copied into --id.
         foreach (var letter in deadLetters)
         {
             var record = letter.DeadLetter;
-            table.AddRow(
-                new Text(record.DeadLetterId.ToString()),
-                new Text($"{letter.Event.Name} {record.EventId}"),
-                new Text(record.SubscriptionName),
-                new Text(record.Attempts.ToString(CultureInfo.InvariantCulture)),
-                new Text(record.FailedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)),
-                new Text($"{record.ExceptionType}: {record.ExceptionMessage}"));
+            console.WriteLine();
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{record.DeadLetterId}  {record.SubscriptionName}, {record.Attempts} attempts, failed {record.FailedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC"));
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  event   {letter.Event.Name} {record.EventId}"));
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  reason  {record.ExceptionType}: {record.ExceptionMessage}"));
         }
 
-        console.Write(table);
+        console.WriteLine();
         console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"re-drive with 'busbar wal redrive {directory} --id <dead letter id>' or '--all'"));
     }
 }

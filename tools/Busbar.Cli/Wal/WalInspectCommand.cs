@@ -48,7 +48,7 @@ internal static class WalInspectCommand
         if (inspection.UnfinishedEvents.Count > 0)
         {
             var unfinished = new Table().Border(TableBorder.Simple).Title("unfinished events (re-dispatched when a bus opens this log)")
-                .AddColumn("event id").AddColumn("name").AddColumn("created (UTC)").AddColumn("pending subscriptions");
+                .AddColumn(new TableColumn("event id").NoWrap()).AddColumn("name").AddColumn("created (UTC)").AddColumn("pending subscriptions");
             foreach (var pending in inspection.UnfinishedEvents.Take(MaxUnfinishedShown))
             {
                 unfinished.AddRow(
