@@ -191,7 +191,9 @@ internal sealed partial class InProcessEventBus : IEventBus
         else
             Metrics.Rejected(context);
         Log.Refused(Logger, context.Name, context.EventId, status);
-        context.TryComplete(status);
+        var wasAdmitted = context.EnqueuedTimestamp != 0;
+        if (context.TryComplete(status) && wasAdmitted)
+            LeaveFlight();
         if (Options.OnEventDropped is { } callback)
         {
             try
@@ -394,9 +396,14 @@ internal sealed partial class InProcessEventBus : IEventBus
         if (context.Stage == EventContext.StageCompleted && context.EnqueuedTimestamp != 0)
         {
             Metrics.Processed(context, status);
-            if (Interlocked.Decrement(ref _inFlight) == 0 && _stopping)
-                Volatile.Read(ref _drained)?.TrySetResult();
+            LeaveFlight();
         }
+    }
+
+    private void LeaveFlight()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && _stopping)
+            Volatile.Read(ref _drained)?.TrySetResult();
     }
 
     // ---------------------------------------------------------------- subscribe

@@ -14,7 +14,7 @@ internal sealed class Router
 
     private readonly object _writeLock = new();
     private readonly ConcurrentDictionary<Type, Route> _cache = new();
-    private Snapshot _snapshot = new([], [], new PatternIndex([]), 0);
+    private Snapshot _snapshot = new([], [], [], 0);
     private long _sequence;
 
     public Router() => Id = Interlocked.Increment(ref s_nextRouterId);
@@ -32,10 +32,10 @@ internal sealed class Router
         {
             var old = _snapshot;
             entry.Sequence = ++_sequence;
-            var all = new SubscriptionEntry[old.All.Length + 1];
-            old.All.CopyTo(all, 0);
-            all[^1] = entry;
-            Publish(old, all);
+            var all = Append(old.All, entry);
+            var typed = entry.TopicPattern is null ? Append(old.Typed, entry) : old.Typed;
+            var patterns = entry.TopicPattern is null ? old.PatternEntries : Append(old.PatternEntries, entry);
+            Publish(new Snapshot(all, typed, patterns, old.Version + 1));
         }
     }
 
@@ -47,22 +47,37 @@ internal sealed class Router
             var index = Array.IndexOf(old.All, entry);
             if (index < 0)
                 return false;
-            var all = new SubscriptionEntry[old.All.Length - 1];
-            Array.Copy(old.All, 0, all, 0, index);
-            Array.Copy(old.All, index + 1, all, index, all.Length - index);
-            Publish(old, all);
+            var all = Without(old.All, entry);
+            var typed = entry.TopicPattern is null ? Without(old.Typed, entry) : old.Typed;
+            var patterns = entry.TopicPattern is null ? old.PatternEntries : Without(old.PatternEntries, entry);
+            Publish(new Snapshot(all, typed, patterns, old.Version + 1));
             return true;
         }
     }
 
-    private void Publish(Snapshot old, SubscriptionEntry[] all)
+    private void Publish(Snapshot snapshot)
     {
-        var typed = new List<SubscriptionEntry>();
-        var patterns = new List<SubscriptionEntry>();
-        foreach (var e in all)
-            (e.TopicPattern is null ? typed : patterns).Add(e);
-        Volatile.Write(ref _snapshot, new Snapshot(all, [.. typed], new PatternIndex(patterns), old.Version + 1));
+        Volatile.Write(ref _snapshot, snapshot);
         _cache.Clear();
+    }
+
+    private static SubscriptionEntry[] Append(SubscriptionEntry[] source, SubscriptionEntry entry)
+    {
+        var copy = new SubscriptionEntry[source.Length + 1];
+        source.CopyTo(copy, 0);
+        copy[^1] = entry;
+        return copy;
+    }
+
+    private static SubscriptionEntry[] Without(SubscriptionEntry[] source, SubscriptionEntry entry)
+    {
+        var index = Array.IndexOf(source, entry);
+        if (index < 0)
+            return source;
+        var copy = new SubscriptionEntry[source.Length - 1];
+        Array.Copy(source, 0, copy, 0, index);
+        Array.Copy(source, index + 1, copy, index, copy.Length - index);
+        return copy;
     }
 
     /// <summary>Resolves the route of <typeparamref name="T"/> when the event's runtime type is exactly T.</summary>
@@ -110,7 +125,34 @@ internal sealed class Router
         return new Route([.. matches], [.. tiers], snapshot.Version);
     }
 
-    private sealed record Snapshot(SubscriptionEntry[] All, SubscriptionEntry[] Typed, PatternIndex Patterns, long Version);
+    /// <summary>An immutable view of the subscriptions. The pattern trie is built on first use, so subscribing many patterns in a row costs no rebuild each.</summary>
+    private sealed class Snapshot(SubscriptionEntry[] all, SubscriptionEntry[] typed, SubscriptionEntry[] patterns, long version)
+    {
+        private PatternIndex? _index;
+
+        public SubscriptionEntry[] All { get; } = all;
+
+        public SubscriptionEntry[] Typed { get; } = typed;
+
+        public SubscriptionEntry[] PatternEntries { get; } = patterns;
+
+        public long Version { get; } = version;
+
+        public PatternIndex Patterns
+        {
+            get
+            {
+                var index = Volatile.Read(ref _index);
+                if (index is null)
+                {
+                    index = new PatternIndex(PatternEntries);
+                    index = Interlocked.CompareExchange(ref _index, index, null) ?? index;
+                }
+
+                return index;
+            }
+        }
+    }
 
     /// <summary>A static slot array per event type, indexed by router id: the inline hot path avoids a dictionary lookup.</summary>
     private static class RouteSlots<T>
