@@ -19,6 +19,7 @@ internal sealed class DemoPublisher
     private long _waitedTicks;
     private int _bursts;
     private string? _lastBurst;
+    private long _start;
 
     public DemoPublisher(IEventBus bus, DemoSettings settings, OutcomeLedger ledger, TimeProvider time)
     {
@@ -40,13 +41,16 @@ internal sealed class DemoPublisher
 
     private bool LimitReached => _settings.MaxOrders is { } max && _orders >= max;
 
+    /// <summary>Under <see cref="BusFullMode.Wait"/> a burst can outlast the window; it stops there too.</summary>
+    private bool WindowOver => _time.GetElapsedTime(_start) >= _settings.PublishWindow;
+
     /// <summary>Publishes until the publish window is spent, the order limit is reached, or <paramref name="cancellationToken"/> fires.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var start = _time.GetTimestamp();
         var window = _settings.PublishWindow;
         var burstEvery = window / (BurstCount + 1);
         var nextBurst = burstEvery;
+        _start = _time.GetTimestamp();
         var maxPerTick = Math.Max(1, _settings.Rate / 10);
         long steady = 0;
         using var timer = new PeriodicTimer(s_tick, _time);
@@ -54,7 +58,7 @@ internal sealed class DemoPublisher
         {
             while (!LimitReached && await timer.WaitForNextTickAsync(cancellationToken))
             {
-                var elapsed = _time.GetElapsedTime(start);
+                var elapsed = _time.GetElapsedTime(_start);
                 if (elapsed >= window)
                     break;
 
@@ -88,7 +92,7 @@ internal sealed class DemoPublisher
         var waitedBefore = Waited;
         var burst = Interlocked.Increment(ref _bursts);
         Volatile.Write(ref _lastBurst, string.Create(CultureInfo.InvariantCulture, $"burst {burst}/{BurstCount}: {BurstSize} orders at once into a queue of {_settings.Capacity}..."));
-        for (var i = 0; i < BurstSize && !LimitReached; i++)
+        for (var i = 0; i < BurstSize && !LimitReached && !WindowOver; i++)
             await PublishOrderAsync(cancellationToken);
 
         var after = _bus.GetStatistics();

@@ -7,14 +7,14 @@ namespace Busbar.Cli.Demo;
 /// <summary>Renders a <see cref="DemoSnapshot"/> as the live terminal view: bus counters, queue, and per-handler latency.</summary>
 internal static class LiveView
 {
-    private const int QueueBarWidth = 24;
+    private const int QueueBarWidth = 16;
 
     public static IRenderable Render(DemoSnapshot snapshot)
     {
         var s = snapshot.Statistics;
         var settings = snapshot.Settings;
         var header = new Markup(Invariant(
-            $"[bold]busbar demo[/] · order pipeline · [yellow]{snapshot.Phase}[/] · {snapshot.Elapsed.TotalSeconds:F1} s of {settings.Duration.TotalSeconds:F0} s · FullMode [bold]{settings.FullMode}[/] · concurrency {settings.Concurrency}"));
+            $"[bold]busbar demo[/] · [yellow]{snapshot.Phase}[/] · {snapshot.Elapsed.TotalSeconds:F1}/{settings.Duration.TotalSeconds:F0} s · FullMode [bold]{settings.FullMode}[/] · concurrency {settings.Concurrency}"));
 
         var bus = new Table().Border(TableBorder.Rounded).Title("bus")
             .AddColumn("metric").AddColumn(new TableColumn("value").RightAligned())

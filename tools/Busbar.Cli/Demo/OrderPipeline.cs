@@ -51,7 +51,7 @@ internal sealed class OrderPipeline
         ("validate", "validation"),
         ("fraud-check", "validation"),
         ("orders-view", "projection"),
-        ("inventory", "projection, poison fails"),
+        ("inventory", "projection, poison"),
         ("analytics", "projection, slow"),
         ("billing", "projection, child event"),
         ("email", "notification, flaky"),
