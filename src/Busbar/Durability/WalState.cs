@@ -13,6 +13,7 @@ internal sealed class WalState
 {
     private readonly Dictionary<Guid, LiveEvent> _events = [];
     private readonly Dictionary<Guid, LiveDeadLetter> _deadLetters = [];
+    private long _nextOrdinal;
 
     public int EventCount => _events.Count;
 
@@ -31,7 +32,7 @@ internal sealed class WalState
     {
         if (!_events.TryGetValue(record.EventId, out var live))
         {
-            live = new LiveEvent();
+            live = new LiveEvent { Ordinal = _nextOrdinal++ };
             _events.Add(record.EventId, live);
         }
 
@@ -68,7 +69,7 @@ internal sealed class WalState
         {
             if (!_events.TryGetValue(record.EventId, out var placeholder))
             {
-                placeholder = new LiveEvent();
+                placeholder = new LiveEvent { Ordinal = _nextOrdinal++ };
                 _events.Add(record.EventId, placeholder);
             }
 
@@ -76,7 +77,8 @@ internal sealed class WalState
         }
 
         _events[record.EventId].Pending.Remove(record.SubscriptionName);
-        _deadLetters[record.DeadLetterId] = new LiveDeadLetter(record, segment, frameLength);
+        var ordinal = existing?.Ordinal ?? _nextOrdinal++;
+        _deadLetters[record.DeadLetterId] = new LiveDeadLetter(record, segment, frameLength, ordinal);
         segment.AddLiveDeadLetter(record.DeadLetterId, frameLength);
     }
 
@@ -139,25 +141,39 @@ internal sealed class WalState
         }
     }
 
+    /// <summary>
+    /// Unfinished events by creation time, ties in log order, so re-dispatch keeps publish order even for events
+    /// that compaction copied forward.
+    /// </summary>
     public List<WalPendingEvent> GetPendingEvents()
     {
-        var result = new List<WalPendingEvent>();
-        foreach (var live in _events.Values)
+        var live = new List<LiveEvent>();
+        foreach (var candidate in _events.Values)
         {
-            if (live.Record is not null && live.Pending.Count > 0)
+            if (candidate.Record is not null && candidate.Pending.Count > 0)
             {
-                result.Add(new WalPendingEvent(live.Record, live.Pending.ToArray()));
+                live.Add(candidate);
             }
         }
 
-        result.Sort(static (a, b) => a.Event.CreatedAt.CompareTo(b.Event.CreatedAt));
-        return result;
+        live.Sort(static (a, b) =>
+        {
+            var byTime = a.Record!.CreatedAt.CompareTo(b.Record!.CreatedAt);
+            return byTime != 0 ? byTime : a.Ordinal.CompareTo(b.Ordinal);
+        });
+        return live.ConvertAll(static e => new WalPendingEvent(e.Record!, e.Pending.ToArray()));
     }
 
     public List<WalDeadLetter> GetDeadLetters()
     {
-        var result = new List<WalDeadLetter>(_deadLetters.Count);
-        foreach (var deadLetter in _deadLetters.Values)
+        var deadLetters = new List<LiveDeadLetter>(_deadLetters.Values);
+        deadLetters.Sort(static (a, b) =>
+        {
+            var byTime = a.Record.FailedAt.CompareTo(b.Record.FailedAt);
+            return byTime != 0 ? byTime : a.Ordinal.CompareTo(b.Ordinal);
+        });
+        var result = new List<WalDeadLetter>(deadLetters.Count);
+        foreach (var deadLetter in deadLetters)
         {
             if (_events.TryGetValue(deadLetter.Record.EventId, out var live) && live.Record is not null)
             {
@@ -165,7 +181,6 @@ internal sealed class WalState
             }
         }
 
-        result.Sort(static (a, b) => a.DeadLetter.FailedAt.CompareTo(b.DeadLetter.FailedAt));
         return result;
     }
 
@@ -192,7 +207,10 @@ internal sealed class WalState
         public List<string> Pending { get; } = new(2);
 
         public int DeadLetterRefs { get; set; }
+
+        /// <summary>First-seen order; survives compaction copies, which keep the entry.</summary>
+        public long Ordinal { get; init; }
     }
 
-    internal sealed record LiveDeadLetter(WalDeadLetterRecord Record, WalSegment Segment, int FrameLength);
+    internal sealed record LiveDeadLetter(WalDeadLetterRecord Record, WalSegment Segment, int FrameLength, long Ordinal);
 }
