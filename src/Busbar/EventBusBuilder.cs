@@ -1,6 +1,10 @@
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Busbar.Diagnostics;
 using Busbar.Dispatch;
+using Microsoft.Extensions.Compliance.Redaction;
 using Microsoft.Extensions.Logging;
 
 namespace Busbar;
@@ -13,6 +17,7 @@ public sealed class EventBusBuilder
     private TimeProvider _timeProvider = TimeProvider.System;
     private ILoggerFactory? _loggerFactory;
     private bool _dataAnnotations;
+    private PayloadFormatter? _payloads;
 
     /// <summary>Sets the bus options.</summary>
     /// <param name="options">The options; validated by <see cref="Build"/>.</param>
@@ -62,9 +67,39 @@ public sealed class EventBusBuilder
         return this;
     }
 
+    /// <summary>Logs event payloads as JSON, with classified members redacted.</summary>
+    /// <param name="jsonOptions">How payloads are serialized; its <see cref="JsonSerializerOptions.TypeInfoResolver"/> must be set (a <c>JsonSerializerContext</c> keeps this trimming- and AOT-safe).</param>
+    /// <param name="redactorProvider">Redacts members carrying a <c>DataClassificationAttribute</c>; <see langword="null"/> erases them.</param>
+    /// <returns>This builder.</returns>
+    /// <remarks>
+    /// Off by default: payloads are never logged unless this is called. Payloads are written at
+    /// <c>Debug</c> when an event is published and at <c>Error</c> beside a handler failure, inside the
+    /// event's logging scope. Only string members can carry a redacted text; classified members of
+    /// other types are left out. Members that are not classified are logged in clear: classify
+    /// every personal or sensitive member.
+    /// </remarks>
+    /// <exception cref="ArgumentException"><paramref name="jsonOptions"/> has no type info resolver.</exception>
+    public EventBusBuilder LogPayloads(JsonSerializerOptions jsonOptions, IRedactorProvider? redactorProvider = null)
+    {
+        _payloads = new PayloadFormatter(jsonOptions, redactorProvider);
+        return this;
+    }
+
+    /// <summary>Logs event payloads as JSON through reflection, with classified members redacted; see <see cref="LogPayloads(JsonSerializerOptions, IRedactorProvider?)"/>.</summary>
+    /// <param name="redactorProvider">Redacts members carrying a <c>DataClassificationAttribute</c>; <see langword="null"/> erases them.</param>
+    /// <returns>This builder.</returns>
+    [RequiresUnreferencedCode("Serializes payloads with reflection; pass JsonSerializerOptions with a JsonSerializerContext instead.")]
+    [RequiresDynamicCode("Serializes payloads with reflection; pass JsonSerializerOptions with a JsonSerializerContext instead.")]
+    public EventBusBuilder LogPayloads(IRedactorProvider? redactorProvider = null) =>
+        LogPayloads(new JsonSerializerOptions { TypeInfoResolver = new DefaultJsonTypeInfoResolver() }, redactorProvider);
+
     /// <summary>Builds and starts the bus.</summary>
     /// <returns>The bus.</returns>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    public IEventBus Build() =>
-        new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations));
+    public IEventBus Build()
+    {
+        var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations));
+        bus.EventLog.Payloads = _payloads;
+        return bus;
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
 using Busbar.Dispatch;
@@ -67,19 +68,30 @@ internal sealed class BusMetrics : IDisposable
         _inFlight = inFlight;
     }
 
-    private KeyValuePair<string, object?> BusTag => new("busbar.bus", _bus);
+    private KeyValuePair<string, object?> BusTag => new(BusTagName, _bus);
+
+    public const string BusTagName = "busbar.bus";
+    public const string SystemTagName = "messaging.system";
+    public const string OperationTagName = "messaging.operation.name";
+    public const string DestinationTagName = "messaging.destination.name";
+    public const string SubscriptionTagName = "messaging.destination.subscription.name";
+    public const string StatusTagName = "busbar.status";
+    public const string ErrorTypeTagName = "error.type";
 
     public void Published(EventContext context)
     {
         Interlocked.Increment(ref _publishedCount.Value);
         if (s_published.Enabled)
-            s_published.Add(1, BusTag, new("messaging.destination.name", context.Name), new("messaging.system", "busbar"));
+        {
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "publish" }, { DestinationTagName, context.Name } };
+            s_published.Add(1, tags);
+        }
     }
 
     public void Dequeued(EventContext context, TimeSpan dwell)
     {
         if (s_dwell.Enabled)
-            s_dwell.Record(dwell.TotalSeconds, BusTag, new("messaging.destination.name", context.Name));
+            s_dwell.Record(dwell.TotalSeconds, BusTag, new(DestinationTagName, context.Name));
     }
 
     public void Processed(EventContext context, EventStatus status)
@@ -89,63 +101,90 @@ internal sealed class BusMetrics : IDisposable
         {
             Interlocked.Increment(ref _failedCount.Value);
             if (s_failed.Enabled)
-                s_failed.Add(1, BusTag, new("messaging.destination.name", context.Name));
+                s_failed.Add(1, BusTag, new(DestinationTagName, context.Name));
         }
 
         if (s_processed.Enabled)
-            s_processed.Add(1, BusTag, new("messaging.destination.name", context.Name), new("busbar.status", status.ToString()));
+        {
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { DestinationTagName, context.Name }, { StatusTagName, StatusName(status) } };
+            s_processed.Add(1, tags);
+        }
     }
 
-    public void HandlerSucceeded(SubscriptionEntry entry, TimeSpan elapsed)
+    public void HandlerSucceeded(EventContext context, SubscriptionEntry entry, TimeSpan elapsed)
     {
         entry.Latency.Record(elapsed);
         if (s_handlerDuration.Enabled)
-            s_handlerDuration.Record(elapsed.TotalSeconds, BusTag, new("messaging.consumer.group.name", entry.Name), new("busbar.outcome", "succeeded"));
+        {
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { DestinationTagName, context.Name }, { SubscriptionTagName, entry.Name } };
+            s_handlerDuration.Record(elapsed.TotalSeconds, tags);
+        }
     }
 
-    public void HandlerFailed(SubscriptionEntry entry, TimeSpan elapsed)
+    public void HandlerFailed(EventContext context, SubscriptionEntry entry, HandlerResult result)
     {
-        entry.Latency.Record(elapsed);
+        entry.Latency.Record(result.Duration);
+        if (!s_handlerFailed.Enabled && !s_handlerDuration.Enabled)
+            return;
+        var errorType = result.Status == HandlerStatus.TimedOut ? "timeout" : result.Exception?.GetType().FullName ?? "_OTHER";
         if (s_handlerFailed.Enabled)
-            s_handlerFailed.Add(1, BusTag, new("messaging.consumer.group.name", entry.Name));
+        {
+            var tags = new TagList { BusTag, { DestinationTagName, context.Name }, { SubscriptionTagName, entry.Name }, { ErrorTypeTagName, errorType } };
+            s_handlerFailed.Add(1, tags);
+        }
+
         if (s_handlerDuration.Enabled)
-            s_handlerDuration.Record(elapsed.TotalSeconds, BusTag, new("messaging.consumer.group.name", entry.Name), new("busbar.outcome", "failed"));
+        {
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { DestinationTagName, context.Name }, { SubscriptionTagName, entry.Name }, { ErrorTypeTagName, errorType } };
+            s_handlerDuration.Record(result.Duration.TotalSeconds, tags);
+        }
     }
 
-    public void Retried()
+    public void Retried(EventContext? context, SubscriptionEntry? entry)
     {
         Interlocked.Increment(ref _retriedCount.Value);
         if (s_retried.Enabled)
-            s_retried.Add(1, BusTag);
+            s_retried.Add(1, BusTag, new(DestinationTagName, context?.Name), new(SubscriptionTagName, entry?.Name));
     }
 
     public void Dropped(EventContext context)
     {
         Interlocked.Increment(ref _droppedCount.Value);
         if (s_dropped.Enabled)
-            s_dropped.Add(1, BusTag, new("messaging.destination.name", context.Name));
+            s_dropped.Add(1, BusTag, new(DestinationTagName, context.Name));
     }
 
     public void Rejected(EventContext context)
     {
         Interlocked.Increment(ref _rejectedCount.Value);
         if (s_rejected.Enabled)
-            s_rejected.Add(1, BusTag, new("messaging.destination.name", context.Name));
+            s_rejected.Add(1, BusTag, new(DestinationTagName, context.Name));
     }
 
     public void DeadLettered(EventContext context, string subscription)
     {
         Interlocked.Increment(ref _deadLetteredCount.Value);
         if (s_deadLettered.Enabled)
-            s_deadLettered.Add(1, BusTag, new("messaging.destination.name", context.Name), new("messaging.consumer.group.name", subscription));
+            s_deadLettered.Add(1, BusTag, new(DestinationTagName, context.Name), new(SubscriptionTagName, subscription));
     }
 
-    public void SlowHandler(SubscriptionEntry entry)
+    public void SlowHandler(EventContext context, SubscriptionEntry entry)
     {
         Interlocked.Increment(ref _slowCount.Value);
         if (s_slow.Enabled)
-            s_slow.Add(1, BusTag, new("messaging.consumer.group.name", entry.Name));
+            s_slow.Add(1, BusTag, new(DestinationTagName, context.Name), new(SubscriptionTagName, entry.Name));
     }
+
+    private static string StatusName(EventStatus status) => status switch
+    {
+        EventStatus.Completed => "completed",
+        EventStatus.Failed => "failed",
+        EventStatus.Cancelled => "cancelled",
+        EventStatus.TimedOut => "timed_out",
+        EventStatus.Dropped => "dropped",
+        EventStatus.Rejected => "rejected",
+        _ => "pending",
+    };
 
     public BusStatistics Snapshot(int depth, int capacity, long inFlight, IReadOnlyList<SubscriptionEntry> subscriptions)
     {

@@ -1,3 +1,4 @@
+using Busbar.Diagnostics;
 using Busbar.Routing;
 
 namespace Busbar.Dispatch;
@@ -52,6 +53,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             frame.Context = context;
             frame.Subscription = entry;
             var start = _time.GetTimestamp();
+            var span = BusTracing.StartProcess(context, entry);
             ValueTask<object?> pending;
             try
             {
@@ -67,14 +69,16 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 // The handler went asynchronous and captured this frame: nobody else may mutate it until the event ends.
                 var owner = frame.OwnerThread;
                 frame.OwnerThread = -1;
-                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(start, savedContext, savedSubscription, owner));
+                span.Detach();
+                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(start, savedContext, savedSubscription, owner, span));
             }
 
             if (pending.IsCompletedSuccessfully)
             {
                 var value = pending.Result;
                 var elapsed = _time.GetElapsedTime(start);
-                bus.Metrics.HandlerSucceeded(entry, elapsed);
+                span.End(HandlerStatus.Succeeded, null);
+                bus.Metrics.HandlerSucceeded(context, entry, elapsed);
                 if (results is not null)
                     results[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                 else if (value is not null)
@@ -85,6 +89,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             {
                 anyFailed = true;
                 var result = Classify(GetException(pending), entry, stopToken, null, null, 1, _time.GetElapsedTime(start));
+                span.End(result.Status, result.Exception);
                 (context.Results ??= NewResults(entries))[i] = result;
                 bus.OnHandlerFinished(context, entry, result);
             }
@@ -110,7 +115,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         }
     }
 
-    private readonly record struct Resume(long Start, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner);
+    private readonly record struct Resume(long Start, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner, ProcessSpan Span);
 
     private async ValueTask ProcessGeneralAsync(EventContext context, Route route, int startIndex, AmbientFrame callerFrame, ValueTask<object?> inFlight, Resume? resume)
     {
@@ -137,12 +142,14 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                     var value = await AwaitAbandonableAsync(inFlight, run.Token, context, entry).ConfigureAwait(false);
                     var elapsed = _time.GetElapsedTime(r.Start);
                     result = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                    bus.Metrics.HandlerSucceeded(entry, elapsed);
+                    r.Span.End(HandlerStatus.Succeeded, null);
+                    bus.Metrics.HandlerSucceeded(context, entry, elapsed);
                     bus.CheckSlow(context, entry, elapsed);
                 }
                 catch (Exception ex)
                 {
                     result = Classify(ex, entry, run.Token, null, run, 1, _time.GetElapsedTime(r.Start));
+                    r.Span.End(result.Status, result.Exception);
                     bus.OnHandlerFinished(context, entry, result);
                 }
 
@@ -329,7 +336,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
         if (result.Status == HandlerStatus.Succeeded)
         {
-            bus.Metrics.HandlerSucceeded(entry, result.Duration);
+            bus.Metrics.HandlerSucceeded(context, entry, result.Duration);
             bus.CheckSlow(context, entry, result.Duration);
         }
         else
@@ -340,7 +347,18 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return result;
     }
 
-    private async ValueTask<HandlerResult> RunAttemptAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt)
+    private ValueTask<HandlerResult> RunAttemptAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt) =>
+        BusTracing.IsEnabled ? RunTracedAttemptAsync(context, entry, run, timeout, attempt) : RunAttemptCoreAsync(context, entry, run, timeout, attempt);
+
+    private async ValueTask<HandlerResult> RunTracedAttemptAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt)
+    {
+        var span = BusTracing.StartProcess(context, entry);
+        var result = await RunAttemptCoreAsync(context, entry, run, timeout, attempt).ConfigureAwait(false);
+        span.End(result.Status, result.Exception);
+        return result;
+    }
+
+    private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt)
     {
         var eventToken = run.Token;
         CancellationTokenSource? attemptCts = null;

@@ -28,12 +28,12 @@ internal sealed class EventWorkers(InProcessEventBus bus, EventQueue queue, int 
         var frame = Ambient.Install(null, null);
         while (true)
         {
-            while (queue.TryDequeue(out var context))
+            while (TryTake(out var context, out var acquired))
             {
                 frame.OwnerThread = Environment.CurrentManagedThreadId;
                 if (_keys is not null && context.OrderingKey is { } key)
                 {
-                    if (!TryAcquire(key, context))
+                    if (!acquired)
                         continue;
                     var next = context;
                     while (next is not null)
@@ -70,11 +70,29 @@ internal sealed class EventWorkers(InProcessEventBus bus, EventQueue queue, int 
         }
     }
 
-    private bool TryAcquire(string key, EventContext context)
+    /// <summary>
+    /// Dequeues the next event. With ordering keys, dequeue and key acquisition happen under one
+    /// lock, so two workers cannot acquire a key in an order different from the queue's.
+    /// </summary>
+    private bool TryTake(out EventContext context, out bool acquired)
     {
-        lock (_keys!)
+        acquired = false;
+        if (_keys is null)
+            return queue.TryDequeue(out context);
+        lock (_keys)
         {
-            if (!_keys.TryGetValue(key, out var waiting))
+            if (!queue.TryDequeue(out context))
+                return false;
+            if (context.OrderingKey is { } key)
+                acquired = TryAcquireLocked(key, context);
+            return true;
+        }
+    }
+
+    private bool TryAcquireLocked(string key, EventContext context)
+    {
+        {
+            if (!_keys!.TryGetValue(key, out var waiting))
             {
                 _keys[key] = null;
                 return true;

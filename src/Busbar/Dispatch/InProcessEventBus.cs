@@ -82,17 +82,19 @@ internal sealed partial class InProcessEventBus : IEventBus
     {
         var context = CreateContext(@event, options, queued: true);
         handle = new EventHandle(context);
+        EnterFlight(context);
         var result = _queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted);
         switch (result)
         {
             case EnqueueResult.Admitted:
                 OnAdmitted(context);
-                if (evicted is not null)
-                    Refuse(evicted, EventStatus.Dropped);
+                DropEvicted(evicted);
                 return true;
             case EnqueueResult.Closed:
+                UndoFlight(context);
                 throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
             default:
+                UndoFlight(context);
                 Refuse(context, Options.FullMode == BusFullMode.DropNewest ? EventStatus.Dropped : EventStatus.Rejected);
                 return false;
         }
@@ -119,17 +121,20 @@ internal sealed partial class InProcessEventBus : IEventBus
 
     private ValueTask<EventHandle> Admit(EventContext context, CancellationToken cancellationToken)
     {
+        EnterFlight(context);
         var result = _queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted);
         switch (result)
         {
             case EnqueueResult.Admitted:
                 OnAdmitted(context);
-                if (evicted is not null)
-                    Refuse(evicted, EventStatus.Dropped);
+                DropEvicted(evicted);
                 return new ValueTask<EventHandle>(new EventHandle(context));
             case EnqueueResult.Closed:
+                UndoFlight(context);
                 throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
         }
+
+        UndoFlight(context);
 
         if (IsOwnHandler())
         {
@@ -152,17 +157,20 @@ internal sealed partial class InProcessEventBus : IEventBus
 
     private async ValueTask<EventHandle> WaitForRoomAsync(EventContext context, CancellationToken cancellationToken)
     {
+        EnterFlight(context);
         try
         {
             await _queue.EnqueueAsync(context, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
+            UndoFlight(context);
             Refuse(context, EventStatus.Rejected);
             throw;
         }
         catch (BusStoppedException)
         {
+            UndoFlight(context);
             Refuse(context, EventStatus.Rejected);
             throw;
         }
@@ -176,24 +184,49 @@ internal sealed partial class InProcessEventBus : IEventBus
 
     private bool IsOwnHandler() => Ambient.CurrentContext?.Bus == this;
 
+    /// <summary>
+    /// Counts the event in flight before it enters the queue: once queued, a worker may finish it
+    /// at any moment, and its completion must find it counted.
+    /// </summary>
+    private void EnterFlight(EventContext context)
+    {
+        context.EnqueuedTimestamp = TimeProvider.GetTimestamp();
+        Interlocked.Increment(ref _inFlight);
+    }
+
+    private void UndoFlight(EventContext context)
+    {
+        context.EnqueuedTimestamp = 0;
+        LeaveFlight();
+    }
+
+    /// <summary>An event evicted by DropOldest, unless a handler awaiting it already took it (queue jump).</summary>
+    private void DropEvicted(EventContext? evicted)
+    {
+        if (evicted is not null && evicted.TryClaim())
+            Refuse(evicted, EventStatus.Dropped);
+    }
+
     private void OnAdmitted(EventContext context)
     {
-        Interlocked.Increment(ref _inFlight);
-        context.EnqueuedTimestamp = TimeProvider.GetTimestamp();
         _history.Add(context);
-        Log.Published(Logger, context.Name, context.EventId, context.CorrelationId);
+        EventLog.Published(context);
+        BusTracing.EndPublish(context, null);
     }
 
     private void Refuse(EventContext context, EventStatus status)
     {
+        var wasAdmitted = context.EnqueuedTimestamp != 0;
+        if (!context.TryComplete(status))
+            return;
+        if (wasAdmitted)
+            LeaveFlight();
         if (status == EventStatus.Dropped)
             Metrics.Dropped(context);
         else
             Metrics.Rejected(context);
-        Log.Refused(Logger, context.Name, context.EventId, status);
-        var wasAdmitted = context.EnqueuedTimestamp != 0;
-        if (context.TryComplete(status) && wasAdmitted)
-            LeaveFlight();
+        EventLog.Refused(context, status);
+        BusTracing.EndPublish(context, status);
         if (Options.OnEventDropped is { } callback)
         {
             try
@@ -202,7 +235,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             }
             catch (Exception ex)
             {
-                Log.CallbackFailed(Logger, ex);
+                EventLog.CallbackFailed(context, ex);
             }
         }
     }
@@ -254,6 +287,8 @@ internal sealed partial class InProcessEventBus : IEventBus
 
         if (countPublished && queued)
             Metrics.Published(context);
+        if (queued)
+            BusTracing.StartPublish(context);
         return context;
     }
 
@@ -332,7 +367,9 @@ internal sealed partial class InProcessEventBus : IEventBus
             return default;
         }
 
-        Metrics.Dequeued(context, TimeProvider.GetElapsedTime(context.EnqueuedTimestamp));
+        var dwell = TimeProvider.GetElapsedTime(context.EnqueuedTimestamp);
+        Metrics.Dequeued(context, dwell);
+        EventLog.Dispatching(context, dwell);
         return Processor.ProcessAsync(context, frame, recordResults: true);
     }
 
@@ -360,13 +397,13 @@ internal sealed partial class InProcessEventBus : IEventBus
         switch (result.Status)
         {
             case HandlerStatus.Failed:
-                Metrics.HandlerFailed(entry, result.Duration);
-                Log.HandlerFailed(Logger, result.Exception, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+                Metrics.HandlerFailed(context, entry, result);
+                EventLog.HandlerFinished(context, entry, result);
                 _deadLetters.Add(context, entry, result);
                 break;
             case HandlerStatus.TimedOut:
-                Metrics.HandlerFailed(entry, result.Duration);
-                Log.HandlerTimedOut(Logger, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+                Metrics.HandlerFailed(context, entry, result);
+                EventLog.HandlerFinished(context, entry, result);
                 _deadLetters.Add(context, entry, result);
                 break;
             default:
@@ -375,19 +412,19 @@ internal sealed partial class InProcessEventBus : IEventBus
     }
 
     internal void OnHandlerAbandoned(EventContext context, SubscriptionEntry entry) =>
-        Log.HandlerAbandoned(Logger, context.Name, context.EventId, entry.Name);
+        EventLog.HandlerAbandoned(context, entry);
 
     internal void CheckSlow(EventContext context, SubscriptionEntry entry, TimeSpan elapsed)
     {
         if (Options.SlowHandlerThreshold is { } threshold && elapsed >= threshold)
         {
-            Metrics.SlowHandler(entry);
-            Log.SlowHandler(Logger, context.Name, context.EventId, entry.Name, elapsed.TotalMilliseconds);
+            Metrics.SlowHandler(context, entry);
+            EventLog.SlowHandler(context, entry, elapsed);
         }
     }
 
     internal void OnProcessorFault(EventContext context, Exception exception) =>
-        Log.ProcessorFault(Logger, exception, context.Name, context.EventId);
+        EventLog.ProcessorFault(context, exception);
 
     internal void OnEventFinished(EventContext context, EventStatus status)
     {

@@ -27,7 +27,11 @@ internal static class RetryPipelines
                 && (shouldRetry is null || shouldRetry(ex))),
             OnRetry = args =>
             {
-                bus.Metrics.Retried();
+                // Retries run inside the handler's ambient frame, which names the event and the subscription.
+                var frame = Ambient.Frame;
+                bus.Metrics.Retried(frame?.Context, frame?.Subscription);
+                if (frame is { Context: { } context, Subscription: { } subscription })
+                    bus.EventLog.Retrying(context, subscription, args.Outcome.Exception, args.AttemptNumber + 1);
                 return default;
             },
         };

@@ -31,8 +31,10 @@ public class LifecycleTests
     {
         var bus = EventBus.Create();
         var cancelledSeen = 0;
+        var started = new TaskCompletionSource();
         bus.Subscribe<Ping>(async (_, _, ct) =>
         {
+            started.TrySetResult();
             try
             {
                 await Task.Delay(Timeout.Infinite, ct);
@@ -46,10 +48,11 @@ public class LifecycleTests
         var handles = new List<EventHandle>();
         for (var i = 0; i < 10; i++)
             handles.Add(await bus.PublishAsync(new Ping(i)));
+        await started.Task.Within();
         var report = await bus.StopAsync(TimeSpan.FromMilliseconds(100)).Within();
         Assert.False(report.Completed);
         Assert.Equal(10, report.Cancelled);
-        Assert.Equal(1, cancelledSeen);
+        await TestTimeout.Until(() => Volatile.Read(ref cancelledSeen) == 1);
         foreach (var h in handles)
             Assert.Equal(EventStatus.Cancelled, (await h.AsValueTask().Within()).Status);
     }

@@ -1,0 +1,10 @@
+using System.Diagnostics;
+
+namespace Busbar;
+
+/// <summary>Tracing state of an event, kept beside its dispatch state.</summary>
+public sealed partial class EventContext
+{
+    /// <summary>The publish span, from <c>CreateContext</c> until the event is admitted or refused; null when nobody traces.</summary>
+    internal Activity? PublishActivity { get; set; }
+}

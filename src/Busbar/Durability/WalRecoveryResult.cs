@@ -1,0 +1,7 @@
+namespace Busbar.Durability;
+
+/// <summary>What <see cref="WriteAheadLog.Open"/> found on disk: work to resume, dead letters, and problems.</summary>
+internal sealed record WalRecoveryResult(
+    IReadOnlyList<WalPendingEvent> UnfinishedEvents,
+    IReadOnlyList<WalDeadLetter> DeadLetters,
+    IReadOnlyList<WalProblem> Problems);

@@ -1,0 +1,655 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace Busbar.Durability;
+
+/// <summary>
+/// The embedded write-ahead log: appends framed records to size-bounded segment files with group commit,
+/// recovers the live set on open, and deletes segments whose records are no longer needed.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Appenders encode their record into the pending <see cref="WalBatch"/> under <c>_gate</c> and await the batch's
+/// completion. One flusher loop swaps the batch out, writes it with one positional write per segment, fsyncs once
+/// (for <see cref="WalFlushMode.Always"/>) and completes every appender of that batch: appenders that arrive during
+/// an fsync share the next one. The live set (<see cref="WalState"/>) is updated under the same lock in log order,
+/// so it always matches what replaying the log would produce.
+/// </para>
+/// <para>
+/// Segments are deleted only from the head (oldest first), so a record that cancels another (a finished handler,
+/// a re-driven dead letter, a compacted copy) can never be deleted before the record it cancels.
+/// </para>
+/// </remarks>
+internal sealed class WriteAheadLog : IAsyncDisposable
+{
+    /// <summary>Appenders wait for the flusher once this much is pending (a larger single record is still accepted).</summary>
+    private const int MaxPendingBytes = 1024 * 1024;
+
+    private readonly Lock _gate = new();
+    private readonly WriteAheadLogOptions _options;
+    private readonly ILogger _logger;
+    private readonly FileStream _lockFile;
+    private readonly WalState _state;
+    private readonly List<WalSegment> _segments;
+    private readonly ITimer? _flushTimer;
+    private readonly Task _flushLoop;
+
+    // Guarded by _gate.
+    private WalBatch _pending = new();
+    private WalBatch? _spare = new();
+    private TaskCompletionSource? _flusherWake;
+    private bool _fsyncRequested;
+    private bool _disposing;
+    private bool _compacting;
+    private Exception? _fault;
+
+    // Owned by the flusher loop (and by DisposeAsync once the loop has ended).
+    private SafeFileHandle? _file;
+    private WalSegment? _fileSegment;
+    private long _fileOffset;
+    private bool _fileDirty;
+
+    private long _fsyncCount;
+    private int _disposed;
+
+    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, FileStream lockFile, WalState state, WalReplayResult replay)
+    {
+        Directory = directory;
+        _options = options;
+        _logger = logger;
+        _lockFile = lockFile;
+        _state = state;
+        _segments = replay.Segments;
+        _segments.Add(new WalSegment(directory, replay.MaxSequence + 1) { Size = WalFormat.SegmentHeaderSize });
+        Recovery = new WalRecoveryResult(state.GetPendingEvents(), state.GetDeadLetters(), replay.Problems);
+        lock (_gate)
+        {
+            CompactLocked();
+        }
+
+        _flushLoop = Task.Run(FlushLoopAsync);
+        if (options.FlushMode == WalFlushMode.Interval)
+        {
+            _flushTimer = timeProvider.CreateTimer(static s => ((WriteAheadLog)s!).OnFlushTimer(), this, options.FlushInterval, options.FlushInterval);
+        }
+    }
+
+    /// <summary>Gets the full path of the log directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>Gets what <see cref="Open"/> recovered: unfinished events to re-dispatch, dead letters, problems found.</summary>
+    public WalRecoveryResult Recovery { get; }
+
+    /// <summary>Gets how many fsyncs the log has issued; group commit makes this far smaller than the append count.</summary>
+    internal long FsyncCount => Interlocked.Read(ref _fsyncCount);
+
+    /// <summary>Gets the number of segments, the current one included.</summary>
+    internal int SegmentCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _segments.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Opens (creating if needed) the log in <paramref name="directory"/>, takes its lock file, and recovers.
+    /// </summary>
+    /// <exception cref="WalLockedException">Another process or bus has the directory open.</exception>
+    /// <remarks>Corruption never throws: it is repaired where safe and reported in <see cref="WalRecoveryResult.Problems"/>.</remarks>
+    public static WriteAheadLog Open(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+
+        var fullPath = Path.GetFullPath(directory);
+        System.IO.Directory.CreateDirectory(fullPath);
+        FileStream lockFile;
+        try
+        {
+            lockFile = new FileStream(Path.Combine(fullPath, WalFormat.LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex) when (ex is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException))
+        {
+            throw WalLockedException.ForDirectory(fullPath, ex);
+        }
+
+        try
+        {
+            var state = new WalState();
+            var replay = WalReplay.Run(fullPath, state, repair: true);
+            foreach (var problem in replay.Problems)
+            {
+                WalLog.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Message);
+            }
+
+            var log = new WriteAheadLog(fullPath, options, timeProvider, logger, lockFile, state, replay);
+            WalLog.Recovered(logger, fullPath, log.Recovery.UnfinishedEvents.Count, log.Recovery.DeadLetters.Count, replay.Segments.Count, replay.Problems.Count);
+            return log;
+        }
+        catch
+        {
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads a log directory without locking or modifying it, for <c>busbar wal inspect</c>.</summary>
+    /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
+    /// <remarks>
+    /// Safe to run against a directory a live bus is writing: it reports what it reads, and a torn tail it sees
+    /// may be a record still being written.
+    /// </remarks>
+    public static WalInspection Inspect(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        var fullPath = Path.GetFullPath(directory);
+        if (!System.IO.Directory.Exists(fullPath))
+        {
+            throw new DirectoryNotFoundException($"The write-ahead log directory '{fullPath}' does not exist.");
+        }
+
+        var state = new WalState();
+        var replay = WalReplay.Run(fullPath, state, repair: false);
+        return new WalInspection(
+            fullPath,
+            replay.Segments.ConvertAll(static s => s.ToInfo()),
+            state.GetPendingEvents(),
+            state.GetDeadLetters(),
+            replay.Problems);
+    }
+
+    /// <summary>
+    /// Appends an event; completes once it is durable under the flush mode. An event with no subscriptions is not written.
+    /// </summary>
+    /// <remarks>
+    /// Appending an event id that is still live adds its subscriptions to the pending set (for example, to re-drive
+    /// a dead letter: append the event again with the one subscription, then <see cref="AppendDeadLetterRedrivenAsync"/>).
+    /// Cancellation stops the wait only: a record already handed to the log may still become durable.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The encoded record is larger than <see cref="WriteAheadLogOptions.MaxRecordSize"/>.</exception>
+    public ValueTask AppendEventAsync(WalEventRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record.Subscriptions.Count == 0 ? ValueTask.CompletedTask : AppendAsync(record, cancellationToken);
+    }
+
+    /// <summary>
+    /// Records that <paramref name="subscription"/> finished with an event, so recovery will not re-dispatch it there.
+    /// </summary>
+    /// <remarks>
+    /// Waits for fsync only under <see cref="WalFlushMode.Always"/>. A finish lost in a crash means one redelivery
+    /// (at-least-once). A subscription that is not pending for the event is ignored without writing.
+    /// </remarks>
+    public ValueTask AppendHandlerFinishedAsync(Guid eventId, string subscription, WalHandlerStatus status, int attempts, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(subscription);
+        return AppendAsync(new WalHandlerFinishedRecord { EventId = eventId, SubscriptionName = subscription, Status = status, Attempts = attempts }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Records a dead letter. It also finishes the subscription for the event (do not append a separate
+    /// handler-finished record) and keeps the event record until the dead letter is re-driven.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The event is not live in this log, or the dead letter id is already recorded.</exception>
+    public ValueTask AppendDeadLetterAsync(WalDeadLetterRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return AppendAsync(record, cancellationToken);
+    }
+
+    /// <summary>Records that a dead letter was re-driven or discarded; it will not be recovered again.</summary>
+    /// <remarks>An unknown or already re-driven dead letter id is ignored without writing.</remarks>
+    public ValueTask AppendDeadLetterRedrivenAsync(Guid deadLetterId, CancellationToken cancellationToken = default) =>
+        AppendAsync(new WalDeadLetterRedrivenRecord { DeadLetterId = deadLetterId }, cancellationToken);
+
+    /// <summary>Writes and fsyncs everything pending, stops the flusher, closes the segment and releases the lock.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_flushTimer is not null)
+        {
+            await _flushTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        TaskCompletionSource? wake;
+        lock (_gate)
+        {
+            _disposing = true;
+            wake = TakeWakeLocked();
+        }
+
+        wake?.TrySetResult();
+        await _flushLoop.ConfigureAwait(false);
+        try
+        {
+            if (_file is not null)
+            {
+                if (_fileDirty && _fault is null)
+                {
+                    Fsync(_file);
+                }
+
+                _file.Dispose();
+                _file = null;
+            }
+        }
+        finally
+        {
+            await _lockFile.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private ValueTask AppendAsync(WalRecord record, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var bodyLength = WalRecordCodec.GetBodyLength(record);
+        var frameLength = bodyLength + WalFormat.FrameOverhead;
+        if (frameLength > _options.MaxRecordSize)
+        {
+            throw new ArgumentException(
+                $"The {record.Type} record is {frameLength} bytes, larger than WriteAheadLogOptions.MaxRecordSize ({_options.MaxRecordSize} bytes); nothing was written.",
+                nameof(record));
+        }
+
+        var outcome = TryEnqueue(record, bodyLength, frameLength, out var completion, out var wake);
+        wake?.TrySetResult();
+        return outcome switch
+        {
+            EnqueueOutcome.Enqueued => Await(completion!, cancellationToken),
+            EnqueueOutcome.NothingToWrite => ValueTask.CompletedTask,
+            _ => AppendSlowAsync(record, bodyLength, frameLength, completion!, cancellationToken),
+        };
+    }
+
+    private async ValueTask AppendSlowAsync(WalRecord record, int bodyLength, int frameLength, Task flushed, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            // Backpressure: the pending batch is full; wait until the flusher has taken and written it.
+            await flushed.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            cancellationToken.ThrowIfCancellationRequested();
+            var outcome = TryEnqueue(record, bodyLength, frameLength, out var completion, out var wake);
+            wake?.TrySetResult();
+            switch (outcome)
+            {
+                case EnqueueOutcome.Enqueued:
+                    await Await(completion!, cancellationToken).ConfigureAwait(false);
+                    return;
+                case EnqueueOutcome.NothingToWrite:
+                    return;
+                default:
+                    flushed = completion!;
+                    break;
+            }
+        }
+    }
+
+    private static ValueTask Await(Task completion, CancellationToken cancellationToken) =>
+        completion.IsCompletedSuccessfully ? ValueTask.CompletedTask
+        : new ValueTask(cancellationToken.CanBeCanceled ? completion.WaitAsync(cancellationToken) : completion);
+
+    private EnqueueOutcome TryEnqueue(WalRecord record, int bodyLength, int frameLength, out Task? completion, out TaskCompletionSource? wake)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposing, this);
+            if (_fault is not null)
+            {
+                throw new InvalidOperationException($"The write-ahead log '{Directory}' failed to write and no longer accepts appends.", _fault);
+            }
+
+            wake = null;
+            completion = _pending.Completion.Task;
+            if (_pending.Length > 0 && _pending.Length + frameLength > MaxPendingBytes)
+            {
+                wake = TakeWakeLocked();
+                return EnqueueOutcome.Full;
+            }
+
+            if (!ShouldWriteLocked(record))
+            {
+                completion = null;
+                return EnqueueOutcome.NothingToWrite;
+            }
+
+            WriteLocked(record, bodyLength);
+            CompactLocked();
+            wake = TakeWakeLocked();
+            return EnqueueOutcome.Enqueued;
+        }
+    }
+
+    private bool ShouldWriteLocked(WalRecord record)
+    {
+        switch (record)
+        {
+            case WalHandlerFinishedRecord f:
+                return _state.IsPending(f.EventId, f.SubscriptionName);
+            case WalDeadLetterRedrivenRecord r:
+                return _state.TryGetDeadLetter(r.DeadLetterId, out _);
+            case WalDeadLetterRecord d:
+                if (!_state.TryGetEvent(d.EventId, out _))
+                {
+                    throw new InvalidOperationException($"Cannot dead-letter event {d.EventId}: it is not live in the write-ahead log (never appended, or every subscription already finished).");
+                }
+
+                if (_state.TryGetDeadLetter(d.DeadLetterId, out _))
+                {
+                    throw new InvalidOperationException($"Dead letter {d.DeadLetterId} is already recorded.");
+                }
+
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>Frames the record into the pending batch, rolling the segment if it would overflow, and applies it to the live set.</summary>
+    private void WriteLocked(WalRecord record, int bodyLength)
+    {
+        var frameLength = bodyLength + WalFormat.FrameOverhead;
+        var segment = _segments[^1];
+        if (segment.RecordCount > 0 && segment.Size + frameLength > _options.SegmentSize)
+        {
+            segment = new WalSegment(Directory, segment.Sequence + 1) { Size = WalFormat.SegmentHeaderSize };
+            _segments.Add(segment);
+        }
+
+        WalRecordCodec.WriteFrame(record, _pending.Append(segment, frameLength), bodyLength);
+        segment.Size += frameLength;
+        segment.CountRecord(record.Type);
+        WalReplay.Apply(_state, record, segment, frameLength);
+    }
+
+    /// <summary>
+    /// Deletes head segments that hold nothing live, and copies the live records of the oldest closed segment
+    /// forward when that frees at least as much as it copies.
+    /// </summary>
+    private void CompactLocked()
+    {
+        if (_compacting)
+        {
+            return;
+        }
+
+        _compacting = true;
+        try
+        {
+            var budget = _segments.Count;
+            while (_segments.Count > 1 && budget-- > 0)
+            {
+                var oldest = _segments[0];
+                if (oldest.LiveCount == 0)
+                {
+                    _segments.RemoveAt(0);
+                    _pending.Deletions.Add(oldest);
+                    continue;
+                }
+
+                // Keep a couple of closed segments: work that finishes shortly after it is appended frees them for free.
+                var closed = _segments.Count - 1;
+                if (closed <= 2)
+                {
+                    break;
+                }
+
+                long closedSize = 0, closedLive = 0;
+                for (var i = 0; i < closed; i++)
+                {
+                    closedSize += _segments[i].Size;
+                    closedLive += _segments[i].LiveBytes;
+                }
+
+                var sparse = oldest.LiveBytes * 2 <= oldest.Size;
+                var mostlyGarbage = closedLive * 2 <= closedSize;
+                if (!sparse && !mostlyGarbage)
+                {
+                    break;
+                }
+
+                var copied = CopyLiveRecordsLocked(oldest);
+                WalLog.Compacted(_logger, oldest.FileName, copied);
+            }
+        }
+        finally
+        {
+            _compacting = false;
+        }
+    }
+
+    private int CopyLiveRecordsLocked(WalSegment segment)
+    {
+        var copied = 0;
+        foreach (var deadLetterId in segment.LiveDeadLetters.ToArray())
+        {
+            _state.TryGetDeadLetter(deadLetterId, out var deadLetter);
+            if (_state.TryGetEvent(deadLetter.Record.EventId, out var live) && live.Segment == segment)
+            {
+                CopyEventLocked(live);
+                copied++;
+            }
+
+            WriteLocked(deadLetter.Record, WalRecordCodec.GetBodyLength(deadLetter.Record));
+            copied++;
+        }
+
+        foreach (var eventId in segment.LiveEvents.ToArray())
+        {
+            _state.TryGetEvent(eventId, out var live);
+            CopyEventLocked(live);
+            copied++;
+        }
+
+        _pending.HasCopies = true;
+        return copied;
+    }
+
+    private void CopyEventLocked(WalState.LiveEvent live)
+    {
+        // The copy lists only the still-pending subscriptions, so the finish records behind it are no longer needed.
+        var copy = live.Record! with { Subscriptions = live.Pending.ToArray() };
+        WriteLocked(copy, WalRecordCodec.GetBodyLength(copy));
+    }
+
+    private TaskCompletionSource? TakeWakeLocked()
+    {
+        var wake = _flusherWake;
+        _flusherWake = null;
+        return wake;
+    }
+
+    private void OnFlushTimer()
+    {
+        TaskCompletionSource? wake;
+        lock (_gate)
+        {
+            _fsyncRequested = true;
+            wake = TakeWakeLocked();
+        }
+
+        wake?.TrySetResult();
+    }
+
+    private async Task FlushLoopAsync()
+    {
+        while (true)
+        {
+            WalBatch? batch = null;
+            Task? idle = null;
+            var fsyncOnly = false;
+            lock (_gate)
+            {
+                if (_pending.HasWork)
+                {
+                    batch = _pending;
+                    _pending = _spare!;
+                    _spare = null;
+                }
+                else if (_fsyncRequested)
+                {
+                    _fsyncRequested = false;
+                    fsyncOnly = true;
+                }
+                else if (_disposing)
+                {
+                    return;
+                }
+                else
+                {
+                    _flusherWake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    idle = _flusherWake.Task;
+                }
+            }
+
+            if (idle is not null)
+            {
+                await idle.ConfigureAwait(false);
+                continue;
+            }
+
+            if (fsyncOnly)
+            {
+                if (_fileDirty && _file is not null && Volatile.Read(ref _fault) is null)
+                {
+                    try
+                    {
+                        Fsync(_file);
+                    }
+                    catch (Exception ex)
+                    {
+                        Fail(ex);
+                    }
+                }
+
+                continue;
+            }
+
+            try
+            {
+                var fault = Volatile.Read(ref _fault);
+                if (fault is not null)
+                {
+                    throw new InvalidOperationException($"The write-ahead log '{Directory}' failed to write earlier.", fault);
+                }
+
+                WriteBatch(batch!);
+                batch!.Completion.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+                batch!.Completion.TrySetException(ex);
+            }
+
+            lock (_gate)
+            {
+                batch.Reset();
+                _spare = batch;
+            }
+        }
+    }
+
+    private void WriteBatch(WalBatch batch)
+    {
+        var bytes = batch.Bytes;
+        for (var i = 0; i < batch.Chunks.Count; i++)
+        {
+            var (segment, start) = batch.Chunks[i];
+            var end = i + 1 < batch.Chunks.Count ? batch.Chunks[i + 1].Start : bytes.Length;
+            var file = EnsureFile(segment);
+            RandomAccess.Write(file, bytes[start..end], _fileOffset);
+            _fileOffset += end - start;
+            _fileDirty = true;
+        }
+
+        // Copies made by compaction must be on disk before the segment they replace is deleted, whatever the mode.
+        var mustSync = _options.FlushMode == WalFlushMode.Always || (batch.HasCopies && batch.Deletions.Count > 0);
+        if (mustSync && _fileDirty)
+        {
+            Fsync(_file!);
+        }
+
+        foreach (var segment in batch.Deletions)
+        {
+            if (segment == _fileSegment)
+            {
+                CloseFile();
+            }
+
+            File.Delete(segment.FilePath);
+        }
+    }
+
+    private SafeFileHandle EnsureFile(WalSegment segment)
+    {
+        if (_fileSegment == segment)
+        {
+            return _file!;
+        }
+
+        CloseFile();
+        var file = File.OpenHandle(segment.FilePath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderSize];
+        WalFormat.WriteSegmentHeader(header, segment.Sequence);
+        RandomAccess.Write(file, header, 0);
+        _file = file;
+        _fileSegment = segment;
+        _fileOffset = WalFormat.SegmentHeaderSize;
+        _fileDirty = true;
+        return file;
+    }
+
+    private void CloseFile()
+    {
+        if (_file is null)
+        {
+            return;
+        }
+
+        // A closed segment is never written again, so it is synced once here unless the mode never syncs.
+        if (_fileDirty && _options.FlushMode != WalFlushMode.None)
+        {
+            Fsync(_file);
+        }
+
+        _file.Dispose();
+        _file = null;
+        _fileSegment = null;
+        _fileDirty = false;
+    }
+
+    private void Fsync(SafeFileHandle file)
+    {
+        RandomAccess.FlushToDisk(file);
+        _fileDirty = false;
+        Interlocked.Increment(ref _fsyncCount);
+    }
+
+    private void Fail(Exception exception)
+    {
+        lock (_gate)
+        {
+            _fault ??= exception;
+        }
+
+        WalLog.WriteFailed(_logger, exception, Directory);
+    }
+
+    private enum EnqueueOutcome
+    {
+        Enqueued,
+        NothingToWrite,
+        Full,
+    }
+}

@@ -1,0 +1,158 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Busbar.Tests.Diagnostics;
+
+/// <summary>
+/// Tests that attach process-wide listeners (ActivityListener, MeterListener) run alone: a listener
+/// makes every bus in the process record spans and measurements, which would break the
+/// zero-allocation tests running beside them.
+/// </summary>
+[CollectionDefinition(nameof(GlobalListenerCollection), DisableParallelization = true)]
+public sealed class GlobalListenerCollection;
+
+/// <summary>An <see cref="ActivityListener"/> on the Busbar source, recording stopped spans.</summary>
+internal sealed class SpanRecorder : IDisposable
+{
+    private readonly ActivityListener _listener;
+
+    public SpanRecorder()
+    {
+        _listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Busbar",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = Stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(_listener);
+    }
+
+    public ConcurrentQueue<Activity> Stopped { get; } = new();
+
+    public List<Activity> For(string bus) => [.. Stopped.Where(a => (string?)a.GetTagItem("busbar.bus") == bus)];
+
+    public void Dispose() => _listener.Dispose();
+}
+
+[Collection(nameof(GlobalListenerCollection))]
+public class TracingTests
+{
+    private static string UniqueBus() => "tracing-" + Guid.NewGuid().ToString("N");
+
+    [Fact]
+    public async Task PublishAsync_WithListener_HandlerSpanIsChildOfPublishSpanAcrossTheQueue()
+    {
+        using var recorder = new SpanRecorder();
+        var name = UniqueBus();
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name });
+        ActivityContext seenInSync = default, seenInAsync = default;
+        bus.Subscribe<DiagOrder>(_ => seenInSync = Activity.Current!.Context, new SubscriptionOptions { Name = "sync" });
+        bus.Subscribe<DiagOrder>(
+            async (_, _, _) =>
+            {
+                await Task.Yield();
+                seenInAsync = Activity.Current!.Context;
+            },
+            new SubscriptionOptions { Name = "async" });
+
+        using var root = new Activity("request").SetIdFormat(ActivityIdFormat.W3C).Start();
+        var handle = await bus.PublishAsync(new DiagOrder(1));
+        root.Stop();
+        await handle.AsValueTask().Within();
+        await Eventually.True(() => recorder.For(name).Count == 3, "three spans");
+
+        var spans = recorder.For(name);
+        var publish = Assert.Single(spans, s => s.Kind == ActivityKind.Producer);
+        Assert.Equal("diag.order publish", publish.DisplayName);
+        Assert.Equal(root.SpanId, publish.ParentSpanId);
+        Assert.Equal(root.TraceId, publish.TraceId);
+        Assert.Equal(publish.Id, handle.Context.Headers["traceparent"]);
+        var process = spans.Where(s => s.Kind == ActivityKind.Consumer).ToList();
+        Assert.Equal(2, process.Count);
+        Assert.All(process, s =>
+        {
+            Assert.Equal("diag.order process", s.DisplayName);
+            Assert.Equal(publish.TraceId, s.TraceId);
+            Assert.Equal(publish.SpanId, s.ParentSpanId);
+            Assert.Equal("process", s.GetTagItem("messaging.operation.type"));
+        });
+        Assert.Equal(process.Single(s => (string?)s.GetTagItem("messaging.destination.subscription.name") == "sync").SpanId, seenInSync.SpanId);
+        Assert.Equal(process.Single(s => (string?)s.GetTagItem("messaging.destination.subscription.name") == "async").SpanId, seenInAsync.SpanId);
+        Assert.Null(Activity.Current);
+    }
+
+    [Fact]
+    public async Task HandlerRetried_OneConsumerSpanPerAttemptFailedMarkedError()
+    {
+        using var recorder = new SpanRecorder();
+        var name = UniqueBus();
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name });
+        var calls = 0;
+        bus.Subscribe<DiagOrder>(
+            (_, _, _) => ++calls == 1 ? throw new InvalidOperationException("once") : ValueTask.CompletedTask,
+            new SubscriptionOptions { Name = "flaky", Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)) });
+
+        await (await bus.PublishAsync(new DiagOrder(1))).AsValueTask().Within();
+        await Eventually.True(() => recorder.For(name).Count == 3, "publish and two attempts");
+
+        var spans = recorder.For(name);
+        var publish = Assert.Single(spans, s => s.Kind == ActivityKind.Producer);
+        var attempts = spans.Where(s => s.Kind == ActivityKind.Consumer).ToList();
+        Assert.All(attempts, s => Assert.Equal(publish.SpanId, s.ParentSpanId));
+        Assert.Single(attempts, s => s.Status == ActivityStatusCode.Error);
+    }
+
+    [Fact]
+    public async Task PublishAsync_QueueFull_PublishSpanMarkedError()
+    {
+        using var recorder = new SpanRecorder();
+        var name = UniqueBus();
+        var gate = new Gate();
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name, Capacity = 1, FullMode = BusFullMode.DropNewest });
+        bus.Subscribe<DiagOrder>(async (_, _, _) => await gate.PassAsync());
+        await bus.PublishAsync(new DiagOrder(0));
+        await Eventually.True(() => gate.Entered == 1, "first event running");
+        await bus.PublishAsync(new DiagOrder(1));
+
+        var dropped = await bus.PublishAsync(new DiagOrder(2));
+        gate.Open();
+
+        Assert.Equal(EventStatus.Dropped, dropped.Status);
+        var span = Assert.Single(recorder.For(name), s => s.Kind == ActivityKind.Producer && s.Status == ActivityStatusCode.Error);
+        Assert.Equal("busbar.dropped", span.GetTagItem("error.type"));
+    }
+
+    [Fact]
+    public async Task PublishAsync_NoListener_WritesNoTraceHeaders()
+    {
+        await using var bus = EventBus.Create();
+        bus.Subscribe<DiagOrder>(_ => Assert.Null(Activity.Current));
+
+        var handle = await bus.PublishAsync(new DiagOrder(1));
+        await handle.AsValueTask().Within();
+
+        Assert.False(handle.Context.Headers.ContainsKey("traceparent"));
+    }
+
+    [Fact]
+    public async Task SendAsync_NoListener_WarmInlineSendAllocatesNothing()
+    {
+        await using var bus = EventBus.Create();
+        var count = 0;
+        bus.Subscribe<DiagOrder>((_, _, _) =>
+        {
+            count++;
+            return ValueTask.CompletedTask;
+        });
+        var order = new DiagOrder(1);
+        await bus.SendAsync(order);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++)
+            await bus.SendAsync(order);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(101, count);
+        Assert.Equal(0, allocated);
+    }
+}

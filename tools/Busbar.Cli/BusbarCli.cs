@@ -1,0 +1,75 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using Busbar.Cli.Demo;
+using Busbar.Cli.Wal;
+
+namespace Busbar.Cli;
+
+/// <summary>
+/// The <c>busbar</c> command tree and its error policy: a bad command line prints one line and the
+/// usage (exit 2); a user error prints one line (exit 1); neither prints a stack trace.
+/// </summary>
+internal static class BusbarCli
+{
+    /// <summary>Runs one command line; used by <c>Main</c> and, with a test console, by the tests.</summary>
+    /// <param name="args">The arguments, without the program name.</param>
+    /// <param name="io">Where output and errors go.</param>
+    /// <param name="interrupt">Fires on Ctrl+C (SIGINT) or SIGTERM; long-running commands shut down gracefully.</param>
+    /// <returns>The exit code: <see cref="ExitCodes"/>.</returns>
+    public static async Task<int> RunAsync(string[] args, CliConsole io, CancellationToken interrupt)
+    {
+        var root = CreateRootCommand(io, interrupt);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // "Unrecognized command 'x'" says more than the "Required command was not provided" that comes with it.
+            var error = parse.Errors.FirstOrDefault(static e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+            io.Error.WriteLine($"busbar: {error.Message}");
+            io.Error.WriteLine(Usage(parse.CommandResult));
+            return ExitCodes.Usage;
+        }
+
+        var invocation = new InvocationConfiguration
+        {
+            Output = io.Out,
+            Error = io.Error,
+            EnableDefaultExceptionHandler = false,
+
+            // Ctrl+C is ours: it triggers a graceful shutdown, which must not be cut short by a forced exit.
+            ProcessTerminationTimeout = null,
+        };
+        try
+        {
+            return await parse.InvokeAsync(invocation, interrupt);
+        }
+        catch (UserErrorException ex)
+        {
+            io.Error.WriteLine($"busbar: {ex.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    private static RootCommand CreateRootCommand(CliConsole io, CancellationToken interrupt) =>
+        new("busbar: run the Busbar demo and inspect write-ahead logs.")
+        {
+            DemoCommand.Create(io, interrupt),
+            WalCommand.Create(io),
+        };
+
+    /// <summary>One usage line for the command the parser got to, e.g. <c>usage: busbar wal inspect &lt;dir&gt; [options]</c>.</summary>
+    private static string Usage(CommandResult result)
+    {
+        var path = new List<string>();
+        for (SymbolResult? r = result; r is CommandResult c; r = c.Parent)
+            path.Insert(0, c.Command is RootCommand ? "busbar" : c.Command.Name);
+        var command = result.Command;
+        var parts = new List<string>(path);
+        if (command.Subcommands.Count > 0)
+            parts.Add("<" + string.Join('|', command.Subcommands.Select(static s => s.Name)) + ">");
+        foreach (var argument in command.Arguments)
+            parts.Add($"<{argument.Name}>");
+        if (command.Options.Any(static o => o is not System.CommandLine.Help.HelpOption and not VersionOption))
+            parts.Add("[options]");
+        return $"usage: {string.Join(' ', parts)}  (see '{string.Join(' ', path)} --help')";
+    }
+}

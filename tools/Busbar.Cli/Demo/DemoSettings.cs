@@ -1,0 +1,37 @@
+namespace Busbar.Cli.Demo;
+
+/// <summary>What <c>busbar demo</c> was asked to do, after parsing.</summary>
+internal sealed record DemoSettings
+{
+    /// <summary>The whole run, publishing and graceful shutdown together.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Stop publishing after this many orders (bursts included); null publishes until the duration is spent.</summary>
+    public long? MaxOrders { get; init; }
+
+    /// <summary>Steady orders per second between bursts.</summary>
+    public int Rate { get; init; } = 250;
+
+    /// <summary>The bus queue capacity; each burst publishes twice this many orders at once.</summary>
+    public int Capacity { get; init; } = 256;
+
+    public BusFullMode FullMode { get; init; } = BusFullMode.Wait;
+
+    /// <summary>Events handled at the same time (<see cref="EventBusOptions.MaxConcurrentEvents"/>).</summary>
+    public int Concurrency { get; init; } = 4;
+
+    /// <summary>The write-ahead log directory; null for a fresh temporary directory.</summary>
+    public string? WalDirectory { get; init; }
+
+    /// <summary>Plain line output even on an interactive terminal.</summary>
+    public bool NoLive { get; init; }
+
+    /// <summary>
+    /// How long the graceful shutdown may drain: a fifth of the run, at most two seconds, so the whole
+    /// demo stays within <see cref="Duration"/> when the handlers keep up.
+    /// </summary>
+    public TimeSpan DrainTimeout => TimeSpan.FromTicks(Math.Min(Duration.Ticks / 5, TimeSpan.FromSeconds(2).Ticks));
+
+    /// <summary>How long orders are published before the shutdown starts.</summary>
+    public TimeSpan PublishWindow => Duration - DrainTimeout;
+}
