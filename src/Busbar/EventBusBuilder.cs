@@ -17,6 +17,8 @@ public sealed class EventBusBuilder
     private TimeProvider _timeProvider = TimeProvider.System;
     private ILoggerFactory? _loggerFactory;
     private bool _dataAnnotations;
+    private readonly List<Type> _knownTypes = [];
+    private Durability.DurabilitySetup? _durability;
     private PayloadFormatter? _payloads;
 
     /// <summary>Sets the bus options.</summary>
@@ -93,12 +95,58 @@ public sealed class EventBusBuilder
     public EventBusBuilder LogPayloads(IRedactorProvider? redactorProvider = null) =>
         LogPayloads(new JsonSerializerOptions { TypeInfoResolver = new DefaultJsonTypeInfoResolver() }, redactorProvider);
 
+    /// <summary>
+    /// Makes the bus durable on this machine: every published event is appended to a write-ahead log
+    /// in <paramref name="directory"/> before it is admitted, handler completion is recorded, and
+    /// unfinished work is re-dispatched after a restart once its named subscriptions are registered.
+    /// </summary>
+    /// <param name="directory">The log directory; created if missing. One bus or process at a time (a lock file enforces it).</param>
+    /// <param name="serializerOptions">How payloads are serialized. Give a source-generated <c>JsonSerializerContext</c> as the type resolver for trimming and AOT.</param>
+    /// <param name="options">Flush mode and segment sizes; defaults to <see cref="WalFlushMode.Always"/>.</param>
+    /// <returns>This builder.</returns>
+    /// <remarks>
+    /// Every subscription of a durable bus needs <see cref="SubscriptionOptions.Name"/>. Event types that only
+    /// pattern or interface subscriptions receive must be registered with <see cref="RegisterEvent{T}"/> so that
+    /// recovered events can be read back.
+    /// </remarks>
+    public EventBusBuilder UseWriteAheadLog(string directory, JsonSerializerOptions serializerOptions, WriteAheadLogOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        ArgumentNullException.ThrowIfNull(serializerOptions);
+        options ??= new WriteAheadLogOptions();
+        options.Validate();
+        if (serializerOptions.TypeInfoResolver is null)
+            throw new ArgumentException("The JsonSerializerOptions for the write-ahead log need a TypeInfoResolver (a source-generated JsonSerializerContext, or DefaultJsonTypeInfoResolver).", nameof(serializerOptions));
+        serializerOptions.MakeReadOnly();
+        _durability = new Durability.DurabilitySetup(directory, options, serializerOptions, _knownTypes);
+        return this;
+    }
+
+    /// <summary>Makes the bus durable with reflection-based JSON serialization of payloads; see the other overload.</summary>
+    /// <param name="directory">The log directory.</param>
+    /// <param name="options">Flush mode and segment sizes.</param>
+    /// <returns>This builder.</returns>
+    [RequiresUnreferencedCode("Reflection-based JSON serialization of event payloads; pass a source-generated JsonSerializerOptions for trimming.")]
+    [RequiresDynamicCode("Reflection-based JSON serialization of event payloads; pass a source-generated JsonSerializerOptions for AOT.")]
+    public EventBusBuilder UseWriteAheadLog(string directory, WriteAheadLogOptions? options = null) =>
+        UseWriteAheadLog(directory, new JsonSerializerOptions(JsonSerializerDefaults.General) { TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver() }, options);
+
+    /// <summary>Registers an event type by its name, so the bus can read it back from the write-ahead log.</summary>
+    /// <typeparam name="T">A concrete event type.</typeparam>
+    /// <returns>This builder.</returns>
+    /// <remarks>Types subscribed to directly, and types published since start, are registered automatically.</remarks>
+    public EventBusBuilder RegisterEvent<T>()
+    {
+        _knownTypes.Add(typeof(T));
+        return this;
+    }
+
     /// <summary>Builds and starts the bus.</summary>
     /// <returns>The bus.</returns>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public IEventBus Build()
     {
-        var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations));
+        var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability);
         bus.EventLog.Payloads = _payloads;
         return bus;
     }

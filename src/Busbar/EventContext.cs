@@ -118,9 +118,9 @@ public sealed partial class EventContext
         ResetDispatchState();
     }
 
-    internal EventContext CloneForAttempt(int attempt)
+    internal EventContext CloneForAttempt(int attempt, object? payload = null)
     {
-        var clone = new EventContext(Bus, Payload, Name)
+        var clone = new EventContext(Bus, payload ?? Payload, Name)
         {
             _eventId = EventId,
             _createdAt = CreatedAt,
@@ -133,6 +133,7 @@ public sealed partial class EventContext
             Headers = Headers,
             Attempt = attempt,
             Options = Options,
+            IsDurable = IsDurable,
         };
         return clone;
     }

@@ -40,4 +40,13 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Warning, "Handler {Subscription} failed on {EventName} {EventId}, attempt {Attempt}; retrying")]
     public static partial void Retrying(ILogger logger, Exception? exception, string eventName, Guid eventId, string subscription, int attempt);
+
+    [LoggerMessage(13, LogLevel.Warning, "Write-ahead log {Directory}: {Count} unfinished event(s) wait for subscriptions {Subscriptions} to be registered")]
+    public static partial void RecoveryWaiting(ILogger logger, string directory, int count, string subscriptions);
+
+    [LoggerMessage(14, LogLevel.Error, "Write-ahead log {Directory}: a record could not be written")]
+    public static partial void JournalWriteFailed(ILogger logger, Exception exception, string directory);
+
+    [LoggerMessage(15, LogLevel.Warning, "Write-ahead log {Directory}: at stop, {Count} unfinished event(s) wait for subscriptions that were never registered: {Subscriptions}")]
+    public static partial void RecoveryUnclaimed(ILogger logger, string directory, int count, string subscriptions);
 }

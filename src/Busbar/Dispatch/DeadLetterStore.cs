@@ -21,7 +21,7 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
 
     public long Evicted => Interlocked.Read(ref _evicted);
 
-    public void Add(EventContext context, SubscriptionEntry subscription, HandlerResult result)
+    public DeadLetter Add(EventContext context, SubscriptionEntry subscription, HandlerResult result)
     {
         var exception = result.Exception;
         var letter = new DeadLetter
@@ -36,6 +36,16 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
             FailedAt = bus.TimeProvider.GetUtcNow(),
         };
         Add(letter, subscription);
+        return letter;
+    }
+
+    /// <summary>A dead letter read back from the write-ahead log at start: not counted again.</summary>
+    public void AddRecovered(DeadLetter letter)
+    {
+        lock (_lock)
+        {
+            _byId[letter.Id] = _entries.AddLast(new Entry(letter, null));
+        }
     }
 
     public void Add(DeadLetter letter, SubscriptionEntry? subscription)
@@ -85,9 +95,7 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
             _entries.Remove(node);
         }
 
-        var source = entry.Letter.Context;
-        var context = source.CloneForAttempt(source.Attempt + entry.Letter.Attempts);
-        return await bus.RedriveAsync(context, subscription, cancellationToken).ConfigureAwait(false);
+        return await bus.RedriveAsync(entry.Letter, subscription, cancellationToken).ConfigureAwait(false);
     }
 
     private sealed record Entry(DeadLetter Letter, SubscriptionEntry? Subscription);

@@ -25,6 +25,9 @@ public sealed partial class EventContext
 
     internal long EnqueuedTimestamp { get; set; }
 
+    /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
+    internal bool IsDurable { get; set; }
+
     /// <summary>Set when a handler awaits this event before it was dequeued: the worker skips it.</summary>
     internal bool IsQueueJumped { get; set; }
 
@@ -41,6 +44,7 @@ public sealed partial class EventContext
         Results = null;
         EnqueuedTimestamp = 0;
         IsQueueJumped = false;
+        IsDurable = false;
     }
 
     internal bool IsCompleted => Volatile.Read(ref _stage) == StageCompleted;

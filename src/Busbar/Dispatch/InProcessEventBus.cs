@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Busbar.Diagnostics;
+using Busbar.Durability;
 using Busbar.Routing;
 using Microsoft.Extensions.Logging;
 
@@ -27,8 +28,9 @@ internal sealed partial class InProcessEventBus : IEventBus
     private volatile bool _stopping;
     private long _inFlight;
     private TaskCompletionSource? _drained;
+    private readonly DurableJournal? _journal;
 
-    public InProcessEventBus(EventBusOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, BusValidation validation)
+    public InProcessEventBus(EventBusOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, BusValidation validation, DurabilitySetup? durability = null)
     {
         options.Validate();
         Options = options;
@@ -43,6 +45,12 @@ internal sealed partial class InProcessEventBus : IEventBus
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
         _history = new EventHistory(options.HistoryCapacity);
         _deadLetters = new DeadLetterStore(this, options.DeadLetterCapacity);
+        if (durability is not null)
+        {
+            var log = Durability.WriteAheadLog.Open(durability.Directory, durability.Options, timeProvider, Logger);
+            _journal = new DurableJournal(this, log, durability.Json, durability.KnownTypes);
+        }
+
         Metrics.ObserveQueue(() => _queue.Count, () => Interlocked.Read(ref _inFlight));
         _workers = new EventWorkers(this, _queue, options.MaxConcurrentEvents);
         _workers.Start();
@@ -74,7 +82,15 @@ internal sealed partial class InProcessEventBus : IEventBus
         where T : notnull
     {
         var context = CreateContext(@event, options, queued: true);
-        return Admit(context, cancellationToken);
+        return _journal is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
+    }
+
+    /// <summary>With a write-ahead log the event is appended (and durable under the flush mode) before it is admitted.</summary>
+    private async ValueTask<EventHandle> AdmitDurableAsync(EventContext context, CancellationToken cancellationToken)
+    {
+        var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
+        await _journal!.AppendAsync(context, route, cancellationToken).ConfigureAwait(false);
+        return await Admit(context, cancellationToken).ConfigureAwait(false);
     }
 
     public bool TryPublish<T>(T @event, out EventHandle handle, PublishOptions? options = null)
@@ -82,6 +98,15 @@ internal sealed partial class InProcessEventBus : IEventBus
     {
         var context = CreateContext(@event, options, queued: true);
         handle = new EventHandle(context);
+        if (_journal is not null)
+        {
+            // Never waits: the record is handed to the log, durable at its next flush.
+            var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
+            var append = _journal.AppendAsync(context, route, CancellationToken.None);
+            if (!append.IsCompleted)
+                _ = append.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+
         EnterFlight(context);
         var result = _queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted);
         switch (result)
@@ -113,7 +138,9 @@ internal sealed partial class InProcessEventBus : IEventBus
         for (var i = 0; i < contexts.Count; i++)
         {
             Metrics.Published(contexts[i]);
-            handles[i] = await Admit(contexts[i], cancellationToken).ConfigureAwait(false);
+            handles[i] = _journal is null
+                ? await Admit(contexts[i], cancellationToken).ConfigureAwait(false)
+                : await AdmitDurableAsync(contexts[i], cancellationToken).ConfigureAwait(false);
         }
 
         return handles;
@@ -221,6 +248,8 @@ internal sealed partial class InProcessEventBus : IEventBus
             return;
         if (wasAdmitted)
             LeaveFlight();
+        if (context.IsDurable)
+            _journal?.OnRefused(context);
         if (status == EventStatus.Dropped)
             Metrics.Dropped(context);
         else
@@ -397,14 +426,12 @@ internal sealed partial class InProcessEventBus : IEventBus
         switch (result.Status)
         {
             case HandlerStatus.Failed:
-                Metrics.HandlerFailed(context, entry, result);
-                EventLog.HandlerFinished(context, entry, result);
-                _deadLetters.Add(context, entry, result);
-                break;
             case HandlerStatus.TimedOut:
                 Metrics.HandlerFailed(context, entry, result);
                 EventLog.HandlerFinished(context, entry, result);
-                _deadLetters.Add(context, entry, result);
+                var letter = _deadLetters.Add(context, entry, result);
+                if (context.IsDurable && entry.IsDurable)
+                    _journal?.OnDeadLettered(context, letter);
                 break;
             default:
                 break;
@@ -430,6 +457,14 @@ internal sealed partial class InProcessEventBus : IEventBus
     {
         if (!context.TryComplete(status))
             return;
+        if (context.IsDurable && _journal is not null)
+        {
+            if (status == EventStatus.Cancelled && context.Results is null)
+                _journal.OnCancelledWhileQueued();
+            else
+                _journal.OnEventFinished(context);
+        }
+
         if (context.Stage == EventContext.StageCompleted && context.EnqueuedTimestamp != 0)
         {
             Metrics.Processed(context, status);
@@ -451,6 +486,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         options = PrepareSubscription(options);
         var entry = new TypedSubscription<T>(this, options.Name ?? DefaultName(typeof(T).Name), handler, options);
         Router.Add(entry);
+        _journal?.OnSubscribed(entry);
         return entry;
     }
 
@@ -460,6 +496,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         options = PrepareSubscription(options);
         var entry = new ResultSubscription<T, TResult>(this, options.Name ?? DefaultName(typeof(T).Name), handler, options);
         Router.Add(entry);
+        _journal?.OnSubscribed(entry);
         return entry;
     }
 
@@ -470,6 +507,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         options = PrepareSubscription(options);
         var entry = new PatternSubscription(this, options.Name ?? DefaultName(pattern), compiled, handler, options);
         Router.Add(entry);
+        _journal?.OnSubscribed(entry);
         return entry;
     }
 
@@ -479,6 +517,8 @@ internal sealed partial class InProcessEventBus : IEventBus
             throw new BusStoppedException($"Bus '{Name}' is stopped; subscriptions are no longer accepted.");
         options ??= s_defaultSubscription;
         options.Validate();
+        if (_journal is not null && options.Name is null)
+            throw new ArgumentException($"Bus '{Name}' has a write-ahead log, so every subscription needs SubscriptionOptions.Name: recovery finds unfinished work by subscription name after a restart.", nameof(options));
         return options;
     }
 
@@ -588,14 +628,45 @@ internal sealed partial class InProcessEventBus : IEventBus
     }
 
     /// <summary>Runs one event on one subscription, outside the queue (dead-letter re-drive, log recovery).</summary>
-    internal async ValueTask<EventOutcome> RedriveAsync(EventContext context, SubscriptionEntry subscription, CancellationToken cancellationToken)
+    internal async ValueTask<EventOutcome> RedriveAsync(DeadLetter letter, SubscriptionEntry subscription, CancellationToken cancellationToken)
     {
+        var source = letter.Context;
+        var payload = _journal?.Materialize(source.Payload, source.Name, subscription) ?? source.Payload;
+        if (payload is System.Text.Json.JsonElement)
+            throw new InvalidOperationException($"Dead letter {letter.Id} holds an event '{source.Name}' whose type is not registered on bus '{Name}'; register it with EventBusBuilder.RegisterEvent<T>() to re-drive it.");
+        var context = source.CloneForAttempt(source.Attempt + letter.Attempts, payload);
+        if (_journal is not null && subscription.IsDurable)
+            await _journal.OnRedriveAsync(letter, context, subscription, cancellationToken).ConfigureAwait(false);
         context.Route = new Route([subscription], [0], Router.Version);
         context.MarkRunning();
         var frame = Ambient.Install(null, null);
         await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
+
+    /// <summary>Queues an event recovered from the log. Recovery never waits for room: it is bounded by what the log holds.</summary>
+    internal void AdmitRecovered(EventContext context)
+    {
+        EnterFlight(context);
+        if (_queue.TryEnqueue(context, int.MaxValue, dropOldest: false, out _) != EnqueueResult.Admitted)
+        {
+            UndoFlight(context);
+            return;
+        }
+
+        Metrics.Published(context);
+        OnAdmitted(context);
+    }
+
+    public WriteAheadLogStatus? WriteAheadLog => _journal is null
+        ? null
+        : new WriteAheadLogStatus
+        {
+            Directory = _journal.Log.Directory,
+            WaitingEvents = _journal.WaitingCount,
+            WaitingBySubscription = _journal.Waiting,
+            Problems = _journal.Problems.Select(static p => $"{p.Kind} in {p.SegmentFileName} at offset {p.Offset}: {p.Message}").ToArray(),
+        };
 
     // ---------------------------------------------------------------- statistics and lifecycle
 
@@ -662,11 +733,22 @@ internal sealed partial class InProcessEventBus : IEventBus
         }
 
         await _workers.WaitAsync().ConfigureAwait(false);
+        long leftInLog = 0;
+        if (_journal is not null)
+        {
+            var waiting = _journal.WaitingCount;
+            if (waiting > 0)
+                Log.RecoveryUnclaimed(Logger, _journal.Log.Directory, waiting, string.Join(", ", _journal.Waiting.Keys));
+            leftInLog = _journal.CancelledDurable + waiting;
+            await _journal.DisposeAsync().ConfigureAwait(false);
+        }
+
         var report = new StopReport
         {
             Drained = Metrics.ProcessedCount - processedBefore - cancelled,
             Cancelled = cancelled,
             Dropped = Metrics.DroppedCount + Metrics.RejectedCount,
+            LeftInLog = leftInLog,
             Completed = completed,
             Elapsed = TimeProvider.GetElapsedTime(start),
         };

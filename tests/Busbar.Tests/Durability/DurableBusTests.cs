@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using Busbar.Durability;
+
+namespace Busbar.Tests.Durability;
+
+public sealed class DurableBusTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "busbar-durable-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+            Directory.Delete(_dir, recursive: true);
+    }
+
+#pragma warning disable IL2026, IL3050
+    private IEventBus Open(WalFlushMode mode = WalFlushMode.Always, Action<EventBusBuilder>? configure = null)
+    {
+        var builder = new EventBusBuilder().UseWriteAheadLog(_dir, new WriteAheadLogOptions { FlushMode = mode });
+        configure?.Invoke(builder);
+        return builder.Build();
+    }
+#pragma warning restore IL2026, IL3050
+
+    [Fact]
+    public async Task Publish_HandlerCancelledAtStop_RedeliveredAfterRestartWithAttempt2()
+    {
+        var bus = Open();
+        var started = new TaskCompletionSource();
+        bus.Subscribe<OrderPlaced>(async (_, _, ct) =>
+        {
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+        }, new SubscriptionOptions { Name = "billing" });
+        var handles = new List<EventHandle>();
+        for (var i = 0; i < 5; i++)
+            handles.Add(await bus.PublishAsync(new OrderPlaced(i)));
+        await started.Task.Within();
+        var report = await bus.StopAsync(TimeSpan.FromMilliseconds(50)).Within();
+        Assert.Equal(5, report.LeftInLog);
+
+        var seen = new ConcurrentQueue<(int Order, int Attempt, Guid Id)>();
+        await using var again = Open();
+        Assert.Equal(5, again.WriteAheadLog!.WaitingEvents);
+        again.Subscribe<OrderPlaced>((e, ctx, _) =>
+        {
+            seen.Enqueue((e.OrderId, ctx.Attempt, ctx.EventId));
+            return ValueTask.CompletedTask;
+        }, new SubscriptionOptions { Name = "billing" });
+        await TestTimeout.Until(() => seen.Count == 5);
+        Assert.Equal([0, 1, 2, 3, 4], seen.Select(s => s.Order).Order());
+        Assert.All(seen, s => Assert.Equal(2, s.Attempt));
+        Assert.Equal(handles.Select(h => h.EventId).Order(), seen.Select(s => s.Id).Order());
+        await TestTimeout.Until(() => again.GetStatistics().InFlight == 0);
+        Assert.Equal(0, again.WriteAheadLog!.WaitingEvents);
+    }
+
+    [Fact]
+    public async Task Publish_HandledEvents_NotRedelivered()
+    {
+        await using (var bus = Open())
+        {
+            bus.Subscribe<OrderPlaced>(_ => { }, new SubscriptionOptions { Name = "billing" });
+            EventHandle last = default;
+            for (var i = 0; i < 20; i++)
+                last = await bus.PublishAsync(new OrderPlaced(i));
+            await last.AsValueTask().Within();
+        }
+
+        await using var again = Open();
+        Assert.Equal(0, again.WriteAheadLog!.WaitingEvents);
+        var count = 0;
+        again.Subscribe<OrderPlaced>(_ => count++, new SubscriptionOptions { Name = "billing" });
+        Assert.Equal(0, again.GetStatistics().Published);
+    }
+
+    [Fact]
+    public async Task Subscribe_WithoutName_ClearError()
+    {
+        await using var bus = Open();
+        var ex = Assert.Throws<ArgumentException>(() => bus.Subscribe<OrderPlaced>(_ => { }));
+        Assert.Contains("SubscriptionOptions.Name", ex.Message, StringComparison.Ordinal);
+    }
+
+    public sealed record NotSerializable(Func<int> Callback);
+
+    [Fact]
+    public async Task Publish_UnserializablePayload_FailsAndWritesNothing()
+    {
+        await using (var bus = Open())
+        {
+            bus.Subscribe<NotSerializable>(_ => { }, new SubscriptionOptions { Name = "x" });
+            var ex = await Assert.ThrowsAsync<ArgumentException>(async () => await bus.PublishAsync(new NotSerializable(() => 1)));
+            Assert.Contains("cannot be serialized", ex.Message, StringComparison.Ordinal);
+            Assert.Equal(0, bus.GetStatistics().QueueDepth);
+        }
+
+        var inspection = WriteAheadLog.Inspect(_dir);
+        Assert.Empty(inspection.UnfinishedEvents);
+        Assert.All(inspection.Segments, s => Assert.Equal(0, s.EventRecords + s.HandlerFinishedRecords + s.DeadLetterRecords));
+    }
+
+    [Fact]
+    public async Task DeadLetters_SurviveRestart_AndRedriveOnce()
+    {
+        await using (var bus = Open())
+        {
+            bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("card declined"), new SubscriptionOptions { Name = "billing", Retry = RetryPolicy.Fixed(2, TimeSpan.Zero) });
+            await (await bus.PublishAsync(new OrderPlaced(7))).AsValueTask().Within();
+            Assert.Equal(1, bus.DeadLetters.Count);
+        }
+
+        DeadLetter letter;
+        var handled = new ConcurrentQueue<int>();
+        await using (var bus = Open())
+        {
+            letter = Assert.Single(bus.DeadLetters.List());
+            Assert.Equal("billing", letter.Subscription);
+            Assert.Equal(2, letter.Attempts);
+            Assert.Contains("card declined", letter.Reason, StringComparison.Ordinal);
+            bus.Subscribe<OrderPlaced>(e => handled.Enqueue(e.OrderId), new SubscriptionOptions { Name = "billing" });
+            var outcome = await bus.DeadLetters.RedriveAsync(letter.Id).Within();
+            Assert.Equal(EventStatus.Completed, outcome.Status);
+            Assert.Equal([7], handled);
+        }
+
+        await using (var bus = Open())
+        {
+            Assert.Equal(0, bus.DeadLetters.Count);
+            Assert.Equal(0, bus.WriteAheadLog!.WaitingEvents);
+        }
+    }
+
+    [Fact]
+    public async Task Replay_UnknownEventName_GoesToDeadLettersWithReason()
+    {
+        await using (var bus = Open())
+        {
+            bus.Subscribe("orders.*", async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct), new SubscriptionOptions { Name = "audit" });
+            await bus.PublishAsync(new OrderPlaced(1));
+            await bus.StopAsync(TimeSpan.FromMilliseconds(20));
+        }
+
+        // A new process: nothing registers OrderPlaced, and the pattern subscription cannot tell the type.
+        await using var again = new EventBusBuilder()
+#pragma warning disable IL2026, IL3050
+            .UseWriteAheadLog(_dir)
+#pragma warning restore IL2026, IL3050
+            .Build();
+        again.Subscribe("orders.*", (_, _) => { }, new SubscriptionOptions { Name = "audit" });
+        var letter = Assert.Single(again.DeadLetters.List());
+        Assert.Contains("Unknown event name 'orders.placed'", letter.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Replay_RegisteredTypeForPatternSubscription_Redelivered()
+    {
+        await using (var bus = Open())
+        {
+            bus.Subscribe("orders.*", async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct), new SubscriptionOptions { Name = "audit" });
+            await bus.PublishAsync(new OrderPlaced(3));
+            await bus.StopAsync(TimeSpan.FromMilliseconds(20));
+        }
+
+        await using var again = Open(configure: b => b.RegisterEvent<OrderPlaced>());
+        var got = new TaskCompletionSource<object>();
+        again.Subscribe("orders.*", (e, _) => got.TrySetResult(e), new SubscriptionOptions { Name = "audit" });
+        Assert.Equal(new OrderPlaced(3), await got.Task.Within());
+    }
+
+    [Fact]
+    public async Task Open_SameDirectoryTwice_SecondFailsClearly()
+    {
+        await using var bus = Open();
+        var ex = Assert.ThrowsAny<IOException>(() => Open());
+        Assert.Contains("already in use", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(WalFlushMode.Always)]
+    [InlineData(WalFlushMode.Interval)]
+    [InlineData(WalFlushMode.None)]
+    public async Task FlushModes_PublishAndHandle(WalFlushMode mode)
+    {
+        await using var bus = Open(mode);
+        var count = 0;
+        bus.Subscribe<OrderPlaced>(_ => Interlocked.Increment(ref count), new SubscriptionOptions { Name = "billing" });
+        var handles = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => bus.PublishAsync(new OrderPlaced(i)).AsTask()));
+        foreach (var h in handles)
+            await h.AsValueTask().Within();
+        Assert.Equal(16, count);
+    }
+}
