@@ -39,6 +39,7 @@ public class InlinePublishBenchmarks
     private MassTransitMediator _massTransit8 = null!;
     private IEventBus _busbar1 = null!;
     private IEventBus _busbar8 = null!;
+    private IEventBus _busbarAction = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -67,6 +68,8 @@ public class InlinePublishBenchmarks
 
         _busbar1 = CreateBusbar(1);
         _busbar8 = CreateBusbar(8);
+        _busbarAction = EventBus.Create(new EventBusOptions { Name = "bench-inline-action" });
+        _busbarAction.Subscribe<Ping>(static _ => InlineSink.Count++);
     }
 
     [GlobalCleanup]
@@ -79,6 +82,7 @@ public class InlinePublishBenchmarks
         await _massTransit8Provider.DisposeAsync();
         await _busbar1.DisposeAsync();
         await _busbar8.DisposeAsync();
+        await _busbarAction.DisposeAsync();
     }
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(One)]
@@ -98,6 +102,9 @@ public class InlinePublishBenchmarks
 
     [Benchmark(Description = "Busbar SendAsync"), BenchmarkCategory(One)]
     public void Busbar_1() => Sync.Complete(_busbar1.SendAsync(_ping));
+
+    [Benchmark(Description = "Busbar SendAsync, Action<T> handler"), BenchmarkCategory(One)]
+    public void BusbarAction_1() => Sync.Complete(_busbarAction.SendAsync(_ping));
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(Eight)]
     public void Direct_8()
