@@ -11,7 +11,7 @@ namespace Busbar.Benchmarks.Infrastructure;
 public static class BenchmarkConfigs
 {
     /// <summary>
-    /// One process, 3 warm-up and 5 measured iterations: the whole suite fits in ~15 minutes on two
+    /// One process, 3 warm-up and 5 measured iterations: the whole suite runs in ~5 minutes on two
     /// cores. Ratios within one run are what the results quote, so a short job is enough; the
     /// absolute numbers on this noisy VM vary run to run more than extra iterations would fix.
     /// </summary>
