@@ -40,6 +40,11 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         var savedContext = frame.Context;
         var savedSubscription = frame.Subscription;
         var anyFailed = false;
+
+        // Queued events time every handler (one clock read per handler: the end of one is the start
+        // of the next). Inline sends read the clock only when a listener wants handler durations.
+        var timed = recordResults || BusMetrics.DurationEnabled;
+        var start = timed ? _time.GetTimestamp() : 0;
         for (var i = 0; i < entries.Length; i++)
         {
             var entry = entries[i];
@@ -52,7 +57,6 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
             frame.Context = context;
             frame.Subscription = entry;
-            var start = _time.GetTimestamp();
             var span = BusTracing.StartProcess(context, entry);
             ValueTask<object?> pending;
             try
@@ -70,25 +74,31 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 var owner = frame.OwnerThread;
                 frame.OwnerThread = -1;
                 span.Detach();
-                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(start, savedContext, savedSubscription, owner, span));
+                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(timed ? start : _time.GetTimestamp(), savedContext, savedSubscription, owner, span));
             }
 
+            var end = timed ? _time.GetTimestamp() : 0;
+            var elapsed = timed ? _time.GetElapsedTime(start, end) : TimeSpan.Zero;
+            start = end;
             if (pending.IsCompletedSuccessfully)
             {
                 var value = pending.Result;
-                var elapsed = _time.GetElapsedTime(start);
                 span.End(HandlerStatus.Succeeded, null);
-                bus.Metrics.HandlerSucceeded(context, entry, elapsed);
+                if (timed)
+                {
+                    bus.Metrics.HandlerSucceeded(context, entry, elapsed);
+                    bus.CheckSlow(context, entry, elapsed);
+                }
+
                 if (results is not null)
                     results[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                 else if (value is not null)
                     (context.Results ??= new HandlerResult[entries.Length])[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                bus.CheckSlow(context, entry, elapsed);
             }
             else
             {
                 anyFailed = true;
-                var result = Classify(GetException(pending), entry, stopToken, null, null, 1, _time.GetElapsedTime(start));
+                var result = Classify(GetException(pending), entry, stopToken, null, null, 1, elapsed);
                 span.End(result.Status, result.Exception);
                 (context.Results ??= NewResults(entries))[i] = result;
                 bus.OnHandlerFinished(context, entry, result);
@@ -99,7 +109,11 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         frame.Subscription = savedSubscription;
         if (results is null && context.Results is { } lazily)
             FillPlainSuccesses(lazily, entries);
-        bus.OnEventFinished(context, anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
+        var status = anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed;
+        if (recordResults)
+            bus.OnEventFinished(context, status);
+        else
+            context.CompleteUnobserved(status);
         return default;
     }
 
