@@ -26,6 +26,12 @@ public sealed partial class EventContext
 
     internal long EnqueuedTimestamp { get; set; }
 
+    /// <summary>The token of an inline caller (<c>SendAsync</c>, <c>InvokeAsync</c>, re-drive), passed on to the handlers.</summary>
+    internal CancellationToken CallerToken { get; set; }
+
+    /// <summary>Dispatched inline: failures go back to the caller, not to the dead-letter store.</summary>
+    internal bool IsInline { get; set; }
+
     /// <summary>Counted in the bus's in-flight total (queued or running), until it completes.</summary>
     internal bool IsAdmitted { get; set; }
 
@@ -49,6 +55,8 @@ public sealed partial class EventContext
         EnqueuedTimestamp = 0;
         IsAdmitted = false;
         IsQueueJumped = false;
+        IsInline = false;
+        CallerToken = default;
         IsDurable = false;
     }
 

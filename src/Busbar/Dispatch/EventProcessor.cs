@@ -36,7 +36,8 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             return ProcessGeneralAsync(context, route, 0, frame, default, null);
 
         var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
-        var stopToken = bus.StopToken;
+        // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
+        var stopToken = context.CallerToken.CanBeCanceled ? context.CallerToken : bus.StopToken;
         var savedContext = frame.Context;
         var savedSubscription = frame.Subscription;
         var anyFailed = false;
