@@ -185,7 +185,9 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 var tierEnd = TierEnd(tiers, entries.Length, index);
                 if (concurrency == HandlerConcurrency.Parallel && tierEnd - index > 1)
                 {
-                    var tasks = new Task<HandlerResult>[tierEnd - index];
+                    // Each handler starts on this thread and runs until its first await; the tier
+                    // then waits for all of them. No thread-pool hop for handlers that finish at once.
+                    var tasks = new ValueTask<HandlerResult>[tierEnd - index];
                     for (var i = index; i < tierEnd; i++)
                         tasks[i - index] = RunInOwnFrameAsync(context, entries[i], run);
                     for (var i = index; i < tierEnd; i++)
@@ -271,10 +273,10 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return count;
     }
 
-    private async Task<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventRun run)
+    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventRun run)
     {
-        // Parallel handlers run concurrently, so each gets its own ambient frame.
-        await Task.Yield();
+        // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
+        // method restores the caller's execution context when it returns).
         Ambient.Install(context, entry);
         var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
         if (result.Status == HandlerStatus.Succeeded)
