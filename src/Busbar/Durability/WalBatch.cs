@@ -24,6 +24,14 @@ internal sealed class WalBatch
     /// <summary>Whether compaction copied live records into this batch; they must be fsynced before any deletion.</summary>
     public bool HasCopies { get; set; }
 
+    /// <summary>
+    /// The batch holds a record whose loss would lose an acknowledged fact (an event, a dead letter,
+    /// a re-drive). A batch of handler-finished records alone is written without an fsync under
+    /// <see cref="WalFlushMode.Always"/>: losing one only means a redelivery, and the next synced
+    /// batch makes it durable anyway.
+    /// </summary>
+    public bool NeedsSync { get; set; }
+
     public TaskCompletionSource Completion { get; private set; }
 
     public bool HasWork => Length > 0 || Deletions.Count > 0;
@@ -55,6 +63,7 @@ internal sealed class WalBatch
         Chunks.Clear();
         Deletions.Clear();
         HasCopies = false;
+        NeedsSync = false;
         Completion = NewCompletion();
         if (_buffer.Length > 4 * 1024 * 1024)
         {

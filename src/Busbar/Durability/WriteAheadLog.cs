@@ -367,6 +367,8 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
 
         WalRecordCodec.WriteFrame(record, _pending.Append(segment, frameLength), bodyLength);
+        if (record.Type != WalRecordType.HandlerFinished)
+            _pending.NeedsSync = true;
         segment.Size += frameLength;
         segment.CountRecord(record.Type);
         WalReplay.Apply(_state, record, segment, frameLength);
@@ -574,7 +576,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
 
         // Copies made by compaction must be on disk before the segment they replace is deleted, whatever the mode.
-        var mustSync = _options.FlushMode == WalFlushMode.Always || (batch.HasCopies && batch.Deletions.Count > 0);
+        var mustSync = (_options.FlushMode == WalFlushMode.Always && batch.NeedsSync) || (batch.HasCopies && batch.Deletions.Count > 0);
         if (mustSync && _fileDirty)
         {
             Fsync(_file!);
