@@ -32,7 +32,7 @@ public sealed partial class EventContext
         get
         {
             if (_eventId == Guid.Empty)
-                _eventId = Guid.CreateVersion7(CreatedAt);
+                _eventId = Dispatch.EventIds.Create(CreatedAt);
             return _eventId;
         }
         internal set => _eventId = value;

@@ -32,6 +32,10 @@ public interface IEventBus : IAsyncDisposable
         where T : notnull;
 
     /// <summary>Publishes without ever waiting: returns false (and completes the handle as rejected or dropped) when the queue is full.</summary>
+    /// <remarks>
+    /// On a bus with a write-ahead log the record is handed to the log but not awaited: it becomes durable at the
+    /// log's next flush. Use <see cref="PublishAsync{T}"/> when the caller must know the event is on disk.
+    /// </remarks>
     /// <typeparam name="T">The event type.</typeparam>
     /// <param name="event">The event.</param>
     /// <param name="handle">The event's handle, admitted or not.</param>
@@ -45,7 +49,8 @@ public interface IEventBus : IAsyncDisposable
     /// <param name="events">The events, admitted in order.</param>
     /// <param name="options">Options applied to every event.</param>
     /// <param name="cancellationToken">Cancels waiting for room.</param>
-    /// <returns>One handle per event, in order.</returns>
+    /// <returns>One handle per event, in order. Under <see cref="BusFullMode.Reject"/> a refused event's handle is completed as <see cref="EventStatus.Rejected"/> and the batch goes on.</returns>
+    /// <exception cref="ArgumentException"><see cref="PublishOptions.EventId"/> is set: the events would share it.</exception>
     ValueTask<IReadOnlyList<EventHandle>> PublishBatchAsync<T>(IEnumerable<T> events, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull;
 
@@ -56,8 +61,9 @@ public interface IEventBus : IAsyncDisposable
     /// </summary>
     /// <typeparam name="T">The event type.</typeparam>
     /// <param name="event">The event.</param>
-    /// <param name="cancellationToken">Passed to the handlers.</param>
+    /// <param name="cancellationToken">Passed to the handlers (instead of the bus's stop token when it can be cancelled).</param>
     /// <returns>A task that completes when every handler has finished.</returns>
+    /// <remarks>Failures are thrown to the caller and not added to the dead-letter store.</remarks>
     ValueTask SendAsync<T>(T @event, CancellationToken cancellationToken = default)
         where T : notnull;
 

@@ -56,6 +56,12 @@ internal sealed class BusMetrics : IDisposable
         }
     }
 
+    /// <summary>Someone listens to queue dwell time: only then is the enqueue time read from the clock.</summary>
+    public bool DwellEnabled => s_dwell.Enabled;
+
+    /// <summary>Someone listens to handler durations.</summary>
+    public static bool DurationEnabled => s_handlerDuration.Enabled;
+
     public long ProcessedCount => Volatile.Read(ref _processedCount.Value);
 
     public long DroppedCount => Volatile.Read(ref _droppedCount.Value);

@@ -26,7 +26,7 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
         var exception = result.Exception;
         var letter = new DeadLetter
         {
-            Id = Guid.CreateVersion7(bus.TimeProvider.GetUtcNow()),
+            Id = EventIds.Create(bus.TimeProvider.GetUtcNow()),
             Context = context,
             Subscription = subscription.Name,
             Attempts = result.Attempts,

@@ -10,6 +10,7 @@ public sealed partial class EventContext
     internal const int StageQueued = 1;
     internal const int StageRunning = 2;
     internal const int StageCompleted = 3;
+    internal const int StageCompleting = 4;
 
     private static readonly TaskCompletionSource<EventOutcome> s_completedSentinel = new();
 
@@ -24,6 +25,15 @@ public sealed partial class EventContext
     internal HandlerResult[]? Results { get; set; }
 
     internal long EnqueuedTimestamp { get; set; }
+
+    /// <summary>The token of an inline caller (<c>SendAsync</c>, <c>InvokeAsync</c>, re-drive), passed on to the handlers.</summary>
+    internal CancellationToken CallerToken { get; set; }
+
+    /// <summary>Dispatched inline: failures go back to the caller, not to the dead-letter store.</summary>
+    internal bool IsInline { get; set; }
+
+    /// <summary>Counted in the bus's in-flight total (queued or running), until it completes.</summary>
+    internal bool IsAdmitted { get; set; }
 
     /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
     internal bool IsDurable { get; set; }
@@ -43,7 +53,10 @@ public sealed partial class EventContext
         Route = null;
         Results = null;
         EnqueuedTimestamp = 0;
+        IsAdmitted = false;
         IsQueueJumped = false;
+        IsInline = false;
+        CallerToken = default;
         IsDurable = false;
     }
 
@@ -66,16 +79,28 @@ public sealed partial class EventContext
         }
     }
 
+    /// <summary>Completes an inline event nobody can await (no handle was handed out): no lock, no wake-up.</summary>
+    internal void CompleteUnobserved(EventStatus status)
+    {
+        _status = status;
+        _stage = StageCompleted;
+    }
+
     /// <summary>Completes the event once; later calls are ignored. Wakes every awaiter.</summary>
     internal bool TryComplete(EventStatus status)
     {
-        lock (this)
+        // One compare-exchange decides the winner; the status is written before the stage is published.
+        while (true)
         {
-            if (_stage == StageCompleted)
+            var stage = Volatile.Read(ref _stage);
+            if (stage == StageCompleted || stage == StageCompleting)
                 return false;
-            _status = status;
-            Volatile.Write(ref _stage, StageCompleted);
+            if (Interlocked.CompareExchange(ref _stage, StageCompleting, stage) == stage)
+                break;
         }
+
+        _status = status;
+        Volatile.Write(ref _stage, StageCompleted);
 
         var waiter = Interlocked.CompareExchange(ref _completion, s_completedSentinel, null);
         if (waiter is not null && waiter != s_completedSentinel)

@@ -36,10 +36,16 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             return ProcessGeneralAsync(context, route, 0, frame, default, null);
 
         var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
-        var stopToken = bus.StopToken;
+        // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
+        var stopToken = context.CallerToken.CanBeCanceled ? context.CallerToken : bus.StopToken;
         var savedContext = frame.Context;
         var savedSubscription = frame.Subscription;
         var anyFailed = false;
+
+        // Queued events time every handler (one clock read per handler: the end of one is the start
+        // of the next). Inline sends read the clock only when a listener wants handler durations.
+        var timed = recordResults || BusMetrics.DurationEnabled;
+        var start = timed ? _time.GetTimestamp() : 0;
         for (var i = 0; i < entries.Length; i++)
         {
             var entry = entries[i];
@@ -52,7 +58,6 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
             frame.Context = context;
             frame.Subscription = entry;
-            var start = _time.GetTimestamp();
             var span = BusTracing.StartProcess(context, entry);
             ValueTask<object?> pending;
             try
@@ -70,25 +75,31 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 var owner = frame.OwnerThread;
                 frame.OwnerThread = -1;
                 span.Detach();
-                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(start, savedContext, savedSubscription, owner, span));
+                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(timed ? start : _time.GetTimestamp(), savedContext, savedSubscription, owner, span));
             }
 
+            var end = timed ? _time.GetTimestamp() : 0;
+            var elapsed = timed ? _time.GetElapsedTime(start, end) : TimeSpan.Zero;
+            start = end;
             if (pending.IsCompletedSuccessfully)
             {
                 var value = pending.Result;
-                var elapsed = _time.GetElapsedTime(start);
                 span.End(HandlerStatus.Succeeded, null);
-                bus.Metrics.HandlerSucceeded(context, entry, elapsed);
+                if (timed)
+                {
+                    bus.Metrics.HandlerSucceeded(context, entry, elapsed);
+                    bus.CheckSlow(context, entry, elapsed);
+                }
+
                 if (results is not null)
                     results[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                 else if (value is not null)
                     (context.Results ??= new HandlerResult[entries.Length])[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                bus.CheckSlow(context, entry, elapsed);
             }
             else
             {
                 anyFailed = true;
-                var result = Classify(GetException(pending), entry, stopToken, null, null, 1, _time.GetElapsedTime(start));
+                var result = Classify(GetException(pending), entry, stopToken, null, null, 1, elapsed);
                 span.End(result.Status, result.Exception);
                 (context.Results ??= NewResults(entries))[i] = result;
                 bus.OnHandlerFinished(context, entry, result);
@@ -99,7 +110,11 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         frame.Subscription = savedSubscription;
         if (results is null && context.Results is { } lazily)
             FillPlainSuccesses(lazily, entries);
-        bus.OnEventFinished(context, anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
+        var status = anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed;
+        if (recordResults)
+            bus.OnEventFinished(context, status);
+        else
+            context.CompleteUnobserved(status);
         return default;
     }
 
@@ -170,7 +185,9 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 var tierEnd = TierEnd(tiers, entries.Length, index);
                 if (concurrency == HandlerConcurrency.Parallel && tierEnd - index > 1)
                 {
-                    var tasks = new Task<HandlerResult>[tierEnd - index];
+                    // Each handler starts on this thread and runs until its first await; the tier
+                    // then waits for all of them. No thread-pool hop for handlers that finish at once.
+                    var tasks = new ValueTask<HandlerResult>[tierEnd - index];
                     for (var i = index; i < tierEnd; i++)
                         tasks[i - index] = RunInOwnFrameAsync(context, entries[i], run);
                     for (var i = index; i < tierEnd; i++)
@@ -256,10 +273,10 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return count;
     }
 
-    private async Task<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventRun run)
+    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventRun run)
     {
-        // Parallel handlers run concurrently, so each gets its own ambient frame.
-        await Task.Yield();
+        // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
+        // method restores the caller's execution context when it returns).
         Ambient.Install(context, entry);
         var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
         if (result.Status == HandlerStatus.Succeeded)

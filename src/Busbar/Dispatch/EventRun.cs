@@ -38,9 +38,12 @@ internal sealed class EventRun : IDisposable
     public static EventRun Create(InProcessEventBus bus, EventContext context, CompletionMode completion)
     {
         var stopToken = bus.StopToken;
-        if (context.Deadline is null && completion == CompletionMode.All)
+        var caller = context.CallerToken;
+        if (context.Deadline is null && completion == CompletionMode.All && !caller.CanBeCanceled)
             return new EventRun(stopToken, null, null, completion, deadlinePassed: false);
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(stopToken);
+        var cts = caller.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(stopToken, caller)
+            : CancellationTokenSource.CreateLinkedTokenSource(stopToken);
         ITimer? timer = null;
         var passed = false;
         if (context.Deadline is { } deadline)

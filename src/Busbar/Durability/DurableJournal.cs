@@ -287,7 +287,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         var context = FromRecord(record, payload, record.Attempt);
         var letter = new DeadLetter
         {
-            Id = Guid.CreateVersion7(_bus.TimeProvider.GetUtcNow()),
+            Id = EventIds.Create(_bus.TimeProvider.GetUtcNow()),
             Context = context,
             Subscription = entry.Name,
             Attempts = 0,

@@ -226,3 +226,61 @@ public class LifecycleTests
         Assert.Equal(EventStatus.Completed, outcome.Status);
     }
 }
+
+public class InlineAndBatchTests
+{
+    [Fact]
+    public async Task SendAsync_CallerToken_ReachesHandler()
+    {
+        await using var bus = EventBus.Create();
+        CancellationToken seen = default;
+        bus.Subscribe<Ping>((_, _, ct) =>
+        {
+            seen = ct;
+            return ValueTask.CompletedTask;
+        });
+        using var cts = new CancellationTokenSource();
+        await bus.SendAsync(new Ping(1), cts.Token);
+        Assert.Equal(cts.Token, seen);
+    }
+
+    [Fact]
+    public async Task SendAsync_Failure_NotDeadLettered()
+    {
+        await using var bus = EventBus.Create();
+        bus.Subscribe<Ping>((_, _, _) => throw new InvalidOperationException("inline"));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await bus.SendAsync(new Ping(1)));
+        Assert.Equal(0, bus.DeadLetters.Count);
+    }
+
+    [Fact]
+    public async Task PublishBatchAsync_RejectMode_RefusedEventsGetRejectedHandles()
+    {
+        await using var bus = EventBus.Create(new EventBusOptions { Capacity = 2, FullMode = BusFullMode.Reject });
+        var gate = new TaskCompletionSource();
+        bus.Subscribe<Ping>(async (p, _, _) => await gate.Task);
+        var blocker = await bus.PublishAsync(new Ping(-1));
+        await TestTimeout.Until(() => blocker.Context.Stage == EventContext.StageRunning);
+        var handles = await bus.PublishBatchAsync(Enumerable.Range(0, 5).Select(i => new Ping(i)));
+        Assert.Equal(5, handles.Count);
+        Assert.Equal(3, handles.Count(h => h.Status == EventStatus.Rejected));
+        gate.SetResult();
+        foreach (var h in handles.Take(2))
+            Assert.Equal(EventStatus.Completed, (await h.AsValueTask().Within()).Status);
+        await Assert.ThrowsAsync<ArgumentException>(async () => await bus.PublishBatchAsync([new Ping(1)], new PublishOptions { EventId = Guid.NewGuid() }));
+    }
+
+    [Fact]
+    public async Task Redrive_DeadlinePassed_RunsAnyway()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var bus = new EventBusBuilder().WithTimeProvider(time).Build();
+        var broken = true;
+        bus.Subscribe<Ping>((_, _, _) => broken ? throw new InvalidOperationException("x") : ValueTask.CompletedTask, new SubscriptionOptions { Name = "h" });
+        await (await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) })).AsValueTask().Within();
+        var letter = Assert.Single(bus.DeadLetters.List());
+        time.Advance(TimeSpan.FromMinutes(5));
+        broken = false;
+        Assert.Equal(EventStatus.Completed, (await bus.DeadLetters.RedriveAsync(letter.Id).Within()).Status);
+    }
+}

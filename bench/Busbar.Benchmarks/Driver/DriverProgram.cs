@@ -1,0 +1,77 @@
+using System.Text;
+using System.Threading.Channels;
+using Busbar.Benchmarks.Infrastructure;
+using Busbar.Benchmarks.Pipelines;
+
+namespace Busbar.Benchmarks.Driver;
+
+/// <summary>
+/// The measurements BenchmarkDotNet does not fit: whole-pipeline throughput against the slow peers,
+/// latency percentiles, peak memory under overload, fan-out. Writes one markdown file.
+/// </summary>
+public static class DriverProgram
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var settings = new DriverSettings(Dry: args.Contains("--dry"));
+        var outIndex = Array.IndexOf(args, "--out");
+        var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : null;
+
+        var report = new StringBuilder();
+        report.AppendLine("# Busbar driver results");
+        report.AppendLine();
+        report.AppendLine(MachineInfo.MarkdownHeader());
+        report.AppendLine(settings.Dry ? "- Mode: **dry** (tiny counts; numbers mean nothing)" : "- Mode: full");
+        report.AppendLine();
+
+        // Overload runs first, in a process that has not grown its heap yet, so its working-set
+        // baseline is clean; its table still comes third in the report.
+        Console.WriteLine("(c) overload");
+        List<OverloadResult> overload = [];
+        foreach (var mode in new[] { BoundedChannelFullMode.Wait, BoundedChannelFullMode.DropNewest, BoundedChannelFullMode.DropOldest })
+        {
+            overload.Add(await ChannelOverload.RunAsync(settings, mode));
+        }
+
+        foreach (var mode in new[] { BusFullMode.Wait, BusFullMode.DropNewest, BusFullMode.DropOldest, BusFullMode.Reject })
+        {
+            overload.Add(await BusbarOverload.RunAsync(settings, mode));
+        }
+
+        Console.WriteLine("(a) throughput");
+        report.Append(await ThroughputScenario.RunAsync(settings,
+        [
+            (new ChannelPipeline(settings.Capacity), settings.FastEvents),
+            (new DataflowPipeline(settings.Capacity), settings.FastEvents),
+            (new BusbarPipeline(settings.Capacity), settings.FastEvents),
+            (new WolverinePipeline(), settings.WolverineEvents),
+            (new MassTransitPipeline(), settings.MassTransitEvents),
+        ]));
+
+        Console.WriteLine("(b) latency");
+        report.Append(await LatencyScenario.RunAsync(settings,
+        [
+            new ChannelRoundTrip(settings.Capacity),
+            new BusbarRoundTrip(settings.Capacity),
+        ]));
+
+        report.Append(OverloadScenario.Report(settings, overload));
+
+        Console.WriteLine("(d) fan-out");
+        report.Append(await FanOutScenario.RunAsync(settings));
+
+        Console.WriteLine("(e) subscribe cost");
+        report.Append(await SubscribeScenario.RunAsync(settings));
+
+        var text = report.ToString();
+        Console.WriteLine(text);
+        if (output is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+            await File.WriteAllTextAsync(output, text);
+            Console.WriteLine($"wrote {output}");
+        }
+
+        return overload.All(r => r.Accounted) ? 0 : 1;
+    }
+}

@@ -1,0 +1,35 @@
+namespace Busbar.Benchmarks.Driver;
+
+/// <summary>Counts and time limits for one driver run; <see cref="Dry"/> shrinks every count.</summary>
+public sealed record DriverSettings(bool Dry)
+{
+    /// <summary>Queue capacity used by every bounded row.</summary>
+    public int Capacity { get; } = 10_000;
+
+    /// <summary>Events per measured round for the fast pipelines (channel, Dataflow, Busbar).</summary>
+    public int FastEvents => Dry ? 20_000 : 1_000_000;
+
+    /// <summary>Events per measured round for MassTransit's in-memory bus (~50 k/s here).</summary>
+    public int MassTransitEvents => Dry ? 2_000 : 200_000;
+
+    /// <summary>Events per measured round for Wolverine's local queue (~0.5 M/s here).</summary>
+    public int WolverineEvents => Dry ? 2_000 : 500_000;
+
+    /// <summary>Measured rounds per throughput row; the table reports the median.</summary>
+    public int Rounds => Dry ? 1 : 3;
+
+    /// <summary>Sequential publish → await-handled round trips per latency row.</summary>
+    public int LatencySamples => Dry ? 400 : 20_000;
+
+    /// <summary>Events pushed into each overload scenario.</summary>
+    public int OverloadEvents => Dry ? 20_000 : 1_000_000;
+
+    /// <summary>Busy work per event in the overload scenario's slow handler.</summary>
+    public TimeSpan SlowHandlerWork { get; } = TimeSpan.FromMicroseconds(1);
+
+    /// <summary>Events per fan-out row.</summary>
+    public int FanOutEvents => Dry ? 2_000 : 200_000;
+
+    /// <summary>Hard cap on any one scenario; a row that hits it is reported as cut short.</summary>
+    public TimeSpan ScenarioLimit => Dry ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(120);
+}

@@ -1,0 +1,50 @@
+using Busbar.Benchmarks.Events;
+
+namespace Busbar.Benchmarks.Pipelines;
+
+/// <summary>
+/// Busbar's queued path: <c>PublishAsync</c> (awaited until admitted) into a bus of the given
+/// capacity, FullMode Wait, one async-shaped handler, default options otherwise.
+/// </summary>
+public sealed class BusbarPipeline(int capacity) : QueuedPipeline
+{
+    private IEventBus? _bus;
+
+    public override string Name => "Busbar PublishAsync";
+
+    public override Task StartAsync()
+    {
+        _bus = EventBus.Create(new EventBusOptions { Name = "bench-queued", Capacity = capacity, FullMode = BusFullMode.Wait });
+        _bus.Subscribe<Ping>((_, _, _) =>
+        {
+            OnHandledSerial();
+            return ValueTask.CompletedTask;
+        });
+        return Task.CompletedTask;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_bus is not null)
+        {
+            var before = _bus.GetStatistics();
+            var report = await _bus.StopAsync(TimeSpan.FromSeconds(5));
+            if (!report.Completed)
+            {
+                Console.Error.WriteLine($"Busbar did not drain within 5 s: {report}; before stop: in flight {before.InFlight}, " +
+                    $"queue depth {before.QueueDepth}, published {before.Published}, processed {before.Processed}; handled here {Handled}");
+            }
+
+            await _bus.DisposeAsync();
+        }
+    }
+
+    protected override async Task PublishAsync(int count, CancellationToken cancellationToken)
+    {
+        var bus = _bus!;
+        for (var i = 0; i < count; i++)
+        {
+            await bus.PublishAsync(new Ping(i), cancellationToken: cancellationToken);
+        }
+    }
+}
