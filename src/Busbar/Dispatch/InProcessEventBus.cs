@@ -29,6 +29,8 @@ internal sealed partial class InProcessEventBus : IEventBus
     private long _inFlight;
     private TaskCompletionSource? _drained;
     private readonly DurableJournal? _journal;
+    private int _appending;
+    private TaskCompletionSource? _appendsDone;
 
     public InProcessEventBus(EventBusOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, BusValidation validation, DurabilitySetup? durability = null)
     {
@@ -86,11 +88,24 @@ internal sealed partial class InProcessEventBus : IEventBus
     }
 
     /// <summary>With a write-ahead log the event is appended (and durable under the flush mode) before it is admitted.</summary>
+    /// <remarks>
+    /// The publish is counted in <see cref="_appending"/> until it is admitted or refused, so a stop does not close the
+    /// log under it: a publish that finds the queue closed after its record was written must still record the refusal.
+    /// </remarks>
     private async ValueTask<EventHandle> AdmitDurableAsync(EventContext context, CancellationToken cancellationToken)
     {
         var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
-        await _journal!.AppendAsync(context, route, cancellationToken).ConfigureAwait(false);
-        return await Admit(context, cancellationToken).ConfigureAwait(false);
+        Interlocked.Increment(ref _appending);
+        try
+        {
+            await _journal!.AppendAsync(context, route, cancellationToken).ConfigureAwait(false);
+            return await Admit(context, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _appending) == 0 && _stopping)
+                Volatile.Read(ref _appendsDone)?.TrySetResult();
+        }
     }
 
     public bool TryPublish<T>(T @event, out EventHandle handle, PublishOptions? options = null)
@@ -117,6 +132,7 @@ internal sealed partial class InProcessEventBus : IEventBus
                 return true;
             case EnqueueResult.Closed:
                 UndoFlight(context);
+                RefuseClosed(context);
                 throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
             default:
                 UndoFlight(context);
@@ -168,6 +184,7 @@ internal sealed partial class InProcessEventBus : IEventBus
                 return new ValueTask<EventHandle>(new EventHandle(context));
             case EnqueueResult.Closed:
                 UndoFlight(context);
+                RefuseClosed(context);
                 throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
         }
 
@@ -257,6 +274,16 @@ internal sealed partial class InProcessEventBus : IEventBus
         _history.Add(context);
         EventLog.Published(context);
         BusTracing.EndPublish(context, null);
+    }
+
+    /// <summary>
+    /// The queue closed after the event's record was written (the stop began while the append was in progress): the
+    /// publish fails, so the log must not deliver the event after a restart.
+    /// </summary>
+    private void RefuseClosed(EventContext context)
+    {
+        if (context.IsDurable)
+            _journal?.OnRefused(context);
     }
 
     private void Refuse(EventContext context, EventStatus status)
@@ -764,6 +791,20 @@ internal sealed partial class InProcessEventBus : IEventBus
         long leftInLog = 0;
         if (_journal is not null)
         {
+            // Publishes still writing their record end in admission (the queue is closed: refused) within one flush.
+            var appendsDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _appendsDone, appendsDone);
+            if (Volatile.Read(ref _appending) == 0)
+                appendsDone.TrySetResult();
+            try
+            {
+                await appendsDone.Task.WaitAsync(TimeSpan.FromSeconds(5), TimeProvider, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A wedged disk: the log is closed anyway, and such a publish fails.
+            }
+
             var waiting = _journal.WaitingCount;
             if (waiting > 0)
                 Log.RecoveryUnclaimed(Logger, _journal.Log.Directory, waiting, string.Join(", ", _journal.Waiting.Keys));

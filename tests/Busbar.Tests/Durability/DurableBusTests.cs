@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Busbar.Durability;
 
 namespace Busbar.Tests.Durability;
@@ -189,5 +190,49 @@ public sealed class DurableBusTests : IDisposable
         foreach (var h in handles)
             await h.AsValueTask().Within();
         Assert.Equal(16, count);
+    }
+
+    [Fact]
+    public async Task Stop_WhileDurablePublishesAreWriting_RefusedPublishesNotRedelivered()
+    {
+        // A publish that passed the stopping check, then found the queue closed after its record was written,
+        // throws BusStoppedException: its event must not come back after a restart, and LeftInLog must match the log.
+        for (var round = 0; round < 10; round++)
+        {
+            Dispose();
+            var acknowledged = new ConcurrentDictionary<int, bool>();
+            var refused = new ConcurrentDictionary<int, bool>();
+            var next = 0;
+            StopReport report;
+            await using (var bus = Open())
+            {
+                bus.Subscribe<OrderPlaced>(_ => { }, new SubscriptionOptions { Name = "billing" });
+                var publishers = Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+                {
+                    for (var i = 0; i < 10_000; i++)
+                    {
+                        var id = Interlocked.Increment(ref next);
+                        try
+                        {
+                            await bus.PublishAsync(new OrderPlaced(id));
+                            acknowledged[id] = true;
+                        }
+                        catch (BusStoppedException)
+                        {
+                            refused[id] = true;
+                            return;
+                        }
+                    }
+                })).ToArray();
+                await TestTimeout.Until(() => Volatile.Read(ref next) > 200);
+                report = await bus.StopAsync().Within();
+                await Task.WhenAll(publishers).Within();
+            }
+
+            var inspection = WriteAheadLog.Inspect(_dir);
+            var redelivered = inspection.UnfinishedEvents.Select(e => JsonSerializer.Deserialize<OrderPlaced>(e.Event.Payload.Span)!.OrderId).ToList();
+            Assert.DoesNotContain(redelivered, refused.ContainsKey);
+            Assert.Equal(report.LeftInLog, inspection.UnfinishedEvents.Count);
+        }
     }
 }

@@ -28,6 +28,14 @@ internal static class DemoCommand
         fullMode.CompletionSources.Add("wait", "reject", "drop-newest", "drop-oldest");
         var concurrency = new Option<int>("--concurrency") { Description = "Events handled at the same time.", DefaultValueFactory = _ => 4 };
         var wal = new Option<string?>("--wal") { Description = "Write-ahead log directory. Default: a new temporary directory.", HelpName = "dir" };
+        var flush = new Option<WalFlushMode>("--flush")
+        {
+            Description = "When a publish to the write-ahead log completes: always (after fsync), interval (fsync every 100 ms) or none.",
+            DefaultValueFactory = _ => WalFlushMode.Always,
+            CustomParser = ParseFlushMode,
+            HelpName = "mode",
+        };
+        flush.CompletionSources.Add("always", "interval", "none");
         var noLive = new Option<bool>("--no-live") { Description = "Plain line output instead of the live view (automatic when output is not a terminal)." };
 
         RequirePositive(events);
@@ -37,7 +45,7 @@ internal static class DemoCommand
 
         var command = new Command("demo", "Run an order pipeline on an embedded bus with a live view, then shut down gracefully and print a summary.")
         {
-            duration, events, rate, capacity, fullMode, concurrency, wal, noLive,
+            duration, events, rate, capacity, fullMode, concurrency, wal, flush, noLive,
         };
         command.SetAction((result, _) =>
         {
@@ -52,6 +60,7 @@ internal static class DemoCommand
                 FullMode = result.GetValue(fullMode),
                 Concurrency = result.GetValue(concurrency),
                 WalDirectory = result.GetValue(wal),
+                FlushMode = result.GetValue(flush),
                 NoLive = result.GetValue(noLive),
             };
             return DemoRunner.RunAsync(settings, io, interrupt);
@@ -94,6 +103,20 @@ internal static class DemoCommand
             return TimeSpan.FromSeconds(value * unit);
         result.AddError($"--duration '{text}' is not a positive time such as 10, 10s, 1500ms or 1m.");
         return null;
+    }
+
+    private static WalFlushMode ParseFlushMode(ArgumentResult result)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        switch (text.ToUpperInvariant())
+        {
+            case "ALWAYS": return WalFlushMode.Always;
+            case "INTERVAL": return WalFlushMode.Interval;
+            case "NONE": return WalFlushMode.None;
+            default:
+                result.AddError($"--flush '{text}' is not one of always, interval, none.");
+                return default;
+        }
     }
 
     private static BusFullMode ParseFullMode(ArgumentResult result)

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Busbar.Durability;
 using Spectre.Console;
 
 namespace Busbar.Cli.Demo;
@@ -20,7 +22,7 @@ internal static class DemoRunner
         var walDirectory = PrepareWalDirectory(settings.WalDirectory);
         var ledger = new OutcomeLedger();
         var pipeline = new OrderPipeline(ledger);
-        var bus = new EventBusBuilder()
+        var builder = new EventBusBuilder()
             .WithOptions(new EventBusOptions
             {
                 Name = "demo",
@@ -31,9 +33,14 @@ internal static class DemoRunner
                 SlowHandlerThreshold = OrderPipeline.SlowThreshold,
                 DrainTimeout = settings.DrainTimeout,
             })
-            .Build();
+            .RegisterEvent<OrderPlaced>()
+            .RegisterEvent<InvoiceIssued>()
+            .UseWriteAheadLog(walDirectory, new JsonSerializerOptions { TypeInfoResolver = DemoJsonContext.Default }, new WriteAheadLogOptions { FlushMode = settings.FlushMode });
+        var bus = Build(builder, walDirectory);
         await using (bus)
         {
+            // Events a previous run on this directory left unfinished: re-handled as the pipeline subscribes.
+            var recovered = bus.WriteAheadLog!.WaitingEvents;
             pipeline.SubscribeTo(bus);
             var publisher = new DemoPublisher(bus, settings, ledger, time);
             var monitor = new DemoMonitor(bus, settings, ledger, publisher, pipeline, walDirectory, time);
@@ -65,6 +72,7 @@ internal static class DemoRunner
                 Retried = statistics.Retried,
                 ExampleDeadLetter = deadLetters.Count > 0 ? deadLetters[0] : null,
                 WalDirectory = walDirectory,
+                Recovered = recovered,
                 Elapsed = monitor.Elapsed,
             };
             foreach (var line in summary.Lines())
@@ -109,6 +117,22 @@ internal static class DemoRunner
             await Task.WhenAny(work, Task.Delay(s_plainInterval, time));
             output.WriteLine(PlainView.Line(monitor.Sample()));
             output.Flush();
+        }
+    }
+
+    private static IEventBus Build(EventBusBuilder builder, string walDirectory)
+    {
+        try
+        {
+            return builder.Build();
+        }
+        catch (WalLockedException ex)
+        {
+            throw new UserErrorException($"the write-ahead log directory '{walDirectory}' is in use by another process (its lock file is held).", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UserErrorException($"cannot open the write-ahead log in '{walDirectory}': {ex.Message}", ex);
         }
     }
 

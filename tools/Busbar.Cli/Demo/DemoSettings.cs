@@ -23,6 +23,9 @@ internal sealed record DemoSettings
     /// <summary>The write-ahead log directory; null for a fresh temporary directory.</summary>
     public string? WalDirectory { get; init; }
 
+    /// <summary>When a durable publish completes: after its fsync (the default), after a write with a periodic fsync, or with no fsync.</summary>
+    public WalFlushMode FlushMode { get; init; } = WalFlushMode.Always;
+
     /// <summary>Plain line output even on an interactive terminal.</summary>
     public bool NoLive { get; init; }
 

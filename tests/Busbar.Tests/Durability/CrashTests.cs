@@ -1,0 +1,152 @@
+using System.Globalization;
+using Xunit.Abstractions;
+
+namespace Busbar.Tests.Durability;
+
+/// <summary>Crash tests start and SIGKILL real processes; timing matters, so they run alone.</summary>
+[CollectionDefinition(nameof(CrashCollection), DisableParallelization = true)]
+public sealed class CrashCollection;
+
+/// <summary>
+/// SIGKILLs a process publishing to and handling events on a durable bus (FlushMode Always) at random
+/// points, restarts it on the same directory and checks that every acknowledged event is handled at least
+/// once. Each chain uses one directory: every run first re-handles what the previous run left in the log,
+/// prints <c>R</c>, then publishes again until it is killed. The last run of a chain only recovers and
+/// stops cleanly. A trial is one kill and the recovery after it.
+/// </summary>
+[Collection(nameof(CrashCollection))]
+public sealed class CrashTests(ITestOutputHelper output) : IDisposable
+{
+    private const long RunSeqStride = 1_000_000;
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "busbar-crash-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+            Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public async Task Kill_AtRandomPoints_EveryAcknowledgedEventHandledAfterRestart()
+    {
+        var stats = await RunChainsAsync(slow: false, chains: 4, killsPerChain: 6);
+
+        Assert.Equal(24, stats.Trials);
+    }
+
+    [Fact]
+    public async Task Kill_DuringHandlerExecution_InFlightEventsRehandledAfterRestart()
+    {
+        var stats = await RunChainsAsync(slow: true, chains: 4, killsPerChain: 5);
+
+        Assert.Equal(20, stats.Trials);
+        // The kills landed with handlers behind and running: the re-handling checks below were not vacuous.
+        Assert.True(stats.RunningAtKill >= stats.Trials / 2, $"only {stats.RunningAtKill} handlers were running at the kills");
+        Assert.True(stats.BacklogAtKill >= stats.Trials * 5, $"only {stats.BacklogAtKill} acknowledged events were unhandled at the kills");
+    }
+
+    private async Task<CrashStats> RunChainsAsync(bool slow, int chains, int killsPerChain)
+    {
+        var seed = Environment.TickCount;
+        var random = new Random(seed);
+        output.WriteLine($"seed {seed}, host {CrashHostProcess.HostPath}");
+        var stats = new CrashStats();
+        for (var chain = 0; chain < chains; chain++)
+            await RunChainAsync(Path.Combine(_root, $"chain-{chain}"), slow, killsPerChain, random, stats);
+        output.WriteLine($"total: {stats.Trials} trials, {stats.Acknowledged} acknowledged, {stats.Duplicates} duplicate handlings, " +
+            $"{stats.BacklogAtKill} unhandled and {stats.RunningAtKill} running at the kills, {stats.Recovered} recovered, {stats.TornTails} torn tails");
+        return stats;
+    }
+
+    private async Task RunChainAsync(string directory, bool slow, int kills, Random random, CrashStats stats)
+    {
+        var handled = new Dictionary<long, int>();
+        CrashRun? previous = null;
+        for (var run = 0; run <= kills; run++)
+        {
+            var last = run == kills;
+            using var host = CrashHostProcess.Start(directory, start: (run + 1) * RunSeqStride, slow, recoverOnly: last);
+            await host.WaitUntilAsync(h => h.Recovered is not null, "the recovered events were handled");
+            if (previous is not null)
+                CheckRecovery(run - 1, previous, host.Snapshot(), handled, stats);
+
+            if (last)
+            {
+                Assert.Equal(0, await host.WaitForExitAsync());
+                var end = host.Snapshot();
+                Count(end, handled);
+                Assert.Equal(0, host.LeftInLog);
+                Assert.Empty(end.Unexpected);
+                break;
+            }
+
+            var target = random.Next(20, 301);
+            await host.WaitUntilAsync(
+                h => h.AcknowledgedCount >= target && (!slow || (h.Backlog >= 5 && h.Running > 0)),
+                slow ? $"{target} acknowledged with handlers behind" : $"{target} acknowledged");
+            await host.KillAsync();
+            previous = host.Snapshot();
+            Count(previous, handled);
+            stats.Trials++;
+            stats.Acknowledged += previous.Acknowledged.Count;
+            var backlog = previous.Acknowledged.Count(s => !previous.Handled.ContainsKey(s));
+            stats.BacklogAtKill += backlog;
+            stats.RunningAtKill += previous.RunningAtEnd.Count;
+            output.WriteLine($"{Path.GetFileName(directory)} trial {run}: kill after {previous.Acknowledged.Count} acknowledged (target {target}), " +
+                $"{previous.Handled.Count} handled, {backlog} acknowledged and unhandled, {previous.RunningAtEnd.Count} handlers running");
+        }
+
+        var duplicates = handled.Values.Sum(n => n - 1);
+        stats.Duplicates += duplicates;
+        output.WriteLine($"{Path.GetFileName(directory)}: {handled.Count} events handled, {duplicates} duplicate handlings");
+    }
+
+    /// <summary>After run <paramref name="trial"/> was killed, the next run's recovery (up to its R line) handled everything acknowledged.</summary>
+    private void CheckRecovery(int trial, CrashRun killed, CrashRun next, Dictionary<long, int> handledBefore, CrashStats stats)
+    {
+        Assert.Empty(killed.Unexpected);
+        Assert.Empty(next.Unexpected);
+        foreach (var problem in next.Problems)
+        {
+            output.WriteLine($"  trial {trial}: recovery problem: {problem}");
+            Assert.StartsWith("TornTail", problem, StringComparison.Ordinal);
+            stats.TornTails++;
+        }
+
+        stats.Recovered += next.Recovered ?? 0;
+        var lost = killed.Acknowledged.Where(s => !handledBefore.ContainsKey(s) && !next.Handled.ContainsKey(s)).Order().ToList();
+        Assert.True(lost.Count == 0,
+            $"Trial {trial}: {lost.Count} acknowledged events were never handled after the restart: {string.Join(", ", lost.Take(20))} " +
+            $"(recovered {next.Recovered}, acknowledged {killed.Acknowledged.Count}, handled in the killed run {killed.Handled.Count}).");
+
+        // A handler interrupted by the kill runs again after the restart, as a redelivery.
+        foreach (var seq in killed.RunningAtEnd)
+        {
+            Assert.True(next.Handled.TryGetValue(seq, out var attempts), $"Trial {trial}: event {seq.ToString(CultureInfo.InvariantCulture)} was running at the kill and not re-handled.");
+            Assert.Contains(attempts, a => a >= 2);
+        }
+    }
+
+    private static void Count(CrashRun run, Dictionary<long, int> handled)
+    {
+        foreach (var (seq, attempts) in run.Handled)
+            handled[seq] = handled.GetValueOrDefault(seq) + attempts.Count;
+    }
+
+    private sealed class CrashStats
+    {
+        public int Trials { get; set; }
+
+        public long Acknowledged { get; set; }
+
+        public long Duplicates { get; set; }
+
+        public long BacklogAtKill { get; set; }
+
+        public long RunningAtKill { get; set; }
+
+        public long Recovered { get; set; }
+
+        public int TornTails { get; set; }
+    }
+}
