@@ -83,13 +83,22 @@ public sealed class ProcessTests
 
         public static CliProcess Start(params string[] args)
         {
-            var info = new ProcessStartInfo("dotnet")
+            // A runner started in the background (nohup, a CI shell without job control) passes
+            // SIGINT down as ignored, and an ignored signal cannot be caught: reset it for the child.
+            var resetSignal = OperatingSystem.IsLinux() && File.Exists("/usr/bin/env");
+            var info = new ProcessStartInfo(resetSignal ? "/usr/bin/env" : "dotnet")
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 RedirectStandardInput = true,
                 UseShellExecute = false,
             };
+            if (resetSignal)
+            {
+                info.ArgumentList.Add("--default-signal=INT");
+                info.ArgumentList.Add("dotnet");
+            }
+
             info.ArgumentList.Add(CliAssemblyPath());
             foreach (var arg in args)
                 info.ArgumentList.Add(arg);

@@ -16,6 +16,12 @@ internal sealed partial class InProcessEventBus : IEventBus
 {
     private static int s_unnamed;
 
+    // The grace periods after cancellation are a safety net against handlers and disks that never
+    // return, so they run on the real clock: a fake clock a test forgot to advance must not be able
+    // to hang shutdown. The drain timeout itself is on the bus's TimeProvider.
+    private static readonly TimeSpan s_cancelGrace = TimeSpan.FromSeconds(5);
+    private static readonly TimeProvider s_safetyClock = TimeProvider.System;
+
     private readonly EventQueue _queue;
     private readonly EventWorkers _workers;
     private readonly EventHistory _history;
@@ -779,7 +785,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             // Handlers see their tokens cancelled; those that ignore them are abandoned by the processor.
             try
             {
-                await drained.Task.WaitAsync(TimeSpan.FromSeconds(5), TimeProvider, CancellationToken.None).ConfigureAwait(false);
+                await drained.Task.WaitAsync(s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -787,7 +793,15 @@ internal sealed partial class InProcessEventBus : IEventBus
             }
         }
 
-        await _workers.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _workers.WaitAsync().WaitAsync(s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.StopAbandoned(Logger, Name, Interlocked.Read(ref _inFlight));
+        }
+
         long leftInLog = 0;
         if (_journal is not null)
         {
@@ -798,7 +812,7 @@ internal sealed partial class InProcessEventBus : IEventBus
                 appendsDone.TrySetResult();
             try
             {
-                await appendsDone.Task.WaitAsync(TimeSpan.FromSeconds(5), TimeProvider, CancellationToken.None).ConfigureAwait(false);
+                await appendsDone.Task.WaitAsync(s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {

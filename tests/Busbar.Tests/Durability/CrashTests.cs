@@ -66,7 +66,8 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         {
             var last = run == kills;
             using var host = CrashHostProcess.Start(directory, start: (run + 1) * RunSeqStride, slow, recoverOnly: last);
-            await host.WaitUntilAsync(h => h.Recovered is not null, "the recovered events were handled");
+            // A starved test thread can kill late, leaving thousands of slow events to re-handle: allow for it.
+            await host.WaitUntilAsync(h => h.Recovered is not null, "the recovered events were handled", TimeSpan.FromSeconds(120));
             if (previous is not null)
                 CheckRecovery(run - 1, previous, host.Snapshot(), handled, stats);
 
