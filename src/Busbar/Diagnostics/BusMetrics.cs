@@ -84,6 +84,19 @@ internal sealed class BusMetrics : IDisposable
     public const string StatusTagName = "busbar.status";
     public const string ErrorTypeTagName = "error.type";
 
+    /// <summary>A batch of published events: one interlocked add for the count.</summary>
+    public void PublishedMany(List<EventContext> contexts, int start, int count)
+    {
+        Interlocked.Add(ref _publishedCount.Value, count);
+        if (!s_published.Enabled)
+            return;
+        for (var i = start; i < start + count; i++)
+        {
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "publish" }, { DestinationTagName, contexts[i].Name } };
+            s_published.Add(1, tags);
+        }
+    }
+
     public void Published(EventContext context)
     {
         Interlocked.Increment(ref _publishedCount.Value);

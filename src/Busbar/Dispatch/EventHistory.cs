@@ -37,6 +37,35 @@ internal sealed class EventHistory(int capacity)
             waiter.Offer(context);
     }
 
+    /// <summary>Adds a run of admitted events with one lock (batch publish).</summary>
+    public void AddRange(List<EventContext> contexts, int start, int count)
+    {
+        if (_ring.Length > 0)
+        {
+            lock (_lock)
+            {
+                for (var i = start; i < start + count; i++)
+                {
+                    _ring[_next] = contexts[i];
+                    _next = (_next + 1) % _ring.Length;
+                    if (_count < _ring.Length)
+                        _count++;
+                }
+            }
+        }
+        else
+        {
+            Interlocked.MemoryBarrier();
+        }
+
+        var waiters = Volatile.Read(ref _waiters);
+        foreach (var waiter in waiters)
+        {
+            for (var i = start; i < start + count; i++)
+                waiter.Offer(contexts[i]);
+        }
+    }
+
     public IReadOnlyList<EventHandle> Find(Func<EventContext, bool> predicate)
     {
         var found = new List<EventHandle>();

@@ -46,6 +46,29 @@ internal sealed class EventQueue
         return EnqueueResult.Admitted;
     }
 
+    /// <summary>
+    /// Admits <paramref name="items"/> from <paramref name="start"/> in order under one lock, as many
+    /// as fit below <paramref name="limit"/>; returns how many. The caller decides the rest one by one.
+    /// </summary>
+    public int TryEnqueueRange(List<EventContext> items, int start, int limit)
+    {
+        TaskCompletionSource<bool>? wake;
+        var admitted = 0;
+        lock (_lock)
+        {
+            if (_closed)
+                return 0;
+            for (var i = start; i < items.Count && _count < limit; i++, admitted++)
+                AddLocked(items[i]);
+            wake = admitted > 0 ? _itemsAvailable : null;
+            if (wake is not null)
+                _itemsAvailable = null;
+        }
+
+        wake?.TrySetResult(true);
+        return admitted;
+    }
+
     /// <summary>Waits for room (Wait mode). Throws <see cref="BusStoppedException"/> if the queue closes meanwhile.</summary>
     public async ValueTask EnqueueAsync(EventContext context, CancellationToken cancellationToken)
     {

@@ -154,12 +154,17 @@ internal sealed partial class InProcessEventBus : IEventBus
         if (options?.EventId is not null)
             throw new ArgumentException("PublishOptions.EventId cannot be used with PublishBatchAsync: every event of the batch would share the id.", nameof(options));
 
-        // Validate everything first: an invalid event in the batch admits none of them.
+        // Validate everything first: an invalid event in the batch admits none of them. The clock is
+        // read once for the batch.
         var contexts = new List<EventContext>(events is ICollection<T> c ? c.Count : 16);
+        var now = TimeProvider.GetUtcNow();
         foreach (var e in events)
-            contexts.Add(CreateContext(e, options, queued: true, countPublished: false));
+            contexts.Add(CreateContext(e, options, queued: true, countPublished: false, now));
         var handles = new EventHandle[contexts.Count];
-        for (var i = 0; i < contexts.Count; i++)
+        var first = _journal is null ? AdmitRun(contexts) : 0;
+        for (var i = 0; i < first; i++)
+            handles[i] = new EventHandle(contexts[i]);
+        for (var i = first; i < contexts.Count; i++)
         {
             Metrics.Published(contexts[i]);
             try
@@ -176,6 +181,47 @@ internal sealed partial class InProcessEventBus : IEventBus
         }
 
         return handles;
+    }
+
+    /// <summary>
+    /// The cheap part of a batch: admits the leading events that fit with one queue lock, one history
+    /// lock and one counter update. Returns how many; the caller takes the rest one by one (waiting,
+    /// dropping or rejecting per event).
+    /// </summary>
+    private int AdmitRun(List<EventContext> contexts)
+    {
+        if (contexts.Count == 0)
+            return 0;
+        var limit = LimitFor(contexts[0]);
+        var timed = Metrics.DwellEnabled || Logger.IsEnabled(LogLevel.Debug);
+        var stamp = timed ? TimeProvider.GetTimestamp() : 0;
+        foreach (var context in contexts)
+        {
+            context.IsAdmitted = true;
+            context.EnqueuedTimestamp = stamp;
+        }
+
+        Interlocked.Add(ref _inFlight, contexts.Count);
+        var admitted = _queue.TryEnqueueRange(contexts, 0, limit);
+        for (var i = admitted; i < contexts.Count; i++)
+        {
+            contexts[i].IsAdmitted = false;
+            contexts[i].EnqueuedTimestamp = 0;
+        }
+
+        if (admitted < contexts.Count && Interlocked.Add(ref _inFlight, admitted - contexts.Count) == 0 && _stopping)
+            Volatile.Read(ref _drained)?.TrySetResult();
+        if (admitted == 0)
+            return 0;
+        Metrics.PublishedMany(contexts, 0, admitted);
+        _history.AddRange(contexts, 0, admitted);
+        for (var i = 0; i < admitted; i++)
+        {
+            EventLog.Published(contexts[i]);
+            BusTracing.EndPublish(contexts[i], null);
+        }
+
+        return admitted;
     }
 
     private ValueTask<EventHandle> Admit(EventContext context, CancellationToken cancellationToken)
@@ -320,7 +366,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         }
     }
 
-    internal EventContext CreateContext<T>(T @event, PublishOptions? options, bool queued, bool countPublished = true)
+    internal EventContext CreateContext<T>(T @event, PublishOptions? options, bool queued, bool countPublished = true, DateTimeOffset? now = null)
         where T : notnull
     {
         if (@event is null)
@@ -344,10 +390,10 @@ internal sealed partial class InProcessEventBus : IEventBus
 
         if (queued || options?.Timeout is not null)
         {
-            var now = TimeProvider.GetUtcNow();
-            context.CreatedAt = now;
+            var createdAt = now ?? TimeProvider.GetUtcNow();
+            context.CreatedAt = createdAt;
             if (options?.Timeout is { } timeout)
-                context.Deadline = now + timeout;
+                context.Deadline = createdAt + timeout;
         }
 
         var frame = Ambient.Frame;

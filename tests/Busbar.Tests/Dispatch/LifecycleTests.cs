@@ -271,6 +271,28 @@ public class InlineAndBatchTests
     }
 
     [Fact]
+    public async Task PublishBatchAsync_LargerThanCapacityInWaitMode_AllHandledInOrderAndCounted()
+    {
+        await using var bus = EventBus.Create(new EventBusOptions { Capacity = 10 });
+        var seen = new ConcurrentQueue<int>();
+        bus.Subscribe<Ping>(async (p, _, _) =>
+        {
+            await Task.Yield();
+            seen.Enqueue(p.Value);
+        });
+        var waiter = bus.WaitForAsync<Ping>((p, _) => p.Value == 49, TimeSpan.FromSeconds(10)).AsTask();
+        var handles = await bus.PublishBatchAsync(Enumerable.Range(0, 50).Select(i => new Ping(i))).AsTask().Within();
+        foreach (var h in handles)
+            Assert.Equal(EventStatus.Completed, (await h.AsValueTask().Within()).Status);
+        Assert.Equal(Enumerable.Range(0, 50), seen);
+        Assert.True((await waiter.Within()).HasValue);
+        var stats = bus.GetStatistics();
+        Assert.Equal(50, stats.Published);
+        Assert.Equal(50, stats.Processed);
+        Assert.Equal(0, stats.InFlight);
+    }
+
+    [Fact]
     public async Task Redrive_DeadlinePassed_RunsAnyway()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
