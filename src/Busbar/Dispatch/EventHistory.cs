@@ -21,10 +21,7 @@ internal sealed class EventHistory(int capacity)
         {
             lock (_lock)
             {
-                _ring[_next] = context;
-                _next = (_next + 1) % _ring.Length;
-                if (_count < _ring.Length)
-                    _count++;
+                AppendLocked(context);
             }
         }
         else
@@ -32,8 +29,7 @@ internal sealed class EventHistory(int capacity)
             Interlocked.MemoryBarrier();
         }
 
-        var waiters = Volatile.Read(ref _waiters);
-        foreach (var waiter in waiters)
+        foreach (var waiter in Volatile.Read(ref _waiters))
             waiter.Offer(context);
     }
 
@@ -45,12 +41,7 @@ internal sealed class EventHistory(int capacity)
             lock (_lock)
             {
                 for (var i = start; i < start + count; i++)
-                {
-                    _ring[_next] = contexts[i];
-                    _next = (_next + 1) % _ring.Length;
-                    if (_count < _ring.Length)
-                        _count++;
-                }
+                    AppendLocked(contexts[i]);
             }
         }
         else
@@ -58,12 +49,19 @@ internal sealed class EventHistory(int capacity)
             Interlocked.MemoryBarrier();
         }
 
-        var waiters = Volatile.Read(ref _waiters);
-        foreach (var waiter in waiters)
+        foreach (var waiter in Volatile.Read(ref _waiters))
         {
             for (var i = start; i < start + count; i++)
                 waiter.Offer(contexts[i]);
         }
+    }
+
+    private void AppendLocked(EventContext context)
+    {
+        _ring[_next] = context;
+        _next = (_next + 1) % _ring.Length;
+        if (_count < _ring.Length)
+            _count++;
     }
 
     public IReadOnlyList<EventHandle> Find(Func<EventContext, bool> predicate)
