@@ -602,6 +602,11 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
         CloseFile();
         var file = File.OpenHandle(segment.FilePath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+
+        // Under Always an acknowledged append must survive power loss, so the new file's directory
+        // entry is synced too (once per segment).
+        if (_options.FlushMode == WalFlushMode.Always)
+            DirectorySync.Flush(Directory);
         Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderSize];
         WalFormat.WriteSegmentHeader(header, segment.Sequence);
         RandomAccess.Write(file, header, 0);
