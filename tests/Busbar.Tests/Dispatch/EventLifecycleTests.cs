@@ -302,7 +302,14 @@ public class EventLifecycleTests
         Assert.Equal(1, Volatile.Read(ref calls));
         time.Advance(TimeSpan.FromSeconds(1));
         await TestTimeout.Until(() => Volatile.Read(ref calls) == 2);
-        time.Advance(TimeSpan.FromSeconds(20));
+
+        // Polly arms the next (20 s) delay only after the second attempt's exception reaches it, so
+        // keep moving the fake clock until the third attempt has run.
+        await TestTimeout.Until(() =>
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            return handle.IsCompleted;
+        });
         var outcome = await handle.AsValueTask().Within();
         Assert.Equal(3, calls);
         Assert.Equal(EventStatus.Failed, outcome.Status);
