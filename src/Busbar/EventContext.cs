@@ -32,7 +32,16 @@ public sealed partial class EventContext
         get
         {
             if (_eventId == Guid.Empty)
-                _eventId = Dispatch.EventIds.Create(CreatedAt);
+            {
+                // Only inline contexts get here (queued events are given their id at publish): two
+                // threads asking at once must not each invent a different id.
+                lock (this)
+                {
+                    if (_eventId == Guid.Empty)
+                        _eventId = Dispatch.EventIds.Create(CreatedAt);
+                }
+            }
+
             return _eventId;
         }
         internal set => _eventId = value;

@@ -392,6 +392,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         {
             var createdAt = now ?? TimeProvider.GetUtcNow();
             context.CreatedAt = createdAt;
+            if (options?.EventId is null)
+                context.EventId = EventIds.Create(createdAt);
             if (options?.Timeout is { } timeout)
                 context.Deadline = createdAt + timeout;
         }

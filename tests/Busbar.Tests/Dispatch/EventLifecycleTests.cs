@@ -51,6 +51,26 @@ public class EventLifecycleTests
     }
 
     [Fact]
+    public async Task EventId_ReadByPublisherAndHandlerAtOnce_IsTheSame()
+    {
+        await using var bus = EventBus.Create();
+        var seen = new ConcurrentDictionary<int, Guid>();
+        bus.Subscribe<Ping>((p, ctx, _) =>
+        {
+            seen[p.Value] = ctx.EventId;
+            return ValueTask.CompletedTask;
+        });
+        var handles = new List<EventHandle>();
+        for (var i = 0; i < 500; i++)
+            handles.Add(await bus.PublishAsync(new Ping(i)));
+        var ids = handles.Select(h => h.EventId).ToArray();
+        await handles[^1].AsValueTask().Within();
+        for (var i = 0; i < 500; i++)
+            Assert.Equal(ids[i], seen[i]);
+        Assert.Equal(500, ids.Distinct().Count());
+    }
+
+    [Fact]
     public async Task Causation_FromSyncHandlerAndTaskRun_Inherited()
     {
         await using var bus = EventBus.Create();
