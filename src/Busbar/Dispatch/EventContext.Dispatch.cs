@@ -38,8 +38,6 @@ public sealed partial class EventContext
     /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
     internal bool IsDurable { get; set; }
 
-    /// <summary>Set when a handler awaits this event before it was dequeued: the worker skips it.</summary>
-    internal bool IsQueueJumped { get; set; }
 
     internal int Stage => Volatile.Read(ref _stage);
 
@@ -54,7 +52,6 @@ public sealed partial class EventContext
         Results = null;
         EnqueuedTimestamp = 0;
         IsAdmitted = false;
-        IsQueueJumped = false;
         IsInline = false;
         CallerToken = default;
         IsDurable = false;

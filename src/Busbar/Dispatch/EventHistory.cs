@@ -76,17 +76,6 @@ internal sealed class EventHistory(int capacity)
         return found;
     }
 
-    public EventHandle? FindById(Guid id)
-    {
-        foreach (var context in Snapshot())
-        {
-            if (context.EventId == id)
-                return new EventHandle(context);
-        }
-
-        return null;
-    }
-
     private List<EventContext> Snapshot()
     {
         lock (_lock)

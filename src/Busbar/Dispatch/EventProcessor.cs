@@ -461,7 +461,6 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             }
         }
 
-        _ = bus;
         return new HandlerResult(entry.Name, HandlerStatus.Failed, null, exception, attempt, elapsed);
     }
 

@@ -123,28 +123,13 @@ internal sealed partial class InProcessEventBus : IEventBus
         {
             // Never waits: the record is handed to the log, durable at its next flush.
             var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
-            var append = _journal.AppendAsync(context, route, CancellationToken.None);
-            if (!append.IsCompleted)
-                _ = append.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            _journal.AppendWithoutWaiting(context, route);
         }
 
-        EnterFlight(context);
-        var result = _queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted);
-        switch (result)
-        {
-            case EnqueueResult.Admitted:
-                OnAdmitted(context);
-                DropEvicted(evicted);
-                return true;
-            case EnqueueResult.Closed:
-                UndoFlight(context);
-                RefuseClosed(context);
-                throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
-            default:
-                UndoFlight(context);
-                Refuse(context, Options.FullMode == BusFullMode.DropNewest ? EventStatus.Dropped : EventStatus.Rejected);
-                return false;
-        }
+        if (TryAdmitNow(context))
+            return true;
+        Refuse(context, Options.FullMode == BusFullMode.DropNewest ? EventStatus.Dropped : EventStatus.Rejected);
+        return false;
     }
 
     public async ValueTask<IReadOnlyList<EventHandle>> PublishBatchAsync<T>(IEnumerable<T> events, PublishOptions? options = null, CancellationToken cancellationToken = default)
@@ -224,24 +209,30 @@ internal sealed partial class InProcessEventBus : IEventBus
         return admitted;
     }
 
-    private ValueTask<EventHandle> Admit(EventContext context, CancellationToken cancellationToken)
+    /// <summary>Admits at once if there is room (or DropOldest makes some); false when full. Throws when the bus is stopped.</summary>
+    private bool TryAdmitNow(EventContext context)
     {
         EnterFlight(context);
-        var result = _queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted);
-        switch (result)
+        switch (_queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted))
         {
             case EnqueueResult.Admitted:
                 OnAdmitted(context);
                 DropEvicted(evicted);
-                return new ValueTask<EventHandle>(new EventHandle(context));
+                return true;
             case EnqueueResult.Closed:
                 UndoFlight(context);
                 RefuseClosed(context);
                 throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+            default:
+                UndoFlight(context);
+                return false;
         }
+    }
 
-        UndoFlight(context);
-
+    private ValueTask<EventHandle> Admit(EventContext context, CancellationToken cancellationToken)
+    {
+        if (TryAdmitNow(context))
+            return new ValueTask<EventHandle>(new EventHandle(context));
         if (IsOwnHandler())
         {
             Refuse(context, EventStatus.Rejected);
@@ -517,7 +508,6 @@ internal sealed partial class InProcessEventBus : IEventBus
 
     private async ValueTask<EventOutcome> ProcessJumpedAsync(EventContext context)
     {
-        context.IsQueueJumped = true;
         Metrics.Dequeued(context, DwellOf(context));
         var frame = Ambient.Install(null, null);
         await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
@@ -665,8 +655,6 @@ internal sealed partial class InProcessEventBus : IEventBus
         return _history.Find(c => compiled.Matches(c.Name) && (predicate is null || predicate(c.Payload, c)));
     }
 
-    internal EventHandle? FindInHistory(Guid eventId) => _history.FindById(eventId);
-
     public ISubscription ForwardTo(IEventBus target, string pattern = "*", ForwardOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(target);
@@ -736,7 +724,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     internal async ValueTask<EventOutcome> RedriveAsync(DeadLetter letter, SubscriptionEntry subscription, CancellationToken cancellationToken)
     {
         var source = letter.Context;
-        var payload = _journal?.Materialize(source.Payload, source.Name, subscription) ?? source.Payload;
+        var payload = _journal?.Materialize(source.Payload, source.Name) ?? source.Payload;
         if (payload is System.Text.Json.JsonElement)
             throw new InvalidOperationException($"Dead letter {letter.Id} holds an event '{source.Name}' whose type is not registered on bus '{Name}'; register it with EventBusBuilder.RegisterEvent<T>() to re-drive it.");
         var context = source.CloneForAttempt(source.Attempt + letter.Attempts, payload);

@@ -80,6 +80,18 @@ internal abstract class SubscriptionEntry : ISubscription
     }
 
     public override string ToString() => Name;
+
+    /// <summary>Adapts a handler without a result; allocates nothing when it completed synchronously.</summary>
+    protected static ValueTask<object?> WithoutResult(ValueTask pending)
+    {
+        return pending.IsCompletedSuccessfully ? default : AwaitAsync(pending);
+
+        static async ValueTask<object?> AwaitAsync(ValueTask pending)
+        {
+            await pending.ConfigureAwait(false);
+            return null;
+        }
+    }
 }
 
 /// <summary>A subscription by type with a handler that returns nothing.</summary>
@@ -88,16 +100,7 @@ internal sealed class TypedSubscription<T>(InProcessEventBus bus, string name, F
 {
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {
-        var pending = handler((T)@event, context, cancellationToken);
-        if (pending.IsCompletedSuccessfully)
-            return default;
-        return AwaitAsync(pending);
-
-        static async ValueTask<object?> AwaitAsync(ValueTask pending)
-        {
-            await pending.ConfigureAwait(false);
-            return null;
-        }
+        return WithoutResult(handler((T)@event, context, cancellationToken));
     }
 }
 
@@ -122,15 +125,6 @@ internal sealed class PatternSubscription(InProcessEventBus bus, string name, To
 {
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {
-        var pending = handler(@event, context, cancellationToken);
-        if (pending.IsCompletedSuccessfully)
-            return default;
-        return AwaitAsync(pending);
-
-        static async ValueTask<object?> AwaitAsync(ValueTask pending)
-        {
-            await pending.ConfigureAwait(false);
-            return null;
-        }
+        return WithoutResult(handler(@event, context, cancellationToken));
     }
 }

@@ -71,6 +71,9 @@ internal sealed class DurableJournal : IAsyncDisposable
         return Log.AppendEventAsync(record, cancellationToken);
     }
 
+    /// <summary>For <c>TryPublish</c>: hands the record to the log without waiting for its flush; a write failure is logged.</summary>
+    public void AppendWithoutWaiting(EventContext context, Route route) => Observe(AppendAsync(context, route, CancellationToken.None));
+
     private WalEventRecord? ToRecord(EventContext context, Route route)
     {
         if (route.DurableCount == 0)
@@ -205,7 +208,7 @@ internal sealed class DurableJournal : IAsyncDisposable
 
         foreach (var record in records)
         {
-            var type = ResolveType(record.Name, entry);
+            var type = ResolveType(record.Name);
             if (type is null)
             {
                 DeadLetterUnknown(record, entry, $"Unknown event name '{record.Name}' on replay: no registered type has this name (register it with EventBusBuilder.RegisterEvent<T>()).");
@@ -270,7 +273,7 @@ internal sealed class DurableJournal : IAsyncDisposable
 
     public long CancelledDurable => Interlocked.Read(ref _cancelledDurable);
 
-    private Type? ResolveType(string name, SubscriptionEntry entry)
+    private Type? ResolveType(string name)
     {
         lock (_lock)
         {
@@ -303,11 +306,7 @@ internal sealed class DurableJournal : IAsyncDisposable
     {
         var record = dead.Event;
         object payload;
-        Type? type;
-        lock (_lock)
-        {
-            _types.TryGetValue(record.Name, out type);
-        }
+        var type = ResolveType(record.Name);
 
         try
         {
@@ -333,11 +332,11 @@ internal sealed class DurableJournal : IAsyncDisposable
     }
 
     /// <summary>Reads a recovered dead letter's JSON payload as the subscription's type, for re-drive.</summary>
-    public object? Materialize(object payload, string name, SubscriptionEntry entry)
+    public object? Materialize(object payload, string name)
     {
         if (payload is not JsonElement element)
             return payload;
-        var type = ResolveType(name, entry);
+        var type = ResolveType(name);
         return type is null ? null : element.Deserialize(TypeInfo(type));
     }
 

@@ -5,8 +5,6 @@ namespace Busbar.Routing;
 /// <summary>The resolved handlers for one event type, ordered by descending priority then registration.</summary>
 internal sealed class Route
 {
-    public static readonly Route Empty = new([], [], -1);
-
     public Route(SubscriptionEntry[] entries, int[] tierStarts, long version)
     {
         Entries = entries;
