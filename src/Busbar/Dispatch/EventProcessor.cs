@@ -378,15 +378,8 @@ internal sealed class EventProcessor(InProcessEventBus bus)
     private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt)
     {
         var eventToken = run.Token;
-        CancellationTokenSource? attemptCts = null;
-        ITimer? timer = null;
-        var token = eventToken;
-        if (timeout is { } limit)
-        {
-            attemptCts = CancellationTokenSource.CreateLinkedTokenSource(eventToken);
-            timer = _time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts, limit, Timeout.InfiniteTimeSpan);
-            token = attemptCts.Token;
-        }
+        var attemptTimeout = timeout is { } limit ? new AttemptTimeout(eventToken, limit, _time, bus.Logger) : null;
+        var token = attemptTimeout?.Token ?? eventToken;
 
         var start = _time.GetTimestamp();
         try
@@ -398,7 +391,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             }
             catch (Exception ex)
             {
-                return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+                return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
             }
 
             if (pending.IsCompleted || !token.CanBeCanceled)
@@ -410,7 +403,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 }
                 catch (Exception ex)
                 {
-                    return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+                    return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
                 }
             }
 
@@ -421,13 +414,12 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             }
             catch (Exception ex)
             {
-                return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+                return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
             }
         }
         finally
         {
-            timer?.Dispose();
-            attemptCts?.Dispose();
+            attemptTimeout?.Dispose();
         }
     }
 
@@ -447,11 +439,11 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return new ValueTask<object?>(task);
     }
 
-    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, CancellationTokenSource? attemptCts, EventRun? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
+    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventRun? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
     {
         if (exception is OperationCanceledException)
         {
-            if (attemptCts is { IsCancellationRequested: true } && !eventToken.IsCancellationRequested)
+            if (attemptTimeout is { IsCancellationRequested: true } && !eventToken.IsCancellationRequested)
                 return new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{entry.Name}' exceeded its timeout of {timeout}."), attempt, elapsed);
             if (eventToken.IsCancellationRequested)
             {

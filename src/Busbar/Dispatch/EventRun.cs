@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Busbar.Dispatch;
 
 /// <summary>Why an event's handlers were cancelled.</summary>
@@ -16,11 +18,13 @@ internal sealed class EventRun : IDisposable
     private readonly ITimer? _deadlineTimer;
     private readonly CompletionMode _completion;
     private readonly CancellationToken _stopToken;
+    private readonly ILogger _logger;
     private int _reason;
 
-    private EventRun(CancellationToken stopToken, CancellationTokenSource? cts, ITimer? deadlineTimer, CompletionMode completion, bool deadlinePassed)
+    private EventRun(CancellationToken stopToken, CancellationTokenSource? cts, ITimer? deadlineTimer, CompletionMode completion, bool deadlinePassed, ILogger logger)
     {
         _stopToken = stopToken;
+        _logger = logger;
         _cts = cts;
         _deadlineTimer = deadlineTimer;
         _completion = completion;
@@ -40,7 +44,7 @@ internal sealed class EventRun : IDisposable
         var stopToken = bus.StopToken;
         var caller = context.CallerToken;
         if (context.Deadline is null && completion == CompletionMode.All && !caller.CanBeCanceled)
-            return new EventRun(stopToken, null, null, completion, deadlinePassed: false);
+            return new EventRun(stopToken, null, null, completion, deadlinePassed: false, bus.Logger);
         var cts = caller.CanBeCanceled
             ? CancellationTokenSource.CreateLinkedTokenSource(stopToken, caller)
             : CancellationTokenSource.CreateLinkedTokenSource(stopToken);
@@ -55,13 +59,13 @@ internal sealed class EventRun : IDisposable
             }
             else
             {
-                var run = new EventRun(stopToken, cts, null, completion, deadlinePassed: false);
+                var run = new EventRun(stopToken, cts, null, completion, deadlinePassed: false, bus.Logger);
                 timer = bus.TimeProvider.CreateTimer(static s => ((EventRun)s!).Cancel(CancelReason.Deadline), run, remaining, Timeout.InfiniteTimeSpan);
                 return run.WithTimer(timer);
             }
         }
 
-        return new EventRun(stopToken, cts, timer, completion, passed);
+        return new EventRun(stopToken, cts, timer, completion, passed, bus.Logger);
     }
 
     private ITimer? _ownedTimer;
@@ -82,14 +86,8 @@ internal sealed class EventRun : IDisposable
     {
         if (Interlocked.CompareExchange(ref _reason, (int)reason, 0) != 0)
             return;
-        try
-        {
-            _cts?.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The event ended while the timer fired.
-        }
+        if (_cts is not null)
+            Cancellation.TryCancel(_cts, _logger);
     }
 
     public void Dispose()

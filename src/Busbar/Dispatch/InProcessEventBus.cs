@@ -816,7 +816,7 @@ internal sealed partial class InProcessEventBus : IEventBus
 
             var running = Interlocked.Read(ref _inFlight);
             cancelled += running;
-            await _stopCts.CancelAsync().ConfigureAwait(false);
+            await Cancellation.TryCancelAsync(_stopCts, Logger).ConfigureAwait(false);
 
             // Handlers see their tokens cancelled; those that ignore them are abandoned by the processor.
             try
