@@ -53,7 +53,8 @@ public class CoreGuaranteeTests
         bus.Subscribe<Ping>(
             async (_, _, ct) =>
             {
-                using var registration = ct.Register(static () => throw new InvalidOperationException("callback"));
+                // Not disposed: the callback must still be registered when the bus cancels.
+            ct.Register(static () => throw new InvalidOperationException("callback"));
                 await Task.Delay(Timeout.Infinite, ct);
             },
             new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(20) });
@@ -71,7 +72,8 @@ public class CoreGuaranteeTests
         var bus = EventBus.Create();
         bus.Subscribe<Ping>(async (_, _, ct) =>
         {
-            using var registration = ct.Register(static () => throw new InvalidOperationException("callback"));
+            // Not disposed: the callback must still be registered when the bus cancels.
+            ct.Register(static () => throw new InvalidOperationException("callback"));
             await Task.Delay(Timeout.Infinite, ct);
         });
 
@@ -88,7 +90,8 @@ public class CoreGuaranteeTests
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bus.Subscribe<Ping>(async (_, _, ct) =>
         {
-            using var registration = ct.Register(static () => throw new InvalidOperationException("callback"));
+            // Not disposed: the callback must still be registered when the bus cancels.
+            ct.Register(static () => throw new InvalidOperationException("callback"));
             started.TrySetResult();
             await Task.Delay(Timeout.Infinite, ct);
         });
