@@ -314,7 +314,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         HandlerResult result;
         if (run.IsDeadlinePassed)
         {
-            result = new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{entry.Name}' started."), 0, TimeSpan.Zero);
+            result = DeadlinePassed(context, entry, 0, TimeSpan.Zero);
         }
         else if (entry.RetryPipeline is { } pipeline)
         {
@@ -324,6 +324,13 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 await pipeline.ExecuteAsync(
                     static async (s, _) =>
                     {
+                        if (s.Attempts > 0 && s.Run.IsDeadlinePassed)
+                        {
+                            // A retry is a start like any other: none after the deadline.
+                            s.Last = DeadlinePassed(s.Context, s.Entry, s.Attempts, s.Last.Duration);
+                            return;
+                        }
+
                         s.Attempts++;
                         var attemptContext = s.Attempts == 1 ? s.Context : s.Context.CloneForAttempt(s.Context.Attempt + s.Attempts - 1);
                         s.Last = await s.Processor.RunAttemptAsync(attemptContext, s.Entry, s.Run, s.Timeout, s.Attempts).ConfigureAwait(false);
@@ -336,6 +343,12 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             catch (Exception ex) when (state.Attempts == 0)
             {
                 state.Last = Classify(ex, entry, run.Token, null, run, 0, TimeSpan.Zero);
+            }
+            catch (OperationCanceledException ex) when (run.Token.IsCancellationRequested)
+            {
+                // The token fired during the back-off between attempts: the invocation ends for that
+                // reason (Cancelled on stop, TimedOut at the deadline), not with the previous attempt's failure.
+                state.Last = Classify(ex, entry, run.Token, null, run, state.Attempts, state.Last.Duration);
             }
             catch (Exception)
             {
@@ -455,6 +468,9 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
         return new HandlerResult(entry.Name, HandlerStatus.Failed, null, exception, attempt, elapsed);
     }
+
+    private static HandlerResult DeadlinePassed(EventContext context, SubscriptionEntry entry, int attempts, TimeSpan elapsed) =>
+        new(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{entry.Name}' started (attempt {attempts + 1})."), attempts, elapsed);
 
     private static Exception GetException(ValueTask<object?> faulted)
     {

@@ -1,6 +1,7 @@
 using Busbar.Tests.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Busbar.Tests.Dispatch;
 
@@ -102,6 +103,135 @@ public class CoreGuaranteeTests
 
         Assert.Equal(1, report.Cancelled);
         Assert.Equal(EventStatus.Cancelled, (await handle.AsValueTask().Within()).Status);
+    }
+
+    // ---------------------------------------------------------------- 4: an event deadline is a deadline
+
+    [Fact]
+    public async Task Deadline_FiresDuringSerialHandler_LaterHandlerNeverStarts()
+    {
+        var time = new FakeTimeProvider();
+        await using var bus = new EventBusBuilder().WithTimeProvider(time).Build();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondRan = 0;
+        bus.Subscribe<Ping>(async (_, _, ct) =>
+        {
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+        }, new SubscriptionOptions { Name = "first" });
+        bus.Subscribe<Ping>(_ => Interlocked.Increment(ref secondRan), new SubscriptionOptions { Name = "second" });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) });
+        await started.Task.Within();
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var outcome = await handle.AsValueTask().Within();
+
+        Assert.Equal(EventStatus.TimedOut, outcome.Status);
+        Assert.Equal(0, Volatile.Read(ref secondRan));
+        Assert.Equal(HandlerStatus.TimedOut, outcome.Handlers[0].Status);
+        Assert.Equal(HandlerStatus.TimedOut, outcome.Handlers[1].Status);
+        Assert.Equal(0, outcome.Handlers[1].Attempts);
+    }
+
+    [Fact]
+    public async Task Deadline_FiresDuringParallelTier_LaterTierNeverStarts()
+    {
+        var time = new FakeTimeProvider();
+        await using var bus = new EventBusBuilder().WithTimeProvider(time).WithOptions(new EventBusOptions { HandlerConcurrency = HandlerConcurrency.Parallel }).Build();
+        var started = 0;
+        var lowRan = 0;
+        bus.Subscribe<Ping>(async (_, _, ct) => { Interlocked.Increment(ref started); await Task.Delay(Timeout.Infinite, ct); }, new SubscriptionOptions { Priority = 10 });
+        bus.Subscribe<Ping>(async (_, _, ct) => { Interlocked.Increment(ref started); await Task.Delay(Timeout.Infinite, ct); }, new SubscriptionOptions { Priority = 10 });
+        bus.Subscribe<Ping>(_ => Interlocked.Increment(ref lowRan), new SubscriptionOptions { Name = "low" });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) });
+        await TestTimeout.Until(() => Volatile.Read(ref started) == 2);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var outcome = await handle.AsValueTask().Within();
+
+        Assert.Equal(EventStatus.TimedOut, outcome.Status);
+        Assert.Equal(0, Volatile.Read(ref lowRan));
+        var low = Assert.Single(outcome.Handlers, h => h.Subscription == "low");
+        Assert.Equal(HandlerStatus.TimedOut, low.Status);
+        Assert.Equal(0, low.Attempts);
+    }
+
+    [Fact]
+    public async Task Deadline_PassesDuringAttempt_NoRetryStarts()
+    {
+        // Guard rather than regression pin: Polly itself refuses an attempt once the token is cancelled; the
+        // processor also checks the clock before each attempt for a deadline timer that has not fired yet.
+        var time = new FakeTimeProvider();
+        await using var bus = new EventBusBuilder().WithTimeProvider(time).Build();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        bus.Subscribe<Ping>(async (_, _, _) =>
+        {
+            Interlocked.Increment(ref calls);
+            await gate.Task;
+            throw new IOException("down");
+        }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.Zero) });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) });
+        await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
+
+        time.Advance(TimeSpan.FromSeconds(2));
+        gate.SetResult();
+        var outcome = await handle.AsValueTask().Within();
+
+        Assert.Equal(EventStatus.TimedOut, outcome.Status);
+        Assert.Equal(HandlerStatus.TimedOut, outcome.Handlers[0].Status);
+        Assert.Equal(1, outcome.Handlers[0].Attempts);
+        Assert.Equal(1, Volatile.Read(ref calls));
+    }
+
+    [Fact]
+    public async Task Deadline_FiresDuringRetryBackoff_TimedOutWithoutAnotherAttempt()
+    {
+        var time = new FakeTimeProvider();
+        await using var bus = new EventBusBuilder().WithTimeProvider(time).Build();
+        var calls = 0;
+        bus.Subscribe<Ping>((_, _, _) =>
+        {
+            Interlocked.Increment(ref calls);
+            throw new IOException("down");
+        }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.FromSeconds(10)) });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(5) });
+        await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
+
+        // The deadline timer was armed when the event started, so it fires whether or not Polly has armed its delay yet.
+        time.Advance(TimeSpan.FromSeconds(5));
+        var outcome = await handle.AsValueTask().Within();
+
+        Assert.Equal(EventStatus.TimedOut, outcome.Status);
+        Assert.Equal(HandlerStatus.TimedOut, outcome.Handlers[0].Status);
+        Assert.Equal(1, outcome.Handlers[0].Attempts);
+        Assert.Equal(1, Volatile.Read(ref calls));
+    }
+
+    // ---------------------------------------------------------------- 11: a stop during a retry back-off cancels
+
+    [Fact]
+    public async Task StopAsync_DuringRetryBackoff_RecordedCancelledNotDeadLettered()
+    {
+        await using var bus = EventBus.Create();
+        var calls = 0;
+        bus.Subscribe<Ping>((_, _, _) =>
+        {
+            Interlocked.Increment(ref calls);
+            throw new IOException("down");
+        }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.FromSeconds(30)) });
+        var handle = await bus.PublishAsync(new Ping(1));
+        await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
+
+        var report = await bus.StopAsync(TimeSpan.FromMilliseconds(20)).Within();
+        var outcome = await handle.AsValueTask().Within();
+
+        Assert.Equal(1, report.Cancelled);
+        Assert.Equal(EventStatus.Cancelled, outcome.Status);
+        Assert.Equal(HandlerStatus.Cancelled, outcome.Handlers[0].Status);
+        Assert.Equal(1, outcome.Handlers[0].Attempts);
+        Assert.Equal(0, bus.DeadLetters.Count);
+        Assert.Equal(0, bus.GetStatistics().Failed);
     }
 
     private static FakeLogger NewLogger() =>
