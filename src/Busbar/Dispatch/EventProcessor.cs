@@ -11,6 +11,10 @@ namespace Busbar.Dispatch;
 /// </summary>
 internal sealed class EventProcessor(InProcessEventBus bus)
 {
+    // The grace after cancellation is a safety net against handlers that never return, so it runs on the
+    // real clock: a test clock that is never advanced must not hold an event (or a stop) forever.
+    private static readonly TimeProvider s_graceClock = TimeProvider.System;
+
     private readonly TimeProvider _time = bus.TimeProvider;
 
     /// <summary>Processes a claimed event. <paramref name="frame"/> belongs to the calling flow and is restored before returning.</summary>
@@ -237,7 +241,11 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         }
     }
 
-    /// <summary>Awaits a handler, but stops waiting when <paramref name="token"/> fires even if the handler ignores it.</summary>
+    /// <summary>
+    /// Awaits a handler. When <paramref name="token"/> fires, waits up to <see cref="EventBusOptions.CancellationGrace"/>
+    /// more for the handler to end (a handler that honours its token ends here, its clean-up done); only a handler still
+    /// running after that is abandoned.
+    /// </summary>
     private async ValueTask<object?> AwaitAbandonableAsync(ValueTask<object?> pending, CancellationToken token, EventContext context, SubscriptionEntry entry)
     {
         if (pending.IsCompleted || !token.CanBeCanceled)
@@ -249,10 +257,24 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         }
         catch (OperationCanceledException) when (!task.IsCompleted)
         {
-            // The handler ignores its token: stop waiting, observe its end so no exception goes unobserved.
+            // Cancelled: the grace below decides between a cooperative end and abandonment.
+        }
+
+        try
+        {
+            return await task.WaitAsync(bus.Options.CancellationGrace, s_graceClock).ConfigureAwait(false);
+        }
+        catch (Exception) when (task.IsCompleted)
+        {
+            // The handler ended (perhaps just as the grace ran out): its own outcome counts.
+            return await task.ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Still running after the grace: stop waiting, and observe its end so no exception goes unobserved.
             bus.OnHandlerAbandoned(context, entry);
             _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw;
+            throw new OperationCanceledException(token);
         }
     }
 

@@ -818,10 +818,11 @@ internal sealed partial class InProcessEventBus : IEventBus
             cancelled += running;
             await Cancellation.TryCancelAsync(_stopCts, Logger).ConfigureAwait(false);
 
-            // Handlers see their tokens cancelled; those that ignore them are abandoned by the processor.
+            // Handlers see their tokens cancelled; the processor waits CancellationGrace for each to end and
+            // abandons those still running, so the events (and their DI scopes) are done within the grace.
             try
             {
-                await drained.Task.WaitAsync(s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
+                await drained.Task.WaitAsync(Options.CancellationGrace + s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {

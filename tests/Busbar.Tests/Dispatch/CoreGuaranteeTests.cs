@@ -1,4 +1,6 @@
 using Busbar.Tests.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -234,6 +236,147 @@ public class CoreGuaranteeTests
         Assert.Equal(0, bus.GetStatistics().Failed);
     }
 
+    // ---------------------------------------------------------------- 6: a handler that honours its token is not abandoned
+
+    [Fact]
+    public async Task HandlerTimeout_HandlerHonoursToken_NotAbandonedAndCleanUpRunsBeforeCompletion()
+    {
+        var logger = NewLogger();
+        await using var bus = new EventBusBuilder().WithLoggerFactory(new SingleLoggerFactory(logger)).Build();
+        var cleanedUp = 0;
+        bus.Subscribe<Ping>(async (_, _, ct) =>
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            finally
+            {
+                // Asynchronous clean-up: the event must wait for it.
+                await Task.Delay(50, CancellationToken.None);
+                Interlocked.Exchange(ref cleanedUp, 1);
+            }
+        }, new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(20) });
+
+        var outcome = await (await bus.PublishAsync(new Ping(1))).AsValueTask().Within();
+
+        Assert.Equal(1, Volatile.Read(ref cleanedUp));
+        Assert.Equal(EventStatus.TimedOut, outcome.Status);
+        Assert.DoesNotContain(logger.Collector.GetSnapshot(), r => r.Id.Name == "HandlerAbandoned");
+    }
+
+    [Fact]
+    public async Task StopAsync_HandlerHonoursToken_ReturnsAfterHandlerFinishedNotAbandoned()
+    {
+        var logger = NewLogger();
+        var bus = new EventBusBuilder().WithLoggerFactory(new SingleLoggerFactory(logger)).Build();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cleanedUp = 0;
+        bus.Subscribe<Ping>(async (_, _, ct) =>
+        {
+            try
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            finally
+            {
+                await Task.Delay(50, CancellationToken.None);
+                Interlocked.Exchange(ref cleanedUp, 1);
+            }
+        });
+        var handle = await bus.PublishAsync(new Ping(1));
+        await started.Task.Within();
+
+        var report = await bus.StopAsync(TimeSpan.FromMilliseconds(10)).Within();
+
+        Assert.Equal(1, Volatile.Read(ref cleanedUp));
+        Assert.Equal(1, report.Cancelled);
+        Assert.Equal(EventStatus.Cancelled, (await handle.AsValueTask().Within()).Status);
+        var records = logger.Collector.GetSnapshot();
+        Assert.DoesNotContain(records, r => r.Id.Name is "HandlerAbandoned" or "StopAbandoned");
+    }
+
+    [Fact]
+    public async Task HandlerTimeout_HandlerIgnoresToken_AbandonedOnlyAfterGrace()
+    {
+        var logger = NewLogger();
+        var time = new FakeTimeProvider();
+        await using var bus = new EventBusBuilder()
+            .WithTimeProvider(time)
+            .WithLoggerFactory(new SingleLoggerFactory(logger))
+            .WithOptions(new EventBusOptions { CancellationGrace = TimeSpan.FromMilliseconds(100) })
+            .Build();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<Ping>(async (_, _, _) =>
+        {
+            started.TrySetResult();
+            await release.Task;
+            throw new InvalidOperationException("after abandonment: observed, never unobserved");
+        }, new SubscriptionOptions { Timeout = TimeSpan.FromSeconds(1) });
+        var handle = await bus.PublishAsync(new Ping(1));
+        await started.Task.Within();
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var outcome = await handle.AsValueTask().Within();
+        release.SetResult();
+
+        Assert.Equal(EventStatus.TimedOut, outcome.Status);
+        Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Name == "HandlerAbandoned");
+    }
+
+    [Fact]
+    public async Task HostStop_ScopedHandlerHonoursToken_ScopeDisposedBeforeStopReturns()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSingleton<ScopeProbeLog>();
+        builder.Services.AddScoped<DisposalProbe>();
+        builder.Services.AddBusbar(b => b.AddHandler<Ping, CooperativeScopedHandler>());
+        using var host = builder.Build();
+        var log = host.Services.GetRequiredService<ScopeProbeLog>();
+        await host.StartAsync().Within();
+        var bus = host.Services.GetRequiredService<IEventBus>();
+        var handle = await bus.PublishAsync(new Ping(1));
+        await log.Started.Task.Within();
+
+        // A host stop whose token is already cancelled: the drain ends at once and the handler is cancelled.
+        using var stopNow = new CancellationTokenSource();
+        await stopNow.CancelAsync();
+        await host.StopAsync(stopNow.Token).Within();
+
+        Assert.Equal(1, Volatile.Read(ref log.Disposed));
+        Assert.Equal(EventStatus.Cancelled, (await handle.AsValueTask().Within()).Status);
+    }
+
     private static FakeLogger NewLogger() =>
         new(new FakeLogCollector(Microsoft.Extensions.Options.Options.Create(new FakeLogCollectorOptions())));
+}
+
+/// <summary>Shared between the test and the scoped handler it hosts.</summary>
+public sealed class ScopeProbeLog
+{
+    public readonly TaskCompletionSource Started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public int Disposed;
+}
+
+/// <summary>A scoped dependency whose asynchronous disposal the test can see.</summary>
+public sealed class DisposalProbe(ScopeProbeLog log) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        await Task.Delay(20, CancellationToken.None);
+        Interlocked.Exchange(ref log.Disposed, 1);
+    }
+}
+
+/// <summary>A DI handler class that honours its token.</summary>
+public sealed class CooperativeScopedHandler(DisposalProbe probe, ScopeProbeLog log) : IEventHandler<Ping>
+{
+    public async ValueTask HandleAsync(Ping @event, EventContext context, CancellationToken cancellationToken)
+    {
+        _ = probe;
+        log.Started.TrySetResult();
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+    }
 }
