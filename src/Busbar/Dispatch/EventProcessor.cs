@@ -17,8 +17,15 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
     private readonly TimeProvider _time = bus.TimeProvider;
 
-    /// <summary>Processes a claimed event. <paramref name="frame"/> belongs to the calling flow and is restored before returning.</summary>
-    public ValueTask ProcessAsync(EventContext context, AmbientFrame frame, bool recordResults)
+    /// <summary>Processes a claimed event.</summary>
+    /// <param name="context">The event.</param>
+    /// <param name="callerFrame">
+    /// <see langword="null"/>: the event gets an ambient frame of its own, closed when it ends (queued events,
+    /// <c>InvokeAsync</c>, queue jumps, re-drives). Otherwise the calling flow's frame, pointed at the event
+    /// without allocating and restored before returning (<c>SendAsync</c>); see <see cref="Ambient"/>.
+    /// </param>
+    /// <param name="recordResults">Whether handler results are kept for an outcome.</param>
+    public ValueTask ProcessAsync(EventContext context, AmbientFrame? callerFrame, bool recordResults)
     {
         var route = context.Route ??= bus.Router.Resolve(context.Payload.GetType(), context.Name);
         var entries = route.Entries;
@@ -37,13 +44,16 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
             && (options?.HandlerTimeout ?? bus.Options.HandlerTimeout) is null;
         if (!fast)
-            return ProcessGeneralAsync(context, route, 0, frame, default, null);
+            return ProcessGeneralAsync(context, route, 0, null, default, null);
 
         var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var stopToken = context.CallerToken.CanBeCanceled ? context.CallerToken : bus.StopToken;
-        var savedContext = frame.Context;
-        var savedSubscription = frame.Subscription;
+        var eventFrame = callerFrame is null ? Ambient.Install(context, null) : null;
+        var thread = Environment.CurrentManagedThreadId;
+        var savedSyncThread = callerFrame?.SyncThread ?? 0;
+        var savedSyncContext = callerFrame?.SyncContext;
+        var savedSyncSubscription = callerFrame?.SyncSubscription;
         var anyFailed = false;
 
         // Queued events time every handler (one clock read per handler: the end of one is the start
@@ -60,8 +70,18 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 continue;
             }
 
-            frame.Context = context;
-            frame.Subscription = entry;
+            if (eventFrame is not null)
+            {
+                eventFrame.Subscription = entry;
+            }
+            else
+            {
+                // Visible to this thread only: a flow another handler left running must not see this event.
+                callerFrame!.SyncContext = context;
+                callerFrame.SyncSubscription = entry;
+                callerFrame.SyncThread = thread;
+            }
+
             var span = BusTracing.StartProcess(context, entry);
             ValueTask<object?> pending;
             try
@@ -75,11 +95,26 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
             if (!pending.IsCompleted)
             {
-                // The handler went asynchronous and captured this frame: nobody else may mutate it until the event ends.
-                var owner = frame.OwnerThread;
-                frame.OwnerThread = -1;
                 span.Detach();
-                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(timed ? start : _time.GetTimestamp(), savedContext, savedSubscription, owner, span));
+                var resumeAt = timed ? start : _time.GetTimestamp();
+                if (eventFrame is not null)
+                {
+                    // The handler went asynchronous holding the event's frame: nobody else may mutate it until the event ends.
+                    eventFrame.OwnerThread = -1;
+                    return ProcessGeneralAsync(context, route, i, eventFrame, pending, new Resume(resumeAt, null, null, null, 0, span));
+                }
+
+                // The handler went asynchronous holding the caller's frame: it names the event for every flow
+                // holding the frame until the event ends, and nobody else may mutate it meanwhile.
+                var caller = callerFrame!;
+                var resume = new Resume(resumeAt, caller, caller.Context, caller.Subscription, caller.OwnerThread, span);
+                caller.Context = context;
+                caller.Subscription = entry;
+                caller.OwnerThread = -1;
+                caller.SyncThread = savedSyncThread;
+                caller.SyncContext = savedSyncContext;
+                caller.SyncSubscription = savedSyncSubscription;
+                return ProcessGeneralAsync(context, route, i, null, pending, resume);
             }
 
             var end = timed ? _time.GetTimestamp() : 0;
@@ -110,8 +145,17 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             }
         }
 
-        frame.Context = savedContext;
-        frame.Subscription = savedSubscription;
+        if (eventFrame is not null)
+        {
+            eventFrame.Close();
+        }
+        else
+        {
+            callerFrame!.SyncThread = savedSyncThread;
+            callerFrame.SyncContext = savedSyncContext;
+            callerFrame.SyncSubscription = savedSyncSubscription;
+        }
+
         if (results is null && context.Results is { } lazily)
             FillPlainSuccesses(lazily, entries);
         var status = anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed;
@@ -134,19 +178,22 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         }
     }
 
-    private readonly record struct Resume(long Start, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner, ProcessSpan Span);
+    /// <summary>A handler the synchronous path left running, and the caller's frame state to restore when the event ends.</summary>
+    private readonly record struct Resume(long Start, AmbientFrame? CallerFrame, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner, ProcessSpan Span);
 
-    private async ValueTask ProcessGeneralAsync(EventContext context, Route route, int startIndex, AmbientFrame callerFrame, ValueTask<object?> inFlight, Resume? resume)
+    /// <summary>
+    /// The general path: policies, parallel tiers, first-wins, and handlers the synchronous path left running.
+    /// <c>eventFrame</c> is the event's own frame when the synchronous path installed one; otherwise this method installs it.
+    /// </summary>
+    private async ValueTask ProcessGeneralAsync(EventContext context, Route route, int startIndex, AmbientFrame? eventFrame, ValueTask<object?> inFlight, Resume? resume)
     {
         var entries = route.Entries;
         var results = context.Results ??= new HandlerResult[entries.Length];
         var options = context.Options;
         var concurrency = options?.HandlerConcurrency ?? bus.Options.HandlerConcurrency;
         var completion = options?.Completion ?? bus.Options.Completion;
-        var savedContext = resume?.SavedContext ?? callerFrame.Context;
-        var savedSubscription = resume?.SavedSubscription ?? callerFrame.Subscription;
         using var run = EventRun.Create(bus, context, completion);
-        var frame = Ambient.Install(context, null);
+        var frame = eventFrame ?? Ambient.Install(context, null);
         try
         {
             var index = startIndex;
@@ -232,11 +279,12 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         }
         finally
         {
-            if (resume is { } back)
+            frame.Close();
+            if (resume is { CallerFrame: { } caller } back)
             {
-                callerFrame.Context = savedContext;
-                callerFrame.Subscription = savedSubscription;
-                callerFrame.OwnerThread = back.Owner;
+                caller.Context = back.SavedContext;
+                caller.Subscription = back.SavedSubscription;
+                caller.OwnerThread = back.Owner;
             }
         }
     }
@@ -298,12 +346,19 @@ internal sealed class EventProcessor(InProcessEventBus bus)
     private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventRun run)
     {
         // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
-        // method restores the caller's execution context when it returns).
-        Ambient.Install(context, entry);
-        var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
-        if (result.Status == HandlerStatus.Succeeded)
-            run.OnSucceeded();
-        return result;
+        // method restores the caller's execution context when it returns), closed when it ends.
+        var frame = Ambient.Install(context, entry);
+        try
+        {
+            var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
+            if (result.Status == HandlerStatus.Succeeded)
+                run.OnSucceeded();
+            return result;
+        }
+        finally
+        {
+            frame.Close();
+        }
     }
 
     /// <summary>One invocation with filter, once, timeout and retry policies. Never throws.</summary>

@@ -389,13 +389,12 @@ internal sealed partial class InProcessEventBus : IEventBus
                 context.Deadline = createdAt + timeout;
         }
 
-        var frame = Ambient.Frame;
-        var parent = frame?.Context;
+        Ambient.Current(out var parent, out var parentSubscription);
         if (parent is not null)
         {
             context.CorrelationId = options?.CorrelationId ?? parent.CorrelationId;
             context.CausationId = options?.CausationId ?? parent.EventId;
-            parent.AddChild(frame!.Subscription, context.EventId);
+            parent.AddChild(parentSubscription, context.EventId);
         }
         else
         {
@@ -441,12 +440,12 @@ internal sealed partial class InProcessEventBus : IEventBus
         var context = InlineContexts.Rent(this, @event, name);
         context.Route = route;
         var frame = Ambient.Acquire();
-        var parent = frame.Context;
+        frame.Visible(out var parent, out var parentSubscription);
         if (parent is not null)
         {
             context.CorrelationId = parent.CorrelationId;
             context.CausationId = parent.EventId;
-            parent.AddChild(frame.Subscription, context.EventId);
+            parent.AddChild(parentSubscription, context.EventId);
         }
 
         context.IsInline = true;
@@ -471,18 +470,21 @@ internal sealed partial class InProcessEventBus : IEventBus
         where T : notnull
     {
         var context = CreateContext(@event, options, queued: false);
-        var frame = Ambient.Acquire();
         context.MarkRunning();
         context.IsInline = true;
         context.CallerToken = cancellationToken;
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
     // ---------------------------------------------------------------- processing
 
     /// <summary>Called by a worker for each dequeued event.</summary>
-    internal ValueTask ProcessQueuedAsync(EventContext context, AmbientFrame frame)
+    /// <remarks>
+    /// <paramref name="workerFrame"/> is not used: every queued event gets an ambient frame of its own, so work a
+    /// handler leaves running never sees the worker's next event (see <see cref="Ambient"/>).
+    /// </remarks>
+    internal ValueTask ProcessQueuedAsync(EventContext context, AmbientFrame workerFrame)
     {
         if (!context.TryClaim())
         {
@@ -493,7 +495,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         var dwell = DwellOf(context);
         Metrics.Dequeued(context, dwell);
         EventLog.Dispatching(context, dwell);
-        return Processor.ProcessAsync(context, frame, recordResults: true);
+        _ = workerFrame;
+        return Processor.ProcessAsync(context, null, recordResults: true);
     }
 
     /// <summary>The awaiter of an <see cref="EventHandle"/>: queue jump when a handler awaits its still-queued child.</summary>
@@ -509,8 +512,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     private async ValueTask<EventOutcome> ProcessJumpedAsync(EventContext context)
     {
         Metrics.Dequeued(context, DwellOf(context));
-        var frame = Ambient.Install(null, null);
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
@@ -736,8 +738,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             await _journal.OnRedriveAsync(letter, context, subscription, cancellationToken).ConfigureAwait(false);
         context.Route = new Route([subscription], [0], Router.Version);
         context.MarkRunning();
-        var frame = Ambient.Install(null, null);
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
 

@@ -349,6 +349,90 @@ public class CoreGuaranteeTests
         Assert.Equal(EventStatus.Cancelled, (await handle.AsValueTask().Within()).Status);
     }
 
+    // ---------------------------------------------------------------- 5: fire-and-forget work is not credited to a stranger
+
+    [EventName("core.job")]
+    public sealed record Job(int N);
+
+    [EventName("core.followup")]
+    public sealed record FollowUp(int N);
+
+    [Fact]
+    public async Task FireAndForget_PublishAfterHandlerFinished_NotAttributedToTheEventRunningThen()
+    {
+        await using var bus = EventBus.Create();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondRunning = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var late = new TaskCompletionSource<EventHandle>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task? leftRunning = null;
+        bus.Subscribe<Job>(async (job, _, _) =>
+        {
+            if (job.N == 1)
+            {
+                // Started and not awaited: it publishes after this handler has returned.
+                leftRunning = Task.Run(async () =>
+                {
+                    await release.Task;
+                    late.SetResult(await bus.PublishAsync(new FollowUp(1)));
+                });
+                return;
+            }
+
+            secondRunning.SetResult();
+            await secondGate.Task;
+        });
+        var first = await bus.PublishAsync(new Job(1));
+        await first.AsValueTask().Within();
+        var second = await bus.PublishAsync(new Job(2));
+        await secondRunning.Task.Within();
+
+        release.SetResult();
+        var followUp = await late.Task.Within();
+        secondGate.SetResult();
+        var secondOutcome = await second.AsValueTask().Within();
+        await leftRunning!.Within();
+
+        // Attributed to no event: the handler that started the work had finished.
+        Assert.Null(followUp.Context.CausationId);
+        Assert.Equal(followUp.EventId, followUp.Context.CorrelationId);
+        Assert.Empty(secondOutcome.ChildEventIds);
+        Assert.Empty((await first.AsValueTask()).ChildEventIds);
+    }
+
+    [Fact]
+    public async Task FireAndForget_FromSendAsyncHandler_NotAttributedToALaterInlineEvent()
+    {
+        await using var bus = EventBus.Create();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var late = new TaskCompletionSource<EventContext?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task? leftRunning = null;
+        bus.Subscribe<Job>((job, _, _) =>
+        {
+            if (job.N == 1)
+            {
+                leftRunning = Task.Run(async () =>
+                {
+                    await release.Task;
+                    // What the bus would take as this flow's parent event right now.
+                    late.SetResult(EventContext.Current);
+                });
+                return ValueTask.CompletedTask;
+            }
+
+            // A synchronous handler of a later inline event, running while the leftover work looks.
+            release.SetResult();
+            Assert.True(late.Task.Wait(TestTimeout.Default));
+            return ValueTask.CompletedTask;
+        });
+
+        await bus.SendAsync(new Job(1));
+        await bus.SendAsync(new Job(2));
+        await leftRunning!.Within();
+
+        Assert.Null(await late.Task.Within());
+    }
+
     private static FakeLogger NewLogger() =>
         new(new FakeLogCollector(Microsoft.Extensions.Options.Options.Create(new FakeLogCollectorOptions())));
 }
