@@ -54,6 +54,22 @@ public sealed record EventBusOptions
     /// <value>Default 30 seconds.</value>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long the bus waits for a handler to end after cancelling its token (handler timeout, event
+    /// deadline, first-wins completion, stop) before it abandons the handler.
+    /// </summary>
+    /// <value>Default 5 seconds. <see cref="TimeSpan.Zero"/> abandons at once. At most one hour.</value>
+    /// <remarks>
+    /// A handler that honours its token ends within the grace: its <c>finally</c> blocks and its DI scope's
+    /// disposal run before the event completes and before <c>StopAsync</c> returns, and it is not reported as
+    /// abandoned. A handler still running after the grace is abandoned: a warning is logged, the event goes on
+    /// (or completes) without it, and the handler keeps running unobserved; an exception it throws later is
+    /// observed and dropped. The grace runs on the real clock, not on the bus's <see cref="TimeProvider"/>, so a
+    /// test clock that is never advanced cannot hold an event forever. A handler ignoring its token holds its
+    /// event (and a worker) for its timeout plus this grace.
+    /// </remarks>
+    public TimeSpan CancellationGrace { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Called once for every event that is dropped or rejected because the queue was full.</summary>
     /// <value>Default <see langword="null"/>.</value>
     /// <remarks>Runs on the publishing thread; keep it short and do not throw (exceptions are caught and logged).</remarks>
@@ -81,6 +97,8 @@ public sealed record EventBusOptions
             throw new ArgumentOutOfRangeException(nameof(HistoryCapacity), HistoryCapacity, $"EventBusOptions.HistoryCapacity must not be negative (was {HistoryCapacity}).");
         if (DeadLetterCapacity < 1)
             throw new ArgumentOutOfRangeException(nameof(DeadLetterCapacity), DeadLetterCapacity, $"EventBusOptions.DeadLetterCapacity must be at least 1 (was {DeadLetterCapacity}).");
+        if (CancellationGrace < TimeSpan.Zero || CancellationGrace > TimeSpan.FromHours(1))
+            throw new ArgumentOutOfRangeException(nameof(CancellationGrace), CancellationGrace, $"EventBusOptions.CancellationGrace must be between zero and one hour (was {CancellationGrace}).");
         if (DrainTimeout < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, $"EventBusOptions.DrainTimeout must not be negative (was {DrainTimeout}).");
     }

@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Error, "Write-ahead log {Directory}: a record could not be written")]
     public static partial void JournalWriteFailed(ILogger logger, Exception exception, string directory);
 
+    [LoggerMessage(16, LogLevel.Error, "A callback registered on a handler's cancellation token threw when the bus cancelled it")]
+    public static partial void CancellationCallbackFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(15, LogLevel.Warning, "Write-ahead log {Directory}: at stop, {Count} unfinished event(s) wait for subscriptions that were never registered: {Subscriptions}")]
     public static partial void RecoveryUnclaimed(ILogger logger, string directory, int count, string subscriptions);
 }

@@ -405,8 +405,7 @@ internal sealed partial class InProcessEventBus : IEventBus
                 context.Deadline = createdAt + timeout;
         }
 
-        var frame = Ambient.Frame;
-        var parent = frame?.Context;
+        Ambient.Current(out var parent, out var parentSubscription);
         if (parent is not null)
         {
             context.CorrelationId = options?.CorrelationId ?? parent.CorrelationId;
@@ -414,9 +413,9 @@ internal sealed partial class InProcessEventBus : IEventBus
 
             // A queued event becomes its publisher's child when it is admitted, not if it is refused.
             if (queued)
-                context.SetPublisher(parent, frame!.Subscription);
+                context.SetPublisher(parent, parentSubscription);
             else
-                parent.AddChild(frame!.Subscription, context.EventId);
+                parent.AddChild(parentSubscription, context.EventId);
         }
         else
         {
@@ -462,12 +461,12 @@ internal sealed partial class InProcessEventBus : IEventBus
         var context = InlineContexts.Rent(this, @event, name);
         context.Route = route;
         var frame = Ambient.Acquire();
-        var parent = frame.Context;
+        frame.Visible(out var parent, out var parentSubscription);
         if (parent is not null)
         {
             context.CorrelationId = parent.CorrelationId;
             context.CausationId = parent.EventId;
-            parent.AddChild(frame.Subscription, context.EventId);
+            parent.AddChild(parentSubscription, context.EventId);
         }
 
         context.IsInline = true;
@@ -492,24 +491,28 @@ internal sealed partial class InProcessEventBus : IEventBus
         where T : notnull
     {
         var context = CreateContext(@event, options, queued: false);
-        var frame = Ambient.Acquire();
         context.MarkRunning();
         context.IsInline = true;
         context.CallerToken = cancellationToken;
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
     // ---------------------------------------------------------------- processing
 
     /// <summary>Called by a worker for each dequeued event.</summary>
-    internal ValueTask ProcessQueuedAsync(EventContext context, AmbientFrame frame)
+    /// <remarks>
+    /// <paramref name="workerFrame"/> is not used: every queued event gets an ambient frame of its own, so work a
+    /// handler leaves running never sees the worker's next event (see <see cref="Ambient"/>).
+    /// </remarks>
+    internal ValueTask ProcessQueuedAsync(EventContext context, AmbientFrame workerFrame)
     {
         // The queue claimed the event for this worker when it handed it out.
         var dwell = DwellOf(context);
         Metrics.Dequeued(context, dwell);
         EventLog.Dispatching(context, dwell);
-        return Processor.ProcessAsync(context, frame, recordResults: true);
+        _ = workerFrame;
+        return Processor.ProcessAsync(context, null, recordResults: true);
     }
 
     /// <summary>The awaiter of an <see cref="EventHandle"/>: queue jump when a handler awaits its still-queued child.</summary>
@@ -525,8 +528,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     private async ValueTask<EventOutcome> ProcessJumpedAsync(EventContext context)
     {
         Metrics.Dequeued(context, DwellOf(context));
-        var frame = Ambient.Install(null, null);
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
@@ -766,8 +768,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             await _journal.OnRedriveAsync(letter, context, subscription, cancellationToken).ConfigureAwait(false);
         context.Route = new Route([subscription], [0], Router.Version);
         context.MarkRunning();
-        var frame = Ambient.Install(null, null);
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
@@ -844,12 +845,13 @@ internal sealed partial class InProcessEventBus : IEventBus
             foreach (var context in _queue.TakeAll())
                 OnEventFinished(context, EventStatus.Cancelled);
 
-            await _stopCts.CancelAsync().ConfigureAwait(false);
+            await Cancellation.TryCancelAsync(_stopCts, Logger).ConfigureAwait(false);
 
-            // Handlers see their tokens cancelled; those that ignore them are abandoned by the processor.
+            // Handlers see their tokens cancelled; the processor waits CancellationGrace for each to end and
+            // abandons those still running, so the events (and their DI scopes) are done within the grace.
             try
             {
-                await drained.Task.WaitAsync(s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
+                await drained.Task.WaitAsync(Options.CancellationGrace + s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {

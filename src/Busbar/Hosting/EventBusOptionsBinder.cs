@@ -27,6 +27,7 @@ internal static class EventBusOptionsBinder
             HistoryCapacity = Int(section, nameof(EventBusOptions.HistoryCapacity), options.HistoryCapacity, failures),
             DeadLetterCapacity = Int(section, nameof(EventBusOptions.DeadLetterCapacity), options.DeadLetterCapacity, failures),
             DrainTimeout = Time(section, nameof(EventBusOptions.DrainTimeout), options.DrainTimeout, failures) ?? options.DrainTimeout,
+            CancellationGrace = Time(section, nameof(EventBusOptions.CancellationGrace), options.CancellationGrace, failures) ?? options.CancellationGrace,
         };
         if (failures.Count > 0)
             throw new OptionsValidationException(optionsName, typeof(EventBusOptions), failures);
