@@ -393,6 +393,11 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         {
             result = DeadlinePassed(context, entry, 0, TimeSpan.Zero);
         }
+        else if (run.Reason == CancelReason.Stopping)
+        {
+            // The stop's drain timeout has passed: a handler not started yet does not start.
+            result = new HandlerResult(entry.Name, HandlerStatus.Cancelled, null, null, 0, TimeSpan.Zero);
+        }
         else if (entry.RetryPipeline is { } pipeline)
         {
             var state = new RetryState(this, context, entry, run, timeout);

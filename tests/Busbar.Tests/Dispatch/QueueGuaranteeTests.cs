@@ -202,6 +202,32 @@ public class QueueGuaranteeTests
         Assert.False(report.Completed);
     }
 
+    [Fact]
+    public async Task StopAsync_DrainTimeoutDuringFirstHandler_LaterSerialHandlerDoesNotStart()
+    {
+        var bus = EventBus.Create();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondRan = false;
+        bus.Subscribe<Ping>(async (_, _, ct) =>
+        {
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+        }, new SubscriptionOptions { Name = "first", Priority = 1 });
+        bus.Subscribe<Ping>(_ => secondRan = true, new SubscriptionOptions { Name = "second" });
+        var handle = await bus.PublishAsync(new Ping(1));
+        await started.Task.Within();
+
+        var report = await bus.StopAsync(TimeSpan.FromMilliseconds(20)).Within();
+        var outcome = await handle.AsValueTask().Within();
+        await bus.DisposeAsync();
+
+        Assert.False(secondRan);
+        Assert.Equal(EventStatus.Cancelled, outcome.Status);
+        Assert.Equal(HandlerStatus.Cancelled, outcome.Handlers[1].Status);
+        Assert.Equal(0, outcome.Handlers[1].Attempts);
+        Assert.Equal(1, report.Cancelled);
+    }
+
     // ---------------------------------------------------------------- a queue jump frees the slot
 
     [Fact]
