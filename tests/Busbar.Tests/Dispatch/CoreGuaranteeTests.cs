@@ -433,6 +433,69 @@ public class CoreGuaranteeTests
         Assert.Null(await late.Task.Within());
     }
 
+    // ---------------------------------------------------------------- 13: no unobserved task exceptions
+
+    [Fact]
+    public async Task HandlerFaultingAsItsTokenFires_TimeoutOrStop_NoUnobservedTaskException()
+    {
+        const string Marker = "core-guarantee-13";
+        var unobserved = 0;
+        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e)
+        {
+            if (e.Exception.Flatten().InnerExceptions.Any(x => x.Message.Contains(Marker, StringComparison.Ordinal)))
+                Interlocked.Increment(ref unobserved);
+        }
+
+        TaskScheduler.UnobservedTaskException += OnUnobserved;
+        try
+        {
+            await HammerAsync(Marker);
+            for (var i = 0; i < 3; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+
+            Assert.Equal(0, Volatile.Read(ref unobserved));
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= OnUnobserved;
+        }
+    }
+
+    private static async Task HammerAsync(string marker)
+    {
+        // The handler's task faults from inside its token's cancellation callback: exactly as the token fires.
+        static ValueTask FaultWhenCancelled(CancellationToken ct, string marker)
+        {
+            var tcs = new TaskCompletionSource();
+            ct.Register(() => tcs.TrySetException(new InvalidOperationException(marker)));
+            return new ValueTask(tcs.Task);
+        }
+
+        var bus = EventBus.Create(new EventBusOptions { MaxConcurrentEvents = 2, CancellationGrace = TimeSpan.Zero });
+        bus.Subscribe<Ping>((_, _, ct) => FaultWhenCancelled(ct, marker), new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(1) });
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var handles = new List<EventHandle>();
+        for (var i = 0; i < 500 && !limit.IsCancellationRequested; i++)
+            handles.Add(await bus.PublishAsync(new Ping(i)));
+        foreach (var handle in handles)
+        {
+            // TimedOut when abandoned at the timeout, Failed when its fault is seen first.
+            Assert.Contains((await handle.AsValueTask().Within()).Status, new[] { EventStatus.TimedOut, EventStatus.Failed });
+        }
+
+        // And at a stop: every running handler faults as the stop token fires.
+        var stopped = EventBus.Create(new EventBusOptions { MaxConcurrentEvents = 4, CancellationGrace = TimeSpan.Zero });
+        stopped.Subscribe<Ping>((_, _, ct) => FaultWhenCancelled(ct, marker));
+        for (var i = 0; i < 8; i++)
+            await stopped.PublishAsync(new Ping(i));
+        await TestTimeout.Until(() => stopped.GetStatistics().InFlight == 8);
+        await stopped.StopAsync(TimeSpan.Zero).Within();
+        await bus.StopAsync().Within();
+    }
+
     private static FakeLogger NewLogger() =>
         new(new FakeLogCollector(Microsoft.Extensions.Options.Options.Create(new FakeLogCollectorOptions())));
 }
