@@ -50,6 +50,15 @@ public sealed record EventBusOptions
     /// <value>Default 10,000.</value>
     public int DeadLetterCapacity { get; init; } = 10_000;
 
+    /// <summary>Whether failed and timed-out invocations of inline events (<c>SendAsync</c>, <c>InvokeAsync</c>) go to the dead-letter store too.</summary>
+    /// <value>Default <see langword="false"/>: only queued events are dead-lettered.</value>
+    /// <remarks>
+    /// An inline caller already holds the failure (<c>SendAsync</c> throws it, <c>InvokeAsync</c> returns it in the
+    /// outcome), so by default it is not also kept for a later re-drive. Set this when every failure, however it was
+    /// dispatched, should be in one place. It is still logged and counted either way.
+    /// </remarks>
+    public bool DeadLetterInlineFailures { get; init; }
+
     /// <summary>How long <c>StopAsync</c> and <c>DisposeAsync</c> drain before cancelling handlers.</summary>
     /// <value>Default 30 seconds.</value>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -524,7 +524,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             case HandlerStatus.TimedOut:
                 Metrics.HandlerFailed(context, entry, result);
                 EventLog.HandlerFinished(context, entry, result);
-                if (context.IsInline)
+                if (context.IsInline && !Options.DeadLetterInlineFailures)
                     break;
                 var letter = _deadLetters.Add(context, entry, result);
                 if (context.IsDurable && entry.IsDurable)

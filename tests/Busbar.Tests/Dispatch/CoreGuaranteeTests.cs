@@ -210,6 +210,43 @@ public class CoreGuaranteeTests
         Assert.Equal(1, Volatile.Read(ref calls));
     }
 
+    // ---------------------------------------------------------------- 9: inline failures and dead letters
+
+    [Fact]
+    public async Task InlineFailure_ByDefault_NotDeadLetteredButCounted()
+    {
+        await using var bus = EventBus.Create();
+        bus.Subscribe<Ping>((_, _, _) => throw new IOException("down"), new SubscriptionOptions { Name = "failing" });
+
+        var outcome = await bus.InvokeAsync(new Ping(1)).Within();
+        await Assert.ThrowsAsync<IOException>(async () => await bus.SendAsync(new Ping(2)));
+
+        Assert.Equal(EventStatus.Failed, outcome.Status);
+        Assert.Equal(0, bus.DeadLetters.Count);
+        var queued = await (await bus.PublishAsync(new Ping(3))).AsValueTask().Within();
+        Assert.Equal(EventStatus.Failed, queued.Status);
+        Assert.Equal(1, bus.DeadLetters.Count);
+    }
+
+    [Fact]
+    public async Task InlineFailure_WithDeadLetterInlineFailures_DeadLetteredAndRedrivable()
+    {
+        await using var bus = EventBus.Create(new EventBusOptions { DeadLetterInlineFailures = true });
+        var up = false;
+        bus.Subscribe<Ping>((_, _, _) => up ? ValueTask.CompletedTask : throw new IOException("down"), new SubscriptionOptions { Name = "flaky" });
+
+        await bus.InvokeAsync(new Ping(1)).Within();
+        await Assert.ThrowsAsync<IOException>(async () => await bus.SendAsync(new Ping(2)));
+
+        var letters = bus.DeadLetters.List();
+        Assert.Equal(2, letters.Count);
+        Assert.All(letters, l => Assert.Equal("flaky", l.Subscription));
+        up = true;
+        var redriven = await bus.DeadLetters.RedriveAsync(letters[0].Id).Within();
+        Assert.Equal(EventStatus.Completed, redriven.Status);
+        Assert.Equal(1, bus.DeadLetters.Count);
+    }
+
     // ---------------------------------------------------------------- 11: a stop during a retry back-off cancels
 
     [Fact]
