@@ -29,6 +29,7 @@ internal static class EventBusOptionsBinder
             DrainTimeout = Time(section, nameof(EventBusOptions.DrainTimeout), options.DrainTimeout, failures) ?? options.DrainTimeout,
             CancellationGrace = Time(section, nameof(EventBusOptions.CancellationGrace), options.CancellationGrace, failures) ?? options.CancellationGrace,
             DeadLetterInlineFailures = Bool(section, nameof(EventBusOptions.DeadLetterInlineFailures), options.DeadLetterInlineFailures, failures),
+            FlowExecutionContext = Bool(section, nameof(EventBusOptions.FlowExecutionContext), options.FlowExecutionContext, failures),
         };
         if (failures.Count > 0)
             throw new OptionsValidationException(optionsName, typeof(EventBusOptions), failures);

@@ -210,6 +210,76 @@ public class CoreGuaranteeTests
         Assert.Equal(1, Volatile.Read(ref calls));
     }
 
+    // ---------------------------------------------------------------- 8: ambient context can flow to handlers
+
+    private static readonly AsyncLocal<string?> s_tenant = new();
+
+    [Fact]
+    public async Task FlowExecutionContext_On_QueuedHandlersSeePublishersAsyncLocals()
+    {
+        await using var bus = EventBus.Create(new EventBusOptions { FlowExecutionContext = true });
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        bus.Subscribe<Ping>(p => seen.Enqueue($"{p.Value}:{s_tenant.Value}"));
+        bus.Subscribe<Ping>(async (p, _, _) =>
+        {
+            await Task.Yield();
+            seen.Enqueue($"{p.Value}:async:{s_tenant.Value}");
+        });
+
+        s_tenant.Value = "acme";
+        var first = await bus.PublishAsync(new Ping(1));
+        s_tenant.Value = "globex";
+        Assert.True(bus.TryPublish(new Ping(2), out var second));
+        s_tenant.Value = null;
+        await first.AsValueTask().Within();
+        await second.AsValueTask().Within();
+
+        Assert.Equal(["1:acme", "1:async:acme", "2:globex", "2:async:globex"], seen);
+    }
+
+    [Fact]
+    public async Task FlowExecutionContext_OffByDefault_QueuedHandlersDoNotSeePublishersAsyncLocals()
+    {
+        await using var bus = EventBus.Create();
+        string? seen = "unset";
+        bus.Subscribe<Ping>(_ => seen = s_tenant.Value);
+
+        s_tenant.Value = "acme";
+        var handle = await bus.PublishAsync(new Ping(1));
+        s_tenant.Value = null;
+        await handle.AsValueTask().Within();
+
+        Assert.Null(seen);
+    }
+
+    [Fact]
+    public async Task FlowExecutionContext_On_HandlerStillAttributedToItsOwnEvent()
+    {
+        // The captured context holds the publishing handler's ambient frame; the child must not run as its parent.
+        await using var bus = EventBus.Create(new EventBusOptions { FlowExecutionContext = true });
+        var grandchild = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+        EventContext? childContext = null;
+        bus.Subscribe<Job>(async (_, _, _) => await bus.PublishAsync(new FollowUp(1)));
+        bus.Subscribe<FollowUp>(async (f, ctx, _) =>
+        {
+            if (f.N == 1)
+            {
+                childContext = ctx;
+                Assert.Same(ctx, EventContext.Current);
+                await bus.PublishAsync(new FollowUp(2));
+            }
+            else
+            {
+                grandchild.SetResult(ctx);
+            }
+        });
+
+        await (await bus.PublishAsync(new Job(1))).AsValueTask().Within();
+        var g = await grandchild.Task.Within();
+
+        Assert.Equal(childContext!.EventId, g.CausationId);
+    }
+
     // ---------------------------------------------------------------- 9: inline failures and dead letters
 
     [Fact]
