@@ -50,6 +50,38 @@ public sealed record EventBusOptions
     /// <value>Default 10,000.</value>
     public int DeadLetterCapacity { get; init; } = 10_000;
 
+    /// <summary>Whether the handlers of a queued event run in the publisher's <see cref="System.Threading.ExecutionContext"/>.</summary>
+    /// <value>Default <see langword="false"/>: handlers of queued events run in the worker's own, empty context.</value>
+    /// <remarks>
+    /// <para>
+    /// When set, <c>PublishAsync</c>, <c>TryPublish</c> and <c>PublishBatchAsync</c> capture the caller's execution
+    /// context with each event, and the event's handlers run in it, as <c>Task.Run</c> would: values the publisher
+    /// set in an <see cref="AsyncLocal{T}"/> (a tenant, a culture scope, a user id) are visible in the handlers.
+    /// A queue jump runs in the publisher's context the same way. Inline dispatch always runs in the caller's context.
+    /// </para>
+    /// <para>
+    /// Off by default on purpose: request-scoped state (<c>IHttpContextAccessor.HttpContext</c>, an ambient
+    /// transaction, a scoped service held in an async local) would then be visible to background handlers that may
+    /// run after the request has ended. The captured context is released when the event's processing starts.
+    /// </para>
+    /// <para>
+    /// The bus's own tracing is unchanged: a handler's span is still parented by the publish span carried in the
+    /// event's headers, and the publisher's <see cref="System.Diagnostics.Activity.Current"/> is not made current
+    /// in the handlers. Cost: a capture per publish (no allocation) and, per event, one state object and the switch
+    /// into the captured context.
+    /// </para>
+    /// </remarks>
+    public bool FlowExecutionContext { get; init; }
+
+    /// <summary>Whether failed and timed-out invocations of inline events (<c>SendAsync</c>, <c>InvokeAsync</c>) go to the dead-letter store too.</summary>
+    /// <value>Default <see langword="false"/>: only queued events are dead-lettered.</value>
+    /// <remarks>
+    /// An inline caller already holds the failure (<c>SendAsync</c> throws it, <c>InvokeAsync</c> returns it in the
+    /// outcome), so by default it is not also kept for a later re-drive. Set this when every failure, however it was
+    /// dispatched, should be in one place. It is still logged and counted either way.
+    /// </remarks>
+    public bool DeadLetterInlineFailures { get; init; }
+
     /// <summary>How long <c>StopAsync</c> and <c>DisposeAsync</c> drain before cancelling handlers.</summary>
     /// <value>Default 30 seconds.</value>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -3,6 +3,11 @@ using Microsoft.Extensions.Logging;
 namespace Busbar.Diagnostics;
 
 /// <summary>Source-generated log messages. Payloads are never logged here: only names, ids and counts.</summary>
+/// <remarks>
+/// Event ids by area, all under the <c>Busbar</c> category: 1–99 the bus (publish, handlers, stop, its
+/// journal), 101–199 messages about one event written inside its scope (<c>Log.Events.cs</c>), 201–299 the
+/// write-ahead log (<c>WalLog</c>). A test keeps them unique and in range; docs/observability.md lists them.
+/// </remarks>
 internal static partial class Log
 {
     [LoggerMessage(1, LogLevel.Debug, "Published {EventName} {EventId} (correlation {CorrelationId})")]

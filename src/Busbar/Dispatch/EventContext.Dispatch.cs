@@ -38,6 +38,9 @@ public sealed partial class EventContext
     /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
     internal bool IsDurable { get; set; }
 
+    /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
+    internal ExecutionContext? FlowedExecutionContext { get; set; }
+
 
     internal int Stage => Volatile.Read(ref _stage);
 

@@ -303,9 +303,10 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         {
             return await task.WaitAsync(token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!task.IsCompleted)
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            // Cancelled: the grace below decides between a cooperative end and abandonment.
+            // Cancelled: the grace below decides between a cooperative end and abandonment. The handler may
+            // have ended (or faulted) at this very moment, so its task is always awaited or observed below.
         }
 
         try

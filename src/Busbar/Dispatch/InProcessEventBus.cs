@@ -385,6 +385,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         var name = type == typeof(T) ? EventNameCache<T>.Name : EventNaming.GetName(type);
         _validation.Validate(@event, type, name);
         var context = new EventContext(this, @event, name) { Options = options };
+        if (queued && Options.FlowExecutionContext)
+            context.FlowedExecutionContext = ExecutionContext.Capture();
         if (options is not null)
         {
             context.Priority = options.Priority;
@@ -512,7 +514,40 @@ internal sealed partial class InProcessEventBus : IEventBus
         Metrics.Dequeued(context, dwell);
         EventLog.Dispatching(context, dwell);
         _ = workerFrame;
-        return Processor.ProcessAsync(context, null, recordResults: true);
+        return context.FlowedExecutionContext is null
+            ? Processor.ProcessAsync(context, null, recordResults: true)
+            : ProcessInPublisherContext(context);
+    }
+
+    /// <summary>Starts processing inside the publisher's execution context (<see cref="EventBusOptions.FlowExecutionContext"/>).</summary>
+    /// <remarks>
+    /// <see cref="ExecutionContext.Run"/> runs the synchronous part in the captured context and restores the worker's
+    /// afterwards; continuations the handlers schedule capture it themselves. The publisher's activity is not made
+    /// current, so a handler span without a publish span to follow is a root as it is without the option.
+    /// </remarks>
+    private ValueTask ProcessInPublisherContext(EventContext context)
+    {
+        var captured = context.FlowedExecutionContext!;
+        context.FlowedExecutionContext = null;
+        var state = new FlowedProcessing(this, context);
+        ExecutionContext.Run(
+            captured,
+            static s =>
+            {
+                var run = (FlowedProcessing)s!;
+                if (System.Diagnostics.Activity.Current is not null)
+                    System.Diagnostics.Activity.Current = null;
+                run.Pending = run.Bus.Processor.ProcessAsync(run.Context, null, recordResults: true);
+            },
+            state);
+        return state.Pending;
+    }
+
+    private sealed class FlowedProcessing(InProcessEventBus bus, EventContext context)
+    {
+        public InProcessEventBus Bus { get; } = bus;
+        public EventContext Context { get; } = context;
+        public ValueTask Pending { get; set; }
     }
 
     /// <summary>The awaiter of an <see cref="EventHandle"/>: queue jump when a handler awaits its still-queued child.</summary>
@@ -528,7 +563,9 @@ internal sealed partial class InProcessEventBus : IEventBus
     private async ValueTask<EventOutcome> ProcessJumpedAsync(EventContext context)
     {
         Metrics.Dequeued(context, DwellOf(context));
-        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
+        await (context.FlowedExecutionContext is null
+            ? Processor.ProcessAsync(context, null, recordResults: true)
+            : ProcessInPublisherContext(context)).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
@@ -540,7 +577,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             case HandlerStatus.TimedOut:
                 Metrics.HandlerFailed(context, entry, result);
                 EventLog.HandlerFinished(context, entry, result);
-                if (context.IsInline)
+                if (context.IsInline && !Options.DeadLetterInlineFailures)
                     break;
                 var letter = _deadLetters.Add(context, entry, result);
                 if (context.IsDurable && entry.IsDurable)

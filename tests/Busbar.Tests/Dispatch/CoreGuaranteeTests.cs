@@ -210,6 +210,113 @@ public class CoreGuaranteeTests
         Assert.Equal(1, Volatile.Read(ref calls));
     }
 
+    // ---------------------------------------------------------------- 8: ambient context can flow to handlers
+
+    private static readonly AsyncLocal<string?> s_tenant = new();
+
+    [Fact]
+    public async Task FlowExecutionContext_On_QueuedHandlersSeePublishersAsyncLocals()
+    {
+        await using var bus = EventBus.Create(new EventBusOptions { FlowExecutionContext = true });
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        bus.Subscribe<Ping>(p => seen.Enqueue($"{p.Value}:{s_tenant.Value}"));
+        bus.Subscribe<Ping>(async (p, _, _) =>
+        {
+            await Task.Yield();
+            seen.Enqueue($"{p.Value}:async:{s_tenant.Value}");
+        });
+
+        s_tenant.Value = "acme";
+        var first = await bus.PublishAsync(new Ping(1));
+        s_tenant.Value = "globex";
+        Assert.True(bus.TryPublish(new Ping(2), out var second));
+        s_tenant.Value = null;
+        await first.AsValueTask().Within();
+        await second.AsValueTask().Within();
+
+        Assert.Equal(["1:acme", "1:async:acme", "2:globex", "2:async:globex"], seen);
+    }
+
+    [Fact]
+    public async Task FlowExecutionContext_OffByDefault_QueuedHandlersDoNotSeePublishersAsyncLocals()
+    {
+        await using var bus = EventBus.Create();
+        string? seen = "unset";
+        bus.Subscribe<Ping>(_ => seen = s_tenant.Value);
+
+        s_tenant.Value = "acme";
+        var handle = await bus.PublishAsync(new Ping(1));
+        s_tenant.Value = null;
+        await handle.AsValueTask().Within();
+
+        Assert.Null(seen);
+    }
+
+    [Fact]
+    public async Task FlowExecutionContext_On_HandlerStillAttributedToItsOwnEvent()
+    {
+        // The captured context holds the publishing handler's ambient frame; the child must not run as its parent.
+        await using var bus = EventBus.Create(new EventBusOptions { FlowExecutionContext = true });
+        var grandchild = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+        EventContext? childContext = null;
+        bus.Subscribe<Job>(async (_, _, _) => await bus.PublishAsync(new FollowUp(1)));
+        bus.Subscribe<FollowUp>(async (f, ctx, _) =>
+        {
+            if (f.N == 1)
+            {
+                childContext = ctx;
+                Assert.Same(ctx, EventContext.Current);
+                await bus.PublishAsync(new FollowUp(2));
+            }
+            else
+            {
+                grandchild.SetResult(ctx);
+            }
+        });
+
+        await (await bus.PublishAsync(new Job(1))).AsValueTask().Within();
+        var g = await grandchild.Task.Within();
+
+        Assert.Equal(childContext!.EventId, g.CausationId);
+    }
+
+    // ---------------------------------------------------------------- 9: inline failures and dead letters
+
+    [Fact]
+    public async Task InlineFailure_ByDefault_NotDeadLetteredButCounted()
+    {
+        await using var bus = EventBus.Create();
+        bus.Subscribe<Ping>((_, _, _) => throw new IOException("down"), new SubscriptionOptions { Name = "failing" });
+
+        var outcome = await bus.InvokeAsync(new Ping(1)).Within();
+        await Assert.ThrowsAsync<IOException>(async () => await bus.SendAsync(new Ping(2)));
+
+        Assert.Equal(EventStatus.Failed, outcome.Status);
+        Assert.Equal(0, bus.DeadLetters.Count);
+        var queued = await (await bus.PublishAsync(new Ping(3))).AsValueTask().Within();
+        Assert.Equal(EventStatus.Failed, queued.Status);
+        Assert.Equal(1, bus.DeadLetters.Count);
+    }
+
+    [Fact]
+    public async Task InlineFailure_WithDeadLetterInlineFailures_DeadLetteredAndRedrivable()
+    {
+        await using var bus = EventBus.Create(new EventBusOptions { DeadLetterInlineFailures = true });
+        var up = false;
+        bus.Subscribe<Ping>((_, _, _) => up ? ValueTask.CompletedTask : throw new IOException("down"), new SubscriptionOptions { Name = "flaky" });
+
+        await bus.InvokeAsync(new Ping(1)).Within();
+        await Assert.ThrowsAsync<IOException>(async () => await bus.SendAsync(new Ping(2)));
+
+        var letters = bus.DeadLetters.List();
+        Assert.Equal(2, letters.Count);
+        Assert.All(letters, l => Assert.Equal("flaky", l.Subscription));
+        up = true;
+        var redriven = await bus.DeadLetters.RedriveAsync(letters[0].Id).Within();
+        Assert.Equal(EventStatus.Completed, redriven.Status);
+        Assert.Equal(1, bus.DeadLetters.Count);
+    }
+
     // ---------------------------------------------------------------- 11: a stop during a retry back-off cancels
 
     [Fact]
@@ -431,6 +538,69 @@ public class CoreGuaranteeTests
         await leftRunning!.Within();
 
         Assert.Null(await late.Task.Within());
+    }
+
+    // ---------------------------------------------------------------- 13: no unobserved task exceptions
+
+    [Fact]
+    public async Task HandlerFaultingAsItsTokenFires_TimeoutOrStop_NoUnobservedTaskException()
+    {
+        const string Marker = "core-guarantee-13";
+        var unobserved = 0;
+        void OnUnobserved(object? sender, UnobservedTaskExceptionEventArgs e)
+        {
+            if (e.Exception.Flatten().InnerExceptions.Any(x => x.Message.Contains(Marker, StringComparison.Ordinal)))
+                Interlocked.Increment(ref unobserved);
+        }
+
+        TaskScheduler.UnobservedTaskException += OnUnobserved;
+        try
+        {
+            await HammerAsync(Marker);
+            for (var i = 0; i < 3; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+
+            Assert.Equal(0, Volatile.Read(ref unobserved));
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= OnUnobserved;
+        }
+    }
+
+    private static async Task HammerAsync(string marker)
+    {
+        // The handler's task faults from inside its token's cancellation callback: exactly as the token fires.
+        static ValueTask FaultWhenCancelled(CancellationToken ct, string marker)
+        {
+            var tcs = new TaskCompletionSource();
+            ct.Register(() => tcs.TrySetException(new InvalidOperationException(marker)));
+            return new ValueTask(tcs.Task);
+        }
+
+        var bus = EventBus.Create(new EventBusOptions { MaxConcurrentEvents = 2, CancellationGrace = TimeSpan.Zero });
+        bus.Subscribe<Ping>((_, _, ct) => FaultWhenCancelled(ct, marker), new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(1) });
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var handles = new List<EventHandle>();
+        for (var i = 0; i < 500 && !limit.IsCancellationRequested; i++)
+            handles.Add(await bus.PublishAsync(new Ping(i)));
+        foreach (var handle in handles)
+        {
+            // TimedOut when abandoned at the timeout, Failed when its fault is seen first.
+            Assert.Contains((await handle.AsValueTask().Within()).Status, new[] { EventStatus.TimedOut, EventStatus.Failed });
+        }
+
+        // And at a stop: every running handler faults as the stop token fires.
+        var stopped = EventBus.Create(new EventBusOptions { MaxConcurrentEvents = 4, CancellationGrace = TimeSpan.Zero });
+        stopped.Subscribe<Ping>((_, _, ct) => FaultWhenCancelled(ct, marker));
+        for (var i = 0; i < 8; i++)
+            await stopped.PublishAsync(new Ping(i));
+        await TestTimeout.Until(() => stopped.GetStatistics().InFlight == 8);
+        await stopped.StopAsync(TimeSpan.Zero).Within();
+        await bus.StopAsync().Within();
     }
 
     private static FakeLogger NewLogger() =>
