@@ -50,9 +50,57 @@ public sealed record EventBusOptions
     /// <value>Default 10,000.</value>
     public int DeadLetterCapacity { get; init; } = 10_000;
 
+    /// <summary>Whether the handlers of a queued event run in the publisher's <see cref="System.Threading.ExecutionContext"/>.</summary>
+    /// <value>Default <see langword="false"/>: handlers of queued events run in the worker's own, empty context.</value>
+    /// <remarks>
+    /// <para>
+    /// When set, <c>PublishAsync</c>, <c>TryPublish</c> and <c>PublishBatchAsync</c> capture the caller's execution
+    /// context with each event, and the event's handlers run in it, as <c>Task.Run</c> would: values the publisher
+    /// set in an <see cref="AsyncLocal{T}"/> (a tenant, a culture scope, a user id) are visible in the handlers.
+    /// A queue jump runs in the publisher's context the same way. Inline dispatch always runs in the caller's context.
+    /// </para>
+    /// <para>
+    /// Off by default on purpose: request-scoped state (<c>IHttpContextAccessor.HttpContext</c>, an ambient
+    /// transaction, a scoped service held in an async local) would then be visible to background handlers that may
+    /// run after the request has ended. The captured context is released when the event's processing starts.
+    /// </para>
+    /// <para>
+    /// The bus's own tracing is unchanged: a handler's span is still parented by the publish span carried in the
+    /// event's headers, and the publisher's <see cref="System.Diagnostics.Activity.Current"/> is not made current
+    /// in the handlers. Cost: a capture per publish (no allocation) and, per event, one state object and the switch
+    /// into the captured context.
+    /// </para>
+    /// </remarks>
+    public bool FlowExecutionContext { get; init; }
+
+    /// <summary>Whether failed and timed-out invocations of inline events (<c>SendAsync</c>, <c>InvokeAsync</c>) go to the dead-letter store too.</summary>
+    /// <value>Default <see langword="false"/>: only queued events are dead-lettered.</value>
+    /// <remarks>
+    /// An inline caller already holds the failure (<c>SendAsync</c> throws it, <c>InvokeAsync</c> returns it in the
+    /// outcome), so by default it is not also kept for a later re-drive. Set this when every failure, however it was
+    /// dispatched, should be in one place. It is still logged and counted either way.
+    /// </remarks>
+    public bool DeadLetterInlineFailures { get; init; }
+
     /// <summary>How long <c>StopAsync</c> and <c>DisposeAsync</c> drain before cancelling handlers.</summary>
     /// <value>Default 30 seconds.</value>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long the bus waits for a handler to end after cancelling its token (handler timeout, event
+    /// deadline, first-wins completion, stop) before it abandons the handler.
+    /// </summary>
+    /// <value>Default 5 seconds. <see cref="TimeSpan.Zero"/> abandons at once. At most one hour.</value>
+    /// <remarks>
+    /// A handler that honours its token ends within the grace: its <c>finally</c> blocks and its DI scope's
+    /// disposal run before the event completes and before <c>StopAsync</c> returns, and it is not reported as
+    /// abandoned. A handler still running after the grace is abandoned: a warning is logged, the event goes on
+    /// (or completes) without it, and the handler keeps running unobserved; an exception it throws later is
+    /// observed and dropped. The grace runs on the real clock, not on the bus's <see cref="TimeProvider"/>, so a
+    /// test clock that is never advanced cannot hold an event forever. A handler ignoring its token holds its
+    /// event (and a worker) for its timeout plus this grace.
+    /// </remarks>
+    public TimeSpan CancellationGrace { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Called once for every event that is dropped or rejected because the queue was full.</summary>
     /// <value>Default <see langword="null"/>.</value>
@@ -81,6 +129,8 @@ public sealed record EventBusOptions
             throw new ArgumentOutOfRangeException(nameof(HistoryCapacity), HistoryCapacity, $"EventBusOptions.HistoryCapacity must not be negative (was {HistoryCapacity}).");
         if (DeadLetterCapacity < 1)
             throw new ArgumentOutOfRangeException(nameof(DeadLetterCapacity), DeadLetterCapacity, $"EventBusOptions.DeadLetterCapacity must be at least 1 (was {DeadLetterCapacity}).");
+        if (CancellationGrace < TimeSpan.Zero || CancellationGrace > TimeSpan.FromHours(1))
+            throw new ArgumentOutOfRangeException(nameof(CancellationGrace), CancellationGrace, $"EventBusOptions.CancellationGrace must be between zero and one hour (was {CancellationGrace}).");
         if (DrainTimeout < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, $"EventBusOptions.DrainTimeout must not be negative (was {DrainTimeout}).");
     }

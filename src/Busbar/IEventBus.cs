@@ -63,7 +63,7 @@ public interface IEventBus : IAsyncDisposable
     /// <param name="event">The event.</param>
     /// <param name="cancellationToken">Passed to the handlers (instead of the bus's stop token when it can be cancelled).</param>
     /// <returns>A task that completes when every handler has finished.</returns>
-    /// <remarks>Failures are thrown to the caller and not added to the dead-letter store.</remarks>
+    /// <remarks>Failures are thrown to the caller and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.</remarks>
     ValueTask SendAsync<T>(T @event, CancellationToken cancellationToken = default)
         where T : notnull;
 
@@ -73,6 +73,7 @@ public interface IEventBus : IAsyncDisposable
     /// <param name="options">Per-publish options.</param>
     /// <param name="cancellationToken">Passed to the handlers.</param>
     /// <returns>The outcome.</returns>
+    /// <remarks>Failures are in the outcome and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.</remarks>
     ValueTask<EventOutcome> InvokeAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull;
 

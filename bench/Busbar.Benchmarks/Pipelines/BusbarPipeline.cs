@@ -4,17 +4,22 @@ namespace Busbar.Benchmarks.Pipelines;
 
 /// <summary>
 /// Busbar's queued path: <c>PublishAsync</c> (awaited until admitted) into a bus of the given
-/// capacity, FullMode Wait, one async-shaped handler, default options otherwise.
+/// capacity, FullMode Wait, one async-shaped handler, default options otherwise. With
+/// <paramref name="flowExecutionContext"/> the bus runs handlers in the publisher's execution context
+/// (<see cref="EventBusOptions.FlowExecutionContext"/>) and the publisher has an async local set, as a
+/// request would.
 /// </summary>
-public sealed class BusbarPipeline(int capacity) : QueuedPipeline
+public sealed class BusbarPipeline(int capacity, bool flowExecutionContext = false) : QueuedPipeline
 {
+    private static readonly AsyncLocal<string?> s_tenant = new();
+
     private IEventBus? _bus;
 
-    public override string Name => "Busbar PublishAsync";
+    public override string Name => flowExecutionContext ? "Busbar PublishAsync, FlowExecutionContext" : "Busbar PublishAsync";
 
     public override Task StartAsync()
     {
-        _bus = EventBus.Create(new EventBusOptions { Name = "bench-queued", Capacity = capacity, FullMode = BusFullMode.Wait });
+        _bus = EventBus.Create(new EventBusOptions { Name = "bench-queued", Capacity = capacity, FullMode = BusFullMode.Wait, FlowExecutionContext = flowExecutionContext });
         _bus.Subscribe<Ping>((_, _, _) =>
         {
             OnHandledSerial();
@@ -42,6 +47,8 @@ public sealed class BusbarPipeline(int capacity) : QueuedPipeline
     protected override async Task PublishAsync(int count, CancellationToken cancellationToken)
     {
         var bus = _bus!;
+        if (flowExecutionContext)
+            s_tenant.Value = "tenant";
         for (var i = 0; i < count; i++)
         {
             await bus.PublishAsync(new Ping(i), cancellationToken: cancellationToken);

@@ -29,6 +29,9 @@ public class QueuedPublishBenchmarks
     [GlobalSetup(Target = nameof(Busbar))]
     public Task SetupBusbar() => Start(new BusbarPipeline(Capacity));
 
+    [GlobalSetup(Target = nameof(BusbarFlowingContext))]
+    public Task SetupBusbarFlowingContext() => Start(new BusbarPipeline(Capacity, flowExecutionContext: true));
+
     [GlobalCleanup]
     public ValueTask Cleanup() => _pipeline.DisposeAsync();
 
@@ -40,6 +43,10 @@ public class QueuedPublishBenchmarks
 
     [Benchmark(OperationsPerInvoke = Events, Description = "Busbar PublishAsync")]
     public Task Busbar() => Run();
+
+    /// <summary>The cost of <see cref="EventBusOptions.FlowExecutionContext"/>: compare with the row above.</summary>
+    [Benchmark(OperationsPerInvoke = Events, Description = "Busbar PublishAsync, FlowExecutionContext")]
+    public Task BusbarFlowingContext() => Run();
 
     private Task Start(QueuedPipeline pipeline)
     {

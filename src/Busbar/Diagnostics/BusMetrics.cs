@@ -33,8 +33,11 @@ internal sealed class BusMetrics : IDisposable
     private Func<int>? _depth;
     private Func<long>? _inFlight;
     private PaddedCounter _publishedCount;
-    private PaddedCounter _processedCount;
+    // Processed is the sum of the four per-status counters, so a snapshot's parts always add up to it.
+    private PaddedCounter _completedCount;
     private PaddedCounter _failedCount;
+    private PaddedCounter _cancelledCount;
+    private PaddedCounter _timedOutCount;
     private PaddedCounter _retriedCount;
     private PaddedCounter _droppedCount;
     private PaddedCounter _rejectedCount;
@@ -62,7 +65,10 @@ internal sealed class BusMetrics : IDisposable
     /// <summary>Someone listens to handler durations.</summary>
     public static bool DurationEnabled => s_handlerDuration.Enabled;
 
-    public long ProcessedCount => Volatile.Read(ref _processedCount.Value);
+    public long ProcessedCount =>
+        Volatile.Read(ref _completedCount.Value) + Volatile.Read(ref _failedCount.Value) + Volatile.Read(ref _cancelledCount.Value) + Volatile.Read(ref _timedOutCount.Value);
+
+    public long CancelledCount => Volatile.Read(ref _cancelledCount.Value);
 
     public long DroppedCount => Volatile.Read(ref _droppedCount.Value);
 
@@ -115,12 +121,22 @@ internal sealed class BusMetrics : IDisposable
 
     public void Processed(EventContext context, EventStatus status)
     {
-        Interlocked.Increment(ref _processedCount.Value);
-        if (status == EventStatus.Failed)
+        switch (status)
         {
-            Interlocked.Increment(ref _failedCount.Value);
-            if (s_failed.Enabled)
-                s_failed.Add(1, BusTag, new(DestinationTagName, context.Name));
+            case EventStatus.Failed:
+                Interlocked.Increment(ref _failedCount.Value);
+                if (s_failed.Enabled)
+                    s_failed.Add(1, BusTag, new(DestinationTagName, context.Name));
+                break;
+            case EventStatus.Cancelled:
+                Interlocked.Increment(ref _cancelledCount.Value);
+                break;
+            case EventStatus.TimedOut:
+                Interlocked.Increment(ref _timedOutCount.Value);
+                break;
+            default:
+                Interlocked.Increment(ref _completedCount.Value);
+                break;
         }
 
         if (s_processed.Enabled)
@@ -210,18 +226,31 @@ internal sealed class BusMetrics : IDisposable
         var handlers = new Dictionary<string, HandlerLatency>(subscriptions.Count, StringComparer.Ordinal);
         foreach (var entry in subscriptions)
             handlers[entry.Name] = entry.Latency.Summarize();
+
+        // Outcomes first, Published last: an event is counted published before its outcome, so a snapshot
+        // taken while events flow shows Published >= Processed + Dropped + Rejected + InFlight - never less.
+        var completed = Volatile.Read(ref _completedCount.Value);
+        var failed = Volatile.Read(ref _failedCount.Value);
+        var cancelled = Volatile.Read(ref _cancelledCount.Value);
+        var timedOut = Volatile.Read(ref _timedOutCount.Value);
+        var dropped = Volatile.Read(ref _droppedCount.Value);
+        var rejected = Volatile.Read(ref _rejectedCount.Value);
+        var published = Volatile.Read(ref _publishedCount.Value);
         return new BusStatistics
         {
             Name = _bus,
             QueueDepth = depth,
             Capacity = capacity,
             InFlight = inFlight,
-            Published = Volatile.Read(ref _publishedCount.Value),
-            Processed = Volatile.Read(ref _processedCount.Value),
-            Failed = Volatile.Read(ref _failedCount.Value),
+            Published = published,
+            Processed = completed + failed + cancelled + timedOut,
+            Completed = completed,
+            Failed = failed,
+            Cancelled = cancelled,
+            TimedOut = timedOut,
             Retried = Volatile.Read(ref _retriedCount.Value),
-            Dropped = Volatile.Read(ref _droppedCount.Value),
-            Rejected = Volatile.Read(ref _rejectedCount.Value),
+            Dropped = dropped,
+            Rejected = rejected,
             DeadLettered = Volatile.Read(ref _deadLetteredCount.Value),
             SlowHandlers = Volatile.Read(ref _slowCount.Value),
             Handlers = handlers,

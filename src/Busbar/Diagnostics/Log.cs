@@ -3,6 +3,11 @@ using Microsoft.Extensions.Logging;
 namespace Busbar.Diagnostics;
 
 /// <summary>Source-generated log messages. Payloads are never logged here: only names, ids and counts.</summary>
+/// <remarks>
+/// Event ids by area, all under the <c>Busbar</c> category: 1–99 the bus (publish, handlers, stop, its
+/// journal), 101–199 messages about one event written inside its scope (<c>Log.Events.cs</c>), 201–299 the
+/// write-ahead log (<c>WalLog</c>). A test keeps them unique and in range; docs/observability.md lists them.
+/// </remarks>
 internal static partial class Log
 {
     [LoggerMessage(1, LogLevel.Debug, "Published {EventName} {EventId} (correlation {CorrelationId})")]
@@ -46,6 +51,9 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Error, "Write-ahead log {Directory}: a record could not be written")]
     public static partial void JournalWriteFailed(ILogger logger, Exception exception, string directory);
+
+    [LoggerMessage(16, LogLevel.Error, "A callback registered on a handler's cancellation token threw when the bus cancelled it")]
+    public static partial void CancellationCallbackFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(15, LogLevel.Warning, "Write-ahead log {Directory}: at stop, {Count} unfinished event(s) wait for subscriptions that were never registered: {Subscriptions}")]
     public static partial void RecoveryUnclaimed(ILogger logger, string directory, int count, string subscriptions);

@@ -38,8 +38,17 @@ public sealed partial class EventContext
     /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
     internal bool IsDurable { get; set; }
 
+    /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
+    internal ExecutionContext? FlowedExecutionContext { get; set; }
+
 
     internal int Stage => Volatile.Read(ref _stage);
+
+    /// <summary>Its place in the queue's take order or in its ordering key's line, while queued (see <see cref="EventList"/>).</summary>
+    internal EventLinks TakeLinks;
+
+    /// <summary>Its place among the queued events of its priority, oldest first, while queued.</summary>
+    internal EventLinks AgeLinks;
 
     private void ResetDispatchState()
     {
@@ -55,6 +64,8 @@ public sealed partial class EventContext
         IsInline = false;
         CallerToken = default;
         IsDurable = false;
+        TakeLinks = default;
+        AgeLinks = default;
     }
 
     internal bool IsCompleted => Volatile.Read(ref _stage) == StageCompleted;
@@ -67,6 +78,32 @@ public sealed partial class EventContext
     internal bool TryClaim() => Interlocked.CompareExchange(ref _stage, StageRunning, StageQueued) == StageQueued;
 
     internal void MarkRunning() => Volatile.Write(ref _stage, StageRunning);
+
+    /// <summary>The event and handler that published this queued event, until admission makes it their child.</summary>
+    private EventContext? _publisher;
+    private SubscriptionEntry? _publisherHandler;
+
+    internal void SetPublisher(EventContext publisher, SubscriptionEntry? handler)
+    {
+        _publisher = publisher;
+        _publisherHandler = handler;
+    }
+
+    /// <summary>Admitted: listed among its publisher's children (an event refused at admission never is).</summary>
+    internal void LinkToPublisher()
+    {
+        if (_publisher is { } publisher)
+        {
+            publisher.AddChild(_publisherHandler, EventId);
+            UnlinkPublisher();
+        }
+    }
+
+    internal void UnlinkPublisher()
+    {
+        _publisher = null;
+        _publisherHandler = null;
+    }
 
     internal void AddChild(SubscriptionEntry? parentHandler, Guid childId)
     {
@@ -86,6 +123,18 @@ public sealed partial class EventContext
     /// <summary>Completes the event once; later calls are ignored. Wakes every awaiter.</summary>
     internal bool TryComplete(EventStatus status)
     {
+        if (!TryBeginComplete(status))
+            return false;
+        EndComplete();
+        return true;
+    }
+
+    /// <summary>
+    /// Decides the event's status once (later calls return false) without waking anyone: the caller updates
+    /// counters and records, then calls <see cref="EndComplete"/>, so an awaiter that resumes sees them.
+    /// </summary>
+    internal bool TryBeginComplete(EventStatus status)
+    {
         // One compare-exchange decides the winner; the status is written before the stage is published.
         while (true)
         {
@@ -97,12 +146,16 @@ public sealed partial class EventContext
         }
 
         _status = status;
-        Volatile.Write(ref _stage, StageCompleted);
+        return true;
+    }
 
+    /// <summary>Publishes the status decided by <see cref="TryBeginComplete"/> and wakes every awaiter.</summary>
+    internal void EndComplete()
+    {
+        Volatile.Write(ref _stage, StageCompleted);
         var waiter = Interlocked.CompareExchange(ref _completion, s_completedSentinel, null);
         if (waiter is not null && waiter != s_completedSentinel)
             waiter.TrySetResult(GetOutcome());
-        return true;
     }
 
     internal ValueTask<EventOutcome> WaitForOutcomeAsync()

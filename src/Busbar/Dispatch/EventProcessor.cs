@@ -11,10 +11,21 @@ namespace Busbar.Dispatch;
 /// </summary>
 internal sealed class EventProcessor(InProcessEventBus bus)
 {
+    // The grace after cancellation is a safety net against handlers that never return, so it runs on the
+    // real clock: a test clock that is never advanced must not hold an event (or a stop) forever.
+    private static readonly TimeProvider s_graceClock = TimeProvider.System;
+
     private readonly TimeProvider _time = bus.TimeProvider;
 
-    /// <summary>Processes a claimed event. <paramref name="frame"/> belongs to the calling flow and is restored before returning.</summary>
-    public ValueTask ProcessAsync(EventContext context, AmbientFrame frame, bool recordResults)
+    /// <summary>Processes a claimed event.</summary>
+    /// <param name="context">The event.</param>
+    /// <param name="callerFrame">
+    /// <see langword="null"/>: the event gets an ambient frame of its own, closed when it ends (queued events,
+    /// <c>InvokeAsync</c>, queue jumps, re-drives). Otherwise the calling flow's frame, pointed at the event
+    /// without allocating and restored before returning (<c>SendAsync</c>); see <see cref="Ambient"/>.
+    /// </param>
+    /// <param name="recordResults">Whether handler results are kept for an outcome.</param>
+    public ValueTask ProcessAsync(EventContext context, AmbientFrame? callerFrame, bool recordResults)
     {
         var route = context.Route ??= bus.Router.Resolve(context.Payload.GetType(), context.Name);
         var entries = route.Entries;
@@ -33,13 +44,16 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
             && (options?.HandlerTimeout ?? bus.Options.HandlerTimeout) is null;
         if (!fast)
-            return ProcessGeneralAsync(context, route, 0, frame, default, null);
+            return ProcessGeneralAsync(context, route, 0, null, default, null);
 
         var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var stopToken = context.CallerToken.CanBeCanceled ? context.CallerToken : bus.StopToken;
-        var savedContext = frame.Context;
-        var savedSubscription = frame.Subscription;
+        var eventFrame = callerFrame is null ? Ambient.Install(context, null) : null;
+        var thread = Environment.CurrentManagedThreadId;
+        var savedSyncThread = callerFrame?.SyncThread ?? 0;
+        var savedSyncContext = callerFrame?.SyncContext;
+        var savedSyncSubscription = callerFrame?.SyncSubscription;
         var anyFailed = false;
 
         // Queued events time every handler (one clock read per handler: the end of one is the start
@@ -56,8 +70,18 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 continue;
             }
 
-            frame.Context = context;
-            frame.Subscription = entry;
+            if (eventFrame is not null)
+            {
+                eventFrame.Subscription = entry;
+            }
+            else
+            {
+                // Visible to this thread only: a flow another handler left running must not see this event.
+                callerFrame!.SyncContext = context;
+                callerFrame.SyncSubscription = entry;
+                callerFrame.SyncThread = thread;
+            }
+
             var span = BusTracing.StartProcess(context, entry);
             ValueTask<object?> pending;
             try
@@ -71,11 +95,26 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
             if (!pending.IsCompleted)
             {
-                // The handler went asynchronous and captured this frame: nobody else may mutate it until the event ends.
-                var owner = frame.OwnerThread;
-                frame.OwnerThread = -1;
                 span.Detach();
-                return ProcessGeneralAsync(context, route, i, frame, pending, new Resume(timed ? start : _time.GetTimestamp(), savedContext, savedSubscription, owner, span));
+                var resumeAt = timed ? start : _time.GetTimestamp();
+                if (eventFrame is not null)
+                {
+                    // The handler went asynchronous holding the event's frame: nobody else may mutate it until the event ends.
+                    eventFrame.OwnerThread = -1;
+                    return ProcessGeneralAsync(context, route, i, eventFrame, pending, new Resume(resumeAt, null, null, null, 0, span));
+                }
+
+                // The handler went asynchronous holding the caller's frame: it names the event for every flow
+                // holding the frame until the event ends, and nobody else may mutate it meanwhile.
+                var caller = callerFrame!;
+                var resume = new Resume(resumeAt, caller, caller.Context, caller.Subscription, caller.OwnerThread, span);
+                caller.Context = context;
+                caller.Subscription = entry;
+                caller.OwnerThread = -1;
+                caller.SyncThread = savedSyncThread;
+                caller.SyncContext = savedSyncContext;
+                caller.SyncSubscription = savedSyncSubscription;
+                return ProcessGeneralAsync(context, route, i, null, pending, resume);
             }
 
             var end = timed ? _time.GetTimestamp() : 0;
@@ -106,8 +145,17 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             }
         }
 
-        frame.Context = savedContext;
-        frame.Subscription = savedSubscription;
+        if (eventFrame is not null)
+        {
+            eventFrame.Close();
+        }
+        else
+        {
+            callerFrame!.SyncThread = savedSyncThread;
+            callerFrame.SyncContext = savedSyncContext;
+            callerFrame.SyncSubscription = savedSyncSubscription;
+        }
+
         if (results is null && context.Results is { } lazily)
             FillPlainSuccesses(lazily, entries);
         var status = anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed;
@@ -130,19 +178,22 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         }
     }
 
-    private readonly record struct Resume(long Start, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner, ProcessSpan Span);
+    /// <summary>A handler the synchronous path left running, and the caller's frame state to restore when the event ends.</summary>
+    private readonly record struct Resume(long Start, AmbientFrame? CallerFrame, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner, ProcessSpan Span);
 
-    private async ValueTask ProcessGeneralAsync(EventContext context, Route route, int startIndex, AmbientFrame callerFrame, ValueTask<object?> inFlight, Resume? resume)
+    /// <summary>
+    /// The general path: policies, parallel tiers, first-wins, and handlers the synchronous path left running.
+    /// <c>eventFrame</c> is the event's own frame when the synchronous path installed one; otherwise this method installs it.
+    /// </summary>
+    private async ValueTask ProcessGeneralAsync(EventContext context, Route route, int startIndex, AmbientFrame? eventFrame, ValueTask<object?> inFlight, Resume? resume)
     {
         var entries = route.Entries;
         var results = context.Results ??= new HandlerResult[entries.Length];
         var options = context.Options;
         var concurrency = options?.HandlerConcurrency ?? bus.Options.HandlerConcurrency;
         var completion = options?.Completion ?? bus.Options.Completion;
-        var savedContext = resume?.SavedContext ?? callerFrame.Context;
-        var savedSubscription = resume?.SavedSubscription ?? callerFrame.Subscription;
         using var run = EventRun.Create(bus, context, completion);
-        var frame = Ambient.Install(context, null);
+        var frame = eventFrame ?? Ambient.Install(context, null);
         try
         {
             var index = startIndex;
@@ -228,16 +279,21 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         }
         finally
         {
-            if (resume is { } back)
+            frame.Close();
+            if (resume is { CallerFrame: { } caller } back)
             {
-                callerFrame.Context = savedContext;
-                callerFrame.Subscription = savedSubscription;
-                callerFrame.OwnerThread = back.Owner;
+                caller.Context = back.SavedContext;
+                caller.Subscription = back.SavedSubscription;
+                caller.OwnerThread = back.Owner;
             }
         }
     }
 
-    /// <summary>Awaits a handler, but stops waiting when <paramref name="token"/> fires even if the handler ignores it.</summary>
+    /// <summary>
+    /// Awaits a handler. When <paramref name="token"/> fires, waits up to <see cref="EventBusOptions.CancellationGrace"/>
+    /// more for the handler to end (a handler that honours its token ends here, its clean-up done); only a handler still
+    /// running after that is abandoned.
+    /// </summary>
     private async ValueTask<object?> AwaitAbandonableAsync(ValueTask<object?> pending, CancellationToken token, EventContext context, SubscriptionEntry entry)
     {
         if (pending.IsCompleted || !token.CanBeCanceled)
@@ -247,12 +303,27 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         {
             return await task.WaitAsync(token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!task.IsCompleted)
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            // The handler ignores its token: stop waiting, observe its end so no exception goes unobserved.
+            // Cancelled: the grace below decides between a cooperative end and abandonment. The handler may
+            // have ended (or faulted) at this very moment, so its task is always awaited or observed below.
+        }
+
+        try
+        {
+            return await task.WaitAsync(bus.Options.CancellationGrace, s_graceClock).ConfigureAwait(false);
+        }
+        catch (Exception) when (task.IsCompleted)
+        {
+            // The handler ended (perhaps just as the grace ran out): its own outcome counts.
+            return await task.ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Still running after the grace: stop waiting, and observe its end so no exception goes unobserved.
             bus.OnHandlerAbandoned(context, entry);
             _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw;
+            throw new OperationCanceledException(token);
         }
     }
 
@@ -276,12 +347,19 @@ internal sealed class EventProcessor(InProcessEventBus bus)
     private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventRun run)
     {
         // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
-        // method restores the caller's execution context when it returns).
-        Ambient.Install(context, entry);
-        var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
-        if (result.Status == HandlerStatus.Succeeded)
-            run.OnSucceeded();
-        return result;
+        // method restores the caller's execution context when it returns), closed when it ends.
+        var frame = Ambient.Install(context, entry);
+        try
+        {
+            var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
+            if (result.Status == HandlerStatus.Succeeded)
+                run.OnSucceeded();
+            return result;
+        }
+        finally
+        {
+            frame.Close();
+        }
     }
 
     /// <summary>One invocation with filter, once, timeout and retry policies. Never throws.</summary>
@@ -314,7 +392,12 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         HandlerResult result;
         if (run.IsDeadlinePassed)
         {
-            result = new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{entry.Name}' started."), 0, TimeSpan.Zero);
+            result = DeadlinePassed(context, entry, 0, TimeSpan.Zero);
+        }
+        else if (run.Reason == CancelReason.Stopping)
+        {
+            // The stop's drain timeout has passed: a handler not started yet does not start.
+            result = new HandlerResult(entry.Name, HandlerStatus.Cancelled, null, null, 0, TimeSpan.Zero);
         }
         else if (entry.RetryPipeline is { } pipeline)
         {
@@ -324,6 +407,13 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 await pipeline.ExecuteAsync(
                     static async (s, _) =>
                     {
+                        if (s.Attempts > 0 && s.Run.IsDeadlinePassed)
+                        {
+                            // A retry is a start like any other: none after the deadline.
+                            s.Last = DeadlinePassed(s.Context, s.Entry, s.Attempts, s.Last.Duration);
+                            return;
+                        }
+
                         s.Attempts++;
                         var attemptContext = s.Attempts == 1 ? s.Context : s.Context.CloneForAttempt(s.Context.Attempt + s.Attempts - 1);
                         s.Last = await s.Processor.RunAttemptAsync(attemptContext, s.Entry, s.Run, s.Timeout, s.Attempts).ConfigureAwait(false);
@@ -336,6 +426,12 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             catch (Exception ex) when (state.Attempts == 0)
             {
                 state.Last = Classify(ex, entry, run.Token, null, run, 0, TimeSpan.Zero);
+            }
+            catch (OperationCanceledException ex) when (run.Token.IsCancellationRequested)
+            {
+                // The token fired during the back-off between attempts: the invocation ends for that
+                // reason (Cancelled on stop, TimedOut at the deadline), not with the previous attempt's failure.
+                state.Last = Classify(ex, entry, run.Token, null, run, state.Attempts, state.Last.Duration);
             }
             catch (Exception)
             {
@@ -378,15 +474,8 @@ internal sealed class EventProcessor(InProcessEventBus bus)
     private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt)
     {
         var eventToken = run.Token;
-        CancellationTokenSource? attemptCts = null;
-        ITimer? timer = null;
-        var token = eventToken;
-        if (timeout is { } limit)
-        {
-            attemptCts = CancellationTokenSource.CreateLinkedTokenSource(eventToken);
-            timer = _time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), attemptCts, limit, Timeout.InfiniteTimeSpan);
-            token = attemptCts.Token;
-        }
+        var attemptTimeout = timeout is { } limit ? new AttemptTimeout(eventToken, limit, _time, bus.Logger) : null;
+        var token = attemptTimeout?.Token ?? eventToken;
 
         var start = _time.GetTimestamp();
         try
@@ -398,7 +487,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             }
             catch (Exception ex)
             {
-                return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+                return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
             }
 
             if (pending.IsCompleted || !token.CanBeCanceled)
@@ -410,7 +499,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 }
                 catch (Exception ex)
                 {
-                    return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+                    return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
                 }
             }
 
@@ -421,13 +510,12 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             }
             catch (Exception ex)
             {
-                return Classify(ex, entry, eventToken, attemptCts, run, attempt, _time.GetElapsedTime(start), timeout);
+                return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
             }
         }
         finally
         {
-            timer?.Dispose();
-            attemptCts?.Dispose();
+            attemptTimeout?.Dispose();
         }
     }
 
@@ -447,11 +535,11 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return new ValueTask<object?>(task);
     }
 
-    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, CancellationTokenSource? attemptCts, EventRun? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
+    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventRun? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
     {
         if (exception is OperationCanceledException)
         {
-            if (attemptCts is { IsCancellationRequested: true } && !eventToken.IsCancellationRequested)
+            if (attemptTimeout is { IsCancellationRequested: true } && !eventToken.IsCancellationRequested)
                 return new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{entry.Name}' exceeded its timeout of {timeout}."), attempt, elapsed);
             if (eventToken.IsCancellationRequested)
             {
@@ -463,6 +551,9 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
         return new HandlerResult(entry.Name, HandlerStatus.Failed, null, exception, attempt, elapsed);
     }
+
+    private static HandlerResult DeadlinePassed(EventContext context, SubscriptionEntry entry, int attempts, TimeSpan elapsed) =>
+        new(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{entry.Name}' started (attempt {attempts + 1})."), attempts, elapsed);
 
     private static Exception GetException(ValueTask<object?> faulted)
     {

@@ -1,28 +1,71 @@
+using System.Diagnostics;
+
 namespace Busbar.Dispatch;
 
 /// <summary>
-/// The bus's bounded queue: FIFO within a priority, higher priorities first. One lock guards it;
-/// no user code ever runs under that lock (waiters are completed after it is released, and their
-/// continuations run asynchronously).
+/// The bus's bounded queue: FIFO within a priority, higher priorities first. Every admitted event that has
+/// not started is in it and counts against the capacity, including events waiting behind a busy ordering key.
+/// One lock guards it; no user code ever runs under that lock (waiters are completed after it is released,
+/// and their continuations run asynchronously).
 /// </summary>
+/// <remarks>
+/// <para>
+/// Ordering keys (tracked when more than one worker runs): the first queued event of a key is ready to take
+/// like any other; the key's later events wait in the key's <em>line</em>, inside the queue and counted. A
+/// worker that takes a keyed event holds the key until it calls <see cref="ReleaseKey"/>, which hands it the
+/// next event of the line (so a key's events run one at a time, in admission order) or frees the key. Idle
+/// workers never see events of a busy key, so they cannot pull them out of the queue.
+/// </para>
+/// <para>
+/// Every event leaves the queue under the lock, and the one that removes it claims it
+/// (<see cref="EventContext.TryClaim"/>): a worker taking it, a handler awaiting it (queue jump), an eviction
+/// (<c>DropOldest</c>) or the stop. So the count is exactly the events that are queued and not started.
+/// </para>
+/// </remarks>
+[DebuggerDisplay("Count = {Count}, Ready = {_ready}, Capacity = {Capacity}, Closed = {_closed}")]
 internal sealed class EventQueue
 {
     private readonly object _lock = new();
     private readonly int _capacity;
-    private readonly Queue<EventContext> _normal = new();
-    private SortedDictionary<int, Queue<EventContext>>? _prioritized;
+    private readonly Level _normal = new(0);
+    private SortedDictionary<int, Level>? _prioritized;
+    private readonly Dictionary<string, KeyLine>? _keys;
+    private readonly InFlightCounter _inFlight;
     private int _count;
+    private int _ready;
     private bool _closed;
     private TaskCompletionSource<bool>? _itemsAvailable;
     private TaskCompletionSource<bool>? _spaceAvailable;
 
-    public EventQueue(int capacity) => _capacity = capacity;
+    /// <param name="capacity">How many events may wait.</param>
+    /// <param name="trackKeys">Serialize events that share an ordering key (needed with more than one worker).</param>
+    /// <param name="inFlight">Counts every event the queue admits; whoever completes the event counts it out.</param>
+    public EventQueue(int capacity, bool trackKeys, InFlightCounter inFlight)
+    {
+        _capacity = capacity;
+        _inFlight = inFlight;
+        _keys = trackKeys ? new Dictionary<string, KeyLine>(StringComparer.Ordinal) : null;
+    }
 
+    /// <summary>Events queued and not started, wherever they wait.</summary>
     public int Count => Volatile.Read(ref _count);
 
     public int Capacity => _capacity;
 
+    /// <summary>
+    /// The queue's count and the in-flight count read together: an event enters flight when it is queued, under
+    /// the lock, and leaves flight only after it left the queue, so under the lock the depth never exceeds it.
+    /// </summary>
+    public (int Depth, long InFlight) ReadCounts()
+    {
+        lock (_lock)
+        {
+            return (_count, _inFlight.Value);
+        }
+    }
+
     /// <summary>Admits when below <paramref name="limit"/>; under <paramref name="dropOldest"/> evicts the oldest lowest-priority event to make room.</summary>
+    /// <remarks>An evicted event is claimed: the caller completes it.</remarks>
     public EnqueueResult TryEnqueue(EventContext context, int limit, bool dropOldest, out EventContext? evicted)
     {
         evicted = null;
@@ -33,13 +76,12 @@ internal sealed class EventQueue
                 return EnqueueResult.Closed;
             if (_count >= limit)
             {
-                if (!dropOldest || !TryRemoveOldestLocked(out evicted))
+                if (!dropOldest || !TryEvictLocked(out evicted))
                     return EnqueueResult.Full;
             }
 
             AddLocked(context);
-            wake = _itemsAvailable;
-            _itemsAvailable = null;
+            wake = TakeReadersLocked();
         }
 
         wake?.TrySetResult(true);
@@ -52,7 +94,7 @@ internal sealed class EventQueue
     /// </summary>
     public int TryEnqueueRange(List<EventContext> items, int start, int limit)
     {
-        TaskCompletionSource<bool>? wake;
+        TaskCompletionSource<bool>? wake = null;
         var admitted = 0;
         lock (_lock)
         {
@@ -60,9 +102,8 @@ internal sealed class EventQueue
                 return 0;
             for (var i = start; i < items.Count && _count < limit; i++, admitted++)
                 AddLocked(items[i]);
-            wake = admitted > 0 ? _itemsAvailable : null;
-            if (wake is not null)
-                _itemsAvailable = null;
+            if (admitted > 0)
+                wake = TakeReadersLocked();
         }
 
         wake?.TrySetResult(true);
@@ -74,8 +115,8 @@ internal sealed class EventQueue
     {
         while (true)
         {
-            TaskCompletionSource<bool> space;
-            TaskCompletionSource<bool>? wake;
+            TaskCompletionSource<bool>? space = null;
+            TaskCompletionSource<bool>? wake = null;
             lock (_lock)
             {
                 if (_closed)
@@ -83,13 +124,10 @@ internal sealed class EventQueue
                 if (_count < _capacity)
                 {
                     AddLocked(context);
-                    wake = _itemsAvailable;
-                    _itemsAvailable = null;
-                    space = null!;
+                    wake = TakeReadersLocked();
                 }
                 else
                 {
-                    wake = null;
                     space = _spaceAvailable ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
                 }
             }
@@ -104,28 +142,81 @@ internal sealed class EventQueue
         }
     }
 
+    /// <summary>Takes and claims the next ready event. A keyed event's key is held until <see cref="ReleaseKey"/>.</summary>
     public bool TryDequeue(out EventContext context)
     {
-        TaskCompletionSource<bool>? wake;
+        TaskCompletionSource<bool>? space;
         lock (_lock)
         {
             if (!TryTakeLocked(out context!))
                 return false;
-            wake = _spaceAvailable;
-            _spaceAvailable = null;
+            space = TakeWritersLocked();
         }
 
-        wake?.TrySetResult(true);
+        space?.TrySetResult(true);
         return true;
     }
 
-    /// <summary>Completes with true when an item may be available, false once closed and empty.</summary>
+    /// <summary>
+    /// The worker holding <paramref name="key"/> finished its event: returns the key's next event, taken and
+    /// claimed (the key stays held), or frees the key and returns <see langword="null"/>.
+    /// </summary>
+    public EventContext? ReleaseKey(string key)
+    {
+        if (_keys is null)
+            return null;
+        EventContext? next;
+        TaskCompletionSource<bool>? space = null;
+        lock (_lock)
+        {
+            if (!_keys.TryGetValue(key, out var line))
+                return null;
+            Debug.Assert(line.Held, "Only the holder releases a key.");
+            next = line.Waiting.First;
+            if (next is null)
+            {
+                _keys.Remove(key);
+            }
+            else
+            {
+                line.Waiting.Remove(next);
+                LeaveLocked(next);
+                space = TakeWritersLocked();
+            }
+        }
+
+        space?.TrySetResult(true);
+        return next;
+    }
+
+    /// <summary>Takes <paramref name="context"/> out of the queue and claims it, if it is still queued (a queue jump).</summary>
+    public bool TryRemove(EventContext context)
+    {
+        TaskCompletionSource<bool>? space, readers;
+        lock (_lock)
+        {
+            if (context.TakeLinks.List is null)
+                return false;
+            readers = RemoveLocked(context) ? TakeReadersLocked() : null;
+            space = TakeWritersLocked();
+        }
+
+        readers?.TrySetResult(true);
+        space?.TrySetResult(true);
+        return true;
+    }
+
+    /// <summary>Completes with true when an event may be ready to take, false once closed with nothing ready.</summary>
+    /// <remarks>
+    /// Events waiting behind a busy key are not ready: the worker holding the key takes them through
+    /// <see cref="ReleaseKey"/>, so the other workers may end once the queue is closed.
+    /// </remarks>
     public ValueTask<bool> WaitToReadAsync()
     {
         TaskCompletionSource<bool> tcs;
         lock (_lock)
         {
-            if (_count > 0)
+            if (_ready > 0)
                 return new ValueTask<bool>(true);
             if (_closed)
                 return new ValueTask<bool>(false);
@@ -139,6 +230,7 @@ internal sealed class EventQueue
     public void Close()
     {
         TaskCompletionSource<bool>? readers, writers;
+        bool ready;
         lock (_lock)
         {
             _closed = true;
@@ -146,133 +238,248 @@ internal sealed class EventQueue
             writers = _spaceAvailable;
             _itemsAvailable = null;
             _spaceAvailable = null;
+            ready = _ready > 0;
         }
 
-        readers?.TrySetResult(_count > 0);
+        readers?.TrySetResult(ready);
         writers?.TrySetResult(false);
     }
 
-    /// <summary>Removes every queued event (used when the drain timeout expires).</summary>
+    /// <summary>Removes and claims every queued event, ready or behind a busy key (used when the drain timeout expires).</summary>
     public List<EventContext> TakeAll()
     {
         var all = new List<EventContext>();
         lock (_lock)
         {
-            while (TryTakeLocked(out var context))
-                all.Add(context);
+            TakeAllLocked(_normal, all);
+            if (_prioritized is not null)
+            {
+                foreach (var (_, level) in _prioritized)
+                    TakeAllLocked(level, all);
+            }
+
+            if (_keys is not null)
+            {
+                // Held keys stay until their holders release them (and find their lines empty).
+                List<string>? free = null;
+                foreach (var (key, line) in _keys)
+                {
+                    if (!line.Held)
+                        (free ??= []).Add(key);
+                }
+
+                foreach (var key in free ?? [])
+                    _keys.Remove(key);
+            }
+
+            AssertInvariantsLocked();
         }
 
         return all;
     }
 
+    private void TakeAllLocked(Level level, List<EventContext> into)
+    {
+        _ready -= level.Ready.Count;
+        while (level.Age.First is { } context)
+        {
+            context.TakeLinks.List!.Remove(context);
+            LeaveLocked(context);
+            into.Add(context);
+        }
+
+        Debug.Assert(level.Ready.Count == 0, "Every ready event is in its level's age list.");
+    }
+
     private void AddLocked(EventContext context)
     {
         context.MarkQueued();
-        if (context.Priority == 0 && _prioritized is null)
+        _inFlight.Enter();
+        var level = LevelFor(context.Priority);
+        level.Age.AddLast(context);
+        if (_keys is not null && context.OrderingKey is { } key)
         {
-            _normal.Enqueue(context);
-        }
-        else
-        {
-            _prioritized ??= new SortedDictionary<int, Queue<EventContext>>(Comparer<int>.Create(static (a, b) => b.CompareTo(a)));
-            if (context.Priority == 0)
+            if (_keys.TryGetValue(key, out var line))
             {
-                _normal.Enqueue(context);
+                line.Waiting.AddLast(context);
+                _count++;
+                return;
             }
-            else
-            {
-                if (!_prioritized.TryGetValue(context.Priority, out var level))
-                    _prioritized[context.Priority] = level = new Queue<EventContext>();
-                level.Enqueue(context);
-            }
+
+            _keys[key] = new KeyLine(key);
         }
 
+        level.Ready.AddLast(context);
+        _ready++;
         _count++;
     }
 
     private bool TryTakeLocked(out EventContext context)
     {
-        if (_count == 0)
+        if (_ready == 0)
         {
             context = null!;
             return false;
         }
 
-        if (_prioritized is not null)
-        {
-            foreach (var (priority, level) in _prioritized)
-            {
-                if (priority < 0 && _normal.Count > 0)
-                    break;
-                if (level.Count > 0)
-                {
-                    context = level.Dequeue();
-                    _count--;
-                    return true;
-                }
-            }
-        }
-
-        if (_normal.TryDequeue(out context!))
-        {
-            _count--;
-            return true;
-        }
-
-        foreach (var (_, level) in _prioritized!)
-        {
-            if (level.Count > 0)
-            {
-                context = level.Dequeue();
-                _count--;
-                return true;
-            }
-        }
-
-        return false;
+        var level = HighestReadyLocked();
+        context = level.Ready.First!;
+        level.Ready.Remove(context);
+        _ready--;
+        LeaveLocked(context);
+        if (_keys is not null && context.OrderingKey is { } key)
+            _keys[key].Held = true;
+        AssertInvariantsLocked();
+        return true;
     }
 
-    private bool TryRemoveOldestLocked(out EventContext? evicted)
+    private Level HighestReadyLocked()
     {
-        evicted = null;
         if (_prioritized is not null)
         {
-            // Lowest priority first: iterate descending order and keep the last non-empty level below 0.
-            Queue<EventContext>? lowest = null;
             foreach (var (priority, level) in _prioritized)
             {
-                if (priority < 0 && level.Count > 0)
+                if (priority < 0 && _normal.Ready.Count > 0)
+                    return _normal;
+                if (level.Ready.Count > 0)
+                    return level;
+            }
+        }
+
+        Debug.Assert(_normal.Ready.Count > 0, "The ready count says an event is ready.");
+        return _normal;
+    }
+
+    /// <summary>The oldest event of the lowest priority, wherever it waits.</summary>
+    private bool TryEvictLocked(out EventContext? evicted)
+    {
+        Level? lowest = null;
+        if (_prioritized is not null)
+        {
+            // Descending order: the last non-empty level below 0 is the lowest.
+            foreach (var (priority, level) in _prioritized)
+            {
+                if (priority < 0 && level.Age.Count > 0)
                     lowest = level;
             }
+        }
 
-            if (lowest is not null)
+        if (lowest is null && _normal.Age.Count > 0)
+            lowest = _normal;
+        if (lowest is null && _prioritized is not null)
+        {
+            foreach (var (_, level) in _prioritized)
             {
-                evicted = lowest.Dequeue();
-                _count--;
-                return true;
+                if (level.Age.Count > 0)
+                    lowest = level;
             }
         }
 
-        if (_normal.TryDequeue(out evicted))
-        {
-            _count--;
-            return true;
-        }
-
-        if (_prioritized is null)
+        evicted = lowest?.Age.First;
+        if (evicted is null)
             return false;
-        Queue<EventContext>? last = null;
-        foreach (var (_, level) in _prioritized)
-        {
-            if (level.Count > 0)
-                last = level;
-        }
-
-        if (last is null)
-            return false;
-        evicted = last.Dequeue();
-        _count--;
+        RemoveLocked(evicted);
         return true;
+    }
+
+    /// <summary>Takes a queued event out from wherever it waits and claims it. True when another event became ready.</summary>
+    private bool RemoveLocked(EventContext context)
+    {
+        var list = context.TakeLinks.List!;
+        list.Remove(context);
+        LeaveLocked(context);
+        if (list.Key is not null)
+            return false; // it waited in a key's line
+
+        _ready--;
+        if (_keys is null || context.OrderingKey is not { } key)
+            return false;
+
+        // It was its key's first event, ready to take: the next in the key's line takes its turn.
+        var line = _keys[key];
+        Debug.Assert(!line.Held, "A ready keyed event's key is free.");
+        if (line.Waiting.First is not { } next)
+        {
+            _keys.Remove(key);
+            return false;
+        }
+
+        line.Waiting.Remove(next);
+        LevelFor(next.Priority).Ready.AddLast(next);
+        _ready++;
+        return true;
+    }
+
+    /// <summary>Leaves the age list and the count, and is claimed by whoever took it.</summary>
+    private void LeaveLocked(EventContext context)
+    {
+        context.AgeLinks.List!.Remove(context);
+        _count--;
+        var claimed = context.TryClaim();
+        Debug.Assert(claimed, "Only the queue moves an event out of the queued stage.");
+    }
+
+    private TaskCompletionSource<bool>? TakeReadersLocked()
+    {
+        var wake = _itemsAvailable;
+        _itemsAvailable = null;
+        return wake;
+    }
+
+    private TaskCompletionSource<bool>? TakeWritersLocked()
+    {
+        var wake = _spaceAvailable;
+        _spaceAvailable = null;
+        return wake;
+    }
+
+    private Level LevelFor(int priority)
+    {
+        if (priority == 0)
+            return _normal;
+        _prioritized ??= new SortedDictionary<int, Level>(Comparer<int>.Create(static (a, b) => b.CompareTo(a)));
+        if (!_prioritized.TryGetValue(priority, out var level))
+            _prioritized[priority] = level = new Level(priority);
+        return level;
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertInvariantsLocked()
+    {
+        Debug.Assert(_count >= 0 && _ready >= 0 && _ready <= _count, $"count {_count}, ready {_ready}");
+        var aged = _normal.Age.Count;
+        var ready = _normal.Ready.Count;
+        if (_prioritized is not null)
+        {
+            foreach (var (_, level) in _prioritized)
+            {
+                aged += level.Age.Count;
+                ready += level.Ready.Count;
+            }
+        }
+
+        Debug.Assert(aged == _count && ready == _ready, $"count {_count} vs {aged} aged; ready {_ready} vs {ready}");
+    }
+
+    /// <summary>The events of one priority: all of them by age, and those ready to take.</summary>
+    [DebuggerDisplay("Priority {Priority}: {Age.Count} queued, {Ready.Count} ready")]
+    private sealed class Level(int priority)
+    {
+        public int Priority { get; } = priority;
+
+        public EventList Ready { get; } = new(EventListKind.Take);
+
+        public EventList Age { get; } = new(EventListKind.Age);
+    }
+
+    /// <summary>An ordering key with queued or running events: its first event is ready or running, the rest wait here.</summary>
+    [DebuggerDisplay("Key {Waiting.Key}: held {Held}, {Waiting.Count} waiting")]
+    private sealed class KeyLine(string key)
+    {
+        /// <summary>A worker runs an event of this key.</summary>
+        public bool Held { get; set; }
+
+        public EventList Waiting { get; } = new(EventListKind.Take, key);
     }
 }
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Busbar.Dispatch;
 
 /// <summary>Why an event's handlers were cancelled.</summary>
@@ -13,25 +15,33 @@ internal enum CancelReason
 internal sealed class EventRun : IDisposable
 {
     private readonly CancellationTokenSource? _cts;
-    private readonly ITimer? _deadlineTimer;
     private readonly CompletionMode _completion;
     private readonly CancellationToken _stopToken;
+    private readonly DateTimeOffset? _deadline;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private ITimer? _deadlineTimer;
     private int _reason;
 
-    private EventRun(CancellationToken stopToken, CancellationTokenSource? cts, ITimer? deadlineTimer, CompletionMode completion, bool deadlinePassed)
+    private EventRun(CancellationToken stopToken, CancellationTokenSource? cts, CompletionMode completion, DateTimeOffset? deadline, TimeProvider time, ILogger logger)
     {
         _stopToken = stopToken;
         _cts = cts;
-        _deadlineTimer = deadlineTimer;
         _completion = completion;
-        IsDeadlinePassed = deadlinePassed;
-        if (deadlinePassed)
-            _reason = (int)CancelReason.Deadline;
+        _deadline = deadline;
+        _time = time;
+        _logger = logger;
     }
 
     public CancellationToken Token => _cts?.Token ?? _stopToken;
 
-    public bool IsDeadlinePassed { get; }
+    /// <summary>
+    /// The event's deadline has passed: a handler (or retry attempt) not started yet must not start.
+    /// Reads the clock as well as the timer's verdict, so a timer callback running late cannot let a handler in.
+    /// </summary>
+    public bool IsDeadlinePassed =>
+        _deadline is { } deadline
+        && (Volatile.Read(ref _reason) == (int)CancelReason.Deadline || _time.GetUtcNow() >= deadline);
 
     public CancelReason Reason => _stopToken.IsCancellationRequested && _reason == 0 ? CancelReason.Stopping : (CancelReason)Volatile.Read(ref _reason);
 
@@ -40,36 +50,21 @@ internal sealed class EventRun : IDisposable
         var stopToken = bus.StopToken;
         var caller = context.CallerToken;
         if (context.Deadline is null && completion == CompletionMode.All && !caller.CanBeCanceled)
-            return new EventRun(stopToken, null, null, completion, deadlinePassed: false);
+            return new EventRun(stopToken, null, completion, null, bus.TimeProvider, bus.Logger);
         var cts = caller.CanBeCanceled
             ? CancellationTokenSource.CreateLinkedTokenSource(stopToken, caller)
             : CancellationTokenSource.CreateLinkedTokenSource(stopToken);
-        ITimer? timer = null;
-        var passed = false;
+        var run = new EventRun(stopToken, cts, completion, context.Deadline, bus.TimeProvider, bus.Logger);
         if (context.Deadline is { } deadline)
         {
             var remaining = deadline - bus.TimeProvider.GetUtcNow();
             if (remaining <= TimeSpan.Zero)
-            {
-                passed = true;
-            }
+                run.Cancel(CancelReason.Deadline);
             else
-            {
-                var run = new EventRun(stopToken, cts, null, completion, deadlinePassed: false);
-                timer = bus.TimeProvider.CreateTimer(static s => ((EventRun)s!).Cancel(CancelReason.Deadline), run, remaining, Timeout.InfiniteTimeSpan);
-                return run.WithTimer(timer);
-            }
+                run._deadlineTimer = bus.TimeProvider.CreateTimer(static s => ((EventRun)s!).Cancel(CancelReason.Deadline), run, remaining, Timeout.InfiniteTimeSpan);
         }
 
-        return new EventRun(stopToken, cts, timer, completion, passed);
-    }
-
-    private ITimer? _ownedTimer;
-
-    private EventRun WithTimer(ITimer timer)
-    {
-        _ownedTimer = timer;
-        return this;
+        return run;
     }
 
     public void OnSucceeded()
@@ -82,20 +77,13 @@ internal sealed class EventRun : IDisposable
     {
         if (Interlocked.CompareExchange(ref _reason, (int)reason, 0) != 0)
             return;
-        try
-        {
-            _cts?.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The event ended while the timer fired.
-        }
+        if (_cts is not null)
+            Cancellation.TryCancel(_cts, _logger);
     }
 
     public void Dispose()
     {
         _deadlineTimer?.Dispose();
-        _ownedTimer?.Dispose();
         _cts?.Dispose();
     }
 }

@@ -3,13 +3,13 @@ namespace Busbar.Dispatch;
 /// <summary>
 /// The workers that drain the queue: <see cref="EventBusOptions.MaxConcurrentEvents"/> loops. Each
 /// drains in batches (<c>TryDequeue</c> until empty) before awaiting again, so a busy bus does not
-/// pay a thread-pool hop per event. With more than one worker, events sharing an ordering key are
-/// handed to the worker already holding that key, which processes them in order.
+/// pay a thread-pool hop per event. A worker that takes an event with an ordering key holds the key
+/// and runs the key's next queued events itself, one at a time (<see cref="EventQueue.ReleaseKey"/>);
+/// those events stay in the queue, counted, until it takes them.
 /// </summary>
 internal sealed class EventWorkers(InProcessEventBus bus, EventQueue queue, int count)
 {
     private readonly Task[] _loops = new Task[count];
-    private readonly Dictionary<string, Queue<EventContext>?>? _keys = count > 1 ? new(StringComparer.Ordinal) : null;
 
     public void Start()
     {
@@ -28,26 +28,17 @@ internal sealed class EventWorkers(InProcessEventBus bus, EventQueue queue, int 
         var frame = Ambient.Install(null, null);
         while (true)
         {
-            while (TryTake(out var context, out var acquired))
+            while (queue.TryDequeue(out var context))
             {
-                frame.OwnerThread = Environment.CurrentManagedThreadId;
-                if (_keys is not null && context.OrderingKey is { } key)
+                var next = context;
+                do
                 {
-                    if (!acquired)
-                        continue;
-                    var next = context;
-                    while (next is not null)
-                    {
-                        await ProcessSafelyAsync(next, frame).ConfigureAwait(false);
-                        next = Release(key);
-                    }
-
-                    continue;
+                    var pending = ProcessSafelyAsync(next, frame);
+                    if (!pending.IsCompletedSuccessfully)
+                        await pending.ConfigureAwait(false);
+                    next = next.OrderingKey is { } key ? queue.ReleaseKey(key) : null;
                 }
-
-                var pending = ProcessSafelyAsync(context, frame);
-                if (!pending.IsCompletedSuccessfully)
-                    await pending.ConfigureAwait(false);
+                while (next is not null);
             }
 
             if (!await queue.WaitToReadAsync().ConfigureAwait(false))
@@ -67,52 +58,6 @@ internal sealed class EventWorkers(InProcessEventBus bus, EventQueue queue, int 
             bus.OnProcessorFault(context, ex);
             bus.OnEventFinished(context, EventStatus.Failed);
             return default;
-        }
-    }
-
-    /// <summary>
-    /// Dequeues the next event. With ordering keys, dequeue and key acquisition happen under one
-    /// lock, so two workers cannot acquire a key in an order different from the queue's.
-    /// </summary>
-    private bool TryTake(out EventContext context, out bool acquired)
-    {
-        acquired = false;
-        if (_keys is null)
-            return queue.TryDequeue(out context);
-        lock (_keys)
-        {
-            if (!queue.TryDequeue(out context))
-                return false;
-            if (context.OrderingKey is { } key)
-                acquired = TryAcquireLocked(key, context);
-            return true;
-        }
-    }
-
-    private bool TryAcquireLocked(string key, EventContext context)
-    {
-        {
-            if (!_keys!.TryGetValue(key, out var waiting))
-            {
-                _keys[key] = null;
-                return true;
-            }
-
-            if (waiting is null)
-                _keys[key] = waiting = new Queue<EventContext>();
-            waiting.Enqueue(context);
-            return false;
-        }
-    }
-
-    private EventContext? Release(string key)
-    {
-        lock (_keys!)
-        {
-            if (_keys[key] is { Count: > 0 } waiting)
-                return waiting.Dequeue();
-            _keys.Remove(key);
-            return null;
         }
     }
 }

@@ -32,7 +32,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     private readonly object _stopLock = new();
     private Task<StopReport>? _stopTask;
     private volatile bool _stopping;
-    private long _inFlight;
+    private readonly InFlightCounter _inFlight = new();
     private TaskCompletionSource? _drained;
     private readonly DurableJournal? _journal;
     private int _appending;
@@ -49,7 +49,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         Router = new Router();
         Processor = new EventProcessor(this);
         _validation = validation;
-        _queue = new EventQueue(options.Capacity);
+        _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
         _history = new EventHistory(options.HistoryCapacity);
         _deadLetters = new DeadLetterStore(this, options.DeadLetterCapacity);
@@ -59,7 +59,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             _journal = new DurableJournal(this, log, durability.Json, durability.KnownTypes);
         }
 
-        Metrics.ObserveQueue(() => _queue.Count, () => Interlocked.Read(ref _inFlight));
+        Metrics.ObserveQueue(() => _queue.Count, () => _inFlight.Value);
         _workers = new EventWorkers(this, _queue, options.MaxConcurrentEvents);
         _workers.Start();
     }
@@ -104,7 +104,17 @@ internal sealed partial class InProcessEventBus : IEventBus
         Interlocked.Increment(ref _appending);
         try
         {
-            await _journal!.AppendAsync(context, route, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _journal!.AppendAsync(context, route, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Counted as published: a publish whose record could not be written ends as rejected.
+                Refuse(context, EventStatus.Rejected);
+                throw;
+            }
+
             return await Admit(context, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -146,23 +156,38 @@ internal sealed partial class InProcessEventBus : IEventBus
         foreach (var e in events)
             contexts.Add(CreateContext(e, options, queued: true, countPublished: false, now));
         var handles = new EventHandle[contexts.Count];
+
+        // Counted as published before any is admitted: a worker may finish one at once, and its outcome must
+        // not be counted before its publish.
+        Metrics.PublishedMany(contexts, 0, contexts.Count);
         var first = _journal is null ? AdmitRun(contexts) : 0;
         for (var i = 0; i < first; i++)
             handles[i] = new EventHandle(contexts[i]);
-        for (var i = first; i < contexts.Count; i++)
+        var next = first;
+        try
         {
-            Metrics.Published(contexts[i]);
-            try
+            for (; next < contexts.Count; next++)
             {
-                handles[i] = _journal is null
-                    ? await Admit(contexts[i], cancellationToken).ConfigureAwait(false)
-                    : await AdmitDurableAsync(contexts[i], cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    handles[next] = _journal is null
+                        ? await Admit(contexts[next], cancellationToken).ConfigureAwait(false)
+                        : await AdmitDurableAsync(contexts[next], cancellationToken).ConfigureAwait(false);
+                }
+                catch (BusFullException)
+                {
+                    // One backpressure decision per event: a refused event gets a rejected handle, the batch goes on.
+                    handles[next] = new EventHandle(contexts[next]);
+                }
             }
-            catch (BusFullException)
-            {
-                // One backpressure decision per event: a refused event gets a rejected handle, the batch goes on.
-                handles[i] = new EventHandle(contexts[i]);
-            }
+        }
+        catch (Exception) when (next < contexts.Count)
+        {
+            // Stopped or cancelled part-way: the events not yet admitted were counted as published, so they end
+            // as rejected (the one that threw already is).
+            for (var i = next; i < contexts.Count; i++)
+                Refuse(contexts[i], EventStatus.Rejected);
+            throw;
         }
 
         return handles;
@@ -186,19 +211,17 @@ internal sealed partial class InProcessEventBus : IEventBus
             context.EnqueuedTimestamp = stamp;
         }
 
-        Interlocked.Add(ref _inFlight, contexts.Count);
         var admitted = _queue.TryEnqueueRange(contexts, 0, limit);
+        for (var i = 0; i < admitted; i++)
+            contexts[i].LinkToPublisher();
         for (var i = admitted; i < contexts.Count; i++)
         {
             contexts[i].IsAdmitted = false;
             contexts[i].EnqueuedTimestamp = 0;
         }
 
-        if (admitted < contexts.Count && Interlocked.Add(ref _inFlight, admitted - contexts.Count) == 0 && _stopping)
-            Volatile.Read(ref _drained)?.TrySetResult();
         if (admitted == 0)
             return 0;
-        Metrics.PublishedMany(contexts, 0, admitted);
         _history.AddRange(contexts, 0, admitted);
         for (var i = 0; i < admitted; i++)
         {
@@ -217,11 +240,14 @@ internal sealed partial class InProcessEventBus : IEventBus
         {
             case EnqueueResult.Admitted:
                 OnAdmitted(context);
-                DropEvicted(evicted);
+                if (evicted is not null)
+                    Refuse(evicted, EventStatus.Dropped);
                 return true;
             case EnqueueResult.Closed:
+                // The stop closed the queue after this publish was counted: it ends as rejected, like a
+                // publisher whose wait for room the stop ended.
                 UndoFlight(context);
-                RefuseClosed(context);
+                Refuse(context, EventStatus.Rejected);
                 throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
             default:
                 UndoFlight(context);
@@ -282,8 +308,8 @@ internal sealed partial class InProcessEventBus : IEventBus
     private bool IsOwnHandler() => Ambient.CurrentContext?.Bus == this;
 
     /// <summary>
-    /// Counts the event in flight before it enters the queue: once queued, a worker may finish it
-    /// at any moment, and its completion must find it counted.
+    /// Marks the event admitted before it enters the queue: once queued, a worker may finish it at any moment,
+    /// and its completion must know to count it out. The queue counts it in flight when it adds it.
     /// </summary>
     private void EnterFlight(EventContext context)
     {
@@ -292,56 +318,46 @@ internal sealed partial class InProcessEventBus : IEventBus
         // The clock is read only when someone looks at queue dwell time: a read costs tens of nanoseconds.
         if (Metrics.DwellEnabled || Logger.IsEnabled(LogLevel.Debug))
             context.EnqueuedTimestamp = TimeProvider.GetTimestamp();
-        Interlocked.Increment(ref _inFlight);
     }
 
-    private void UndoFlight(EventContext context)
+    /// <summary>The queue did not take the event: it was never counted in flight.</summary>
+    private static void UndoFlight(EventContext context)
     {
         context.IsAdmitted = false;
         context.EnqueuedTimestamp = 0;
-        LeaveFlight();
     }
 
     private TimeSpan DwellOf(EventContext context) =>
         context.EnqueuedTimestamp == 0 ? TimeSpan.Zero : TimeProvider.GetElapsedTime(context.EnqueuedTimestamp);
 
-    /// <summary>An event evicted by DropOldest, unless a handler awaiting it already took it (queue jump).</summary>
-    private void DropEvicted(EventContext? evicted)
-    {
-        if (evicted is not null && evicted.TryClaim())
-            Refuse(evicted, EventStatus.Dropped);
-    }
-
     private void OnAdmitted(EventContext context)
     {
+        context.LinkToPublisher();
         _history.Add(context);
         EventLog.Published(context);
         BusTracing.EndPublish(context, null);
     }
 
     /// <summary>
-    /// The queue closed after the event's record was written (the stop began while the append was in progress): the
-    /// publish fails, so the log must not deliver the event after a restart.
+    /// Completes an event that will not run: refused at admission (full, or the queue closed under the publish),
+    /// or evicted by DropOldest. With a write-ahead log, the log must not deliver it after a restart.
     /// </summary>
-    private void RefuseClosed(EventContext context)
-    {
-        if (context.IsDurable)
-            _journal?.OnRefused(context);
-    }
-
     private void Refuse(EventContext context, EventStatus status)
     {
         var wasAdmitted = context.IsAdmitted;
-        if (!context.TryComplete(status))
+        if (!context.TryBeginComplete(status))
             return;
-        if (wasAdmitted)
-            LeaveFlight();
+        context.UnlinkPublisher();
         if (context.IsDurable)
             _journal?.OnRefused(context);
         if (status == EventStatus.Dropped)
             Metrics.Dropped(context);
         else
             Metrics.Rejected(context);
+        var last = wasAdmitted && LeaveFlightCount();
+        context.EndComplete();
+        if (last)
+            SignalDrained();
         EventLog.Refused(context, status);
         BusTracing.EndPublish(context, status);
         if (Options.OnEventDropped is { } callback)
@@ -369,6 +385,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         var name = type == typeof(T) ? EventNameCache<T>.Name : EventNaming.GetName(type);
         _validation.Validate(@event, type, name);
         var context = new EventContext(this, @event, name) { Options = options };
+        if (queued && Options.FlowExecutionContext)
+            context.FlowedExecutionContext = ExecutionContext.Capture();
         if (options is not null)
         {
             context.Priority = options.Priority;
@@ -389,13 +407,17 @@ internal sealed partial class InProcessEventBus : IEventBus
                 context.Deadline = createdAt + timeout;
         }
 
-        var frame = Ambient.Frame;
-        var parent = frame?.Context;
+        Ambient.Current(out var parent, out var parentSubscription);
         if (parent is not null)
         {
             context.CorrelationId = options?.CorrelationId ?? parent.CorrelationId;
             context.CausationId = options?.CausationId ?? parent.EventId;
-            parent.AddChild(frame!.Subscription, context.EventId);
+
+            // A queued event becomes its publisher's child when it is admitted, not if it is refused.
+            if (queued)
+                context.SetPublisher(parent, parentSubscription);
+            else
+                parent.AddChild(parentSubscription, context.EventId);
         }
         else
         {
@@ -441,12 +463,12 @@ internal sealed partial class InProcessEventBus : IEventBus
         var context = InlineContexts.Rent(this, @event, name);
         context.Route = route;
         var frame = Ambient.Acquire();
-        var parent = frame.Context;
+        frame.Visible(out var parent, out var parentSubscription);
         if (parent is not null)
         {
             context.CorrelationId = parent.CorrelationId;
             context.CausationId = parent.EventId;
-            parent.AddChild(frame.Subscription, context.EventId);
+            parent.AddChild(parentSubscription, context.EventId);
         }
 
         context.IsInline = true;
@@ -471,29 +493,61 @@ internal sealed partial class InProcessEventBus : IEventBus
         where T : notnull
     {
         var context = CreateContext(@event, options, queued: false);
-        var frame = Ambient.Acquire();
         context.MarkRunning();
         context.IsInline = true;
         context.CallerToken = cancellationToken;
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
     // ---------------------------------------------------------------- processing
 
     /// <summary>Called by a worker for each dequeued event.</summary>
-    internal ValueTask ProcessQueuedAsync(EventContext context, AmbientFrame frame)
+    /// <remarks>
+    /// <paramref name="workerFrame"/> is not used: every queued event gets an ambient frame of its own, so work a
+    /// handler leaves running never sees the worker's next event (see <see cref="Ambient"/>).
+    /// </remarks>
+    internal ValueTask ProcessQueuedAsync(EventContext context, AmbientFrame workerFrame)
     {
-        if (!context.TryClaim())
-        {
-            // A handler awaiting it already processed it (queue jump), or it was dropped.
-            return default;
-        }
-
+        // The queue claimed the event for this worker when it handed it out.
         var dwell = DwellOf(context);
         Metrics.Dequeued(context, dwell);
         EventLog.Dispatching(context, dwell);
-        return Processor.ProcessAsync(context, frame, recordResults: true);
+        _ = workerFrame;
+        return context.FlowedExecutionContext is null
+            ? Processor.ProcessAsync(context, null, recordResults: true)
+            : ProcessInPublisherContext(context);
+    }
+
+    /// <summary>Starts processing inside the publisher's execution context (<see cref="EventBusOptions.FlowExecutionContext"/>).</summary>
+    /// <remarks>
+    /// <see cref="ExecutionContext.Run"/> runs the synchronous part in the captured context and restores the worker's
+    /// afterwards; continuations the handlers schedule capture it themselves. The publisher's activity is not made
+    /// current, so a handler span without a publish span to follow is a root as it is without the option.
+    /// </remarks>
+    private ValueTask ProcessInPublisherContext(EventContext context)
+    {
+        var captured = context.FlowedExecutionContext!;
+        context.FlowedExecutionContext = null;
+        var state = new FlowedProcessing(this, context);
+        ExecutionContext.Run(
+            captured,
+            static s =>
+            {
+                var run = (FlowedProcessing)s!;
+                if (System.Diagnostics.Activity.Current is not null)
+                    System.Diagnostics.Activity.Current = null;
+                run.Pending = run.Bus.Processor.ProcessAsync(run.Context, null, recordResults: true);
+            },
+            state);
+        return state.Pending;
+    }
+
+    private sealed class FlowedProcessing(InProcessEventBus bus, EventContext context)
+    {
+        public InProcessEventBus Bus { get; } = bus;
+        public EventContext Context { get; } = context;
+        public ValueTask Pending { get; set; }
     }
 
     /// <summary>The awaiter of an <see cref="EventHandle"/>: queue jump when a handler awaits its still-queued child.</summary>
@@ -501,7 +555,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     {
         if (context.IsCompleted)
             return new ValueTask<EventOutcome>(context.GetOutcome());
-        if (context.Stage == EventContext.StageQueued && Ambient.CurrentContext?.Bus == this && context.TryClaim())
+        if (context.Stage == EventContext.StageQueued && Ambient.CurrentContext?.Bus == this && _queue.TryRemove(context))
             return ProcessJumpedAsync(context);
         return context.WaitForOutcomeAsync();
     }
@@ -509,8 +563,9 @@ internal sealed partial class InProcessEventBus : IEventBus
     private async ValueTask<EventOutcome> ProcessJumpedAsync(EventContext context)
     {
         Metrics.Dequeued(context, DwellOf(context));
-        var frame = Ambient.Install(null, null);
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await (context.FlowedExecutionContext is null
+            ? Processor.ProcessAsync(context, null, recordResults: true)
+            : ProcessInPublisherContext(context)).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
@@ -522,7 +577,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             case HandlerStatus.TimedOut:
                 Metrics.HandlerFailed(context, entry, result);
                 EventLog.HandlerFinished(context, entry, result);
-                if (context.IsInline)
+                if (context.IsInline && !Options.DeadLetterInlineFailures)
                     break;
                 var letter = _deadLetters.Add(context, entry, result);
                 if (context.IsDurable && entry.IsDurable)
@@ -548,30 +603,44 @@ internal sealed partial class InProcessEventBus : IEventBus
     internal void OnProcessorFault(EventContext context, Exception exception) =>
         EventLog.ProcessorFault(context, exception);
 
+    /// <summary>
+    /// Ends an event. The counters, the in-flight count and the log are updated before the handle completes,
+    /// so an awaiter that resumes sees them; a stop waiting for the drain is woken only after, so every handle
+    /// is complete when it returns.
+    /// </summary>
     internal void OnEventFinished(EventContext context, EventStatus status)
     {
-        if (!context.TryComplete(status))
+        if (!context.TryBeginComplete(status))
             return;
-        if (context.IsDurable && _journal is not null)
+        var last = false;
+        try
         {
-            if (status == EventStatus.Cancelled && context.Results is null)
-                _journal.OnCancelledWhileQueued();
-            else
-                _journal.OnEventFinished(context);
-        }
+            if (context.IsDurable && _journal is not null)
+            {
+                if (status == EventStatus.Cancelled && context.Results is null)
+                    _journal.OnCancelledWhileQueued();
+                else
+                    _journal.OnEventFinished(context);
+            }
 
-        if (context.IsAdmitted)
+            if (context.IsAdmitted)
+            {
+                Metrics.Processed(context, status);
+                last = LeaveFlightCount();
+            }
+        }
+        finally
         {
-            Metrics.Processed(context, status);
-            LeaveFlight();
+            context.EndComplete();
+            if (last)
+                SignalDrained();
         }
     }
 
-    private void LeaveFlight()
-    {
-        if (Interlocked.Decrement(ref _inFlight) == 0 && _stopping)
-            Volatile.Read(ref _drained)?.TrySetResult();
-    }
+    /// <summary>Leaves the in-flight count; true when it was the last one during a stop.</summary>
+    private bool LeaveFlightCount() => _inFlight.Leave() && _stopping;
+
+    private void SignalDrained() => Volatile.Read(ref _drained)?.TrySetResult();
 
     // ---------------------------------------------------------------- subscribe
 
@@ -736,8 +805,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             await _journal.OnRedriveAsync(letter, context, subscription, cancellationToken).ConfigureAwait(false);
         context.Route = new Route([subscription], [0], Router.Version);
         context.MarkRunning();
-        var frame = Ambient.Install(null, null);
-        await Processor.ProcessAsync(context, frame, recordResults: true).ConfigureAwait(false);
+        await Processor.ProcessAsync(context, null, recordResults: true).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
@@ -767,7 +835,11 @@ internal sealed partial class InProcessEventBus : IEventBus
 
     // ---------------------------------------------------------------- statistics and lifecycle
 
-    public BusStatistics GetStatistics() => Metrics.Snapshot(_queue.Count, Options.Capacity, Interlocked.Read(ref _inFlight), Router.Subscriptions);
+    public BusStatistics GetStatistics()
+    {
+        var (depth, inFlight) = _queue.ReadCounts();
+        return Metrics.Snapshot(depth, Options.Capacity, inFlight, Router.Subscriptions);
+    }
 
     public ValueTask<StopReport> StopAsync(TimeSpan? drainTimeout = null, CancellationToken cancellationToken = default)
     {
@@ -783,11 +855,12 @@ internal sealed partial class InProcessEventBus : IEventBus
     {
         var start = TimeProvider.GetTimestamp();
         var processedBefore = Metrics.ProcessedCount;
+        var cancelledBefore = Metrics.CancelledCount;
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _drained, drained);
         _stopping = true;
         _queue.Close();
-        if (Interlocked.Read(ref _inFlight) == 0)
+        if (_inFlight.Value == 0)
             drained.TrySetResult();
         Log.Stopping(Logger, Name, _queue.Count, drainTimeout.TotalMilliseconds);
 
@@ -801,31 +874,25 @@ internal sealed partial class InProcessEventBus : IEventBus
             completed = false;
         }
 
-        long cancelled = 0;
         if (!completed)
         {
-            // Queued events never started: complete them as cancelled so no awaiter hangs.
+            // Events not started, wherever they wait (behind a busy ordering key too), never start: the queue
+            // hands them all over, claimed, and they complete as cancelled. Only then are running handlers
+            // cancelled, so no worker can start one in between.
             foreach (var context in _queue.TakeAll())
-            {
-                if (context.TryClaim())
-                {
-                    cancelled++;
-                    OnEventFinished(context, EventStatus.Cancelled);
-                }
-            }
+                OnEventFinished(context, EventStatus.Cancelled);
 
-            var running = Interlocked.Read(ref _inFlight);
-            cancelled += running;
-            await _stopCts.CancelAsync().ConfigureAwait(false);
+            await Cancellation.TryCancelAsync(_stopCts, Logger).ConfigureAwait(false);
 
-            // Handlers see their tokens cancelled; those that ignore them are abandoned by the processor.
+            // Handlers see their tokens cancelled; the processor waits CancellationGrace for each to end and
+            // abandons those still running, so the events (and their DI scopes) are done within the grace.
             try
             {
-                await drained.Task.WaitAsync(s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
+                await drained.Task.WaitAsync(Options.CancellationGrace + s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
-                Log.StopAbandoned(Logger, Name, Interlocked.Read(ref _inFlight));
+                Log.StopAbandoned(Logger, Name, _inFlight.Value);
             }
         }
 
@@ -835,7 +902,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         }
         catch (TimeoutException)
         {
-            Log.StopAbandoned(Logger, Name, Interlocked.Read(ref _inFlight));
+            Log.StopAbandoned(Logger, Name, _inFlight.Value);
         }
 
         long leftInLog = 0;
@@ -862,6 +929,9 @@ internal sealed partial class InProcessEventBus : IEventBus
             await _journal.DisposeAsync().ConfigureAwait(false);
         }
 
+        // Read from the per-status counters, so the report says what the handles say: an event that was running
+        // when the drain ended and still finished normally counts as drained, not cancelled.
+        var cancelled = Metrics.CancelledCount - cancelledBefore;
         var report = new StopReport
         {
             Drained = Metrics.ProcessedCount - processedBefore - cancelled,

@@ -28,9 +28,9 @@ internal static class RetryPipelines
             OnRetry = args =>
             {
                 // Retries run inside the handler's ambient frame, which names the event and the subscription.
-                var frame = Ambient.Frame;
-                bus.Metrics.Retried(frame?.Context, frame?.Subscription);
-                if (frame is { Context: { } context, Subscription: { } subscription })
+                Ambient.Current(out var context, out var subscription);
+                bus.Metrics.Retried(context, subscription);
+                if (context is not null && subscription is not null)
                     bus.EventLog.Retrying(context, subscription, args.Outcome.Exception, args.AttemptNumber + 1);
                 return default;
             },

@@ -27,6 +27,9 @@ internal static class EventBusOptionsBinder
             HistoryCapacity = Int(section, nameof(EventBusOptions.HistoryCapacity), options.HistoryCapacity, failures),
             DeadLetterCapacity = Int(section, nameof(EventBusOptions.DeadLetterCapacity), options.DeadLetterCapacity, failures),
             DrainTimeout = Time(section, nameof(EventBusOptions.DrainTimeout), options.DrainTimeout, failures) ?? options.DrainTimeout,
+            CancellationGrace = Time(section, nameof(EventBusOptions.CancellationGrace), options.CancellationGrace, failures) ?? options.CancellationGrace,
+            DeadLetterInlineFailures = Bool(section, nameof(EventBusOptions.DeadLetterInlineFailures), options.DeadLetterInlineFailures, failures),
+            FlowExecutionContext = Bool(section, nameof(EventBusOptions.FlowExecutionContext), options.FlowExecutionContext, failures),
         };
         if (failures.Count > 0)
             throw new OptionsValidationException(optionsName, typeof(EventBusOptions), failures);
@@ -40,6 +43,16 @@ internal static class EventBusOptionsBinder
         if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
             return value;
         failures.Add($"Configuration value '{section.Path}:{key}' = '{text}' is not an integer (EventBusOptions.{key}).");
+        return current;
+    }
+
+    private static bool Bool(IConfigurationSection section, string key, bool current, List<string> failures)
+    {
+        if (section[key] is not { } text)
+            return current;
+        if (bool.TryParse(text, out var value))
+            return value;
+        failures.Add($"Configuration value '{section.Path}:{key}' = '{text}' is not true or false (EventBusOptions.{key}).");
         return current;
     }
 

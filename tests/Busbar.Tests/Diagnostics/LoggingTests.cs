@@ -222,6 +222,32 @@ public class LoggingTests
         }
     }
 
+    [Fact]
+    public void LogEventIds_EveryArea_UniqueAndInItsDocumentedRange()
+    {
+        // Every message shares the Busbar category, so a user filtering by event id must get one message.
+        var messages = typeof(EventBus).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic)
+                .Select(m => (Type: t.Name, Method: m.Name, Attribute: m.GetCustomAttributes(typeof(LoggerMessageAttribute), false).OfType<LoggerMessageAttribute>().SingleOrDefault())))
+            .Where(m => m.Attribute is not null)
+            .Select(m => (m.Type, m.Method, Id: m.Attribute!.EventId))
+            .ToList();
+
+        Assert.True(messages.Count >= 20, $"found only {messages.Count} log messages");
+        var duplicates = messages.GroupBy(m => m.Id).Where(g => g.Count() > 1).Select(g => $"{g.Key}: {string.Join(", ", g.Select(m => $"{m.Type}.{m.Method}"))}");
+        Assert.Empty(duplicates);
+        Assert.All(messages, m =>
+        {
+            var (low, high) = m.Type switch
+            {
+                "Log" => (1, 199),
+                "WalLog" => (201, 299),
+                _ => throw new Xunit.Sdk.XunitException($"{m.Type}.{m.Method}: a log area without a documented id range"),
+            };
+            Assert.InRange(m.Id, low, high);
+        });
+    }
+
     private sealed class CountingLogger : ILogger
     {
         public int EnabledChecks;

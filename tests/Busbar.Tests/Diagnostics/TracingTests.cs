@@ -155,4 +155,50 @@ public class TracingTests
         Assert.Equal(101, count);
         Assert.Equal(0, allocated);
     }
+
+    [Fact]
+    public async Task FlowExecutionContext_On_HandlerSpanParentageUnchanged()
+    {
+        // Without a publish span (nobody listened at publish), the handler span is a root, as without the option:
+        // the publisher's ambient activity is not made current in the handler.
+        var name = UniqueBus();
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name, FlowExecutionContext = true });
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<DiagOrder>(async (o, _, _) =>
+        {
+            if (o.Id == 0)
+                await gate.Task;
+        }, new SubscriptionOptions { Name = "handler" });
+        var blocker = await bus.PublishAsync(new DiagOrder(0));
+        EventHandle handle;
+        using (var request = new Activity("request").SetIdFormat(ActivityIdFormat.W3C).Start())
+            handle = await bus.PublishAsync(new DiagOrder(1));
+
+        using var recorder = new SpanRecorder();
+        gate.SetResult();
+        await blocker.AsValueTask().Within();
+        await handle.AsValueTask().Within();
+
+        var span = Assert.Single(recorder.For(name), a => a.GetTagItem("messaging.message.id") as string == handle.EventId.ToString());
+        Assert.Equal(default, span.ParentSpanId);
+        Assert.Null(span.Parent);
+    }
+
+    [Fact]
+    public async Task FlowExecutionContext_On_HandlerSpanIsChildOfPublishSpan()
+    {
+        using var recorder = new SpanRecorder();
+        var name = UniqueBus();
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name, FlowExecutionContext = true });
+        bus.Subscribe<DiagOrder>(_ => { }, new SubscriptionOptions { Name = "handler" });
+        EventHandle handle;
+        using (var request = new Activity("request").SetIdFormat(ActivityIdFormat.W3C).Start())
+            handle = await bus.PublishAsync(new DiagOrder(1));
+        await handle.AsValueTask().Within();
+
+        var spans = recorder.For(name);
+        var publish = Assert.Single(spans, a => a.Kind == ActivityKind.Producer);
+        var process = Assert.Single(spans, a => a.Kind == ActivityKind.Consumer);
+        Assert.Equal(publish.SpanId, process.ParentSpanId);
+    }
 }

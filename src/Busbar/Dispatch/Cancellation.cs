@@ -1,0 +1,79 @@
+using Busbar.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Busbar.Dispatch;
+
+/// <summary>
+/// Cancels a <see cref="CancellationTokenSource"/> from a timer, the stop path or a first-wins
+/// completion without ever throwing.
+/// </summary>
+/// <remarks>
+/// These calls run on thread-pool timer threads, where an exception terminates the process. Two
+/// exceptions are possible: <see cref="ObjectDisposedException"/> when the attempt or event ended
+/// (and disposed its source) while the timer was already firing, and <see cref="AggregateException"/>
+/// when a callback a handler registered on its token throws. The first is expected and ignored; the
+/// second is the handler's fault and is logged.
+/// </remarks>
+internal static class Cancellation
+{
+    public static void TryCancel(CancellationTokenSource source, ILogger logger)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The attempt or event ended while the timer fired: nothing is left to cancel.
+        }
+        catch (AggregateException ex)
+        {
+            Log.CancellationCallbackFailed(logger, ex);
+        }
+    }
+
+    public static async Task TryCancelAsync(CancellationTokenSource source, ILogger logger)
+    {
+        try
+        {
+            await source.CancelAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already disposed: nothing is left to cancel.
+        }
+        catch (AggregateException ex)
+        {
+            Log.CancellationCallbackFailed(logger, ex);
+        }
+    }
+}
+
+/// <summary>The per-attempt timeout of one handler invocation: a token source linked to the event's token and a timer that cancels it.</summary>
+internal sealed class AttemptTimeout : IDisposable
+{
+    private readonly CancellationTokenSource _source;
+    private readonly ITimer _timer;
+    private readonly ILogger _logger;
+
+    public AttemptTimeout(CancellationToken eventToken, TimeSpan limit, TimeProvider time, ILogger logger)
+    {
+        _source = CancellationTokenSource.CreateLinkedTokenSource(eventToken);
+        _logger = logger;
+        _timer = time.CreateTimer(static s => ((AttemptTimeout)s!).Fire(), this, limit, Timeout.InfiniteTimeSpan);
+    }
+
+    public CancellationToken Token => _source.Token;
+
+    /// <summary>The attempt's token was cancelled (by its timer or the event's token).</summary>
+    public bool IsCancellationRequested => _source.IsCancellationRequested;
+
+    private void Fire() => Cancellation.TryCancel(_source, _logger);
+
+    public void Dispose()
+    {
+        // Dispose does not wait for a callback already running: Fire tolerates the disposed source.
+        _timer.Dispose();
+        _source.Dispose();
+    }
+}
