@@ -456,6 +456,16 @@ public class CoreGuaranteeTests
         Assert.Equal(EventStatus.Cancelled, (await handle.AsValueTask().Within()).Status);
     }
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(3_601)]
+    public void CancellationGrace_OutOfRange_RejectedNamingTheOption(int seconds)
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => EventBus.Create(new EventBusOptions { CancellationGrace = TimeSpan.FromSeconds(seconds) }));
+
+        Assert.Contains("EventBusOptions.CancellationGrace", ex.Message, StringComparison.Ordinal);
+    }
+
     // ---------------------------------------------------------------- 5: fire-and-forget work is not credited to a stranger
 
     [EventName("core.job")]
