@@ -57,7 +57,7 @@ public class CoreGuaranteeTests
             async (_, _, ct) =>
             {
                 // Not disposed: the callback must still be registered when the bus cancels.
-            ct.Register(static () => throw new InvalidOperationException("callback"));
+                ct.Register(static () => throw new InvalidOperationException("callback"));
                 await Task.Delay(Timeout.Infinite, ct);
             },
             new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(20) });
