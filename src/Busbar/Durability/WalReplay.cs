@@ -60,12 +60,12 @@ internal static class WalReplay
             {
                 if (isLast && length < WalFormat.SegmentHeaderSize)
                 {
-                    problems.Add(new WalProblem(WalProblemKind.TornTail, segment.FileName, 0, length, $"The segment ends inside its {WalFormat.SegmentHeaderSize}-byte header ({length} bytes); the file was removed."));
+                    problems.Add(Problem(WalProblemKind.TornTail, segment.FileName, 0, length, WalRecoveryAction.DeleteSegment, $"The segment ends inside its {WalFormat.SegmentHeaderSize}-byte header ({length} bytes); the file was removed."));
                     deleteFile = true;
                 }
                 else
                 {
-                    problems.Add(new WalProblem(WalProblemKind.MalformedRecord, segment.FileName, 0, length, "The segment header is not a Busbar write-ahead log header (magic \"BBWAL\", version 1); the segment was skipped and left on disk."));
+                    problems.Add(Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, length, WalRecoveryAction.Skip, "The segment header is not a Busbar write-ahead log header (magic \"BBWAL\", version 1); the segment was skipped and left on disk."));
                     usable = false;
                 }
             }
@@ -132,7 +132,7 @@ internal static class WalReplay
                     return Tail(segment, offset, remaining, isLast, "the last record's checksum does not match", problems);
                 }
 
-                problems.Add(new WalProblem(WalProblemKind.ChecksumMismatch, segment.FileName, offset, frameLength, $"The checksum of the {frameLength}-byte record at offset {offset} does not match; the record was skipped."));
+                problems.Add(Problem(WalProblemKind.ChecksumMismatch, segment.FileName, offset, frameLength, WalRecoveryAction.Skip, $"The checksum of the {frameLength}-byte record at offset {offset} does not match; the record was skipped."));
                 offset += frameLength;
                 continue;
             }
@@ -145,7 +145,7 @@ internal static class WalReplay
             }
             catch (WalFormatException ex)
             {
-                problems.Add(new WalProblem(WalProblemKind.MalformedRecord, segment.FileName, offset, frameLength, $"The {frameLength}-byte record at offset {offset} could not be decoded ({ex.Message}); the record was skipped."));
+                problems.Add(Problem(WalProblemKind.MalformedRecord, segment.FileName, offset, frameLength, WalRecoveryAction.Skip, $"The {frameLength}-byte record at offset {offset} could not be decoded ({ex.Message}); the record was skipped."));
                 offset += frameLength;
                 continue;
             }
@@ -181,11 +181,11 @@ internal static class WalReplay
     {
         if (isLast)
         {
-            problems.Add(new WalProblem(WalProblemKind.TornTail, segment.FileName, offset, bytes, $"Torn tail at offset {offset}: {reason}; {bytes} bytes were truncated."));
+            problems.Add(Problem(WalProblemKind.TornTail, segment.FileName, offset, bytes, WalRecoveryAction.Truncate, $"Torn tail at offset {offset}: {reason}; {bytes} bytes were truncated."));
             return offset;
         }
 
-        problems.Add(new WalProblem(WalProblemKind.MalformedRecord, segment.FileName, offset, bytes, $"Corrupt record at offset {offset}: {reason}; the remaining {bytes} bytes of the segment were skipped."));
+        problems.Add(Problem(WalProblemKind.CorruptSpan, segment.FileName, offset, bytes, WalRecoveryAction.Skip, $"Corrupt record at offset {offset}: {reason}; the remaining {bytes} bytes of the segment were skipped."));
         return -1;
     }
 
@@ -221,6 +221,9 @@ internal static class WalReplay
 
         return false;
     }
+
+    public static WalProblem Problem(WalProblemKind kind, string segment, long offset, long length, WalRecoveryAction action, string message) =>
+        new() { Kind = kind, SegmentFileName = segment, Offset = offset, ByteCount = length, Action = action, Message = message };
 
     private static Span<byte> Read(SafeFileHandle handle, Span<byte> destination, long offset)
     {

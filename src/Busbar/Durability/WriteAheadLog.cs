@@ -126,7 +126,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             var replay = WalReplay.Run(fullPath, state, repair: true);
             foreach (var problem in replay.Problems)
             {
-                WalLog.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Message);
+                WalLog.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Action, problem.Message);
             }
 
             var log = new WriteAheadLog(fullPath, options, timeProvider, logger, lockFile, state, replay);

@@ -100,7 +100,7 @@ public class WalRecoveryTests
         await using var reopened = dir.Open(options);
 
         var problem = Assert.Single(reopened.Recovery.Problems);
-        Assert.Equal(WalProblemKind.MalformedRecord, problem.Kind);
+        Assert.Equal(WalProblemKind.CorruptSpan, problem.Kind);
         Assert.Equal(WalFormat.SegmentHeaderSize, problem.Offset);
         Assert.Equal(bytes.Length - WalFormat.SegmentHeaderSize, problem.ByteCount);
         Assert.Contains(records[^1].EventId, reopened.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
