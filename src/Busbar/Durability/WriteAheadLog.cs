@@ -166,7 +166,23 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     }
 
     /// <summary>
-    /// Appends an event; completes once it is durable under the flush mode. An event with no subscriptions is not written.
+    /// Appends a newly published event; completes once it is durable under the flush mode. An event with no
+    /// subscriptions is not written.
+    /// </summary>
+    /// <remarks>Cancellation stops the wait only: a record already handed to the log may still become durable.</remarks>
+    /// <exception cref="ArgumentException">
+    /// The event id is still live in the log (an unfinished or dead-lettered event has it), or the encoded record is
+    /// larger than <see cref="WriteAheadLogOptions.MaxRecordSize"/>. Nothing was written.
+    /// </exception>
+    public ValueTask AppendNewEventAsync(WalEventRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record.Subscriptions.Count == 0 ? ValueTask.CompletedTask : AppendAsync(record, cancellationToken, requireNewEvent: true);
+    }
+
+    /// <summary>
+    /// Appends an event whose id may be live; completes once it is durable under the flush mode. An event with no
+    /// subscriptions is not written.
     /// </summary>
     /// <remarks>
     /// Appending an event id that is still live adds its subscriptions to the pending set (for example, to re-drive
@@ -250,7 +266,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
     }
 
-    private ValueTask AppendAsync(WalRecord record, CancellationToken cancellationToken)
+    private ValueTask AppendAsync(WalRecord record, CancellationToken cancellationToken, bool requireNewEvent = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var bodyLength = WalRecordCodec.GetBodyLength(record);
@@ -262,24 +278,24 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 nameof(record));
         }
 
-        var outcome = TryEnqueue(record, bodyLength, frameLength, out var completion, out var wake);
+        var outcome = TryEnqueue(record, bodyLength, frameLength, requireNewEvent, out var completion, out var wake);
         wake?.TrySetResult();
         return outcome switch
         {
             EnqueueOutcome.Enqueued => Await(completion!, cancellationToken),
             EnqueueOutcome.NothingToWrite => ValueTask.CompletedTask,
-            _ => AppendSlowAsync(record, bodyLength, frameLength, completion!, cancellationToken),
+            _ => AppendSlowAsync(record, bodyLength, frameLength, requireNewEvent, completion!, cancellationToken),
         };
     }
 
-    private async ValueTask AppendSlowAsync(WalRecord record, int bodyLength, int frameLength, Task flushed, CancellationToken cancellationToken)
+    private async ValueTask AppendSlowAsync(WalRecord record, int bodyLength, int frameLength, bool requireNewEvent, Task flushed, CancellationToken cancellationToken)
     {
         while (true)
         {
             // Backpressure: the pending batch is full; wait until the flusher has taken and written it.
             await flushed.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             cancellationToken.ThrowIfCancellationRequested();
-            var outcome = TryEnqueue(record, bodyLength, frameLength, out var completion, out var wake);
+            var outcome = TryEnqueue(record, bodyLength, frameLength, requireNewEvent, out var completion, out var wake);
             wake?.TrySetResult();
             switch (outcome)
             {
@@ -299,7 +315,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         completion.IsCompletedSuccessfully ? ValueTask.CompletedTask
         : new ValueTask(cancellationToken.CanBeCanceled ? completion.WaitAsync(cancellationToken) : completion);
 
-    private EnqueueOutcome TryEnqueue(WalRecord record, int bodyLength, int frameLength, out Task? completion, out TaskCompletionSource? wake)
+    private EnqueueOutcome TryEnqueue(WalRecord record, int bodyLength, int frameLength, bool requireNewEvent, out Task? completion, out TaskCompletionSource? wake)
     {
         lock (_gate)
         {
@@ -317,7 +333,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 return EnqueueOutcome.Full;
             }
 
-            if (!ShouldWriteLocked(record))
+            if (!ShouldWriteLocked(record, requireNewEvent))
             {
                 completion = null;
                 return EnqueueOutcome.NothingToWrite;
@@ -330,10 +346,15 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
     }
 
-    private bool ShouldWriteLocked(WalRecord record)
+    private bool ShouldWriteLocked(WalRecord record, bool requireNewEvent)
     {
         switch (record)
         {
+            case WalEventRecord e when requireNewEvent && _state.TryGetEvent(e.EventId, out _):
+                // Appending would merge into the live event, and the first finish would then end both.
+                throw new ArgumentException(
+                    $"Event id {e.EventId} is still live in the write-ahead log (an earlier event with this id is unfinished or dead-lettered); a durable publish needs an id of its own. Nothing was written.",
+                    nameof(record));
             case WalHandlerFinishedRecord f:
                 return _state.IsPending(f.EventId, f.SubscriptionName);
             case WalDeadLetterRedrivenRecord r:
