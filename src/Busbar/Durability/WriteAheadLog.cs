@@ -28,6 +28,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly WriteAheadLogOptions _options;
     private readonly ILogger _logger;
+    private readonly IWalStorage _storage;
     private readonly FileStream _lockFile;
     private readonly WalState _state;
     private readonly List<WalSegment> _segments;
@@ -49,14 +50,18 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private long _fileOffset;
     private bool _fileDirty;
 
+    /// <summary>A segment was created since the directory was last fsynced (owned by the flusher loop).</summary>
+    private bool _directoryDirty;
+
     private long _fsyncCount;
     private int _disposed;
 
-    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, FileStream lockFile, WalState state, WalReplayResult replay)
+    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage, FileStream lockFile, WalState state, WalReplayResult replay)
     {
         Directory = directory;
         _options = options;
         _logger = logger;
+        _storage = storage;
         _lockFile = lockFile;
         _state = state;
         _segments = replay.Segments;
@@ -77,7 +82,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     /// <summary>Gets the full path of the log directory.</summary>
     public string Directory { get; }
 
-    /// <summary>Gets what <see cref="Open"/> recovered: unfinished events to re-dispatch, dead letters, problems found.</summary>
+    /// <summary>Gets what <see cref="Open(string, WriteAheadLogOptions, TimeProvider, ILogger)"/> recovered: unfinished events to re-dispatch, dead letters, problems found.</summary>
     public WalRecoveryResult Recovery { get; }
 
     /// <summary>Gets how many fsyncs the log has issued; group commit makes this far smaller than the append count.</summary>
@@ -100,16 +105,21 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     /// </summary>
     /// <exception cref="WalLockedException">Another process or bus has the directory open.</exception>
     /// <remarks>Corruption never throws: it is repaired where safe and reported in <see cref="WalRecoveryResult.Problems"/>.</remarks>
-    public static WriteAheadLog Open(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger)
+    public static WriteAheadLog Open(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger) =>
+        Open(directory, options, timeProvider, logger, WalStorage.Instance);
+
+    /// <summary>Opens the log over <paramref name="storage"/> (tests record or fail its operations).</summary>
+    internal static WriteAheadLog Open(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(storage);
         options.Validate();
 
         var fullPath = Path.GetFullPath(directory);
-        System.IO.Directory.CreateDirectory(fullPath);
+        CreateDirectoryDurably(fullPath, storage);
         FileStream lockFile;
         try
         {
@@ -129,7 +139,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 WalLog.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Action, problem.Message);
             }
 
-            var log = new WriteAheadLog(fullPath, options, timeProvider, logger, lockFile, state, replay);
+            var log = new WriteAheadLog(fullPath, options, timeProvider, logger, storage, lockFile, state, replay);
             WalLog.Recovered(logger, fullPath, log.Recovery.UnfinishedEvents.Count, log.Recovery.DeadLetters.Count, replay.Segments.Count, replay.Problems.Count);
             return log;
         }
@@ -137,6 +147,28 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         {
             lockFile.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates the directory and any missing parents, fsyncing each parent that gained an entry: otherwise a power
+    /// loss could drop the new directory, and every segment in it, after appends were acknowledged.
+    /// </summary>
+    private static void CreateDirectoryDurably(string fullPath, IWalStorage storage)
+    {
+        var missing = new Stack<string>();
+        for (var path = fullPath; path is not null && !System.IO.Directory.Exists(path); path = Path.GetDirectoryName(path))
+        {
+            missing.Push(path);
+        }
+
+        while (missing.TryPop(out var path))
+        {
+            System.IO.Directory.CreateDirectory(path);
+            if (Path.GetDirectoryName(path) is { } parent)
+            {
+                storage.FlushDirectory(parent);
+            }
         }
     }
 
@@ -258,6 +290,12 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
                 _file.Dispose();
                 _file = null;
+            }
+
+            if (_directoryDirty && _fault is null)
+            {
+                _storage.FlushDirectory(Directory);
+                _directoryDirty = false;
             }
         }
         finally
@@ -474,7 +512,6 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             copied++;
         }
 
-        _pending.HasCopies = true;
         return copied;
     }
 
@@ -543,11 +580,11 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
             if (fsyncOnly)
             {
-                if (_fileDirty && _file is not null && Volatile.Read(ref _fault) is null)
+                if (Volatile.Read(ref _fault) is null)
                 {
                     try
                     {
-                        Fsync(_file);
+                        SyncAll();
                     }
                     catch (Exception ex)
                     {
@@ -591,14 +628,19 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             var (segment, start) = batch.Chunks[i];
             var end = i + 1 < batch.Chunks.Count ? batch.Chunks[i + 1].Start : bytes.Length;
             var file = EnsureFile(segment);
-            RandomAccess.Write(file, bytes[start..end], _fileOffset);
+            _storage.Write(file, segment.FilePath, bytes[start..end], _fileOffset);
             _fileOffset += end - start;
             _fileDirty = true;
         }
 
-        // Copies made by compaction must be on disk before the segment they replace is deleted, whatever the mode.
-        var mustSync = (_options.FlushMode == WalFlushMode.Always && batch.NeedsSync) || (batch.HasCopies && batch.Deletions.Count > 0);
-        if (mustSync && _fileDirty)
+        if (batch.Deletions.Count > 0)
+        {
+            // Whatever the mode, nothing is deleted before everything written so far is durable: the records a
+            // deleted segment held live on only as compacted copies in later segments (closed segments were
+            // fsynced when closed; the current one and the directory entries are synced here).
+            SyncAll();
+        }
+        else if (_options.FlushMode == WalFlushMode.Always && batch.NeedsSync && _fileDirty)
         {
             Fsync(_file!);
         }
@@ -610,7 +652,22 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 CloseFile();
             }
 
-            File.Delete(segment.FilePath);
+            _storage.Delete(segment.FilePath);
+        }
+    }
+
+    /// <summary>fsyncs the current segment if it has unsynced writes, and the directory if a segment was created since its last sync.</summary>
+    private void SyncAll()
+    {
+        if (_fileDirty && _file is not null)
+        {
+            Fsync(_file);
+        }
+
+        if (_directoryDirty)
+        {
+            _storage.FlushDirectory(Directory);
+            _directoryDirty = false;
         }
     }
 
@@ -622,15 +679,21 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
 
         CloseFile();
-        var file = File.OpenHandle(segment.FilePath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        var file = _storage.CreateSegment(segment.FilePath);
+        _directoryDirty = true;
 
-        // Under Always an acknowledged append must survive power loss, so the new file's directory
-        // entry is synced too (once per segment).
+        // Under Always an acknowledged append must survive power loss, so the new file's directory entry is
+        // synced before any append to it completes (once per segment). Interval syncs it at the next tick,
+        // None before compaction deletes anything and on dispose.
         if (_options.FlushMode == WalFlushMode.Always)
-            DirectorySync.Flush(Directory);
+        {
+            _storage.FlushDirectory(Directory);
+            _directoryDirty = false;
+        }
+
         Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderSize];
         WalFormat.WriteSegmentHeader(header, segment.Sequence);
-        RandomAccess.Write(file, header, 0);
+        _storage.Write(file, segment.FilePath, header, 0);
         _file = file;
         _fileSegment = segment;
         _fileOffset = WalFormat.SegmentHeaderSize;
@@ -645,8 +708,9 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             return;
         }
 
-        // A closed segment is never written again, so it is synced once here unless the mode never syncs.
-        if (_fileDirty && _options.FlushMode != WalFlushMode.None)
+        // A closed segment is never written again, so it is synced once here, in every mode: it may hold compacted
+        // copies, and once closed nothing else would sync it before compaction deletes the segments they replace.
+        if (_fileDirty)
         {
             Fsync(_file);
         }
@@ -659,7 +723,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
     private void Fsync(SafeFileHandle file)
     {
-        RandomAccess.FlushToDisk(file);
+        _storage.FlushFile(file, _fileSegment?.FilePath ?? Directory);
         _fileDirty = false;
         Interlocked.Increment(ref _fsyncCount);
     }
