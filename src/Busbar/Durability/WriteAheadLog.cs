@@ -29,7 +29,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private readonly WriteAheadLogOptions _options;
     private readonly ILogger _logger;
     private readonly IWalStorage _storage;
-    private readonly FileStream _lockFile;
+    private readonly WalDirectoryLock _directoryLock;
     private readonly WalState _state;
     private readonly List<WalSegment> _segments;
     private readonly ITimer? _flushTimer;
@@ -56,13 +56,13 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private long _fsyncCount;
     private int _disposed;
 
-    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage, FileStream lockFile, WalState state, WalReplayResult replay)
+    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage, WalDirectoryLock lockFile, WalState state, WalReplayResult replay)
     {
         Directory = directory;
         _options = options;
         _logger = logger;
         _storage = storage;
-        _lockFile = lockFile;
+        _directoryLock = lockFile;
         _state = state;
         _segments = replay.Segments;
         _segments.Add(new WalSegment(directory, replay.MaxSequence + 1) { Size = WalFormat.SegmentHeaderSize });
@@ -120,15 +120,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
         var fullPath = Path.GetFullPath(directory);
         CreateDirectoryDurably(fullPath, storage);
-        FileStream lockFile;
-        try
-        {
-            lockFile = new FileStream(Path.Combine(fullPath, WalFormat.LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException ex) when (ex is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException))
-        {
-            throw WalLockedException.ForDirectory(fullPath, ex);
-        }
+        var lockFile = WalDirectoryLock.Acquire(fullPath);
 
         try
         {
@@ -300,7 +292,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
         finally
         {
-            await _lockFile.DisposeAsync().ConfigureAwait(false);
+            _directoryLock.Dispose();
         }
     }
 
