@@ -159,71 +159,71 @@ public sealed class WalFuzzTests(ITestOutputHelper output)
                     bytes[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8));
                 return null;
             case Mutation.FlipBitsInOneRecord:
-            {
-                var r = baseLog.RecordIn(random, f);
-                var (start, length) = baseLog.Frames[r];
-                for (var n = random.Next(1, 4); n > 0; n--)
-                    bytes[start + random.Next(length)] ^= (byte)(1 << random.Next(8));
-                return r;
-            }
+                {
+                    var r = baseLog.RecordIn(random, f);
+                    var (start, length) = baseLog.Frames[r];
+                    for (var n = random.Next(1, 4); n > 0; n--)
+                        bytes[start + random.Next(length)] ^= (byte)(1 << random.Next(8));
+                    return r;
+                }
 
             case Mutation.LengthField:
-            {
-                var r = baseLog.RecordIn(random, f);
-                var start = baseLog.Frames[r].Start;
-                var current = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(start));
-                int[] choices = [int.MaxValue, int.MaxValue - random.Next(16), int.MinValue, -1, random.Next(), -random.Next(), current + random.Next(1, 64), current - random.Next(1, 9), 0];
-                BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(start), choices[random.Next(choices.Length)]);
-                return r;
-            }
+                {
+                    var r = baseLog.RecordIn(random, f);
+                    var start = baseLog.Frames[r].Start;
+                    var current = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(start));
+                    int[] choices = [int.MaxValue, int.MaxValue - random.Next(16), int.MinValue, -1, random.Next(), -random.Next(), current + random.Next(1, 64), current - random.Next(1, 9), 0];
+                    BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(start), choices[random.Next(choices.Length)]);
+                    return r;
+                }
 
             case Mutation.RandomBytes:
-            {
-                var start = random.Next(bytes.Length);
-                random.NextBytes(bytes.AsSpan(start, Math.Min(bytes.Length - start, random.Next(1, 600))));
-                return null;
-            }
+                {
+                    var start = random.Next(bytes.Length);
+                    random.NextBytes(bytes.AsSpan(start, Math.Min(bytes.Length - start, random.Next(1, 600))));
+                    return null;
+                }
 
             case Mutation.ZeroPage:
-            {
-                const int Page = 512;
-                var start = random.Next(bytes.Length / Page + 1) * Page;
-                bytes.AsSpan(start, Math.Min(Page * random.Next(1, 3), bytes.Length - start)).Clear();
-                return null;
-            }
+                {
+                    const int Page = 512;
+                    var start = random.Next(bytes.Length / Page + 1) * Page;
+                    bytes.AsSpan(start, Math.Min(Page * random.Next(1, 3), bytes.Length - start)).Clear();
+                    return null;
+                }
 
             case Mutation.AppendGarbage:
-            {
-                var extra = new byte[random.Next(1, 3000)];
-                if (random.Next(2) == 0)
-                    random.NextBytes(extra);
-                files[f] = [.. bytes, .. extra];
-                return null;
-            }
+                {
+                    var extra = new byte[random.Next(1, 3000)];
+                    if (random.Next(2) == 0)
+                        random.NextBytes(extra);
+                    files[f] = [.. bytes, .. extra];
+                    return null;
+                }
 
             case Mutation.ReframeWithValidChecksum:
-            {
-                // Garbage that passes the checksum reaches the decoders.
-                var r = baseLog.RecordIn(random, f);
-                var (start, length) = baseLog.Frames[r];
-                var body = bytes.AsSpan(start + 4, length - 8);
-                if (random.Next(3) == 0)
-                    body[0] = (byte)random.Next(256);
-                for (var n = random.Next(1, 6); n > 0; n--)
-                    body[1 + random.Next(body.Length - 1)] = (byte)random.Next(256);
-                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(start + length - 4), WalFormat.Crc32C(body));
-                return null;
-            }
+                {
+                    // Garbage that passes the checksum reaches the decoders.
+                    var r = baseLog.RecordIn(random, f);
+                    var (start, length) = baseLog.Frames[r];
+                    var body = bytes.AsSpan(start + 4, length - 8);
+                    if (random.Next(3) == 0)
+                        body[0] = (byte)random.Next(256);
+                    for (var n = random.Next(1, 6); n > 0; n--)
+                        body[1 + random.Next(body.Length - 1)] = (byte)random.Next(256);
+                    BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(start + length - 4), WalFormat.Crc32C(body));
+                    return null;
+                }
 
             case Mutation.ReplaceFile:
-            {
-                var garbage = new byte[random.Next(0, 5000)];
-                random.NextBytes(garbage);
-                if (garbage.Length >= WalFormat.SegmentHeaderSize && random.Next(2) == 0)
-                    WalFormat.WriteSegmentHeader(garbage, f + 1);
-                files[f] = garbage;
-                return null;
-            }
+                {
+                    var garbage = new byte[random.Next(0, 5000)];
+                    random.NextBytes(garbage);
+                    if (garbage.Length >= WalFormat.SegmentHeaderSize && random.Next(2) == 0)
+                        WalFormat.WriteSegmentHeader(garbage, f + 1);
+                    files[f] = garbage;
+                    return null;
+                }
 
             case Mutation.SegmentHeader:
                 bytes[random.Next(WalFormat.SegmentHeaderSize)] ^= (byte)(1 << random.Next(8));
