@@ -6,9 +6,9 @@ public sealed class BusbarCliTests
     [InlineData(new[] { "frobnicate" }, "Unrecognized command or argument 'frobnicate'", "usage: busbar <demo|wal>")]
     [InlineData(new string[0], "Required command was not provided", "usage: busbar <demo|wal>")]
     [InlineData(new[] { "demo", "--bogus" }, "'--bogus'", "usage: busbar demo [options]")]
-    [InlineData(new[] { "demo", "--rate", "0" }, "--rate must be at least 1", "usage: busbar demo [options]")]
+    [InlineData(new[] { "demo", "--rate", "0" }, "--rate '0' is not a whole number from 1 to 2147483647", "usage: busbar demo [options]")]
     [InlineData(new[] { "demo", "--full-mode", "sideways" }, "--full-mode 'sideways' is not one of", "usage: busbar demo [options]")]
-    [InlineData(new[] { "demo", "--duration", "soon" }, "--duration 'soon' is not a positive time", "usage: busbar demo [options]")]
+    [InlineData(new[] { "demo", "--duration", "soon" }, "--duration 'soon' is not a time from 500ms to 24h", "usage: busbar demo [options]")]
     [InlineData(new[] { "wal", "inspect" }, "Required argument missing", "usage: busbar wal inspect <dir>")]
     [InlineData(new[] { "wal", "redrive", "/tmp" }, "either --id", "usage: busbar wal redrive <dir> [options]")]
     public async Task Run_BadCommandLine_PrintsReasonAndUsageAndExits2(string[] args, string reason, string usage)

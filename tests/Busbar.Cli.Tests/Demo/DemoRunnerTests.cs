@@ -30,7 +30,8 @@ public sealed class DemoRunnerTests
         var invariant = CliRun.ParseInvariant(run.Output);
         invariant.AssertAddsUp();
         Assert.True(invariant.Dropped > 0, "bursts of twice the capacity must evict queued orders");
-        Assert.Contains("DropOldest", run.Output);
+        Assert.Contains("full-mode drop-oldest", run.Output);
+        Assert.Contains("queued events evicted", run.Output);
     }
 
     [Fact]
@@ -57,13 +58,13 @@ public sealed class DemoRunnerTests
     [Fact]
     public async Task Demo_Interrupted_ShutsDownGracefullyWithSummary()
     {
-        using var interrupt = new CancellationTokenSource();
+        using var interrupt = new CliInterrupt();
         var console = new TestConsole().Width(160);
-        var running = CliRun.RunAsync(console, interrupt.Token, "demo", "--duration", "60", "--no-live");
+        var running = CliRun.RunAsync(console, interrupt, "demo", "--duration", "60", "--no-live", "--rate", "100", "--capacity", "32");
 
         // Interrupt once the first progress line shows the bus at work.
         await Eventually.TrueAsync(() => console.Output.Contains("publishing published=", StringComparison.Ordinal), "the demo printed progress");
-        await interrupt.CancelAsync();
+        Assert.True(interrupt.Request("Ctrl+C"));
         var run = await running;
 
         Assert.Equal(0, run.ExitCode);
@@ -75,7 +76,8 @@ public sealed class DemoRunnerTests
     public async Task Demo_InteractiveConsole_RendersLiveViewThenSummary()
     {
         var console = new TestConsole().Width(160).Height(40).Interactive().SupportsAnsi(true);
-        var run = await CliRun.RunAsync(console, CancellationToken.None, "demo", "--duration", "1.5");
+        using var interrupt = new CliInterrupt();
+        var run = await CliRun.RunAsync(console, interrupt, "demo", "--duration", "1.5", "--rate", "100", "--capacity", "32");
 
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("handlers, by tier", run.Output);

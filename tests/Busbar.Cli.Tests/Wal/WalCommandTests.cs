@@ -15,11 +15,11 @@ public sealed class WalCommandTests
         Assert.Matches(@"\.wal\s+\d+\s+3\s+2\s+1\s+0", run.Output);
         Assert.Contains(wal.UnfinishedEventId.ToString(), run.Output);
         Assert.Contains("email", run.Output);
-        Assert.Contains("checksums: no problems found", run.Output);
+        Assert.Contains("damage: none", run.Output);
     }
 
     [Fact]
-    public async Task Inspect_CorruptRecord_ReportsChecksumMismatch()
+    public async Task Inspect_CorruptRecord_ReportsChecksumMismatchAndExitsDamaged()
     {
         using var wal = await WalFixture.CreateAsync();
         var bytes = await File.ReadAllBytesAsync(wal.SegmentPath);
@@ -28,8 +28,9 @@ public sealed class WalCommandTests
 
         var run = await CliRun.RunAsync("wal", "inspect", wal.Directory);
 
-        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(ExitCodes.Damaged, run.ExitCode);
         Assert.Contains("problems: 1", run.Output);
+        Assert.Contains("damage: 1 problems (exit code 3)", run.Output);
         Assert.Contains("ChecksumMismatch", run.Output);
     }
 

@@ -1,0 +1,94 @@
+using System.Globalization;
+
+namespace Busbar.Cli.Demo;
+
+/// <summary>
+/// The demo's pace on this machine: the steady rate and the queue capacity, derived from how many
+/// orders per second the pipeline finished in a short measurement run.
+/// </summary>
+/// <remarks>
+/// The steady rate is 40% of the measured throughput, so between bursts the queue stays nearly
+/// empty. The capacity is a quarter of a second's throughput, so a burst (twice the capacity, half
+/// a second of work) overfills the queue, and the 60% of throughput left over absorbs it in about
+/// 0.8 s: each burst and the recovery after it fit in the gap before the next one. A fixed rate
+/// cannot do this: on a slow or busy machine it pins the queue full from the first burst to the end.
+/// </remarks>
+/// <param name="MeasuredOrdersPerSecond">Orders (each with its invoice) the pipeline finished per second in the measurement.</param>
+/// <param name="Rate">Steady orders per second.</param>
+/// <param name="Capacity">Queue capacity.</param>
+internal sealed record DemoPace(double MeasuredOrdersPerSecond, int Rate, int Capacity)
+{
+    /// <summary>Used when a measurement finished nothing (interrupted at once).</summary>
+    public const int FallbackRate = 100;
+
+    public const int FallbackCapacity = 64;
+
+    public const double RateShare = 0.4;
+
+    public const double CapacitySeconds = 0.25;
+
+    private static readonly TimeSpan s_measureFor = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan s_warmUp = TimeSpan.FromSeconds(0.3);
+
+    public static DemoPace FromThroughput(double ordersPerSecond)
+    {
+        if (!(ordersPerSecond > 0))
+            return new DemoPace(0, FallbackRate, FallbackCapacity);
+        var rate = (int)Math.Clamp(Math.Round(ordersPerSecond * RateShare), 5, 100_000);
+        var capacity = (int)Math.Clamp(Math.Round(ordersPerSecond * CapacitySeconds), 8, 50_000);
+        return new DemoPace(ordersPerSecond, rate, capacity);
+    }
+
+    /// <summary>
+    /// Runs the demo's pipeline on a throwaway bus (same options and flush mode, its own temporary
+    /// log) with the queue kept full for a second, and measures the orders finished per second after
+    /// a short warm-up.
+    /// </summary>
+    public static async Task<DemoPace> MeasureAsync(DemoRequest request, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var directory = DemoBus.TemporaryDirectory("pace");
+        try
+        {
+            var capacity = request.Capacity ?? FallbackCapacity;
+            var bus = DemoBus.Build(capacity, BusFullMode.Wait, request.Concurrency, TimeSpan.Zero, directory, request.FlushMode);
+            await using (bus)
+            {
+                var pipeline = new OrderPipeline(new OutcomeLedger());
+                pipeline.SubscribeTo(bus);
+                var start = time.GetTimestamp();
+                long? warmProcessed = null;
+                long warmAt = 0;
+                long number = 0;
+                while (!cancellationToken.IsCancellationRequested && time.GetElapsedTime(start) < s_measureFor)
+                {
+                    if (warmProcessed is null && time.GetElapsedTime(start) >= s_warmUp)
+                    {
+                        warmProcessed = bus.GetStatistics().Processed;
+                        warmAt = time.GetTimestamp();
+                    }
+
+                    // Under Wait this returns when there is room: the queue stays full, the handlers never idle.
+                    var order = OrderPipeline.CreateOrder(++number);
+                    await bus.PublishAsync(order, new PublishOptions { OrderingKey = order.Customer }, CancellationToken.None);
+                }
+
+                var processed = bus.GetStatistics().Processed - (warmProcessed ?? 0);
+                var seconds = time.GetElapsedTime(warmProcessed is null ? start : warmAt).TotalSeconds;
+
+                // Every order is finished together with the invoice billing publishes for it: two events per order.
+                var ordersPerSecond = seconds > 0 ? processed / 2.0 / seconds : 0;
+                await bus.StopAsync(TimeSpan.Zero, CancellationToken.None);
+                return FromThroughput(ordersPerSecond);
+            }
+        }
+        finally
+        {
+            DemoBus.TryRemove(directory);
+        }
+    }
+
+    /// <summary>One line for the header and the summary.</summary>
+    public string Describe() => MeasuredOrdersPerSecond > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"paced to this machine: it finished {MeasuredOrdersPerSecond:F0} orders/s in a 1 s measurement")
+        : "paced by default: the measurement finished no orders";
+}
