@@ -65,4 +65,31 @@ public sealed class BusbarCliTests
         Assert.Contains("demo", run.Output);
         Assert.Contains("wal", run.Output);
     }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("demo", "--help")]
+    [InlineData("wal", "inspect", "--help")]
+    [InlineData("wal", "redrive", "--help")]
+    public async Task Run_Help_NamesTheToolBusbar(params string[] args)
+    {
+        var run = await CliRun.RunAsync(args);
+
+        Assert.Equal(ExitCodes.Success, run.ExitCode);
+        Assert.Contains("  busbar", run.Output);
+        Assert.DoesNotContain("Busbar.Cli", run.Output);
+        Assert.DoesNotContain("testhost", run.Output);
+    }
+
+    [Fact]
+    public async Task Run_DemoHelp_ShowsDefaultsAsTheOptionsAcceptThem()
+    {
+        var run = await CliRun.RunAsync("demo", "--help");
+
+        Assert.Contains("[default: wait]", run.Output);
+        Assert.Contains("[default: always]", run.Output);
+        Assert.Contains("[default: 4]", run.Output);
+        Assert.DoesNotContain("[default: Wait]", run.Output);
+        Assert.DoesNotContain("[default: Always]", run.Output);
+    }
 }

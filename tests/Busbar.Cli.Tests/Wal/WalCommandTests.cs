@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Busbar.Cli.Tests.Wal;
 
 public sealed class WalCommandTests
@@ -86,5 +88,99 @@ public sealed class WalCommandTests
         Assert.Contains($"no dead letter with id {unknown}", run.Error);
         var after = await CliRun.RunAsync("wal", "dead-letters", wal.Directory);
         Assert.Contains("1 dead letters in", after.Output);
+    }
+
+    [Theory]
+    [InlineData("inspect")]
+    [InlineData("dead-letters")]
+    [InlineData("redrive")]
+    public async Task WalCommand_DirectoryWithoutLog_IsAnErrorAndLeavesNothingBehind(string command)
+    {
+        var empty = Directory.CreateTempSubdirectory("busbar-cli-empty-").FullName;
+        try
+        {
+            string[] args = command == "redrive" ? ["wal", command, empty, "--all"] : ["wal", command, empty];
+
+            var run = await CliRun.RunAsync(args);
+
+            Assert.Equal(ExitCodes.Failure, run.ExitCode);
+            Assert.Equal($"busbar: '{empty}' holds no write-ahead log (no *.wal segment files).", run.Error.TrimEnd());
+            Assert.Empty(Directory.EnumerateFileSystemEntries(empty));
+        }
+        finally
+        {
+            Directory.Delete(empty, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Inspect_Json_IsOneDocumentWithEveryRecordAndTheExitCode()
+    {
+        using var wal = await WalFixture.CreateAsync();
+
+        var run = await CliRun.RunAsync("wal", "inspect", wal.Directory, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        using var json = JsonDocument.Parse(run.Output);
+        var root = json.RootElement;
+        Assert.Equal(wal.Directory, root.GetProperty("directory").GetString());
+        Assert.False(root.GetProperty("damaged").GetBoolean());
+        Assert.Equal(0, root.GetProperty("exitCode").GetInt32());
+        var segment = Assert.Single(root.GetProperty("segments").EnumerateArray());
+        Assert.Equal(3, segment.GetProperty("eventRecords").GetInt32());
+        Assert.Equal(2, segment.GetProperty("handlerFinishedRecords").GetInt32());
+        var unfinished = Assert.Single(root.GetProperty("unfinishedEvents").EnumerateArray());
+        Assert.Equal(wal.UnfinishedEventId, unfinished.GetProperty("eventId").GetGuid());
+        Assert.Equal(["email"], unfinished.GetProperty("pendingSubscriptions").EnumerateArray().Select(static e => e.GetString()));
+        var letter = Assert.Single(root.GetProperty("deadLetters").EnumerateArray());
+        Assert.Equal(wal.DeadLetterId, letter.GetProperty("deadLetterId").GetGuid());
+        Assert.Empty(root.GetProperty("problems").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Inspect_JsonOnDamage_ListsTheProblemAndExitsDamaged()
+    {
+        using var wal = await WalFixture.CreateAsync();
+        var bytes = await File.ReadAllBytesAsync(wal.SegmentPath);
+        bytes[16 + 5 + 2] ^= 0xFF;
+        await File.WriteAllBytesAsync(wal.SegmentPath, bytes);
+
+        var run = await CliRun.RunAsync("wal", "inspect", wal.Directory, "--json");
+
+        Assert.Equal(ExitCodes.Damaged, run.ExitCode);
+        using var json = JsonDocument.Parse(run.Output);
+        Assert.True(json.RootElement.GetProperty("damaged").GetBoolean());
+        Assert.Equal(ExitCodes.Damaged, json.RootElement.GetProperty("exitCode").GetInt32());
+        var problem = Assert.Single(json.RootElement.GetProperty("problems").EnumerateArray());
+        Assert.Equal(Path.GetFileName(wal.SegmentPath), problem.GetProperty("segment").GetString());
+    }
+
+    [Fact]
+    public async Task DeadLetters_Json_ListsEachWithItsReason()
+    {
+        using var wal = await WalFixture.CreateAsync();
+
+        var run = await CliRun.RunAsync("wal", "dead-letters", wal.Directory, "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        using var json = JsonDocument.Parse(run.Output);
+        var letter = Assert.Single(json.RootElement.GetProperty("deadLetters").EnumerateArray());
+        Assert.Equal(wal.DeadLetterId, letter.GetProperty("deadLetterId").GetGuid());
+        Assert.Equal(wal.PoisonEventId, letter.GetProperty("eventId").GetGuid());
+        Assert.Equal("inventory", letter.GetProperty("subscription").GetString());
+        Assert.Equal(3, letter.GetProperty("attempts").GetInt32());
+        Assert.Equal("System.InvalidOperationException", letter.GetProperty("exceptionType").GetString());
+    }
+
+    [Fact]
+    public async Task Inspect_Text_SaysWhatTheRecordColumnsCount()
+    {
+        using var wal = await WalFixture.CreateAsync();
+
+        var run = await CliRun.RunAsync("wal", "inspect", wal.Directory);
+
+        Assert.Contains("segments (records by type)", run.Output);
+        Assert.Contains("handler finished", run.Output);
+        Assert.Contains("handler finished: one record each time a subscription finished with an event", run.Output);
     }
 }
