@@ -130,18 +130,26 @@ internal static class DemoRunner
             .Overflow(VerticalOverflow.Ellipsis)
             .StartAsync(async context =>
             {
-                while (!work.IsCompleted)
+                void Draw()
                 {
-                    await Task.WhenAny(work, Task.Delay(s_liveRefresh, time));
                     lock (screen.Gate)
                     {
                         // After a forced exit began, the terminal belongs to the exit line: no more frames.
                         if (screen.Released)
-                            continue;
+                            return;
                         context.UpdateTarget(Frame(console, monitor));
                         context.Refresh();
                     }
                 }
+
+                while (!work.IsCompleted)
+                {
+                    await Task.WhenAny(work, Task.Delay(s_liveRefresh, time));
+                    Draw();
+                }
+
+                // The run may have stopped just after the last frame was taken: the final frame shows it stopped.
+                Draw();
             });
     }
 
