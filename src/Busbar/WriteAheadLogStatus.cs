@@ -12,6 +12,6 @@ public sealed record WriteAheadLogStatus
     /// <summary>Recovered (event, subscription) pairs waiting, by subscription name.</summary>
     public IReadOnlyDictionary<string, int> WaitingBySubscription { get; init; } = new Dictionary<string, int>();
 
-    /// <summary>Problems recovery found and repaired or skipped: torn tails, checksum mismatches, malformed records.</summary>
-    public IReadOnlyList<string> Problems { get; init; } = [];
+    /// <summary>Problems recovery found and repaired or skipped: torn tails, damaged records, with where and what was done.</summary>
+    public IReadOnlyList<WalProblem> Problems { get; init; } = [];
 }

@@ -762,7 +762,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             Directory = _journal.Log.Directory,
             WaitingEvents = _journal.WaitingCount,
             WaitingBySubscription = _journal.Waiting,
-            Problems = _journal.Problems.Select(static p => $"{p.Kind} in {p.SegmentFileName} at offset {p.Offset}: {p.Message}").ToArray(),
+            Problems = _journal.Problems,
         };
 
     // ---------------------------------------------------------------- statistics and lifecycle

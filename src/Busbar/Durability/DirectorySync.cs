@@ -3,24 +3,27 @@ using System.Runtime.InteropServices;
 namespace Busbar.Durability;
 
 /// <summary>
-/// Makes a directory's entries durable (POSIX <c>fsync</c> on the directory). A new segment file is
-/// only guaranteed to survive power loss once its directory entry is synced; .NET offers no handle
-/// to a directory, so this goes to libc directly. Elsewhere it does nothing.
+/// Makes a directory's entries durable (POSIX <c>fsync</c> on the directory). A new or deleted segment file is
+/// only guaranteed to survive power loss once its directory entry is synced; .NET offers no handle to a
+/// directory, so this goes to libc directly. Elsewhere it does nothing (Windows commits directory entries
+/// with the file's metadata).
 /// </summary>
 internal static partial class DirectorySync
 {
     private const int ReadOnly = 0;
 
-    public static bool Flush(string directory)
+    /// <exception cref="IOException">The directory could not be opened or synced; the error number is in the message.</exception>
+    public static void Flush(string directory)
     {
         if (!OperatingSystem.IsLinux())
-            return false;
+            return;
         var fd = Open(directory, ReadOnly);
         if (fd < 0)
-            return false;
+            throw new IOException($"Cannot open the directory '{directory}' to fsync it (errno {Marshal.GetLastPInvokeError()}).");
         try
         {
-            return Fsync(fd) == 0;
+            if (Fsync(fd) != 0)
+                throw new IOException($"fsync of the directory '{directory}' failed (errno {Marshal.GetLastPInvokeError()}).");
         }
         finally
         {

@@ -1,16 +1,34 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Globalization;
 using Microsoft.Win32.SafeHandles;
 
 namespace Busbar.Durability;
 
 /// <summary>
 /// Reads every segment of a directory in order into a <see cref="WalState"/>, collecting problems instead of
-/// throwing on corruption. With <c>repair</c> it truncates a torn tail; without, it reads only (for inspection).
+/// throwing on corruption, then (when repairing) copies the bytes it cuts to side files and truncates a torn tail.
 /// </summary>
+/// <remarks>
+/// <para>
+/// A frame that does not verify (implausible length, past the end, checksum mismatch) costs only its own bytes:
+/// the reader looks for the next offset that holds a verifying frame and resumes there. It first tries the offset
+/// the damaged frame's own length points to (the common case: the body is damaged, the length is not), then scans
+/// byte by byte. Only when no verifying frame follows is the damage a torn tail (last segment: truncated) or a
+/// corrupt end of segment (earlier segments: skipped).
+/// </para>
+/// <para>
+/// Every read is bounded by the file length in 64-bit arithmetic and every length field is checked before it sizes
+/// a buffer, so no byte pattern can make replay throw or allocate more than one maximum-size record. The byte scan
+/// checksums at most <see cref="ScanBudgetBytes"/> plus 16 bytes per segment byte before giving up on a segment.
+/// </para>
+/// </remarks>
 internal static class WalReplay
 {
-    public static WalReplayResult Run(string directory, WalState state, bool repair)
+    /// <summary>Fixed part of the checksum work a resync scan may do in one segment (see the type's remarks).</summary>
+    private const long ScanBudgetBytes = 256L * 1024 * 1024;
+
+    public static WalReplayResult Run(string directory, WalState state, WalReplayMode mode)
     {
         var files = new List<(long Sequence, string Path)>();
         foreach (var path in Directory.EnumerateFiles(directory, "*" + WalFormat.SegmentExtension))
@@ -23,6 +41,7 @@ internal static class WalReplay
 
         files.Sort(static (a, b) => a.Sequence.CompareTo(b.Sequence));
         var result = new WalReplayResult();
+        var plans = new List<SegmentPlan>();
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
@@ -30,7 +49,19 @@ internal static class WalReplay
             {
                 result.MaxSequence = Math.Max(result.MaxSequence, files[i].Sequence);
                 var segment = new WalSegment(directory, files[i].Sequence);
-                if (ReadSegment(segment, isLast: i == files.Count - 1, state, repair, result.Problems, ref buffer))
+                SegmentPlan plan;
+                try
+                {
+                    plan = ReadSegment(segment, isLast: i == files.Count - 1, state, result.Problems, ref buffer);
+                }
+                catch (FileNotFoundException) when (mode == WalReplayMode.Inspect)
+                {
+                    // A live bus compacted the segment away between listing and reading: nothing to report.
+                    continue;
+                }
+
+                plans.Add(plan);
+                if (plan.Usable)
                 {
                     result.Segments.Add(segment);
                 }
@@ -42,120 +73,19 @@ internal static class WalReplay
         }
 
         state.CompleteReplay(result.Problems);
+        if (mode == WalReplayMode.Strict && result.Problems.Exists(static p => p.Kind != WalProblemKind.TornTail))
+        {
+            throw new WalCorruptionException(
+                string.Create(CultureInfo.InvariantCulture, $"The write-ahead log '{directory}' is damaged ({result.Problems.Count} problems, first: {result.Problems.Find(static p => p.Kind != WalProblemKind.TornTail)}); WriteAheadLogOptions.RecoveryMode is Strict, so nothing was modified."),
+                result.Problems.ToArray());
+        }
+
+        if (mode != WalReplayMode.Inspect)
+        {
+            Repair(directory, plans, result.Problems);
+        }
+
         return result;
-    }
-
-    /// <returns>False when the segment is unusable (bad header) and must be left out of the live log.</returns>
-    private static bool ReadSegment(WalSegment segment, bool isLast, WalState state, bool repair, List<WalProblem> problems, ref byte[] buffer)
-    {
-        long truncateAt = -1;
-        var deleteFile = false;
-        var usable = true;
-        using (var handle = File.OpenHandle(segment.FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-        {
-            var length = RandomAccess.GetLength(handle);
-            segment.Size = length;
-            Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderSize];
-            if (length < WalFormat.SegmentHeaderSize || !WalFormat.IsValidSegmentHeader(Read(handle, header, 0)))
-            {
-                if (isLast && length < WalFormat.SegmentHeaderSize)
-                {
-                    problems.Add(new WalProblem(WalProblemKind.TornTail, segment.FileName, 0, length, $"The segment ends inside its {WalFormat.SegmentHeaderSize}-byte header ({length} bytes); the file was removed."));
-                    deleteFile = true;
-                }
-                else
-                {
-                    problems.Add(new WalProblem(WalProblemKind.MalformedRecord, segment.FileName, 0, length, "The segment header is not a Busbar write-ahead log header (magic \"BBWAL\", version 1); the segment was skipped and left on disk."));
-                    usable = false;
-                }
-            }
-            else
-            {
-                truncateAt = ReadRecords(handle, segment, length, isLast, state, problems, ref buffer);
-            }
-        }
-
-        if (repair && deleteFile)
-        {
-            File.Delete(segment.FilePath);
-        }
-        else if (repair && truncateAt >= 0)
-        {
-            using var handle = File.OpenHandle(segment.FilePath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
-            RandomAccess.SetLength(handle, truncateAt);
-            RandomAccess.FlushToDisk(handle);
-            segment.Size = truncateAt;
-        }
-
-        return usable && !deleteFile;
-    }
-
-    /// <returns>The offset to truncate at when the last segment has a torn tail; otherwise -1.</returns>
-    private static long ReadRecords(SafeFileHandle handle, WalSegment segment, long length, bool isLast, WalState state, List<WalProblem> problems, ref byte[] buffer)
-    {
-        long offset = WalFormat.SegmentHeaderSize;
-        Span<byte> prefix = stackalloc byte[5];
-        while (offset < length)
-        {
-            var remaining = length - offset;
-            if (remaining < WalFormat.FrameOverhead)
-            {
-                return Tail(segment, offset, remaining, isLast, $"{remaining} bytes remain, fewer than a record's {WalFormat.FrameOverhead}-byte framing", problems);
-            }
-
-            Read(handle, prefix, offset);
-            var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(prefix);
-            if (bodyLength < 0 || bodyLength > WalFormat.MaxRecordSizeLimit - WalFormat.FrameOverhead)
-            {
-                return Tail(segment, offset, remaining, isLast, $"the record length field ({bodyLength}) is implausible", problems);
-            }
-
-            var frameLength = bodyLength + WalFormat.FrameOverhead;
-            if (frameLength > remaining)
-            {
-                return Tail(segment, offset, remaining, isLast, $"the {frameLength}-byte record extends past the end of the file", problems);
-            }
-
-            var checkedLength = 1 + bodyLength;
-            if (buffer.Length < checkedLength + 4)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = ArrayPool<byte>.Shared.Rent(checkedLength + 4);
-            }
-
-            var frame = Read(handle, buffer.AsSpan(0, checkedLength + 4), offset + 4);
-            var stored = BinaryPrimitives.ReadUInt32LittleEndian(frame[checkedLength..]);
-            if (WalFormat.Crc32C(frame[..checkedLength]) != stored)
-            {
-                if (isLast && !AnyValidFrameAfter(handle, offset + frameLength, length))
-                {
-                    return Tail(segment, offset, remaining, isLast, "the last record's checksum does not match", problems);
-                }
-
-                problems.Add(new WalProblem(WalProblemKind.ChecksumMismatch, segment.FileName, offset, frameLength, $"The checksum of the {frameLength}-byte record at offset {offset} does not match; the record was skipped."));
-                offset += frameLength;
-                continue;
-            }
-
-            var type = (WalRecordType)frame[0];
-            WalRecord record;
-            try
-            {
-                record = WalRecordCodec.DecodeBody(type, frame[1..checkedLength]);
-            }
-            catch (WalFormatException ex)
-            {
-                problems.Add(new WalProblem(WalProblemKind.MalformedRecord, segment.FileName, offset, frameLength, $"The {frameLength}-byte record at offset {offset} could not be decoded ({ex.Message}); the record was skipped."));
-                offset += frameLength;
-                continue;
-            }
-
-            segment.CountRecord(type);
-            Apply(state, record, segment, frameLength);
-            offset += frameLength;
-        }
-
-        return -1;
     }
 
     public static void Apply(WalState state, WalRecord record, WalSegment segment, int frameLength)
@@ -177,49 +107,297 @@ internal static class WalReplay
         }
     }
 
-    private static long Tail(WalSegment segment, long offset, long bytes, bool isLast, string reason, List<WalProblem> problems)
+    public static WalProblem Problem(WalProblemKind kind, string segment, long offset, long length, WalRecoveryAction action, string message) =>
+        new() { Kind = kind, SegmentFileName = segment, Offset = offset, ByteCount = length, Action = action, Message = message };
+
+    /// <summary>The side file that keeps the bytes recovery cuts at <paramref name="offset"/> of a segment.</summary>
+    public static string DamagedBytesFileName(string segmentFileName, long offset) =>
+        string.Create(CultureInfo.InvariantCulture, $"{segmentFileName}.{offset}.damaged");
+
+    private static SegmentPlan ReadSegment(WalSegment segment, bool isLast, WalState state, List<WalProblem> problems, ref byte[] buffer)
     {
-        if (isLast)
+        var plan = new SegmentPlan(segment);
+        using var handle = File.OpenHandle(segment.FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var length = RandomAccess.GetLength(handle);
+        segment.Size = length;
+        if (length < WalFormat.SegmentHeaderSize)
         {
-            problems.Add(new WalProblem(WalProblemKind.TornTail, segment.FileName, offset, bytes, $"Torn tail at offset {offset}: {reason}; {bytes} bytes were truncated."));
-            return offset;
+            if (isLast)
+            {
+                plan.Cut(problems, Problem(WalProblemKind.TornTail, segment.FileName, 0, length, WalRecoveryAction.DeleteSegment, Invariant($"The segment ends inside its {WalFormat.SegmentHeaderSize}-byte header ({length} bytes), so it holds no record; the file is deleted.")));
+                plan.Delete = true;
+            }
+            else
+            {
+                plan.Cut(problems, Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, length, WalRecoveryAction.Skip, Invariant($"The segment is shorter ({length} bytes) than its {WalFormat.SegmentHeaderSize}-byte header; it is skipped and left on disk.")));
+                plan.Usable = false;
+            }
+
+            return plan;
         }
 
-        problems.Add(new WalProblem(WalProblemKind.MalformedRecord, segment.FileName, offset, bytes, $"Corrupt record at offset {offset}: {reason}; the remaining {bytes} bytes of the segment were skipped."));
-        return -1;
+        Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderSize];
+        Read(handle, header, 0);
+        if (!WalFormat.IsValidSegmentHeader(header))
+        {
+            // A damaged header costs the header only when records verify right after it; otherwise the file is
+            // not (or no longer) a log segment and is left alone.
+            if (FrameAt(handle, WalFormat.SegmentHeaderSize, length, ref buffer, out _) == FrameStatus.Valid)
+            {
+                plan.Cut(problems, Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, WalFormat.SegmentHeaderSize, WalRecoveryAction.Skip, "The segment header is damaged (expected magic \"BBWAL\", version 1) but records verify after it; the header is ignored and the records are recovered."));
+            }
+            else
+            {
+                plan.Cut(problems, Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, length, WalRecoveryAction.Skip, "The segment header is not a Busbar write-ahead log header (magic \"BBWAL\", version 1) and no record verifies after it; the segment is skipped and left on disk."));
+                plan.Usable = false;
+                return plan;
+            }
+        }
+
+        ReadRecords(handle, plan, length, isLast, state, problems, ref buffer);
+        return plan;
     }
 
-    /// <summary>Whether a checksum-valid frame follows: if so a bad record is mid-log corruption, not a torn write.</summary>
-    private static bool AnyValidFrameAfter(SafeFileHandle handle, long offset, long length)
+    private static void ReadRecords(SafeFileHandle handle, SegmentPlan plan, long length, bool isLast, WalState state, List<WalProblem> problems, ref byte[] buffer)
     {
-        Span<byte> prefix = stackalloc byte[5];
-        while (length - offset >= WalFormat.FrameOverhead)
+        var segment = plan.Segment;
+        var scanBudget = ScanBudgetBytes + (16 * length);
+        long offset = WalFormat.SegmentHeaderSize;
+        while (offset < length)
         {
-            Read(handle, prefix, offset);
-            var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(prefix);
-            if (bodyLength < 0 || bodyLength + WalFormat.FrameOverhead > length - offset)
+            var status = FrameAt(handle, offset, length, ref buffer, out var bodyLength);
+            if (status != FrameStatus.Valid)
             {
-                return false;
+                var declared = status == FrameStatus.ChecksumMismatch ? bodyLength + WalFormat.FrameOverhead : -1;
+                long next;
+                if (declared > 0 && offset + declared < length && FrameAt(handle, offset + declared, length, ref buffer, out _) == FrameStatus.Valid)
+                {
+                    next = offset + declared;
+                }
+                else
+                {
+                    next = FindNextFrame(handle, offset + 1, length, ref buffer, ref scanBudget);
+                }
+
+                if (next < 0)
+                {
+                    var rest = length - offset;
+                    if (isLast)
+                    {
+                        plan.Cut(problems, Problem(WalProblemKind.TornTail, segment.FileName, offset, rest, WalRecoveryAction.Truncate, Invariant($"Torn tail at offset {offset}: {Describe(status, declared)} and no valid record follows; the last {rest} bytes are truncated.")));
+                        plan.TruncateAt = offset;
+                    }
+                    else
+                    {
+                        plan.Cut(problems, Problem(WalProblemKind.CorruptSpan, segment.FileName, offset, rest, WalRecoveryAction.Skip, Invariant($"Corrupt data at offset {offset}: {Describe(status, declared)} and no valid record follows in this segment; the remaining {rest} bytes are skipped.")));
+                    }
+
+                    return;
+                }
+
+                var span = next - offset;
+                var kind = next == offset + declared ? WalProblemKind.ChecksumMismatch : WalProblemKind.CorruptSpan;
+                plan.Cut(problems, Problem(kind, segment.FileName, offset, span, WalRecoveryAction.Skip, Invariant($"Damaged data at offset {offset}: {Describe(status, declared)}; {span} bytes are skipped and recovery resumes at the valid record at offset {next}.")));
+                offset = next;
+                continue;
             }
 
-            var frame = ArrayPool<byte>.Shared.Rent(bodyLength + 5);
+            var frameLength = bodyLength + WalFormat.FrameOverhead;
+            var type = (WalRecordType)buffer[0];
+            WalRecord record;
             try
             {
-                var span = Read(handle, frame.AsSpan(0, bodyLength + 5), offset + 4);
-                if (WalFormat.Crc32C(span[..(bodyLength + 1)]) == BinaryPrimitives.ReadUInt32LittleEndian(span[(bodyLength + 1)..]))
-                {
-                    return true;
-                }
+                record = WalRecordCodec.DecodeBody(type, buffer.AsSpan(1, frameLength - WalFormat.FrameOverhead));
             }
-            finally
+            catch (Exception ex)
             {
-                ArrayPool<byte>.Shared.Return(frame);
+                plan.Cut(problems, Problem(WalProblemKind.MalformedRecord, segment.FileName, offset, frameLength, WalRecoveryAction.Skip, Invariant($"The {frameLength}-byte record at offset {offset} verifies but could not be decoded ({ex.Message}); it is skipped.")));
+                offset += frameLength;
+                continue;
             }
 
-            offset += bodyLength + WalFormat.FrameOverhead;
+            segment.CountRecord(type);
+            Apply(state, record, segment, frameLength);
+            offset += frameLength;
+        }
+    }
+
+    private static string Describe(FrameStatus status, long declared) => status switch
+    {
+        FrameStatus.ChecksumMismatch => Invariant($"the {declared}-byte record's checksum does not match"),
+        FrameStatus.PastEnd => "the record's length field points past the end of the file",
+        FrameStatus.ImplausibleLength => "the record's length field is implausible",
+        _ => "fewer bytes remain than a record's framing",
+    };
+
+    /// <summary>
+    /// Checks the frame at <paramref name="offset"/>; when valid, <paramref name="buffer"/> holds its type, body and checksum.
+    /// </summary>
+    private static FrameStatus FrameAt(SafeFileHandle handle, long offset, long length, ref byte[] buffer, out int bodyLength)
+    {
+        bodyLength = 0;
+        var remaining = length - offset;
+        if (remaining < WalFormat.FrameOverhead)
+        {
+            return FrameStatus.TooShort;
         }
 
-        return false;
+        Span<byte> prefix = stackalloc byte[4];
+        Read(handle, prefix, offset);
+        bodyLength = BinaryPrimitives.ReadInt32LittleEndian(prefix);
+        if (bodyLength < 0 || bodyLength > WalFormat.MaxRecordSizeLimit - WalFormat.FrameOverhead)
+        {
+            return FrameStatus.ImplausibleLength;
+        }
+
+        if ((long)bodyLength + WalFormat.FrameOverhead > remaining)
+        {
+            return FrameStatus.PastEnd;
+        }
+
+        return ChecksumMatches(handle, offset, bodyLength, ref buffer) ? FrameStatus.Valid : FrameStatus.ChecksumMismatch;
+    }
+
+    private static bool ChecksumMatches(SafeFileHandle handle, long offset, int bodyLength, ref byte[] buffer)
+    {
+        var checkedLength = 1 + bodyLength;
+        if (buffer.Length < checkedLength + 4)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = ArrayPool<byte>.Shared.Rent(checkedLength + 4);
+        }
+
+        var frame = Read(handle, buffer.AsSpan(0, checkedLength + 4), offset + 4);
+        return WalFormat.Crc32C(frame[..checkedLength]) == BinaryPrimitives.ReadUInt32LittleEndian(frame[checkedLength..]);
+    }
+
+    /// <summary>
+    /// The first offset at or after <paramref name="from"/> holding a frame of a known type that verifies, or -1.
+    /// Length and type are checked from a read-ahead window, so only rare candidates cost a checksum.
+    /// </summary>
+    private static long FindNextFrame(SafeFileHandle handle, long from, long length, ref byte[] buffer, ref long budget)
+    {
+        var window = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            long windowStart = 0;
+            var windowLength = 0;
+            for (var candidate = from; length - candidate >= WalFormat.FrameOverhead; candidate++)
+            {
+                if (candidate + 5 > windowStart + windowLength)
+                {
+                    windowStart = candidate;
+                    windowLength = (int)Math.Min(window.Length, length - candidate);
+                    Read(handle, window.AsSpan(0, windowLength), windowStart);
+                }
+
+                var at = (int)(candidate - windowStart);
+                var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(window.AsSpan(at, 4));
+                var type = window[at + 4];
+                if (bodyLength < 0
+                    || bodyLength > WalFormat.MaxRecordSizeLimit - WalFormat.FrameOverhead
+                    || (long)bodyLength + WalFormat.FrameOverhead > length - candidate
+                    || type < (byte)WalRecordType.EventAppended
+                    || type > (byte)WalRecordType.DeadLetterRedriven)
+                {
+                    continue;
+                }
+
+                budget -= 1 + bodyLength;
+                if (budget < 0)
+                {
+                    return -1;
+                }
+
+                if (ChecksumMatches(handle, candidate, bodyLength, ref buffer))
+                {
+                    return candidate;
+                }
+            }
+
+            return -1;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(window);
+        }
+    }
+
+    /// <summary>Copies every span about to be cut to its side file, then truncates torn tails and deletes empty segments.</summary>
+    private static void Repair(string directory, List<SegmentPlan> plans, List<WalProblem> problems)
+    {
+        var copied = false;
+        foreach (var plan in plans)
+        {
+            if (plan.Cuts.Count == 0)
+            {
+                continue;
+            }
+
+            using var source = File.OpenHandle(plan.Segment.FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            foreach (var index in plan.Cuts)
+            {
+                var problem = problems[index];
+                var path = Path.Combine(directory, DamagedBytesFileName(problem.SegmentFileName, problem.Offset));
+                if (!File.Exists(path) || new FileInfo(path).Length != problem.ByteCount)
+                {
+                    CopyRange(source, problem.Offset, problem.ByteCount, path);
+                    copied = true;
+                }
+
+                problems[index] = problem with { DamagedBytesFile = path };
+            }
+        }
+
+        if (copied)
+        {
+            DirectorySync.Flush(directory);
+        }
+
+        var removed = false;
+        foreach (var plan in plans)
+        {
+            if (plan.Delete)
+            {
+                File.Delete(plan.Segment.FilePath);
+                removed = true;
+            }
+            else if (plan.TruncateAt >= 0)
+            {
+                using var handle = File.OpenHandle(plan.Segment.FilePath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+                RandomAccess.SetLength(handle, plan.TruncateAt);
+                RandomAccess.FlushToDisk(handle);
+                plan.Segment.Size = plan.TruncateAt;
+            }
+        }
+
+        if (removed)
+        {
+            DirectorySync.Flush(directory);
+        }
+    }
+
+    private static void CopyRange(SafeFileHandle source, long offset, long count, string path)
+    {
+        var chunk = ArrayPool<byte>.Shared.Rent((int)Math.Min(count, 1024 * 1024) + 1);
+        try
+        {
+            using var target = File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.None);
+            long done = 0;
+            while (done < count)
+            {
+                var part = (int)Math.Min(chunk.Length, count - done);
+                Read(source, chunk.AsSpan(0, part), offset + done);
+                RandomAccess.Write(target, chunk.AsSpan(0, part), done);
+                done += part;
+            }
+
+            RandomAccess.FlushToDisk(target);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
     }
 
     private static Span<byte> Read(SafeFileHandle handle, Span<byte> destination, long offset)
@@ -230,7 +408,7 @@ internal static class WalReplay
             var read = RandomAccess.Read(handle, destination[total..], offset + total);
             if (read == 0)
             {
-                throw new EndOfStreamException($"Unexpected end of file at offset {offset + total}.");
+                throw new EndOfStreamException(Invariant($"Unexpected end of file at offset {offset + total}: the segment shrank while it was read."));
             }
 
             total += read;
@@ -238,6 +416,50 @@ internal static class WalReplay
 
         return destination;
     }
+
+    private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private enum FrameStatus
+    {
+        Valid,
+        TooShort,
+        ImplausibleLength,
+        PastEnd,
+        ChecksumMismatch,
+    }
+
+    /// <summary>What repair will do to one segment: spans to copy aside (by problem index), a truncation, a deletion.</summary>
+    private sealed class SegmentPlan(WalSegment segment)
+    {
+        public WalSegment Segment { get; } = segment;
+
+        public List<int> Cuts { get; } = [];
+
+        public long TruncateAt { get; set; } = -1;
+
+        public bool Delete { get; set; }
+
+        public bool Usable { get; set; } = true;
+
+        public void Cut(List<WalProblem> problems, WalProblem problem)
+        {
+            Cuts.Add(problems.Count);
+            problems.Add(problem);
+        }
+    }
+}
+
+/// <summary>How <see cref="WalReplay.Run"/> treats what it finds.</summary>
+internal enum WalReplayMode
+{
+    /// <summary>Read only: report problems with the action a repair would take.</summary>
+    Inspect,
+
+    /// <summary>Copy damaged bytes aside, truncate a torn tail, delete a segment that ends inside its header.</summary>
+    Repair,
+
+    /// <summary>Throw <see cref="WalCorruptionException"/> before modifying anything if there is damage other than a torn tail; otherwise repair.</summary>
+    Strict,
 }
 
 /// <summary>Segments read by <see cref="WalReplay"/>, in order, and the problems found.</summary>

@@ -74,11 +74,13 @@ internal sealed class WalSegment
         }
     }
 
-    public WalSegmentInfo ToInfo() => new(
-        FileName,
-        Size,
-        RecordsOfType(WalRecordType.EventAppended),
-        RecordsOfType(WalRecordType.HandlerFinished),
-        RecordsOfType(WalRecordType.DeadLettered),
-        RecordsOfType(WalRecordType.DeadLetterRedriven));
+    public WalSegmentInfo ToInfo() => new()
+    {
+        FileName = FileName,
+        SizeBytes = Size,
+        EventRecords = RecordsOfType(WalRecordType.EventAppended),
+        HandlerFinishedRecords = RecordsOfType(WalRecordType.HandlerFinished),
+        DeadLetterRecords = RecordsOfType(WalRecordType.DeadLettered),
+        DeadLetterRedrivenRecords = RecordsOfType(WalRecordType.DeadLetterRedriven),
+    };
 }

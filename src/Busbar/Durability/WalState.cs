@@ -125,11 +125,12 @@ internal sealed class WalState
             {
                 foreach (var (deadLetterId, deadLetter) in _deadLetters.Where(d => d.Value.Record.EventId == eventId).ToList())
                 {
-                    problems.Add(new WalProblem(
+                    problems.Add(WalReplay.Problem(
                         WalProblemKind.OrphanedRecord,
                         deadLetter.Segment.FileName,
                         -1,
                         deadLetter.FrameLength,
+                        WalRecoveryAction.Drop,
                         $"Dead letter {deadLetterId} references event {eventId}, whose record is missing; the dead letter was dropped."));
                     _deadLetters.Remove(deadLetterId);
                     deadLetter.Segment.RemoveLiveDeadLetter(deadLetterId, deadLetter.FrameLength);

@@ -123,10 +123,10 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         try
         {
             var state = new WalState();
-            var replay = WalReplay.Run(fullPath, state, repair: true);
+            var replay = WalReplay.Run(fullPath, state, options.RecoveryMode == WalRecoveryMode.Strict ? WalReplayMode.Strict : WalReplayMode.Repair);
             foreach (var problem in replay.Problems)
             {
-                WalLog.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Message);
+                WalLog.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Action, problem.Message);
             }
 
             var log = new WriteAheadLog(fullPath, options, timeProvider, logger, lockFile, state, replay);
@@ -156,7 +156,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
 
         var state = new WalState();
-        var replay = WalReplay.Run(fullPath, state, repair: false);
+        var replay = WalReplay.Run(fullPath, state, WalReplayMode.Inspect);
         return new WalInspection(
             fullPath,
             replay.Segments.ConvertAll(static s => s.ToInfo()),

@@ -41,6 +41,14 @@ public sealed record WriteAheadLogOptions
     /// </remarks>
     public int MaxRecordSize { get; init; } = 4 * 1024 * 1024;
 
+    /// <summary>Gets what opening the log does when it finds damage other than a torn tail.</summary>
+    /// <value>The default is <see cref="WalRecoveryMode.Repair"/>: recover around the damage and report it.</value>
+    /// <remarks>
+    /// <see cref="WalRecoveryMode.Strict"/> makes building the bus throw <see cref="WalCorruptionException"/> instead,
+    /// leaving the files untouched, for deployments that would rather stop than run without the damaged records.
+    /// </remarks>
+    public WalRecoveryMode RecoveryMode { get; init; } = WalRecoveryMode.Repair;
+
     internal const long MinimumSegmentSize = 64 * 1024;
 
     internal const int MinimumRecordSize = 1024;
@@ -50,6 +58,11 @@ public sealed record WriteAheadLogOptions
         if (!Enum.IsDefined(FlushMode))
         {
             throw new ArgumentOutOfRangeException(nameof(FlushMode), Invariant($"WriteAheadLogOptions.FlushMode must be Always, Interval or None (was {(int)FlushMode})."));
+        }
+
+        if (!Enum.IsDefined(RecoveryMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecoveryMode), Invariant($"WriteAheadLogOptions.RecoveryMode must be Repair or Strict (was {(int)RecoveryMode})."));
         }
 
         if (FlushInterval <= TimeSpan.Zero || FlushInterval > TimeSpan.FromHours(1))

@@ -79,7 +79,7 @@ public class WalRecoveryTests
     }
 
     [Fact]
-    public async Task Open_ImplausibleLengthInMiddleSegment_SkipsRestOfSegmentAndRecoversLaterSegments()
+    public async Task Open_ImplausibleLengthInMiddleSegment_SkipsOnlyThatRecordAndRecoversTheRest()
     {
         using var dir = new WalTestDirectory();
         var options = new WriteAheadLogOptions { SegmentSize = 64 * 1024, FlushMode = WalFlushMode.None };
@@ -100,11 +100,167 @@ public class WalRecoveryTests
         await using var reopened = dir.Open(options);
 
         var problem = Assert.Single(reopened.Recovery.Problems);
-        Assert.Equal(WalProblemKind.MalformedRecord, problem.Kind);
+        Assert.Equal(WalProblemKind.CorruptSpan, problem.Kind);
+        Assert.Equal(Path.GetFileName(first), problem.SegmentFileName);
         Assert.Equal(WalFormat.SegmentHeaderSize, problem.Offset);
-        Assert.Equal(bytes.Length - WalFormat.SegmentHeaderSize, problem.ByteCount);
-        Assert.Contains(records[^1].EventId, reopened.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
-        Assert.DoesNotContain(records[0].EventId, reopened.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
+        Assert.Equal(WalRecordCodec.GetFrameLength(records[0]), problem.ByteCount);
+        Assert.Equal(records.Skip(1).Select(r => r.EventId), reopened.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(100)]
+    [InlineData(-8)]
+    [InlineData(5000)]
+    [InlineData(-1_000_000)]
+    public async Task Open_LengthFieldOfRecord3Of10Damaged_SkipsThatRecordAndRecoversTheSevenAfterIt(int delta)
+    {
+        using var dir = new WalTestDirectory();
+        var (records, segment, starts) = await WriteEventsAsync(dir, 10);
+        var bytes = await File.ReadAllBytesAsync(segment);
+        var third = starts[2];
+        var frame3 = WalRecordCodec.GetFrameLength(records[2]);
+        BitConverter.TryWriteBytes(bytes.AsSpan(third), BitConverter.ToInt32(bytes, third) + delta);
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        await using var log = dir.Open(s_options);
+
+        Assert.Equal(records.Where((_, i) => i != 2).Select(r => r.EventId), log.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
+        var problem = Assert.Single(log.Recovery.Problems);
+        Assert.Equal(WalProblemKind.CorruptSpan, problem.Kind);
+        Assert.Equal(WalRecoveryAction.Skip, problem.Action);
+        Assert.Equal(third, problem.Offset);
+        Assert.Equal(frame3, problem.ByteCount);
+        Assert.Equal(bytes.Length, new FileInfo(segment).Length);
+        Assert.Equal(Path.Combine(Path.GetFullPath(dir.Path), Path.GetFileName(segment) + "." + third + ".damaged"), problem.DamagedBytesFile);
+        Assert.Equal(bytes.AsSpan(third, frame3).ToArray(), await File.ReadAllBytesAsync(problem.DamagedBytesFile!));
+    }
+
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(int.MaxValue - 8)]
+    [InlineData(int.MinValue)]
+    [InlineData(-1)]
+    public async Task Open_LengthFieldNearIntLimits_ReportsProblemInsteadOfThrowing(int length)
+    {
+        using var dir = new WalTestDirectory();
+        var (records, segment, starts) = await WriteEventsAsync(dir, 10);
+        var bytes = await File.ReadAllBytesAsync(segment);
+        BitConverter.TryWriteBytes(bytes.AsSpan(starts[2]), length);
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        var inspection = WriteAheadLog.Inspect(dir.Path);
+        await using var log = dir.Open(s_options);
+
+        Assert.Equal(9, inspection.UnfinishedEvents.Count);
+        Assert.Equal(records.Where((_, i) => i != 2).Select(r => r.EventId), log.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
+        Assert.Equal(starts[2], Assert.Single(log.Recovery.Problems).Offset);
+    }
+
+    [Fact]
+    public async Task Open_LastRecordLengthDamaged_TruncatesAsTornTailAndKeepsCutBytesInSideFile()
+    {
+        using var dir = new WalTestDirectory();
+        var (records, segment, starts) = await WriteEventsAsync(dir, 4);
+        var bytes = await File.ReadAllBytesAsync(segment);
+        BitConverter.TryWriteBytes(bytes.AsSpan(starts[3]), 3);
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        await using var log = dir.Open(s_options);
+
+        var problem = Assert.Single(log.Recovery.Problems);
+        Assert.Equal(WalProblemKind.TornTail, problem.Kind);
+        Assert.Equal(WalRecoveryAction.Truncate, problem.Action);
+        Assert.Equal(starts[3], new FileInfo(segment).Length);
+        Assert.Equal(bytes.AsSpan(starts[3]).ToArray(), await File.ReadAllBytesAsync(problem.DamagedBytesFile!));
+        Assert.Equal(records[..3].Select(r => r.EventId), log.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
+    }
+
+    [Fact]
+    public async Task Open_ZeroFilledPageInsideSegment_SkipsOnlyTheRecordsItOverwrote()
+    {
+        using var dir = new WalTestDirectory();
+        var (records, segment, starts) = await WriteEventsAsync(dir, 30);
+        var bytes = await File.ReadAllBytesAsync(segment);
+        const int PageStart = 512, PageEnd = 1024;
+        bytes.AsSpan(PageStart, PageEnd - PageStart).Clear();
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        await using var log = dir.Open(s_options);
+
+        var survivors = records.Where((r, i) => starts[i] + WalRecordCodec.GetFrameLength(r) <= PageStart || starts[i] >= PageEnd).Select(r => r.EventId).ToList();
+        Assert.True(survivors.Count >= 25);
+        Assert.Equal(survivors, log.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
+        Assert.All(log.Recovery.Problems, p => Assert.Equal(WalProblemKind.CorruptSpan, p.Kind));
+    }
+
+    [Fact]
+    public async Task Open_DamagedSegmentHeaderWithValidRecords_RecoversTheRecords()
+    {
+        using var dir = new WalTestDirectory();
+        var (records, segment, _) = await WriteEventsAsync(dir, 3);
+        var bytes = await File.ReadAllBytesAsync(segment);
+        bytes[1] ^= 0x40;
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        await using var log = dir.Open(s_options);
+
+        var problem = Assert.Single(log.Recovery.Problems);
+        Assert.Equal(WalProblemKind.InvalidSegmentHeader, problem.Kind);
+        Assert.Equal(WalFormat.SegmentHeaderSize, problem.ByteCount);
+        Assert.Equal(records.Select(r => r.EventId), log.Recovery.UnfinishedEvents.Select(p => p.Event.EventId));
+    }
+
+    [Fact]
+    public async Task Open_StrictModeWithDamagedMiddleRecord_ThrowsWithProblemsAndModifiesNothing()
+    {
+        using var dir = new WalTestDirectory();
+        var (_, segment, starts) = await WriteEventsAsync(dir, 5);
+        var bytes = await File.ReadAllBytesAsync(segment);
+        bytes[starts[1] + 40] ^= 0x01;
+        await File.WriteAllBytesAsync(segment, await TearAsync(bytes));
+        var before = dir.Snapshot();
+
+        var ex = Assert.Throws<WalCorruptionException>(() => dir.Open(s_options with { RecoveryMode = WalRecoveryMode.Strict }));
+
+        Assert.Equal([WalProblemKind.ChecksumMismatch, WalProblemKind.TornTail], ex.Problems.Select(p => p.Kind));
+        Assert.Equal(starts[1], ex.Problems[0].Offset);
+        Assert.All(ex.Problems, p => Assert.Null(p.DamagedBytesFile));
+        Assert.Contains("Strict", ex.Message, StringComparison.Ordinal);
+        var after = dir.Snapshot();
+        Assert.Equal(before.Keys.Order(), after.Keys.Order());
+        Assert.All(before, pair => Assert.Equal(pair.Value, after[pair.Key]));
+        await using var reopened = dir.Open(s_options);
+        Assert.Equal(4 - 1, reopened.Recovery.UnfinishedEvents.Count);
+    }
+
+    [Fact]
+    public async Task Open_StrictModeWithTornTailOnly_TruncatesAndOpens()
+    {
+        using var dir = new WalTestDirectory();
+        var (_, segment, starts) = await WriteEventsAsync(dir, 3);
+        await File.WriteAllBytesAsync(segment, await TearAsync(await File.ReadAllBytesAsync(segment)));
+
+        await using var log = dir.Open(s_options with { RecoveryMode = WalRecoveryMode.Strict });
+
+        Assert.Equal(WalProblemKind.TornTail, Assert.Single(log.Recovery.Problems).Kind);
+        Assert.Equal(starts[2], new FileInfo(segment).Length);
+        Assert.Equal(2, log.Recovery.UnfinishedEvents.Count);
+    }
+
+    [Fact]
+    public async Task Open_StrictModeOnBus_BuildThrowsWalCorruptionException()
+    {
+        using var dir = new WalTestDirectory();
+        var (_, segment, starts) = await WriteEventsAsync(dir, 3);
+        var bytes = await File.ReadAllBytesAsync(segment);
+        bytes[starts[0] + 30] ^= 0x10;
+        await File.WriteAllBytesAsync(segment, bytes);
+
+        var builder = new EventBusBuilder().UseWriteAheadLog(dir.Path, new WriteAheadLogOptions { RecoveryMode = WalRecoveryMode.Strict });
+
+        var ex = Assert.Throws<WalCorruptionException>(() => builder.Build());
+        Assert.Equal(WalProblemKind.ChecksumMismatch, Assert.Single(ex.Problems).Kind);
     }
 
     [Fact]
@@ -187,6 +343,31 @@ public class WalRecoveryTests
         var ex = Assert.Throws<DirectoryNotFoundException>(() => WriteAheadLog.Inspect(path));
 
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Cuts the last record in half, as a crash mid-write does.</summary>
+    private static Task<byte[]> TearAsync(byte[] bytes) => Task.FromResult(bytes.AsSpan(0, bytes.Length - 20).ToArray());
+
+    private static async Task<(WalEventRecord[] Records, string Segment, int[] Starts)> WriteEventsAsync(WalTestDirectory dir, int count)
+    {
+        var records = Enumerable.Range(0, count).Select(i => WalTestRecords.Event(payloadBytes: 40 + (i * 7))).ToArray();
+        await using (var log = dir.Open(s_options))
+        {
+            foreach (var record in records)
+            {
+                await log.AppendEventAsync(record);
+            }
+        }
+
+        var starts = new int[count];
+        var offset = WalFormat.SegmentHeaderSize;
+        for (var i = 0; i < count; i++)
+        {
+            starts[i] = offset;
+            offset += WalRecordCodec.GetFrameLength(records[i]);
+        }
+
+        return (records, Assert.Single(dir.SegmentFiles()), starts);
     }
 
     private static async Task<(WalEventRecord[] Records, string Segment, int LastStart)> WriteThreeEventsAsync(WalTestDirectory dir)
