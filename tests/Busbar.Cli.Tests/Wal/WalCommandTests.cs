@@ -183,4 +183,18 @@ public sealed class WalCommandTests
         Assert.Contains("handler finished", run.Output);
         Assert.Contains("handler finished: one record each time a subscription finished with an event", run.Output);
     }
+
+    [Fact]
+    public async Task Inspect_TornTailOnly_ListedButNotDamage()
+    {
+        using var wal = await WalFixture.CreateAsync();
+        await using (var segment = new FileStream(wal.SegmentPath, FileMode.Append))
+            await segment.WriteAsync(new byte[] { 0x40, 0x00, 0x00, 0x00, 0x01, 0x02 });
+
+        var run = await CliRun.RunAsync("wal", "inspect", wal.Directory);
+
+        Assert.Equal(ExitCodes.Success, run.ExitCode);
+        Assert.Contains("TornTail", run.Output);
+        Assert.Contains("damage: none; a torn tail is the normal trace of a crash mid-write", run.Output);
+    }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Busbar.Durability;
 using Spectre.Console;
 
 namespace Busbar.Cli.Demo;
@@ -194,7 +193,7 @@ internal static class DemoRunner
         string count;
         try
         {
-            count = WriteAheadLog.Inspect(walDirectory).UnfinishedEvents.Count.ToString(CultureInfo.InvariantCulture);
+            count = WriteAheadLogInspector.Inspect(walDirectory).UnfinishedEvents.ToString(CultureInfo.InvariantCulture);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

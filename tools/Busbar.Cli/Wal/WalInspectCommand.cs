@@ -7,7 +7,9 @@ namespace Busbar.Cli.Wal;
 
 /// <summary>
 /// <c>busbar wal inspect &lt;dir&gt; [--json]</c>: segments, record counts, unfinished work and damage.
-/// Exits <see cref="ExitCodes.Damaged"/> when the log has damage, so a script can tell.
+/// Exits <see cref="ExitCodes.Damaged"/> when the log has damage, so a script can tell. Damage is what
+/// <see cref="WriteAheadLogInspection.HasDamage"/> calls so: any problem but a torn tail, which is the
+/// normal trace of a crash mid-write (or, on a log a bus is writing, a record being written).
 /// </summary>
 internal static class WalInspectCommand
 {
@@ -19,7 +21,7 @@ internal static class WalInspectCommand
         var json = WalCommand.JsonOption();
         var command = new Command(
             "inspect",
-            $"Show segments, records, unfinished events and damage, without locking or changing the log. Exits {ExitCodes.Damaged} when the log is damaged.")
+            $"Show segments, records, unfinished events and damage, without locking or changing the log. Exits {ExitCodes.Damaged} when the log is damaged (any problem but a torn tail).")
         {
             directory, json,
         };
@@ -36,8 +38,8 @@ internal static class WalInspectCommand
         return command;
     }
 
-    /// <summary><see cref="ExitCodes.Damaged"/> when the log has any problem, else success.</summary>
-    public static int ExitCodeOf(WalInspection inspection) => inspection.Problems.Count > 0 ? ExitCodes.Damaged : ExitCodes.Success;
+    /// <summary><see cref="ExitCodes.Damaged"/> when the log has damage (a torn tail alone is not), else success.</summary>
+    public static int ExitCodeOf(WalInspection inspection) => inspection.HasDamage ? ExitCodes.Damaged : ExitCodes.Success;
 
     public static void Render(IAnsiConsole console, WalInspection inspection)
     {
@@ -84,13 +86,15 @@ internal static class WalInspectCommand
             return;
         }
 
-        var problems = new Table().Border(TableBorder.Simple).Title("damage (recovery repairs or skips these when a bus opens the log)")
+        var problems = new Table().Border(TableBorder.Simple).Title("problems (what a bus opening this log does about each)")
             .AddColumn(new TableColumn("kind").NoWrap()).AddColumn(new TableColumn("segment").NoWrap()).AddColumn(new TableColumn("offset").RightAligned())
-            .AddColumn(new TableColumn("bytes").RightAligned()).AddColumn("what");
+            .AddColumn(new TableColumn("bytes").RightAligned()).AddColumn(new TableColumn("action").NoWrap()).AddColumn("what");
         foreach (var p in inspection.Problems)
-            problems.AddRow(Text(p.Kind.ToString()), Text(p.SegmentFileName), N(p.Offset), N(p.ByteCount), Text(p.Message));
+            problems.AddRow(Text(p.Kind.ToString()), Text(p.SegmentFileName), N(p.Offset), N(p.ByteCount), Text(p.Action.ToString()), Text(p.Message));
         console.Write(problems);
-        console.WriteLine(Invariant($"damage: {inspection.Problems.Count} problems (exit code {ExitCodes.Damaged})"));
+        console.WriteLine(inspection.HasDamage
+            ? Invariant($"damage: {inspection.Problems.Count} problems (exit code {ExitCodes.Damaged})")
+            : "damage: none; a torn tail is the normal trace of a crash mid-write (or of a record a running bus is writing)");
     }
 
     private static Text Text(string value) => new(value);

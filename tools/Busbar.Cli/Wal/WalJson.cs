@@ -16,7 +16,7 @@ internal static class WalJson
     {
         writer.WriteStartObject();
         writer.WriteString("directory", inspection.Directory);
-        writer.WriteBoolean("damaged", inspection.Problems.Count > 0);
+        writer.WriteBoolean("damaged", inspection.HasDamage);
         writer.WriteNumber("exitCode", exitCode);
         writer.WriteStartArray("segments");
         foreach (var s in inspection.Segments)
@@ -57,6 +57,9 @@ internal static class WalJson
             writer.WriteString("segment", p.SegmentFileName);
             writer.WriteNumber("offset", p.Offset);
             writer.WriteNumber("bytes", p.ByteCount);
+            writer.WriteString("action", p.Action.ToString());
+            if (p.DamagedBytesFile is { } file)
+                writer.WriteString("damagedBytesFile", file);
             writer.WriteString("message", p.Message);
             writer.WriteEndObject();
         }
