@@ -8,9 +8,9 @@ namespace Busbar.Cli.Demo;
 /// </summary>
 /// <remarks>
 /// The steady rate is 40% of the measured throughput, so between bursts the queue stays nearly
-/// empty. The capacity is a quarter of a second's throughput, so a burst (twice the capacity, half
-/// a second of work) overfills the queue, and the 60% of throughput left over absorbs it in about
-/// 0.8 s: each burst and the recovery after it fit in the gap before the next one. A fixed rate
+/// empty. The capacity is 0.3 s of throughput, so a burst (twice the capacity, 0.6 s of work)
+/// overfills the queue, and the 60% of throughput left over absorbs it in about a second: each burst
+/// and the recovery after it fit in the 2 s gap before the next one (in a 10 s run). A fixed rate
 /// cannot do this: on a slow or busy machine it pins the queue full from the first burst to the end.
 /// </remarks>
 /// <param name="MeasuredOrdersPerSecond">Orders (each with its invoice) the pipeline finished per second in the measurement.</param>
@@ -25,7 +25,7 @@ internal sealed record DemoPace(double MeasuredOrdersPerSecond, int Rate, int Ca
 
     public const double RateShare = 0.4;
 
-    public const double CapacitySeconds = 0.25;
+    public const double CapacitySeconds = 0.3;
 
     private static readonly TimeSpan s_measureFor = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_warmUp = TimeSpan.FromSeconds(0.3);
