@@ -18,32 +18,39 @@ internal static class WalDeadLettersCommand
             if (result.GetValue(json))
                 io.Out.WriteLine(WalJson.DeadLetters(inspection.Directory, inspection.DeadLetters));
             else
-                Render(io.Out, inspection.Directory, inspection.DeadLetters);
+                Render(io.Out, io.LineWidth, inspection.Directory, inspection.DeadLetters);
             return ExitCodes.Success;
         });
         return command;
     }
 
     /// <summary>
-    /// One block per dead letter rather than a table, written as plain lines (never wrapped by the
-    /// console): ids stay whole, so they can be copied into <c>--id</c>.
+    /// One block per dead letter rather than a table, written as plain lines: ids stay whole, so they
+    /// can be copied into <c>--id</c>. On a terminal (or with <c>COLUMNS</c>) long lines wrap at spaces
+    /// to <paramref name="width"/>; redirected, each stays one line.
     /// </summary>
-    public static void Render(TextWriter output, string directory, IReadOnlyList<WalDeadLetter> deadLetters)
+    public static void Render(TextWriter output, int? width, string directory, IReadOnlyList<WalDeadLetter> deadLetters)
     {
-        output.WriteLine(Invariant($"{deadLetters.Count} dead letters in {directory}"));
+        void WriteLine(string line)
+        {
+            foreach (var part in width is { } w ? TextWrap.Wrap(line, w, 10) : [line])
+                output.WriteLine(part);
+        }
+
+        WriteLine(Invariant($"{deadLetters.Count} dead letters in {directory}"));
         if (deadLetters.Count == 0)
             return;
         foreach (var letter in deadLetters)
         {
             var record = letter.DeadLetter;
             output.WriteLine();
-            output.WriteLine(Invariant($"{record.DeadLetterId}  {record.SubscriptionName}, {record.Attempts} attempts, failed {record.FailedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC"));
-            output.WriteLine(Invariant($"  event   {letter.Event.Name} {record.EventId}"));
-            output.WriteLine(Invariant($"  reason  {record.ExceptionType}: {record.ExceptionMessage}"));
+            WriteLine(Invariant($"{record.DeadLetterId}  {record.SubscriptionName}, {record.Attempts} attempts, failed {record.FailedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC"));
+            WriteLine(Invariant($"  event   {letter.Event.Name} {record.EventId}"));
+            WriteLine(Invariant($"  reason  {record.ExceptionType}: {record.ExceptionMessage}"));
         }
 
         output.WriteLine();
-        output.WriteLine(Invariant($"re-drive with 'busbar wal redrive {directory} --id <dead letter id>' or '--all'"));
+        WriteLine(Invariant($"re-drive with 'busbar wal redrive {directory} --id <dead letter id>' or '--all'"));
     }
 
     private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
