@@ -18,6 +18,9 @@ public sealed class ProcessTests
         Assert.Contains("busbar demo: order pipeline", process.Output);
         CliRun.ParseInvariant(process.Output).AssertAddsUp();
         Assert.Equal("", process.Error);
+        var log = System.Text.RegularExpressions.Regex.Match(process.Output, @"write-ahead log  (\S+) \(temporary: removed");
+        Assert.True(log.Success, "no temporary log line in:\n" + process.Output);
+        Assert.False(Directory.Exists(log.Groups[1].Value), "the temporary log was not removed: " + log.Groups[1].Value);
     }
 
     [Fact]
@@ -102,5 +105,33 @@ public sealed class ProcessTests
         var row = Assert.Single(process.Output.Split('\n'), line => line.Contains(wal.UnfinishedEventId.ToString(), StringComparison.Ordinal));
         Assert.Contains("1970-01-01 00:00:00", row);
         Assert.True(row.Length <= 100, "row wider than COLUMNS: " + row);
+    }
+
+    [Fact]
+    public async Task Help_RealProcess_NamesTheToolBusbar()
+    {
+        using var process = CliProcess.Start("demo", "--help");
+
+        var exitCode = await process.WaitForExitAsync();
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("busbar demo [options]", process.Output);
+        Assert.DoesNotContain("Busbar.Cli", process.Output);
+    }
+
+    [Fact]
+    public async Task Inspect_RealProcessOnDamagedLog_Exits3()
+    {
+        using var wal = await Wal.WalFixture.CreateAsync();
+        var bytes = await File.ReadAllBytesAsync(wal.SegmentPath);
+        bytes[16 + 5 + 2] ^= 0xFF;
+        await File.WriteAllBytesAsync(wal.SegmentPath, bytes);
+        using var process = CliProcess.Start("wal", "inspect", wal.Directory);
+
+        var exitCode = await process.WaitForExitAsync();
+
+        Assert.Equal(3, exitCode);
+        Assert.Contains("ChecksumMismatch", process.Output);
+        Assert.Equal("", process.Error);
     }
 }

@@ -38,11 +38,3 @@ internal sealed record DemoSnapshot
     /// <summary>Events a handler published above the capacity: the bus lets handlers fill the queue to twice its capacity, so they never wait for room.</summary>
     public int HandlerOverflow => Math.Max(0, Statistics.QueueDepth - Statistics.Capacity);
 }
-
-/// <summary>Where a demo run is.</summary>
-internal enum DemoPhase
-{
-    Publishing,
-    Draining,
-    Stopped,
-}
