@@ -41,7 +41,7 @@ public sealed class DemoSummaryTests
 
     private static DemoSummary Summary()
     {
-        var settings = new DemoSettings { Rate = 88, Capacity = 55, Pace = DemoPace.FromThroughput(220) };
+        var settings = new DemoSettings { Rate = 88, Capacity = 55, Pace = new DemoPace(220) };
         return new DemoSummary
         {
             InterruptedBy = "SIGTERM",

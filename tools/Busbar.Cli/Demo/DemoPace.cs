@@ -8,35 +8,44 @@ namespace Busbar.Cli.Demo;
 /// </summary>
 /// <remarks>
 /// The steady rate is 40% of the measured throughput, so between bursts the queue stays nearly
-/// empty. The capacity is 0.3 s of throughput, so a burst (twice the capacity, 0.6 s of work)
-/// overfills the queue, and the 60% of throughput left over absorbs it in about a second: each burst
-/// and the recovery after it fit in the 2 s gap before the next one (in a 10 s run). A fixed rate
-/// cannot do this: on a slow or busy machine it pins the queue full from the first burst to the end.
+/// empty. The capacity makes a burst (twice the capacity) 0.3 of the gap between bursts in work, at
+/// most 0.6 s of it; the 60% of throughput left over absorbs it in half the gap, so each burst and
+/// the recovery after it fit before the next one (in a 10 s run: 0.6 s of work, absorbed in about a
+/// second of the 2 s gap). A fixed rate cannot do this: on a slow or busy machine it pins the queue
+/// full from the first burst to the end.
 /// </remarks>
-/// <param name="MeasuredOrdersPerSecond">Orders (each with its invoice) the pipeline finished per second in the measurement.</param>
-/// <param name="Rate">Steady orders per second.</param>
-/// <param name="Capacity">Queue capacity.</param>
-internal sealed record DemoPace(double MeasuredOrdersPerSecond, int Rate, int Capacity)
+/// <param name="MeasuredOrdersPerSecond">Orders (each with its invoice) the pipeline finished per second in the measurement; 0 when nothing finished.</param>
+internal sealed record DemoPace(double MeasuredOrdersPerSecond)
 {
     /// <summary>Used when a measurement finished nothing (interrupted at once).</summary>
     public const int FallbackRate = 100;
 
     public const int FallbackCapacity = 64;
 
+    /// <summary>The steady rate's share of the measured throughput.</summary>
     public const double RateShare = 0.4;
 
-    public const double CapacitySeconds = 0.3;
+    /// <summary>A burst's work, as a share of the gap between bursts.</summary>
+    public const double BurstShareOfGap = 0.3;
+
+    /// <summary>A burst's work at most, in seconds of throughput.</summary>
+    public const double MaxBurstSeconds = 0.6;
 
     private static readonly TimeSpan s_measureFor = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_warmUp = TimeSpan.FromSeconds(0.3);
 
-    public static DemoPace FromThroughput(double ordersPerSecond)
+    private bool Measured => MeasuredOrdersPerSecond > 0;
+
+    /// <summary>Steady orders per second.</summary>
+    public int Rate => Measured ? (int)Math.Clamp(Math.Round(MeasuredOrdersPerSecond * RateShare), 5, 100_000) : FallbackRate;
+
+    /// <summary>The queue capacity for bursts <paramref name="burstGap"/> apart.</summary>
+    public int CapacityFor(TimeSpan burstGap)
     {
-        if (!(ordersPerSecond > 0))
-            return new DemoPace(0, FallbackRate, FallbackCapacity);
-        var rate = (int)Math.Clamp(Math.Round(ordersPerSecond * RateShare), 5, 100_000);
-        var capacity = (int)Math.Clamp(Math.Round(ordersPerSecond * CapacitySeconds), 8, 50_000);
-        return new DemoPace(ordersPerSecond, rate, capacity);
+        if (!Measured)
+            return FallbackCapacity;
+        var burstSeconds = Math.Min(MaxBurstSeconds, BurstShareOfGap * burstGap.TotalSeconds);
+        return (int)Math.Clamp(Math.Round(MeasuredOrdersPerSecond * burstSeconds / 2), 8, 50_000);
     }
 
     /// <summary>
@@ -78,7 +87,7 @@ internal sealed record DemoPace(double MeasuredOrdersPerSecond, int Rate, int Ca
                 // Every order is finished together with the invoice billing publishes for it: two events per order.
                 var ordersPerSecond = seconds > 0 ? processed / 2.0 / seconds : 0;
                 await bus.StopAsync(TimeSpan.Zero, CancellationToken.None);
-                return FromThroughput(ordersPerSecond);
+                return new DemoPace(ordersPerSecond);
             }
         }
         finally
@@ -88,7 +97,7 @@ internal sealed record DemoPace(double MeasuredOrdersPerSecond, int Rate, int Ca
     }
 
     /// <summary>One line for the header and the summary.</summary>
-    public string Describe() => MeasuredOrdersPerSecond > 0
+    public string Describe() => Measured
         ? string.Create(CultureInfo.InvariantCulture, $"paced to this machine: it finished {MeasuredOrdersPerSecond:F0} orders/s in a 1 s measurement")
         : "paced by default: the measurement finished no orders";
 }

@@ -64,7 +64,7 @@ internal sealed class DemoPublisher
     public async Task RunAsync(CancellationToken stop)
     {
         var window = _settings.PublishWindow;
-        var burstEvery = window / (BurstCount + 1);
+        var burstEvery = _settings.BurstGap;
         var nextBurst = burstEvery;
         _start = _time.GetTimestamp();
         var maxPerTick = Math.Max(1, _settings.Rate / 10);

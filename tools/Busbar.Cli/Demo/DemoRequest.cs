@@ -29,15 +29,15 @@ internal sealed record DemoRequest
     public bool NeedsPacing => Rate is null || Capacity is null;
 
     /// <summary>The settings for a run, with the measured pace filling what the command line left open.</summary>
+    /// <remarks>The rate comes first (the default duration with <c>--events</c> depends on it), then the capacity, which depends on the gap between bursts.</remarks>
     public DemoSettings Resolve(DemoPace? pace)
     {
         var rate = Rate ?? pace?.Rate ?? DemoPace.FallbackRate;
-        return new DemoSettings
+        var settings = new DemoSettings
         {
             Duration = Duration ?? DefaultDuration(MaxOrders, rate),
             MaxOrders = MaxOrders,
             Rate = rate,
-            Capacity = Capacity ?? pace?.Capacity ?? DemoPace.FallbackCapacity,
             FullMode = FullMode,
             Concurrency = Concurrency,
             WalDirectory = WalDirectory,
@@ -45,6 +45,7 @@ internal sealed record DemoRequest
             NoLive = NoLive,
             Pace = pace,
         };
+        return settings with { Capacity = Capacity ?? pace?.CapacityFor(settings.BurstGap) ?? DemoPace.FallbackCapacity };
     }
 
     /// <summary>With only <c>--events</c>, leave room to publish them at the rate, plus a quarter for bursts that wait, plus the drain.</summary>

@@ -43,4 +43,7 @@ internal sealed record DemoSettings
 
     /// <summary>How long orders are published before the shutdown starts.</summary>
     public TimeSpan PublishWindow => Duration - DrainTimeout;
+
+    /// <summary>Time between bursts (and from the start to the first): the bursts split the publish window in four.</summary>
+    public TimeSpan BurstGap => PublishWindow / (DemoPublisher.BurstCount + 1);
 }

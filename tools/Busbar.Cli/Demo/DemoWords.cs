@@ -26,7 +26,7 @@ internal static class DemoWords
             return Bursts(bursts, snapshot.Settings);
         if (bursts.Count == 0)
         {
-            var first = snapshot.Settings.PublishWindow / (DemoPublisher.BurstCount + 1);
+            var first = snapshot.Settings.BurstGap;
             return Invariant($"first burst of {snapshot.Settings.BurstSize} orders at {first.TotalSeconds:F1} s");
         }
 
