@@ -48,7 +48,7 @@ internal static class DemoWords
             BusFullMode.DropNewest => string.Join('/', bursts.Select(static b => b.Dropped.ToString(CultureInfo.InvariantCulture))) + " dropped",
             _ => string.Join('/', bursts.Select(static b => b.Dropped.ToString(CultureInfo.InvariantCulture))) + " evicted",
         };
-        return Invariant($"{bursts.Count} bursts of {settings.BurstSize} orders: {effect}; queue under a quarter after {recovered} s");
+        return Invariant($"{bursts.Count} {(bursts.Count == 1 ? "burst" : "bursts")} of {settings.BurstSize} orders: {effect}; queue under a quarter after {recovered} s");
     }
 
     private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
