@@ -53,9 +53,12 @@ internal sealed record DemoPace(double MeasuredOrdersPerSecond)
     /// log) with the queue kept full for a second, and measures the orders finished per second after
     /// a short warm-up.
     /// </summary>
-    public static async Task<DemoPace> MeasureAsync(DemoRequest request, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="request">The run's options: concurrency and flush mode, and the capacity if given.</param>
+    /// <param name="directory">A temporary directory for the measurement's own log; removed at the end.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="cancellationToken">Ctrl+C: ends the measurement early.</param>
+    public static async Task<DemoPace> MeasureAsync(DemoRequest request, string directory, TimeProvider time, CancellationToken cancellationToken)
     {
-        var directory = DemoBus.TemporaryDirectory("pace");
         try
         {
             var capacity = request.Capacity ?? FallbackCapacity;

@@ -30,7 +30,15 @@ internal static class DemoRunner
             {
                 io.Out.WriteLine("busbar demo: measuring what the pipeline finishes per second on this machine (1 s), to pace the run...");
                 io.Out.Flush();
-                pace = await DemoPace.MeasureAsync(request, time, interrupt.Token);
+                var paceDirectory = DemoBus.TemporaryDirectory("pace");
+                using var forced = interrupt.OnForced(() =>
+                {
+                    DemoBus.TryRemove(paceDirectory);
+                    if (temporary)
+                        DemoBus.TryRemove(walDirectory);
+                    return "stopped while measuring the pace; nothing was published";
+                });
+                pace = await DemoPace.MeasureAsync(request, paceDirectory, time, interrupt.Token);
             }
 
             var settings = request.Resolve(pace);
