@@ -124,7 +124,12 @@ public sealed partial class DemoRunnerTests
         var invariant = CliRun.ParseInvariant(run.Output);
         invariant.AssertAddsUp();
         Assert.Equal(0, invariant.Rejected);
-        Assert.DoesNotMatch(@"rejected=[1-9]", run.Output);
+
+        // The bus may still count a billing publish that raced the stop as rejected (the core's exact accounting);
+        // every such rejection is named on the line, and none comes from the publisher the Ctrl+C stopped.
+        var lines = RejectedPattern().Matches(run.Output);
+        Assert.NotEmpty(lines);
+        Assert.All(lines, static m => Assert.Equal(m.Groups["rejected"].Value, m.Groups["raced"].Success ? m.Groups["raced"].Value : "0"));
     }
 
     [Fact]
@@ -162,6 +167,9 @@ public sealed partial class DemoRunnerTests
         Assert.Null(interrupt.Force("Ctrl+C"));
         await running;
     }
+
+    [GeneratedRegex(@"rejected=(?<rejected>\d+) slow=\d+(?: rejected-racing-stop=(?<raced>\d+))?")]
+    private static partial Regex RejectedPattern();
 
     [GeneratedRegex(@"write-ahead log  (\S+) \(temporary: removed")]
     private static partial Regex TemporaryLogPattern();

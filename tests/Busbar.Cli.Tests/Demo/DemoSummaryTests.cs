@@ -37,6 +37,14 @@ public sealed class DemoSummaryTests
         Assert.Contains(lines, line => line.StartsWith("graceful shutdown (interrupted by SIGTERM) after 8.8 s, 415 events/s on average", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Lines_PublishesRacingTheStop_ExplainedWithTheInvoicesNotPublished()
+    {
+        var lines = (Summary() with { RejectedRacingStop = 2 }).Lines().ToList();
+
+        Assert.Contains(lines, line => line.EndsWith("invoices billing tried to publish while the bus was stopping; 2 raced the stop, and the bus counts them as published and rejected", StringComparison.Ordinal));
+    }
+
     private static string[] Words(IEnumerable<string> lines) => string.Join(' ', lines).Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     private static DemoSummary Summary()

@@ -93,6 +93,18 @@ public sealed class LiveViewTests
         Assert.Matches(@"handler overflow\s*│\s*2 \(up to 256\)", console.Output);
     }
 
+    [Fact]
+    public void Render_PublishesRacingTheStop_NamedInTheRejectedRow()
+    {
+        var console = new TestConsole().Width(120).Height(40);
+        var snapshot = Snapshot(DemoPhase.Draining);
+        snapshot = snapshot with { Statistics = snapshot.Statistics with { Rejected = 2 }, RejectedRacingStop = 2 };
+
+        console.Write(LiveView.Render(snapshot, 120, 40));
+
+        Assert.Matches(@"rejected\s*│\s*2 \(2 raced the stop\)", console.Output);
+    }
+
     private static BurstReport Burst(int number, double at, double? recovered) => new()
     {
         Number = number,

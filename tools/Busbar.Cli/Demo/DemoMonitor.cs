@@ -45,6 +45,13 @@ internal sealed class DemoMonitor
         }
     }
 
+    /// <summary>
+    /// The bus's rejections the demo did not see as rejections: every other refusal (a full queue, a
+    /// cancelled wait) reaches the demo as <see cref="BusFullException"/> or a rejected handle and is in the
+    /// ledger, so what is left are publishes that raced the stop and ended in <see cref="BusStoppedException"/>.
+    /// </summary>
+    public static long RejectedRacingStop(BusStatistics statistics, OutcomeLedger ledger) => Math.Max(0, statistics.Rejected - ledger.Rejected);
+
     /// <summary>Takes a frame; throughput is measured since the previous call (the view calls this from one thread).</summary>
     public DemoSnapshot Sample()
     {
@@ -70,6 +77,7 @@ internal sealed class DemoMonitor
             Statistics = statistics,
             Throughput = _lastThroughput,
             AverageThroughput = runSeconds > 0 ? statistics.Processed / runSeconds : 0,
+            RejectedRacingStop = _phase == DemoPhase.Publishing ? 0 : RejectedRacingStop(statistics, _ledger),
             Orders = _ledger.Orders,
             Children = _ledger.Children,
             Bursts = _publisher.Bursts,

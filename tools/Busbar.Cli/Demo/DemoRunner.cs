@@ -109,6 +109,7 @@ internal static class DemoRunner
                 Bursts = publisher.Bursts,
                 CorrelatedChildren = pipeline.CorrelatedChildren,
                 ChildrenNotPublished = pipeline.ChildrenNotPublished,
+                RejectedRacingStop = DemoMonitor.RejectedRacingStop(statistics, ledger),
                 Retried = statistics.Retried,
                 ExampleDeadLetter = deadLetters.Count > 0 ? deadLetters[0] : null,
                 WalDirectory = walDirectory,

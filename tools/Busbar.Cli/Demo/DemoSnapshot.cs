@@ -35,6 +35,13 @@ internal sealed record DemoSnapshot
 
     public required string WalDirectory { get; init; }
 
+    /// <summary>
+    /// Publishes the bus counted as rejected that the demo saw refused with <see cref="BusStoppedException"/>: a
+    /// <c>billing</c> invoice that raced the stop (counted published, then the closing queue refused it). Zero
+    /// while publishing; with a core that does not count such a publish at all, always zero.
+    /// </summary>
+    public long RejectedRacingStop { get; init; }
+
     /// <summary>Events a handler published above the capacity: the bus lets handlers fill the queue to twice its capacity, so they never wait for room.</summary>
     public int HandlerOverflow => Math.Max(0, Statistics.QueueDepth - Statistics.Capacity);
 }

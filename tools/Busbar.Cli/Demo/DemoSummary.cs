@@ -37,6 +37,9 @@ internal sealed record DemoSummary
 
     public required long ChildrenNotPublished { get; init; }
 
+    /// <summary>Of <see cref="ChildrenNotPublished"/>, those the bus counted as published and rejected (see <see cref="DemoSnapshot.RejectedRacingStop"/>).</summary>
+    public long RejectedRacingStop { get; init; }
+
     public required long Retried { get; init; }
 
     public DeadLetter? ExampleDeadLetter { get; init; }
@@ -81,7 +84,7 @@ internal sealed record DemoSummary
             yield return Invariant($"    burst {burst.Number} at {burst.At.TotalSeconds,4:F1} s  {burst.Effect}; {burst.Recovery}");
         yield return Invariant($"  correlation      {CorrelatedChildren} of {Children} invoices carried their order's correlation and causation ids");
         if (ChildrenNotPublished > 0)
-            yield return Invariant($"  not published    {ChildrenNotPublished,8}  invoices billing tried to publish while the bus was stopping");
+            yield return Invariant($"  not published    {ChildrenNotPublished,8}  invoices billing tried to publish while the bus was stopping{(RejectedRacingStop > 0 ? $"; {RejectedRacingStop} raced the stop, and the bus counts them as published and rejected" : "")}");
         if (ExampleDeadLetter is { } letter)
             yield return Invariant($"  dead letter      {letter.Subscription} after {letter.Attempts} attempts: {letter.Reason}");
         if (!WalIsTemporary)

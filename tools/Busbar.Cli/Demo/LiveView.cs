@@ -63,7 +63,8 @@ internal static class LiveView
         bus.AddRow("finished", N(s.Processed), "in flight", N(s.InFlight));
         bus.AddRow("retries", N(s.Retried), "failures", N(s.Failed));
         bus.AddRow("dead letters", N(s.DeadLettered), "dropped", N(s.Dropped));
-        bus.AddRow("rejected", N(s.Rejected), "slow handlers", N(s.SlowHandlers));
+        var rejected = snapshot.RejectedRacingStop > 0 ? Invariant($"{s.Rejected} ({snapshot.RejectedRacingStop} raced the stop)") : N(s.Rejected);
+        bus.AddRow("rejected", rejected, "slow handlers", N(s.SlowHandlers));
         bus.AddRow("orders", N(snapshot.Orders), "child invoices", Invariant($"{snapshot.Children} ({snapshot.CorrelatedChildren} correlated)"));
         bus.AddRow("publisher waited", Invariant($"{snapshot.PublisherWaited.TotalMilliseconds:F0} ms"), "", "");
         return bus;
