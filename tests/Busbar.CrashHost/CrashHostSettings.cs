@@ -10,6 +10,9 @@ internal sealed record CrashHostSettings
 
     public bool Slow { get; init; }
 
+    /// <summary>Open the log, then hold it (and its lock) without publishing until stdin closes or the run limit.</summary>
+    public bool Hold { get; init; }
+
     public int Publishers { get; init; } = 4;
 
     public long Start { get; init; } = 1;
@@ -21,7 +24,7 @@ internal sealed record CrashHostSettings
     public static CrashHostSettings Parse(string[] args)
     {
         if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal))
-            throw new ArgumentException("Usage: Busbar.CrashHost <directory> [--recover-only] [--slow] [--publishers N] [--start SEQ] [--max-seconds S]");
+            throw new ArgumentException("Usage: Busbar.CrashHost <directory> [--recover-only] [--hold] [--slow] [--publishers N] [--start SEQ] [--max-seconds S]");
         var settings = new CrashHostSettings { Directory = args[0] };
         for (var i = 1; i < args.Length; i++)
         {
@@ -29,6 +32,7 @@ internal sealed record CrashHostSettings
             {
                 "--recover-only" => settings with { RecoverOnly = true },
                 "--slow" => settings with { Slow = true },
+                "--hold" => settings with { Hold = true },
                 "--publishers" => settings with { Publishers = int.Parse(Value(args, ++i), CultureInfo.InvariantCulture) },
                 "--start" => settings with { Start = long.Parse(Value(args, ++i), CultureInfo.InvariantCulture) },
                 "--max-seconds" => settings with { MaxRun = TimeSpan.FromSeconds(int.Parse(Value(args, ++i), CultureInfo.InvariantCulture)) },

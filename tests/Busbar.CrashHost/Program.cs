@@ -1,7 +1,7 @@
 using Busbar;
 using Busbar.CrashHost;
 
-// Usage: Busbar.CrashHost <directory> [--recover-only] [--slow] [--publishers N] [--start SEQ] [--max-seconds S]
+// Usage: Busbar.CrashHost <directory> [--recover-only] [--hold] [--slow] [--publishers N] [--start SEQ] [--max-seconds S]
 //
 // Output, one line each, flushed at once:
 //   S <waiting>        the log is open; <waiting> recovered events wait for the subscription
@@ -56,7 +56,12 @@ while (bus.WriteAheadLog!.WaitingEvents > 0 || bus.GetStatistics().InFlight > 0)
 
 output.Line($"R {recovered}");
 
-if (!settings.RecoverOnly)
+if (settings.Hold)
+{
+    // Keep the log (and its directory lock) open until the test closes stdin.
+    await Console.In.ReadLineAsync(deadline.Token).AsTask().ContinueWith(static _ => { }, TaskScheduler.Default);
+}
+else if (!settings.RecoverOnly)
 {
     // Publish until killed (or the run limit, so a forgotten host cannot run forever).
     var next = settings.Start - 1;

@@ -62,13 +62,18 @@ internal sealed class DurableJournal : IAsyncDisposable
     }
 
     /// <summary>Serializes and appends the event; completes when it is durable under the flush mode.</summary>
+    /// <exception cref="ArgumentException">
+    /// The payload cannot be serialized, the record is too large, or the event id is still live in the log
+    /// (<see cref="PublishOptions.EventId"/> reused while the first event is unfinished). Nothing was written.
+    /// </exception>
     public ValueTask AppendAsync(EventContext context, Route route, CancellationToken cancellationToken)
     {
         var record = ToRecord(context, route);
         if (record is null)
             return default;
+        var append = Log.AppendNewEventAsync(record, cancellationToken);
         context.IsDurable = true;
-        return Log.AppendEventAsync(record, cancellationToken);
+        return append;
     }
 
     /// <summary>For <c>TryPublish</c>: hands the record to the log without waiting for its flush; a write failure is logged.</summary>
@@ -85,8 +90,9 @@ internal sealed class DurableJournal : IAsyncDisposable
         {
             payload = JsonSerializer.SerializeToUtf8Bytes(context.Payload, TypeInfo(type));
         }
-        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or JsonException or ArgumentException)
+        catch (Exception ex)
         {
+            // Any serializer failure, including an exception thrown by a property getter of the event.
             throw new ArgumentException($"Event '{context.Name}' ({type.FullName}) cannot be serialized for the write-ahead log: {ex.Message}", "event", ex);
         }
 
@@ -151,7 +157,13 @@ internal sealed class DurableJournal : IAsyncDisposable
             Interlocked.Increment(ref _cancelledDurable);
     }
 
-    /// <summary>A durable event that never ran (dropped, refused, cancelled while queued): it stays in the log for redelivery, unless it was refused at publish.</summary>
+    /// <summary>
+    /// A durable event the bus refused or dropped (BusFullMode Reject, DropNewest or DropOldest, or a publish that met
+    /// the stop): its subscriptions are finished as cancelled, so it is not redelivered after a restart. A drop the
+    /// user chose means the event is gone, durable or not; a refused publish failed, so its caller knows it was not
+    /// accepted. (An event cancelled while queued by a stop is different: it stays in the log, see
+    /// <see cref="OnCancelledWhileQueued"/>.)
+    /// </summary>
     public void OnRefused(EventContext context)
     {
         var entries = context.Route?.Entries;
@@ -164,6 +176,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         }
     }
 
+    /// <summary>A durable event the stop cancelled before it ran: nothing is written, so it is redelivered after a restart.</summary>
     public void OnCancelledWhileQueued() => Interlocked.Increment(ref _cancelledDurable);
 
     public void OnDeadLettered(EventContext context, DeadLetter letter)

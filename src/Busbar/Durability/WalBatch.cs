@@ -21,9 +21,6 @@ internal sealed class WalBatch
 
     public List<WalSegment> Deletions { get; } = [];
 
-    /// <summary>Whether compaction copied live records into this batch; they must be fsynced before any deletion.</summary>
-    public bool HasCopies { get; set; }
-
     /// <summary>
     /// The batch holds a record whose loss would lose an acknowledged fact (an event, a dead letter,
     /// a re-drive). A batch of handler-finished records alone is written without an fsync under
@@ -62,7 +59,6 @@ internal sealed class WalBatch
         Length = 0;
         Chunks.Clear();
         Deletions.Clear();
-        HasCopies = false;
         NeedsSync = false;
         Completion = NewCompletion();
         if (_buffer.Length > 4 * 1024 * 1024)

@@ -28,7 +28,8 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly WriteAheadLogOptions _options;
     private readonly ILogger _logger;
-    private readonly FileStream _lockFile;
+    private readonly IWalStorage _storage;
+    private readonly WalDirectoryLock _directoryLock;
     private readonly WalState _state;
     private readonly List<WalSegment> _segments;
     private readonly ITimer? _flushTimer;
@@ -49,15 +50,19 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private long _fileOffset;
     private bool _fileDirty;
 
+    /// <summary>A segment was created since the directory was last fsynced (owned by the flusher loop).</summary>
+    private bool _directoryDirty;
+
     private long _fsyncCount;
     private int _disposed;
 
-    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, FileStream lockFile, WalState state, WalReplayResult replay)
+    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage, WalDirectoryLock lockFile, WalState state, WalReplayResult replay)
     {
         Directory = directory;
         _options = options;
         _logger = logger;
-        _lockFile = lockFile;
+        _storage = storage;
+        _directoryLock = lockFile;
         _state = state;
         _segments = replay.Segments;
         _segments.Add(new WalSegment(directory, replay.MaxSequence + 1) { Size = WalFormat.SegmentHeaderSize });
@@ -77,7 +82,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     /// <summary>Gets the full path of the log directory.</summary>
     public string Directory { get; }
 
-    /// <summary>Gets what <see cref="Open"/> recovered: unfinished events to re-dispatch, dead letters, problems found.</summary>
+    /// <summary>Gets what <see cref="Open(string, WriteAheadLogOptions, TimeProvider, ILogger)"/> recovered: unfinished events to re-dispatch, dead letters, problems found.</summary>
     public WalRecoveryResult Recovery { get; }
 
     /// <summary>Gets how many fsyncs the log has issued; group commit makes this far smaller than the append count.</summary>
@@ -100,25 +105,22 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     /// </summary>
     /// <exception cref="WalLockedException">Another process or bus has the directory open.</exception>
     /// <remarks>Corruption never throws: it is repaired where safe and reported in <see cref="WalRecoveryResult.Problems"/>.</remarks>
-    public static WriteAheadLog Open(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger)
+    public static WriteAheadLog Open(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger) =>
+        Open(directory, options, timeProvider, logger, WalStorage.Instance);
+
+    /// <summary>Opens the log over <paramref name="storage"/> (tests record or fail its operations).</summary>
+    internal static WriteAheadLog Open(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
         ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(storage);
         options.Validate();
 
         var fullPath = Path.GetFullPath(directory);
-        System.IO.Directory.CreateDirectory(fullPath);
-        FileStream lockFile;
-        try
-        {
-            lockFile = new FileStream(Path.Combine(fullPath, WalFormat.LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException ex) when (ex is not (FileNotFoundException or DirectoryNotFoundException or PathTooLongException))
-        {
-            throw WalLockedException.ForDirectory(fullPath, ex);
-        }
+        CreateDirectoryDurably(fullPath, storage);
+        var lockFile = WalDirectoryLock.Acquire(fullPath);
 
         try
         {
@@ -129,7 +131,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 WalLog.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Action, problem.Message);
             }
 
-            var log = new WriteAheadLog(fullPath, options, timeProvider, logger, lockFile, state, replay);
+            var log = new WriteAheadLog(fullPath, options, timeProvider, logger, storage, lockFile, state, replay);
             WalLog.Recovered(logger, fullPath, log.Recovery.UnfinishedEvents.Count, log.Recovery.DeadLetters.Count, replay.Segments.Count, replay.Problems.Count);
             return log;
         }
@@ -137,6 +139,28 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         {
             lockFile.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates the directory and any missing parents, fsyncing each parent that gained an entry: otherwise a power
+    /// loss could drop the new directory, and every segment in it, after appends were acknowledged.
+    /// </summary>
+    private static void CreateDirectoryDurably(string fullPath, IWalStorage storage)
+    {
+        var missing = new Stack<string>();
+        for (var path = fullPath; path is not null && !System.IO.Directory.Exists(path); path = Path.GetDirectoryName(path))
+        {
+            missing.Push(path);
+        }
+
+        while (missing.TryPop(out var path))
+        {
+            System.IO.Directory.CreateDirectory(path);
+            if (Path.GetDirectoryName(path) is { } parent)
+            {
+                storage.FlushDirectory(parent);
+            }
         }
     }
 
@@ -166,7 +190,23 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     }
 
     /// <summary>
-    /// Appends an event; completes once it is durable under the flush mode. An event with no subscriptions is not written.
+    /// Appends a newly published event; completes once it is durable under the flush mode. An event with no
+    /// subscriptions is not written.
+    /// </summary>
+    /// <remarks>Cancellation stops the wait only: a record already handed to the log may still become durable.</remarks>
+    /// <exception cref="ArgumentException">
+    /// The event id is still live in the log (an unfinished or dead-lettered event has it), or the encoded record is
+    /// larger than <see cref="WriteAheadLogOptions.MaxRecordSize"/>. Nothing was written.
+    /// </exception>
+    public ValueTask AppendNewEventAsync(WalEventRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record.Subscriptions.Count == 0 ? ValueTask.CompletedTask : AppendAsync(record, cancellationToken, requireNewEvent: true);
+    }
+
+    /// <summary>
+    /// Appends an event whose id may be live; completes once it is durable under the flush mode. An event with no
+    /// subscriptions is not written.
     /// </summary>
     /// <remarks>
     /// Appending an event id that is still live adds its subscriptions to the pending set (for example, to re-drive
@@ -243,14 +283,20 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 _file.Dispose();
                 _file = null;
             }
+
+            if (_directoryDirty && _fault is null)
+            {
+                _storage.FlushDirectory(Directory);
+                _directoryDirty = false;
+            }
         }
         finally
         {
-            await _lockFile.DisposeAsync().ConfigureAwait(false);
+            _directoryLock.Dispose();
         }
     }
 
-    private ValueTask AppendAsync(WalRecord record, CancellationToken cancellationToken)
+    private ValueTask AppendAsync(WalRecord record, CancellationToken cancellationToken, bool requireNewEvent = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var bodyLength = WalRecordCodec.GetBodyLength(record);
@@ -262,24 +308,24 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 nameof(record));
         }
 
-        var outcome = TryEnqueue(record, bodyLength, frameLength, out var completion, out var wake);
+        var outcome = TryEnqueue(record, bodyLength, frameLength, requireNewEvent, out var completion, out var wake);
         wake?.TrySetResult();
         return outcome switch
         {
             EnqueueOutcome.Enqueued => Await(completion!, cancellationToken),
             EnqueueOutcome.NothingToWrite => ValueTask.CompletedTask,
-            _ => AppendSlowAsync(record, bodyLength, frameLength, completion!, cancellationToken),
+            _ => AppendSlowAsync(record, bodyLength, frameLength, requireNewEvent, completion!, cancellationToken),
         };
     }
 
-    private async ValueTask AppendSlowAsync(WalRecord record, int bodyLength, int frameLength, Task flushed, CancellationToken cancellationToken)
+    private async ValueTask AppendSlowAsync(WalRecord record, int bodyLength, int frameLength, bool requireNewEvent, Task flushed, CancellationToken cancellationToken)
     {
         while (true)
         {
             // Backpressure: the pending batch is full; wait until the flusher has taken and written it.
             await flushed.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             cancellationToken.ThrowIfCancellationRequested();
-            var outcome = TryEnqueue(record, bodyLength, frameLength, out var completion, out var wake);
+            var outcome = TryEnqueue(record, bodyLength, frameLength, requireNewEvent, out var completion, out var wake);
             wake?.TrySetResult();
             switch (outcome)
             {
@@ -299,7 +345,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         completion.IsCompletedSuccessfully ? ValueTask.CompletedTask
         : new ValueTask(cancellationToken.CanBeCanceled ? completion.WaitAsync(cancellationToken) : completion);
 
-    private EnqueueOutcome TryEnqueue(WalRecord record, int bodyLength, int frameLength, out Task? completion, out TaskCompletionSource? wake)
+    private EnqueueOutcome TryEnqueue(WalRecord record, int bodyLength, int frameLength, bool requireNewEvent, out Task? completion, out TaskCompletionSource? wake)
     {
         lock (_gate)
         {
@@ -317,7 +363,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 return EnqueueOutcome.Full;
             }
 
-            if (!ShouldWriteLocked(record))
+            if (!ShouldWriteLocked(record, requireNewEvent))
             {
                 completion = null;
                 return EnqueueOutcome.NothingToWrite;
@@ -330,10 +376,15 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
     }
 
-    private bool ShouldWriteLocked(WalRecord record)
+    private bool ShouldWriteLocked(WalRecord record, bool requireNewEvent)
     {
         switch (record)
         {
+            case WalEventRecord e when requireNewEvent && _state.TryGetEvent(e.EventId, out _):
+                // Appending would merge into the live event, and the first finish would then end both.
+                throw new ArgumentException(
+                    $"Event id {e.EventId} is still live in the write-ahead log (an earlier event with this id is unfinished or dead-lettered); a durable publish needs an id of its own. Nothing was written.",
+                    nameof(record));
             case WalHandlerFinishedRecord f:
                 return _state.IsPending(f.EventId, f.SubscriptionName);
             case WalDeadLetterRedrivenRecord r:
@@ -453,7 +504,6 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             copied++;
         }
 
-        _pending.HasCopies = true;
         return copied;
     }
 
@@ -522,11 +572,11 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
             if (fsyncOnly)
             {
-                if (_fileDirty && _file is not null && Volatile.Read(ref _fault) is null)
+                if (Volatile.Read(ref _fault) is null)
                 {
                     try
                     {
-                        Fsync(_file);
+                        SyncAll();
                     }
                     catch (Exception ex)
                     {
@@ -570,14 +620,19 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             var (segment, start) = batch.Chunks[i];
             var end = i + 1 < batch.Chunks.Count ? batch.Chunks[i + 1].Start : bytes.Length;
             var file = EnsureFile(segment);
-            RandomAccess.Write(file, bytes[start..end], _fileOffset);
+            _storage.Write(file, segment.FilePath, bytes[start..end], _fileOffset);
             _fileOffset += end - start;
             _fileDirty = true;
         }
 
-        // Copies made by compaction must be on disk before the segment they replace is deleted, whatever the mode.
-        var mustSync = (_options.FlushMode == WalFlushMode.Always && batch.NeedsSync) || (batch.HasCopies && batch.Deletions.Count > 0);
-        if (mustSync && _fileDirty)
+        if (batch.Deletions.Count > 0)
+        {
+            // Whatever the mode, nothing is deleted before everything written so far is durable: the records a
+            // deleted segment held live on only as compacted copies in later segments (closed segments were
+            // fsynced when closed; the current one and the directory entries are synced here).
+            SyncAll();
+        }
+        else if (_options.FlushMode == WalFlushMode.Always && batch.NeedsSync && _fileDirty)
         {
             Fsync(_file!);
         }
@@ -589,7 +644,22 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 CloseFile();
             }
 
-            File.Delete(segment.FilePath);
+            _storage.Delete(segment.FilePath);
+        }
+    }
+
+    /// <summary>fsyncs the current segment if it has unsynced writes, and the directory if a segment was created since its last sync.</summary>
+    private void SyncAll()
+    {
+        if (_fileDirty && _file is not null)
+        {
+            Fsync(_file);
+        }
+
+        if (_directoryDirty)
+        {
+            _storage.FlushDirectory(Directory);
+            _directoryDirty = false;
         }
     }
 
@@ -601,15 +671,21 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
 
         CloseFile();
-        var file = File.OpenHandle(segment.FilePath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        var file = _storage.CreateSegment(segment.FilePath);
+        _directoryDirty = true;
 
-        // Under Always an acknowledged append must survive power loss, so the new file's directory
-        // entry is synced too (once per segment).
+        // Under Always an acknowledged append must survive power loss, so the new file's directory entry is
+        // synced before any append to it completes (once per segment). Interval syncs it at the next tick,
+        // None before compaction deletes anything and on dispose.
         if (_options.FlushMode == WalFlushMode.Always)
-            DirectorySync.Flush(Directory);
+        {
+            _storage.FlushDirectory(Directory);
+            _directoryDirty = false;
+        }
+
         Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderSize];
         WalFormat.WriteSegmentHeader(header, segment.Sequence);
-        RandomAccess.Write(file, header, 0);
+        _storage.Write(file, segment.FilePath, header, 0);
         _file = file;
         _fileSegment = segment;
         _fileOffset = WalFormat.SegmentHeaderSize;
@@ -624,8 +700,9 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             return;
         }
 
-        // A closed segment is never written again, so it is synced once here unless the mode never syncs.
-        if (_fileDirty && _options.FlushMode != WalFlushMode.None)
+        // A closed segment is never written again, so it is synced once here, in every mode: it may hold compacted
+        // copies, and once closed nothing else would sync it before compaction deletes the segments they replace.
+        if (_fileDirty)
         {
             Fsync(_file);
         }
@@ -638,7 +715,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
     private void Fsync(SafeFileHandle file)
     {
-        RandomAccess.FlushToDisk(file);
+        _storage.FlushFile(file, _fileSegment?.FilePath ?? Directory);
         _fileDirty = false;
         Interlocked.Increment(ref _fsyncCount);
     }

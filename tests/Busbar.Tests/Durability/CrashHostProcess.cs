@@ -42,7 +42,10 @@ internal sealed class CrashHostProcess : IDisposable
 
     public static string HostPath { get; } = FindHost();
 
-    public static CrashHostProcess Start(string directory, long start, bool slow, bool recoverOnly)
+    /// <summary>The <c>S</c> line: the bus is built, so its log is open and locked.</summary>
+    public bool Opened { get; private set; }
+
+    public static CrashHostProcess Start(string directory, long start, bool slow, bool recoverOnly, bool hold = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -59,6 +62,10 @@ internal sealed class CrashHostProcess : IDisposable
             info.ArgumentList.Add("--slow");
         if (recoverOnly)
             info.ArgumentList.Add("--recover-only");
+        if (hold)
+            info.ArgumentList.Add("--hold");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            info.Environment[name] = value;
         var process = new Process { StartInfo = info };
         var host = new CrashHostProcess(process);
         process.OutputDataReceived += (_, e) => host.OnLine(e.Data);
@@ -102,6 +109,9 @@ internal sealed class CrashHostProcess : IDisposable
             }
         }
     }
+
+    /// <summary>Closes the host's stdin: a <c>--hold</c> host then stops cleanly.</summary>
+    public void CloseInput() => _process.StandardInput.Close();
 
     /// <summary>SIGKILL, then waits for the process to end and its stdout to be read to the end.</summary>
     public async Task KillAsync()
@@ -190,6 +200,7 @@ internal sealed class CrashHostProcess : IDisposable
                 _problems.Add(line[2..]);
                 break;
             case "S":
+                Opened = true;
                 break;
             default:
                 _unexpected.Add(line);

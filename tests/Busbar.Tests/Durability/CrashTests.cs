@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Text.Json;
+using Busbar.Durability;
 using Xunit.Abstractions;
 
 namespace Busbar.Tests.Durability;
@@ -45,23 +48,33 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         Assert.True(stats.BacklogAtKill >= stats.Trials * 5, $"only {stats.BacklogAtKill} acknowledged events were unhandled at the kills");
     }
 
-    private async Task<CrashStats> RunChainsAsync(bool slow, int chains, int killsPerChain)
+    [Fact]
+    public async Task Kill_ThenDamageRandomRecord_EveryAcknowledgedEventOutsideItHandledAfterRestart()
+    {
+        var stats = await RunChainsAsync(slow: true, chains: 2, killsPerChain: 4, damage: true);
+
+        Assert.Equal(8, stats.Trials);
+        Assert.Equal(8, stats.Damaged);
+    }
+
+    private async Task<CrashStats> RunChainsAsync(bool slow, int chains, int killsPerChain, bool damage = false)
     {
         var seed = Environment.TickCount;
         var random = new Random(seed);
         output.WriteLine($"seed {seed}, host {CrashHostProcess.HostPath}");
         var stats = new CrashStats();
         for (var chain = 0; chain < chains; chain++)
-            await RunChainAsync(Path.Combine(_root, $"chain-{chain}"), slow, killsPerChain, random, stats);
+            await RunChainAsync(Path.Combine(_root, $"chain-{chain}"), slow, killsPerChain, random, stats, damage);
         output.WriteLine($"total: {stats.Trials} trials, {stats.Acknowledged} acknowledged, {stats.Duplicates} duplicate handlings, " +
-            $"{stats.BacklogAtKill} unhandled and {stats.RunningAtKill} running at the kills, {stats.Recovered} recovered, {stats.TornTails} torn tails");
+            $"{stats.BacklogAtKill} unhandled and {stats.RunningAtKill} running at the kills, {stats.Recovered} recovered, {stats.TornTails} torn tails, {stats.Damaged} records damaged");
         return stats;
     }
 
-    private async Task RunChainAsync(string directory, bool slow, int kills, Random random, CrashStats stats)
+    private async Task RunChainAsync(string directory, bool slow, int kills, Random random, CrashStats stats, bool damage)
     {
         var handled = new Dictionary<long, int>();
         CrashRun? previous = null;
+        Damage? damaged = null;
         for (var run = 0; run <= kills; run++)
         {
             var last = run == kills;
@@ -69,7 +82,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             // A starved test thread can kill late, leaving thousands of slow events to re-handle: allow for it.
             await host.WaitUntilAsync(h => h.Recovered is not null, "the recovered events were handled", TimeSpan.FromSeconds(120));
             if (previous is not null)
-                CheckRecovery(run - 1, previous, host.Snapshot(), handled, stats);
+                CheckRecovery(run - 1, previous, host.Snapshot(), handled, stats, damaged);
 
             if (last)
             {
@@ -95,6 +108,12 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
             stats.RunningAtKill += previous.RunningAtEnd.Count;
             output.WriteLine($"{Path.GetFileName(directory)} trial {run}: kill after {previous.Acknowledged.Count} acknowledged (target {target}), " +
                 $"{previous.Handled.Count} handled, {backlog} acknowledged and unhandled, {previous.RunningAtEnd.Count} handlers running");
+            if (damage)
+            {
+                damaged = DamageRandomRecord(directory, random);
+                stats.Damaged++;
+                output.WriteLine($"  damaged {damaged}");
+            }
         }
 
         var duplicates = handled.Values.Sum(n => n - 1);
@@ -103,19 +122,25 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>After run <paramref name="trial"/> was killed, the next run's recovery (up to its R line) handled everything acknowledged.</summary>
-    private void CheckRecovery(int trial, CrashRun killed, CrashRun next, Dictionary<long, int> handledBefore, CrashStats stats)
+    private void CheckRecovery(int trial, CrashRun killed, CrashRun next, Dictionary<long, int> handledBefore, CrashStats stats, Damage? damage)
     {
         Assert.Empty(killed.Unexpected);
         Assert.Empty(next.Unexpected);
         foreach (var problem in next.Problems)
         {
             output.WriteLine($"  trial {trial}: recovery problem: {problem}");
-            Assert.StartsWith("TornTail", problem, StringComparison.Ordinal);
-            stats.TornTails++;
+            if (problem.StartsWith("TornTail", StringComparison.Ordinal))
+                stats.TornTails++;
+            else
+                Assert.True(damage is not null && problem.Contains(damage.Segment, StringComparison.Ordinal), $"Trial {trial}: unexpected problem {problem}");
         }
 
+        // A single flipped bit always fails the checksum, so the damaged record is always reported.
+        if (damage is not null)
+            Assert.Contains(next.Problems, p => p.Contains(damage.Segment, StringComparison.Ordinal));
+
         stats.Recovered += next.Recovered ?? 0;
-        var lost = killed.Acknowledged.Where(s => !handledBefore.ContainsKey(s) && !next.Handled.ContainsKey(s)).Order().ToList();
+        var lost = killed.Acknowledged.Where(s => !handledBefore.ContainsKey(s) && !next.Handled.ContainsKey(s) && s != damage?.EventSeq).Order().ToList();
         Assert.True(lost.Count == 0,
             $"Trial {trial}: {lost.Count} acknowledged events were never handled after the restart: {string.Join(", ", lost.Take(20))} " +
             $"(recovered {next.Recovered}, acknowledged {killed.Acknowledged.Count}, handled in the killed run {killed.Handled.Count}).");
@@ -128,14 +153,55 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>Flips one bit of one valid record, chosen at random among all segments, as a bad disk sector might.</summary>
+    private static Damage DamageRandomRecord(string directory, Random random)
+    {
+        var frames = new List<(string Path, int Start, int Length, WalRecord Record)>();
+        foreach (var path in Directory.GetFiles(directory, "*" + WalFormat.SegmentExtension).Order(StringComparer.Ordinal))
+        {
+            var bytes = File.ReadAllBytes(path);
+            var offset = WalFormat.SegmentHeaderSize;
+            while (bytes.Length - offset >= WalFormat.FrameOverhead)
+            {
+                var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset));
+                if (bodyLength < 0 || bodyLength > bytes.Length - offset - WalFormat.FrameOverhead)
+                    break;
+                var checkedBytes = bytes.AsSpan(offset + 4, 1 + bodyLength);
+                if (WalFormat.Crc32C(checkedBytes) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset + 5 + bodyLength)))
+                    break;
+                frames.Add((path, offset, bodyLength + WalFormat.FrameOverhead, WalRecordCodec.DecodeBody((WalRecordType)checkedBytes[0], checkedBytes[1..])));
+                offset += bodyLength + WalFormat.FrameOverhead;
+            }
+        }
+
+        Assert.NotEmpty(frames);
+        var (file, start, length, record) = frames[random.Next(frames.Count)];
+        var at = start + random.Next(length);
+        using (var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite))
+        {
+            stream.Position = at;
+            var value = (byte)stream.ReadByte();
+            stream.Position = at;
+            stream.WriteByte((byte)(value ^ (1 << random.Next(8))));
+        }
+
+        long? seq = record is WalEventRecord e ? JsonDocument.Parse(e.Payload).RootElement.GetProperty("Seq").GetInt64() : null;
+        return new Damage(Path.GetFileName(file), start, record.Type, seq);
+    }
+
     private static void Count(CrashRun run, Dictionary<long, int> handled)
     {
         foreach (var (seq, attempts) in run.Handled)
             handled[seq] = handled.GetValueOrDefault(seq) + attempts.Count;
     }
 
+    /// <summary>The record a trial damaged: where, what type, and the event it carried (lost with it).</summary>
+    private sealed record Damage(string Segment, int Offset, WalRecordType Type, long? EventSeq);
+
     private sealed class CrashStats
     {
+        public int Damaged { get; set; }
+
         public int Trials { get; set; }
 
         public long Acknowledged { get; set; }

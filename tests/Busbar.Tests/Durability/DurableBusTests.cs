@@ -235,4 +235,120 @@ public sealed class DurableBusTests : IDisposable
             Assert.Equal(report.LeftInLog, inspection.UnfinishedEvents.Count);
         }
     }
+
+    [Fact]
+    public async Task Publish_ExplicitIdStillUnfinishedInLog_RefusedAndRestartRecoversWhatStopReported()
+    {
+        var id = Guid.NewGuid();
+        StopReport report;
+        await using (var bus = Open())
+        {
+            var started = new TaskCompletionSource();
+            bus.Subscribe<OrderPlaced>(async (_, _, ct) =>
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }, new SubscriptionOptions { Name = "billing" });
+            await bus.PublishAsync(new OrderPlaced(1), new PublishOptions { EventId = id });
+            await started.Task.Within();
+
+            var ex = await Assert.ThrowsAsync<ArgumentException>(async () => await bus.PublishAsync(new OrderPlaced(2), new PublishOptions { EventId = id }));
+            Assert.Contains(id.ToString(), ex.Message, StringComparison.Ordinal);
+            Assert.Contains("still live in the write-ahead log", ex.Message, StringComparison.Ordinal);
+            Assert.Throws<ArgumentException>(() => bus.TryPublish(new OrderPlaced(3), out _, new PublishOptions { EventId = id }));
+            report = await bus.StopAsync(TimeSpan.FromMilliseconds(50)).Within();
+        }
+
+        Assert.Equal(1, report.LeftInLog);
+        var pending = Assert.Single(WriteAheadLog.Inspect(_dir).UnfinishedEvents);
+        Assert.Equal(id, pending.Event.EventId);
+        Assert.Equal(1, JsonSerializer.Deserialize<OrderPlaced>(pending.Event.Payload.Span)!.OrderId);
+        await using var again = Open();
+        Assert.Equal(report.LeftInLog, again.WriteAheadLog!.WaitingEvents);
+    }
+
+    [Fact]
+    public async Task Publish_ExplicitIdOfFinishedEvent_Accepted()
+    {
+        await using var bus = Open();
+        bus.Subscribe<OrderPlaced>(_ => { }, new SubscriptionOptions { Name = "billing" });
+        var id = Guid.NewGuid();
+        await (await bus.PublishAsync(new OrderPlaced(1), new PublishOptions { EventId = id })).AsValueTask().Within();
+        await TestTimeout.Until(() => WriteAheadLog.Inspect(_dir).UnfinishedEvents.Count == 0);
+
+        var again = await bus.PublishAsync(new OrderPlaced(2), new PublishOptions { EventId = id });
+
+        await again.AsValueTask().Within();
+    }
+
+    public sealed class ThrowingGetter
+    {
+        public int Amount => throw new FormatException("amount is not a number");
+    }
+
+    [Fact]
+    public async Task Publish_PropertyGetterThrows_ArgumentExceptionNamingEventWithInnerAndWritesNothing()
+    {
+        await using (var bus = Open())
+        {
+            bus.Subscribe<ThrowingGetter>(_ => { }, new SubscriptionOptions { Name = "x" });
+
+            var ex = await Assert.ThrowsAsync<ArgumentException>(async () => await bus.PublishAsync(new ThrowingGetter()));
+            var sync = Assert.Throws<ArgumentException>(() => bus.TryPublish(new ThrowingGetter(), out _));
+
+            Assert.IsType<FormatException>(ex.InnerException);
+            Assert.IsType<FormatException>(sync.InnerException);
+            Assert.Contains(nameof(ThrowingGetter), ex.Message, StringComparison.Ordinal);
+            Assert.Contains("cannot be serialized", ex.Message, StringComparison.Ordinal);
+            Assert.Equal(0, bus.GetStatistics().QueueDepth);
+        }
+
+        var inspection = WriteAheadLog.Inspect(_dir);
+        Assert.Empty(inspection.UnfinishedEvents);
+        Assert.All(inspection.Segments, s => Assert.Equal(0, s.EventRecords));
+    }
+
+    [Theory]
+    [InlineData(BusFullMode.DropNewest)]
+    [InlineData(BusFullMode.DropOldest)]
+    [InlineData(BusFullMode.Reject)]
+    public async Task Publish_DurableEventDroppedOrRejectedByFullQueue_GoneAfterRestart(BusFullMode mode)
+    {
+        var kept = new List<int>();
+        StopReport report;
+        await using (var bus = Open(configure: b => b.WithOptions(new EventBusOptions { Capacity = 1, FullMode = mode })))
+        {
+            var started = new TaskCompletionSource();
+            bus.Subscribe<OrderPlaced>(async (_, _, ct) =>
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }, new SubscriptionOptions { Name = "billing" });
+            var running = await bus.PublishAsync(new OrderPlaced(1));
+            await started.Task.Within();
+            var queued = await bus.PublishAsync(new OrderPlaced(2));
+            EventHandle third = default;
+            try
+            {
+                third = await bus.PublishAsync(new OrderPlaced(3));
+            }
+            catch (BusFullException)
+            {
+                Assert.Equal(BusFullMode.Reject, mode);
+            }
+
+            var dropped = mode == BusFullMode.DropOldest ? queued : third;
+            if (mode != BusFullMode.Reject)
+                Assert.Equal(EventStatus.Dropped, (await dropped.AsValueTask().Within()).Status);
+            report = await bus.StopAsync(TimeSpan.FromMilliseconds(50)).Within();
+            kept.Add(1);
+            kept.Add(mode == BusFullMode.DropOldest ? 3 : 2);
+        }
+
+        var inspection = WriteAheadLog.Inspect(_dir);
+        Assert.Equal(kept, inspection.UnfinishedEvents.Select(e => JsonSerializer.Deserialize<OrderPlaced>(e.Event.Payload.Span)!.OrderId).Order());
+        Assert.Equal(report.LeftInLog, inspection.UnfinishedEvents.Count);
+        await using var again = Open();
+        Assert.Equal(kept.Count, again.WriteAheadLog!.WaitingEvents);
+    }
 }
