@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Busbar.Durability;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Busbar.Cli.Tests.Wal;
 
@@ -196,5 +198,21 @@ public sealed class WalCommandTests
         Assert.Equal(ExitCodes.Success, run.ExitCode);
         Assert.Contains("TornTail", run.Output);
         Assert.Contains("damage: none; a torn tail is the normal trace of a crash mid-write", run.Output);
+    }
+
+    [Fact]
+    public async Task Redrive_LogOpenInARunningBus_RefusesWithExit1AndWritesNothing()
+    {
+        using var wal = await WalFixture.CreateAsync();
+        var before = await File.ReadAllBytesAsync(wal.SegmentPath);
+        await using (WriteAheadLog.Open(wal.Directory, new WriteAheadLogOptions(), TimeProvider.System, NullLogger.Instance))
+        {
+            var run = await CliRun.RunAsync("wal", "redrive", wal.Directory, "--all");
+
+            Assert.Equal(ExitCodes.Failure, run.ExitCode);
+            Assert.Contains("is open in a running bus; stop it first", run.Error);
+        }
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(wal.SegmentPath));
     }
 }
