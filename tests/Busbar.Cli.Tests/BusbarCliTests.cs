@@ -6,9 +6,9 @@ public sealed class BusbarCliTests
     [InlineData(new[] { "frobnicate" }, "Unrecognized command or argument 'frobnicate'", "usage: busbar <demo|wal>")]
     [InlineData(new string[0], "Required command was not provided", "usage: busbar <demo|wal>")]
     [InlineData(new[] { "demo", "--bogus" }, "'--bogus'", "usage: busbar demo [options]")]
-    [InlineData(new[] { "demo", "--rate", "0" }, "--rate must be at least 1", "usage: busbar demo [options]")]
+    [InlineData(new[] { "demo", "--rate", "0" }, "--rate '0' is not a whole number from 1 to 2147483647", "usage: busbar demo [options]")]
     [InlineData(new[] { "demo", "--full-mode", "sideways" }, "--full-mode 'sideways' is not one of", "usage: busbar demo [options]")]
-    [InlineData(new[] { "demo", "--duration", "soon" }, "--duration 'soon' is not a positive time", "usage: busbar demo [options]")]
+    [InlineData(new[] { "demo", "--duration", "soon" }, "--duration 'soon' is not a time from 500ms to 24h", "usage: busbar demo [options]")]
     [InlineData(new[] { "wal", "inspect" }, "Required argument missing", "usage: busbar wal inspect <dir>")]
     [InlineData(new[] { "wal", "redrive", "/tmp" }, "either --id", "usage: busbar wal redrive <dir> [options]")]
     public async Task Run_BadCommandLine_PrintsReasonAndUsageAndExits2(string[] args, string reason, string usage)
@@ -64,5 +64,32 @@ public sealed class BusbarCliTests
         Assert.Equal(ExitCodes.Success, run.ExitCode);
         Assert.Contains("demo", run.Output);
         Assert.Contains("wal", run.Output);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("demo", "--help")]
+    [InlineData("wal", "inspect", "--help")]
+    [InlineData("wal", "redrive", "--help")]
+    public async Task Run_Help_NamesTheToolBusbar(params string[] args)
+    {
+        var run = await CliRun.RunAsync(args);
+
+        Assert.Equal(ExitCodes.Success, run.ExitCode);
+        Assert.Contains("  busbar", run.Output);
+        Assert.DoesNotContain("Busbar.Cli", run.Output);
+        Assert.DoesNotContain("testhost", run.Output);
+    }
+
+    [Fact]
+    public async Task Run_DemoHelp_ShowsDefaultsAsTheOptionsAcceptThem()
+    {
+        var run = await CliRun.RunAsync("demo", "--help");
+
+        Assert.Contains("[default: wait]", run.Output);
+        Assert.Contains("[default: always]", run.Output);
+        Assert.Contains("[default: 4]", run.Output);
+        Assert.DoesNotContain("[default: Wait]", run.Output);
+        Assert.DoesNotContain("[default: Always]", run.Output);
     }
 }

@@ -8,13 +8,19 @@ internal sealed partial record CliRun(int ExitCode, string Output, string Error)
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    public static async Task<CliRun> RunAsync(params string[] args) => await RunAsync(new TestConsole().Width(160), CancellationToken.None, args);
-
-    public static async Task<CliRun> RunAsync(TestConsole console, CancellationToken interrupt, params string[] args)
+    public static async Task<CliRun> RunAsync(params string[] args)
     {
-        var error = new StringWriter();
-        var exitCode = await BusbarCli.RunAsync(args, new CliConsole(console, error), interrupt).WaitAsync(Timeout);
-        return new CliRun(exitCode, console.Output, error.ToString());
+        using var interrupt = new CliInterrupt();
+        return await RunAsync(new TestConsole().Width(160), interrupt, args);
+    }
+
+    public static async Task<CliRun> RunAsync(TestConsole console, CliInterrupt interrupt, params string[] args) =>
+        await RunAsync(new CliConsole(console, new StringWriter()), interrupt, args);
+
+    public static async Task<CliRun> RunAsync(CliConsole io, CliInterrupt interrupt, params string[] args)
+    {
+        var exitCode = await BusbarCli.RunAsync(args, io, interrupt).WaitAsync(Timeout);
+        return new CliRun(exitCode, ((TestConsole)io.Console).Output, io.Error.ToString() ?? "");
     }
 
     /// <summary>The numbers of the summary's invariant line, or a failed assertion if there is none.</summary>
@@ -26,15 +32,15 @@ internal sealed partial record CliRun(int ExitCode, string Output, string Error)
         return new InvariantLine(N(1), N(2), N(3), N(4), N(5), N(6), match.Groups[7].Value);
     }
 
-    [GeneratedRegex(@"invariant: published (\d+) = handled (\d+) \+ dropped (\d+) \+ rejected (\d+) \+ dead-lettered (\d+) \+ cancelled (\d+): (.+)")]
+    [GeneratedRegex(@"invariant: published (\d+) = completed (\d+) \+ dropped (\d+) \+ rejected (\d+) \+ dead-lettered (\d+) \+ cancelled (\d+): (.+)")]
     private static partial Regex InvariantPattern();
 }
 
-internal sealed record InvariantLine(long Published, long Handled, long Dropped, long Rejected, long DeadLettered, long Cancelled, string Verdict)
+internal sealed record InvariantLine(long Published, long Completed, long Dropped, long Rejected, long DeadLettered, long Cancelled, string Verdict)
 {
     public void AssertAddsUp()
     {
-        Assert.Equal(Published, Handled + Dropped + Rejected + DeadLettered + Cancelled);
+        Assert.Equal(Published, Completed + Dropped + Rejected + DeadLettered + Cancelled);
         Assert.Equal("holds", Verdict.Trim());
         Assert.True(Published > 0);
     }

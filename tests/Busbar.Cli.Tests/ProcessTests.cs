@@ -18,6 +18,9 @@ public sealed class ProcessTests
         Assert.Contains("busbar demo: order pipeline", process.Output);
         CliRun.ParseInvariant(process.Output).AssertAddsUp();
         Assert.Equal("", process.Error);
+        var log = System.Text.RegularExpressions.Regex.Match(process.Output, @"write-ahead log  (\S+) \(temporary: removed");
+        Assert.True(log.Success, "no temporary log line in:\n" + process.Output);
+        Assert.False(Directory.Exists(log.Groups[1].Value), "the temporary log was not removed: " + log.Groups[1].Value);
     }
 
     [Fact]
@@ -41,6 +44,9 @@ public sealed class ProcessTests
     [InlineData(2, "frobnicate")]
     [InlineData(2, "demo", "--capacity", "zero")]
     [InlineData(1, "wal", "inspect", "/nonexistent/busbar-wal")]
+    [InlineData(2, "wal", "redrive", "/tmp", "--id", "nope")]
+    [InlineData(2, "wal", "redrive", "/tmp", "--all", "--id", "x")]
+    [InlineData(2, "demo", "--events", "abc")]
     public async Task Run_UserErrors_ExitCodeAndOneLineReason(int expected, params string[] args)
     {
         using var process = CliProcess.Start(args);
@@ -53,102 +59,79 @@ public sealed class ProcessTests
         Assert.DoesNotContain("Exception", process.Error);
     }
 
-    private sealed class CliProcess : IDisposable
+    [Fact]
+    public async Task Demo_Sigterm_GracefulShutdownReportedAsSigterm()
     {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-        private readonly StringBuilder _error = new();
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+            return;
+        using var process = CliProcess.Start("demo", "--duration", "60", "--no-live", "--rate", "100", "--capacity", "32");
+        await Eventually.TrueAsync(() => process.Output.Contains("publishing published=", StringComparison.Ordinal), "the demo printed progress");
 
-        private CliProcess(Process process) => _process = process;
+        await process.SignalAsync("TERM");
+        var exitCode = await process.WaitForExitAsync();
 
-        public int Id => _process.Id;
+        Assert.Equal(0, exitCode);
+        Assert.Contains("SIGTERM: shutting down gracefully", process.Output);
+        Assert.Contains("graceful shutdown (interrupted by SIGTERM)", process.Output);
+        Assert.DoesNotContain("Ctrl+C)", process.Output);
+        CliRun.ParseInvariant(process.Output).AssertAddsUp();
+    }
 
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                    return _output.ToString();
-            }
-        }
+    [Fact]
+    public async Task Inspect_Redirected_EachRecordOnOneLine()
+    {
+        using var wal = await Wal.WalFixture.CreateAsync("orders-view", "inventory-projection", "analytics", "billing", "email", "audit-log");
+        using var process = CliProcess.Start("wal", "inspect", wal.Directory);
 
-        public string Error
-        {
-            get
-            {
-                lock (_error)
-                    return _error.ToString();
-            }
-        }
+        var exitCode = await process.WaitForExitAsync();
 
-        public static CliProcess Start(params string[] args)
-        {
-            // A runner started in the background (nohup, a CI shell without job control) passes
-            // SIGINT down as ignored, and an ignored signal cannot be caught: reset it for the child.
-            var resetSignal = OperatingSystem.IsLinux() && File.Exists("/usr/bin/env");
-            var info = new ProcessStartInfo(resetSignal ? "/usr/bin/env" : "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                RedirectStandardInput = true,
-                UseShellExecute = false,
-            };
-            if (resetSignal)
-            {
-                info.ArgumentList.Add("--default-signal=INT");
-                info.ArgumentList.Add("dotnet");
-            }
+        Assert.Equal(0, exitCode);
+        var row = Assert.Single(process.Output.Split('\n'), line => line.Contains(wal.UnfinishedEventId.ToString(), StringComparison.Ordinal));
+        Assert.Contains("orders.placed", row);
+        Assert.Contains("1970-01-01 00:00:00", row);
+        Assert.Contains("orders-view, inventory-projection, analytics, billing, email, audit-log", row);
+    }
 
-            info.ArgumentList.Add(CliAssemblyPath());
-            foreach (var arg in args)
-                info.ArgumentList.Add(arg);
-            var process = new Process { StartInfo = info };
-            var cli = new CliProcess(process);
-            process.OutputDataReceived += (_, e) => Append(cli._output, e.Data);
-            process.ErrorDataReceived += (_, e) => Append(cli._error, e.Data);
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            return cli;
-        }
+    [Fact]
+    public async Task Inspect_RedirectedWithColumns_HonoursTheWidth()
+    {
+        using var wal = await Wal.WalFixture.CreateAsync("orders-view", "inventory-projection", "analytics", "billing", "email", "audit-log");
+        using var process = CliProcess.Start(new Dictionary<string, string> { ["COLUMNS"] = "100" }, "wal", "inspect", wal.Directory);
 
-        public async Task<int> WaitForExitAsync()
-        {
-            using var timeout = new CancellationTokenSource(CliRun.Timeout);
-            try
-            {
-                await _process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-                Assert.Fail("busbar did not exit in time; output so far:\n" + Output);
-            }
+        var exitCode = await process.WaitForExitAsync();
 
-            return _process.ExitCode;
-        }
+        Assert.Equal(0, exitCode);
+        Assert.All(process.Output.Split('\n'), line => Assert.True(line.Length <= 100, "line wider than COLUMNS: " + line));
+        var row = Assert.Single(process.Output.Split('\n'), line => line.Contains(wal.UnfinishedEventId.ToString(), StringComparison.Ordinal));
+        Assert.Contains("1970-01-01 00:00:00", row);
+        Assert.True(row.Length <= 100, "row wider than COLUMNS: " + row);
+    }
 
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-                _process.Kill(entireProcessTree: true);
-            _process.Dispose();
-        }
+    [Fact]
+    public async Task Help_RealProcess_NamesTheToolBusbar()
+    {
+        using var process = CliProcess.Start("demo", "--help");
 
-        private static void Append(StringBuilder target, string? line)
-        {
-            if (line is null)
-                return;
-            lock (target)
-                target.Append(line).Append('\n');
-        }
+        var exitCode = await process.WaitForExitAsync();
 
-        /// <summary>The CLI's build output sits next to the tests' through the project reference.</summary>
-        private static string CliAssemblyPath()
-        {
-            var path = Path.Combine(AppContext.BaseDirectory, "Busbar.Cli.dll");
-            Assert.True(File.Exists(Path.ChangeExtension(path, ".runtimeconfig.json")), "Busbar.Cli.runtimeconfig.json missing next to " + path);
-            return path;
-        }
+        Assert.Equal(0, exitCode);
+        Assert.Contains("busbar demo [options]", process.Output);
+        Assert.DoesNotContain("Busbar.Cli", process.Output);
+    }
+
+    [Fact]
+    public async Task Inspect_RealProcessOnDamagedLog_Exits3()
+    {
+        using var wal = await Wal.WalFixture.CreateAsync();
+        var bytes = await File.ReadAllBytesAsync(wal.SegmentPath);
+        bytes[16 + 5 + 2] ^= 0xFF;
+        await File.WriteAllBytesAsync(wal.SegmentPath, bytes);
+        using var process = CliProcess.Start("wal", "inspect", wal.Directory);
+
+        var exitCode = await process.WaitForExitAsync();
+
+        Assert.Equal(3, exitCode);
+        Assert.Contains("ChecksumMismatch", process.Output);
+        Assert.Equal("", process.Error);
     }
 }

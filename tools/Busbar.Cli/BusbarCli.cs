@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.CommandLine.Parsing;
 using Busbar.Cli.Demo;
 using Busbar.Cli.Wal;
@@ -14,9 +15,9 @@ internal static class BusbarCli
     /// <summary>Runs one command line; used by <c>Main</c> and, with a test console, by the tests.</summary>
     /// <param name="args">The arguments, without the program name.</param>
     /// <param name="io">Where output and errors go.</param>
-    /// <param name="interrupt">Fires on Ctrl+C (SIGINT) or SIGTERM; long-running commands shut down gracefully.</param>
+    /// <param name="interrupt">Ctrl+C (SIGINT) or SIGTERM; long-running commands shut down gracefully.</param>
     /// <returns>The exit code: <see cref="ExitCodes"/>.</returns>
-    public static async Task<int> RunAsync(string[] args, CliConsole io, CancellationToken interrupt)
+    public static async Task<int> RunAsync(string[] args, CliConsole io, CliInterrupt interrupt)
     {
         var root = CreateRootCommand(io, interrupt);
         var parse = root.Parse(args);
@@ -40,7 +41,7 @@ internal static class BusbarCli
         };
         try
         {
-            return await parse.InvokeAsync(invocation, interrupt);
+            return await parse.InvokeAsync(invocation, interrupt.Token);
         }
         catch (UserErrorException ex)
         {
@@ -49,9 +50,16 @@ internal static class BusbarCli
         }
     }
 
-    private static RootCommand CreateRootCommand(CliConsole io, CancellationToken interrupt) =>
-        new("busbar: run the Busbar demo and inspect write-ahead logs.")
+    /// <summary>
+    /// The command tree. The root is a plain command named <c>busbar</c> rather than a
+    /// <see cref="RootCommand"/>, which takes its name from the executable (<c>Busbar.Cli</c> under
+    /// <c>dotnet Busbar.Cli.dll</c>) and would show that in help and usage.
+    /// </summary>
+    internal static Command CreateRootCommand(CliConsole io, CliInterrupt interrupt) =>
+        new("busbar", "Run the Busbar demo and inspect write-ahead logs.")
         {
+            new HelpOption(),
+            new VersionOption(),
             DemoCommand.Create(io, interrupt),
             WalCommand.Create(io),
         };
@@ -61,14 +69,14 @@ internal static class BusbarCli
     {
         var path = new List<string>();
         for (SymbolResult? r = result; r is CommandResult c; r = c.Parent)
-            path.Insert(0, c.Command is RootCommand ? "busbar" : c.Command.Name);
+            path.Insert(0, c.Command.Name);
         var command = result.Command;
         var parts = new List<string>(path);
         if (command.Subcommands.Count > 0)
             parts.Add("<" + string.Join('|', command.Subcommands.Select(static s => s.Name)) + ">");
         foreach (var argument in command.Arguments)
             parts.Add($"<{argument.Name}>");
-        if (command.Options.Any(static o => o is not System.CommandLine.Help.HelpOption and not VersionOption))
+        if (command.Options.Any(static o => o is not HelpOption and not VersionOption))
             parts.Add("[options]");
         return $"usage: {string.Join(' ', parts)}  (see '{string.Join(' ', path)} --help')";
     }

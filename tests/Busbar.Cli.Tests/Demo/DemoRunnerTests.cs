@@ -1,8 +1,9 @@
+using System.Text.RegularExpressions;
 using Spectre.Console.Testing;
 
 namespace Busbar.Cli.Tests.Demo;
 
-public sealed class DemoRunnerTests
+public sealed partial class DemoRunnerTests
 {
     [Fact]
     public async Task Demo_PlainRun_SummaryAddsUpAndHasNoEscapeCodes()
@@ -30,7 +31,8 @@ public sealed class DemoRunnerTests
         var invariant = CliRun.ParseInvariant(run.Output);
         invariant.AssertAddsUp();
         Assert.True(invariant.Dropped > 0, "bursts of twice the capacity must evict queued orders");
-        Assert.Contains("DropOldest", run.Output);
+        Assert.Contains("full-mode drop-oldest", run.Output);
+        Assert.Contains("queued events evicted", run.Output);
     }
 
     [Fact]
@@ -57,13 +59,13 @@ public sealed class DemoRunnerTests
     [Fact]
     public async Task Demo_Interrupted_ShutsDownGracefullyWithSummary()
     {
-        using var interrupt = new CancellationTokenSource();
+        using var interrupt = new CliInterrupt();
         var console = new TestConsole().Width(160);
-        var running = CliRun.RunAsync(console, interrupt.Token, "demo", "--duration", "60", "--no-live");
+        var running = CliRun.RunAsync(console, interrupt, "demo", "--duration", "60", "--no-live", "--rate", "100", "--capacity", "32");
 
         // Interrupt once the first progress line shows the bus at work.
         await Eventually.TrueAsync(() => console.Output.Contains("publishing published=", StringComparison.Ordinal), "the demo printed progress");
-        await interrupt.CancelAsync();
+        Assert.True(interrupt.Request("Ctrl+C"));
         var run = await running;
 
         Assert.Equal(0, run.ExitCode);
@@ -75,11 +77,103 @@ public sealed class DemoRunnerTests
     public async Task Demo_InteractiveConsole_RendersLiveViewThenSummary()
     {
         var console = new TestConsole().Width(160).Height(40).Interactive().SupportsAnsi(true);
-        var run = await CliRun.RunAsync(console, CancellationToken.None, "demo", "--duration", "1.5");
+        using var interrupt = new CliInterrupt();
+        var run = await CliRun.RunAsync(console, interrupt, "demo", "--duration", "1.5", "--rate", "100", "--capacity", "32");
 
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("handlers, by tier", run.Output);
         Assert.Contains("throughput", run.Output);
         CliRun.ParseInvariant(run.Output).AssertAddsUp();
     }
+
+    [Fact]
+    public async Task Demo_Default_PacedToTheMachine_ReportsEachBurstAndRemovesItsTemporaryLog()
+    {
+        var run = await CliRun.RunAsync("demo", "--duration", "6", "--no-live");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("measuring what the pipeline finishes per second", run.Output);
+        Assert.Matches(@"pace\s+\d+\s+orders/s steady, queue capacity \d+; paced to this machine: it finished \d+ orders/s", run.Output);
+        Assert.Matches(@"bursts\s+3\s+of \d+ orders at once, full-mode wait", run.Output);
+        for (var burst = 1; burst <= 3; burst++)
+            Assert.Matches($@"burst {burst} at\s+\d+\.\d s  publisher waited \d+ ms, nothing lost; queue ", run.Output);
+
+        // Steady flow between bursts: the queue recovers from at least one burst before the next (all three, on an idle machine).
+        Assert.Matches(@"burst \d at\s+\d+\.\d s  [^\n]*queue under a quarter after \d+\.\d s", run.Output);
+        CliRun.ParseInvariant(run.Output).AssertAddsUp();
+
+        var log = TemporaryLogPattern().Match(run.Output);
+        Assert.True(log.Success, "no temporary log line in:\n" + run.Output);
+        Assert.False(Directory.Exists(log.Groups[1].Value), "the temporary log was not removed: " + log.Groups[1].Value);
+    }
+
+    [Fact]
+    public async Task Demo_InterruptedWhilePublisherWaitsForRoom_RejectsNothing()
+    {
+        using var interrupt = new CliInterrupt();
+        var console = new TestConsole().Width(160);
+
+        // A rate far above what the handlers finish, into a small queue: the publisher is nearly always waiting for room.
+        var running = CliRun.RunAsync(console, interrupt, "demo", "--duration", "60", "--no-live", "--rate", "5000", "--capacity", "8");
+        await Eventually.TrueAsync(() => console.Output.Contains("publishing published=", StringComparison.Ordinal), "the demo printed progress");
+        Assert.True(interrupt.Request("Ctrl+C"));
+        var run = await running;
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("Ctrl+C: shutting down gracefully", run.Output);
+        var invariant = CliRun.ParseInvariant(run.Output);
+        invariant.AssertAddsUp();
+        Assert.Equal(0, invariant.Rejected);
+
+        // The bus may still count a billing publish that raced the stop as rejected (the core's exact accounting);
+        // every such rejection is named on the line, and none comes from the publisher the Ctrl+C stopped.
+        var lines = RejectedPattern().Matches(run.Output);
+        Assert.NotEmpty(lines);
+        Assert.All(lines, static m => Assert.Equal(m.Groups["rejected"].Value, m.Groups["raced"].Success ? m.Groups["raced"].Value : "0"));
+    }
+
+    [Fact]
+    public async Task Demo_FullQueue_InFlightIncludesTheQueuedEvents()
+    {
+        // Invoices published from billing are observed without awaiting them in the handler: they queue, not jump.
+        var run = await CliRun.RunAsync("demo", "--duration", "3", "--no-live", "--rate", "5000", "--capacity", "32");
+
+        Assert.Equal(0, run.ExitCode);
+        var samples = ProgressPattern().Matches(run.Output);
+        Assert.NotEmpty(samples);
+        Assert.Contains(samples, static m => int.Parse(m.Groups["queue"].Value, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.All(samples, static m => Assert.True(
+            long.Parse(m.Groups["inflight"].Value, System.Globalization.CultureInfo.InvariantCulture) >= long.Parse(m.Groups["queue"].Value, System.Globalization.CultureInfo.InvariantCulture),
+            "in flight below the queue depth: " + m.Value));
+    }
+
+    [Fact]
+    public async Task Demo_ForcedBySecondSignal_RestoresCursorAndCountsWhatIsLeftInTheLog()
+    {
+        using var interrupt = new CliInterrupt();
+        var console = new TestConsole().Width(120).Height(40).Interactive().SupportsAnsi(true);
+        console.EmitAnsiSequences = true;
+        var running = CliRun.RunAsync(console, interrupt, "demo", "--duration", "60", "--rate", "5000", "--capacity", "5000");
+        await Eventually.TrueAsync(() => console.Output.Contains("backpressure:", StringComparison.Ordinal), "the live view showed a frame");
+
+        Assert.True(interrupt.Request("Ctrl+C"));
+        var forced = interrupt.Force("Ctrl+C");
+        var output = console.Output;
+
+        Assert.NotNull(forced);
+        Assert.Equal(CliInterrupt.ForcedBySigint, forced.Value.ExitCode);
+        Assert.Matches(@"^busbar: forced exit by a second Ctrl\+C: \d+ events left unfinished in the write-ahead log \S+ \(kept\); a bus that opens it handles them", forced.Value.Line);
+        Assert.EndsWith("\u001b[?25h\n", output.Replace("\r\n", "\n", StringComparison.Ordinal));
+        Assert.Null(interrupt.Force("Ctrl+C"));
+        await running;
+    }
+
+    [GeneratedRegex(@"rejected=(?<rejected>\d+) slow=\d+(?: rejected-racing-stop=(?<raced>\d+))?")]
+    private static partial Regex RejectedPattern();
+
+    [GeneratedRegex(@"write-ahead log  (\S+) \(temporary: removed")]
+    private static partial Regex TemporaryLogPattern();
+
+    [GeneratedRegex(@"queue=(?<queue>\d+)/\d+ handler-overflow=\d+ in-flight=(?<inflight>\d+)")]
+    private static partial Regex ProgressPattern();
 }

@@ -33,7 +33,7 @@ public sealed partial class DemoWalTests : IDisposable
         Assert.Equal(leftInLog, long.Parse(counts.Groups["unfinished"].Value, CultureInfo.InvariantCulture));
         Assert.Equal(deadLettered, long.Parse(counts.Groups["dead"].Value, CultureInfo.InvariantCulture));
         Assert.Equal("0", counts.Groups["problems"].Value);
-        Assert.Contains("checksums: no problems found", inspect.Output);
+        Assert.Contains("damage: none", inspect.Output);
 
         // The next run on the same directory re-handles what the first one left unfinished.
         var second = await CliRun.RunAsync("demo", "--wal", _dir, "--duration", "2", "--no-live");

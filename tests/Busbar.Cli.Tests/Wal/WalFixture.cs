@@ -17,14 +17,17 @@ internal sealed class WalFixture : IDisposable
 
     public Guid DeadLetterId { get; } = Guid.NewGuid();
 
-    public static async Task<WalFixture> CreateAsync()
+    /// <param name="pending">The subscriptions the unfinished event still waits for.</param>
+    public static async Task<WalFixture> CreateAsync(params string[] pending)
     {
+        if (pending.Length == 0)
+            pending = ["email"];
         var fixture = new WalFixture(Path.Combine(Path.GetTempPath(), "busbar-cli-wal-" + Guid.NewGuid().ToString("N")));
         await using var log = WriteAheadLog.Open(fixture.Directory, new WriteAheadLogOptions { FlushMode = WalFlushMode.None }, TimeProvider.System, NullLogger.Instance);
         var done = Guid.NewGuid();
         await log.AppendEventAsync(Event(done, "orders.placed", "inventory"));
         await log.AppendHandlerFinishedAsync(done, "inventory", WalHandlerStatus.Succeeded, 1);
-        await log.AppendEventAsync(Event(fixture.UnfinishedEventId, "orders.placed", "inventory", "email"));
+        await log.AppendEventAsync(Event(fixture.UnfinishedEventId, "orders.placed", ["inventory", .. pending]));
         await log.AppendHandlerFinishedAsync(fixture.UnfinishedEventId, "inventory", WalHandlerStatus.Succeeded, 1);
         await log.AppendEventAsync(Event(fixture.PoisonEventId, "orders.placed", "inventory"));
         await log.AppendDeadLetterAsync(new WalDeadLetterRecord

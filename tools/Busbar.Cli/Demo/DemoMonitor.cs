@@ -9,14 +9,16 @@ internal sealed class DemoMonitor
     private readonly DemoPublisher _publisher;
     private readonly OrderPipeline _pipeline;
     private readonly string _walDirectory;
+    private readonly CliInterrupt _interrupt;
     private readonly TimeProvider _time;
     private readonly long _start;
     private long _lastSampleAt;
     private long _lastProcessed;
     private double _lastThroughput;
-    private volatile string _phase = "publishing";
+    private long _stoppedAt;
+    private volatile DemoPhase _phase;
 
-    public DemoMonitor(IEventBus bus, DemoSettings settings, OutcomeLedger ledger, DemoPublisher publisher, OrderPipeline pipeline, string walDirectory, TimeProvider time)
+    public DemoMonitor(IEventBus bus, DemoSettings settings, OutcomeLedger ledger, DemoPublisher publisher, OrderPipeline pipeline, string walDirectory, CliInterrupt interrupt, TimeProvider time)
     {
         _bus = bus;
         _settings = settings;
@@ -24,6 +26,7 @@ internal sealed class DemoMonitor
         _publisher = publisher;
         _pipeline = pipeline;
         _walDirectory = walDirectory;
+        _interrupt = interrupt;
         _time = time;
         _start = time.GetTimestamp();
         _lastSampleAt = _start;
@@ -31,11 +34,23 @@ internal sealed class DemoMonitor
 
     public TimeSpan Elapsed => _time.GetElapsedTime(_start);
 
-    public string Phase
+    public DemoPhase Phase
     {
         get => _phase;
-        set => _phase = value;
+        set
+        {
+            if (value == DemoPhase.Stopped)
+                Interlocked.Exchange(ref _stoppedAt, _time.GetTimestamp());
+            _phase = value;
+        }
     }
+
+    /// <summary>
+    /// The bus's rejections the demo did not see as rejections: every other refusal (a full queue, a
+    /// cancelled wait) reaches the demo as <see cref="BusFullException"/> or a rejected handle and is in the
+    /// ledger, so what is left are publishes that raced the stop and ended in <see cref="BusStoppedException"/>.
+    /// </summary>
+    public static long RejectedRacingStop(BusStatistics statistics, OutcomeLedger ledger) => Math.Max(0, statistics.Rejected - ledger.Rejected);
 
     /// <summary>Takes a frame; throughput is measured since the previous call (the view calls this from one thread).</summary>
     public DemoSnapshot Sample()
@@ -50,19 +65,24 @@ internal sealed class DemoMonitor
             _lastSampleAt = now;
         }
 
+        // Once stopped, the clock of the average stops too: idle time after the stop is not part of the run.
+        var stoppedAt = Interlocked.Read(ref _stoppedAt);
+        var runSeconds = _time.GetElapsedTime(_start, stoppedAt != 0 ? stoppedAt : now).TotalSeconds;
         return new DemoSnapshot
         {
             Settings = _settings,
             Elapsed = _time.GetElapsedTime(_start, now),
             Phase = _phase,
+            InterruptedBy = _interrupt.Signal,
             Statistics = statistics,
             Throughput = _lastThroughput,
+            AverageThroughput = runSeconds > 0 ? statistics.Processed / runSeconds : 0,
+            RejectedRacingStop = _phase == DemoPhase.Publishing ? 0 : RejectedRacingStop(statistics, _ledger),
             Orders = _ledger.Orders,
             Children = _ledger.Children,
             Bursts = _publisher.Bursts,
-            BurstSize = _publisher.BurstSize,
+            CurrentBurst = _publisher.CurrentBurst,
             PublisherWaited = _publisher.Waited,
-            LastBurst = _publisher.LastBurst,
             CorrelatedChildren = _pipeline.CorrelatedChildren,
             WalDirectory = _walDirectory,
         };

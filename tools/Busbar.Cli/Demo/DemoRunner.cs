@@ -1,144 +1,220 @@
-using System.Text.Json;
-using Busbar.Durability;
+using System.Globalization;
 using Spectre.Console;
 
 namespace Busbar.Cli.Demo;
 
 /// <summary>
-/// Runs <c>busbar demo</c>: builds the bus, starts the publisher, shows progress (live or plain), and
-/// when the run is over or Ctrl+C arrives, stops the bus gracefully and prints the summary.
+/// Runs <c>busbar demo</c>: paces the run to the machine, builds the bus, starts the publisher, shows
+/// progress (live or plain), and when the run is over or Ctrl+C arrives, stops the bus gracefully,
+/// removes a temporary log and prints the summary. A second Ctrl+C restores the terminal, says how
+/// many events are left in the log, and exits.
 /// </summary>
 internal static class DemoRunner
 {
     private static readonly TimeSpan s_liveRefresh = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_plainInterval = TimeSpan.FromSeconds(1);
 
-    /// <param name="settings">What to run.</param>
+    /// <param name="request">What the command line asked for.</param>
     /// <param name="io">Where to write.</param>
-    /// <param name="interrupt">Fires on Ctrl+C: stop publishing, then the same graceful shutdown.</param>
-    public static async Task<int> RunAsync(DemoSettings settings, CliConsole io, CancellationToken interrupt)
+    /// <param name="interrupt">Ctrl+C or SIGTERM: stop publishing, then the same graceful shutdown; a second one forces the exit.</param>
+    public static async Task<int> RunAsync(DemoRequest request, CliConsole io, CliInterrupt interrupt)
     {
         var time = TimeProvider.System;
-        var walDirectory = PrepareWalDirectory(settings.WalDirectory);
+        var temporary = request.WalDirectory is null;
+        var walDirectory = PrepareWalDirectory(request.WalDirectory);
+        var removed = false;
+        try
+        {
+            DemoPace? pace = null;
+            if (request.NeedsPacing)
+            {
+                io.Out.WriteLine("busbar demo: measuring what the pipeline finishes per second on this machine (1 s), to pace the run...");
+                io.Out.Flush();
+                var paceDirectory = DemoBus.TemporaryDirectory("pace");
+                using var forced = interrupt.OnForced(() =>
+                {
+                    DemoBus.TryRemove(paceDirectory);
+                    if (temporary)
+                        DemoBus.TryRemove(walDirectory);
+                    return "stopped while measuring the pace; nothing was published";
+                });
+                pace = await DemoPace.MeasureAsync(request, paceDirectory, time, interrupt.Token);
+            }
+
+            var settings = request.Resolve(pace);
+            var summary = await RunBusAsync(settings, walDirectory, temporary, io, interrupt, time);
+            string? removeError = null;
+            if (temporary)
+            {
+                removeError = DemoBus.TryRemove(walDirectory);
+                removed = removeError is null;
+            }
+
+            foreach (var line in (summary with { WalRemoveError = removeError }).Lines(io.LineWidth))
+                io.Out.WriteLine(line);
+            io.Out.Flush();
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            // A temporary log the run could not use (a failed start) goes too; a forced exit never gets here and keeps it.
+            if (temporary && !removed)
+                DemoBus.TryRemove(walDirectory);
+        }
+    }
+
+    private static async Task<DemoSummary> RunBusAsync(DemoSettings settings, string walDirectory, bool temporary, CliConsole io, CliInterrupt interrupt, TimeProvider time)
+    {
         var ledger = new OutcomeLedger();
         var pipeline = new OrderPipeline(ledger);
-        var builder = new EventBusBuilder()
-            .WithOptions(new EventBusOptions
-            {
-                Name = "demo",
-                Capacity = settings.Capacity,
-                FullMode = settings.FullMode,
-                MaxConcurrentEvents = settings.Concurrency,
-                HandlerConcurrency = HandlerConcurrency.Parallel,
-                SlowHandlerThreshold = OrderPipeline.SlowThreshold,
-                DrainTimeout = settings.DrainTimeout,
-            })
-            .RegisterEvent<OrderPlaced>()
-            .RegisterEvent<InvoiceIssued>()
-            .UseWriteAheadLog(walDirectory, new JsonSerializerOptions { TypeInfoResolver = DemoJsonContext.Default }, new WriteAheadLogOptions { FlushMode = settings.FlushMode });
-        var bus = Build(builder, walDirectory);
+        var bus = DemoBus.Build(settings.Capacity, settings.FullMode, settings.Concurrency, settings.DrainTimeout, walDirectory, settings.FlushMode);
         await using (bus)
         {
             // Events a previous run on this directory left unfinished: re-handled as the pipeline subscribes.
             var recovered = bus.WriteAheadLog!.WaitingEvents;
             pipeline.SubscribeTo(bus);
             var publisher = new DemoPublisher(bus, settings, ledger, time);
-            var monitor = new DemoMonitor(bus, settings, ledger, publisher, pipeline, walDirectory, time);
+            var monitor = new DemoMonitor(bus, settings, ledger, publisher, pipeline, walDirectory, interrupt, time);
+            var live = !settings.NoLive && io.CanRenderLive;
+            var screen = new ScreenGate();
+            using var forced = interrupt.OnForced(() =>
+            {
+                screen.Release(io, live);
+                return DescribeForced(bus, walDirectory);
+            });
 
             var work = RunWorkloadAsync(bus, publisher, ledger, monitor, settings, interrupt);
-            if (!settings.NoLive && io.CanRenderLive)
-                await ShowLiveAsync(io.Console, monitor, work, time);
+            if (live)
+                await ShowLiveAsync(io.Console, monitor, work, screen, time);
             else
-                await ShowPlainAsync(io.Out, settings, walDirectory, monitor, work, time);
+                await ShowPlainAsync(io.Out, settings, walDirectory, monitor, interrupt, work, time);
 
             var stop = await work;
             var statistics = bus.GetStatistics();
             var deadLetters = bus.DeadLetters.List();
-            var summary = new DemoSummary
+            var final = monitor.Sample();
+            return new DemoSummary
             {
-                Interrupted = interrupt.IsCancellationRequested,
+                InterruptedBy = interrupt.Signal,
                 Published = ledger.Published,
                 Orders = ledger.Orders,
                 Children = ledger.Children,
-                Handled = ledger.Handled,
+                Completed = ledger.Completed,
                 Dropped = ledger.Dropped,
                 Rejected = ledger.Rejected,
                 DeadLettered = ledger.DeadLettered,
                 Cancelled = ledger.Cancelled,
                 Stop = stop,
-                DrainTimeout = settings.DrainTimeout,
+                Settings = settings,
+                Bursts = publisher.Bursts,
                 CorrelatedChildren = pipeline.CorrelatedChildren,
                 ChildrenNotPublished = pipeline.ChildrenNotPublished,
+                RejectedRacingStop = DemoMonitor.RejectedRacingStop(statistics, ledger),
                 Retried = statistics.Retried,
                 ExampleDeadLetter = deadLetters.Count > 0 ? deadLetters[0] : null,
                 WalDirectory = walDirectory,
+                WalIsTemporary = temporary,
                 Recovered = recovered,
                 Elapsed = monitor.Elapsed,
+                AverageThroughput = final.AverageThroughput,
             };
-            foreach (var line in summary.Lines())
-                io.Out.WriteLine(line);
-            io.Out.Flush();
-            return ExitCodes.Success;
         }
     }
 
-    private static async Task<StopReport> RunWorkloadAsync(IEventBus bus, DemoPublisher publisher, OutcomeLedger ledger, DemoMonitor monitor, DemoSettings settings, CancellationToken interrupt)
+    private static async Task<StopReport> RunWorkloadAsync(IEventBus bus, DemoPublisher publisher, OutcomeLedger ledger, DemoMonitor monitor, DemoSettings settings, CliInterrupt interrupt)
     {
-        await publisher.RunAsync(interrupt);
-        monitor.Phase = "draining";
+        await publisher.RunAsync(interrupt.Token);
+        monitor.Phase = DemoPhase.Draining;
         var report = await bus.StopAsync(settings.DrainTimeout, CancellationToken.None);
         await ledger.SettleAsync();
-        monitor.Phase = "stopped";
+        monitor.Phase = DemoPhase.Stopped;
         return report;
     }
 
-    private static async Task ShowLiveAsync(IAnsiConsole console, DemoMonitor monitor, Task work, TimeProvider time)
+    private static async Task ShowLiveAsync(IAnsiConsole console, DemoMonitor monitor, Task work, ScreenGate screen, TimeProvider time)
     {
-        await console.Live(LiveView.Render(monitor.Sample()))
+        await console.Live(Frame(console, monitor))
             .AutoClear(false)
             .Overflow(VerticalOverflow.Ellipsis)
             .StartAsync(async context =>
             {
+                void Draw()
+                {
+                    lock (screen.Gate)
+                    {
+                        // After a forced exit began, the terminal belongs to the exit line: no more frames.
+                        if (screen.Released)
+                            return;
+                        context.UpdateTarget(Frame(console, monitor));
+                        context.Refresh();
+                    }
+                }
+
                 while (!work.IsCompleted)
                 {
                     await Task.WhenAny(work, Task.Delay(s_liveRefresh, time));
-                    context.UpdateTarget(LiveView.Render(monitor.Sample()));
-                    context.Refresh();
+                    Draw();
                 }
+
+                // The run may have stopped just after the last frame was taken: the final frame shows it stopped.
+                Draw();
             });
     }
 
-    private static async Task ShowPlainAsync(TextWriter output, DemoSettings settings, string walDirectory, DemoMonitor monitor, Task work, TimeProvider time)
+    private static Spectre.Console.Rendering.IRenderable Frame(IAnsiConsole console, DemoMonitor monitor) =>
+        LiveView.Render(monitor.Sample(), console.Profile.Width, console.Profile.Height);
+
+    private static async Task ShowPlainAsync(TextWriter output, DemoSettings settings, string walDirectory, DemoMonitor monitor, CliInterrupt interrupt, Task work, TimeProvider time)
     {
         output.WriteLine(PlainView.Header(settings, walDirectory));
         output.Flush();
+        var reported = 0;
+        var announced = false;
         while (!work.IsCompleted)
         {
             await Task.WhenAny(work, Task.Delay(s_plainInterval, time));
-            output.WriteLine(PlainView.Line(monitor.Sample()));
+            if (!announced && interrupt.Signal is { } signal)
+            {
+                output.WriteLine($"{signal}: shutting down gracefully; Ctrl+C again forces the exit");
+                announced = true;
+            }
+
+            var snapshot = monitor.Sample();
+            output.WriteLine(PlainView.Line(snapshot));
+
+            // A burst is reported once its outcome is settled: the queue recovered, the next burst came, or the run stopped.
+            var bursts = snapshot.Bursts;
+            for (; reported < bursts.Count; reported++)
+            {
+                var settled = bursts[reported].RecoveredAfter is not null || reported < bursts.Count - 1 || snapshot.Phase == DemoPhase.Stopped;
+                if (!settled)
+                    break;
+                output.WriteLine(PlainView.Burst(bursts[reported]));
+            }
+
             output.Flush();
         }
     }
 
-    private static IEventBus Build(EventBusBuilder builder, string walDirectory)
+    /// <summary>The forced exit's line: how many events the log holds unfinished, read from the log itself.</summary>
+    private static string DescribeForced(IEventBus bus, string walDirectory)
     {
+        string count;
         try
         {
-            return builder.Build();
-        }
-        catch (WalLockedException ex)
-        {
-            throw new UserErrorException($"the write-ahead log directory '{walDirectory}' is in use by another process (its lock file is held).", ex);
+            count = WriteAheadLogInspector.Inspect(walDirectory).UnfinishedEvents.ToString(CultureInfo.InvariantCulture);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new UserErrorException($"cannot open the write-ahead log in '{walDirectory}': {ex.Message}", ex);
+            count = "about " + bus.GetStatistics().InFlight.ToString(CultureInfo.InvariantCulture);
         }
+
+        return $"{count} events left unfinished in the write-ahead log {walDirectory} (kept); a bus that opens it handles them, e.g. busbar demo --wal {walDirectory}";
     }
 
     private static string PrepareWalDirectory(string? requested)
     {
-        var directory = Path.GetFullPath(requested ?? Path.Combine(Path.GetTempPath(), "busbar-demo-" + Guid.NewGuid().ToString("N")[..8]));
+        var directory = Path.GetFullPath(requested ?? DemoBus.TemporaryDirectory("demo"));
         if (File.Exists(directory))
             throw new UserErrorException($"--wal '{directory}' is a file, not a directory.");
         try
@@ -151,5 +227,39 @@ internal static class DemoRunner
         }
 
         return directory;
+    }
+
+    /// <summary>Who may write to the terminal: the live view's frames, until a forced exit takes it over.</summary>
+    private sealed class ScreenGate
+    {
+        /// <summary>How long a forced exit waits for a frame being drawn to finish.</summary>
+        private static readonly TimeSpan s_frameWait = TimeSpan.FromSeconds(1);
+
+        public Lock Gate { get; } = new();
+
+        public bool Released { get; private set; }
+
+        /// <summary>Stops the frames and gives the terminal back: cursor shown, on a fresh line.</summary>
+        public void Release(CliConsole io, bool live)
+        {
+            var entered = Gate.TryEnter(s_frameWait);
+            try
+            {
+                Released = true;
+                if (live)
+                {
+                    // Written raw, not through the console: a console write would redraw the live view.
+                    io.Out.Write("\u001b[?25h");
+                    io.Out.WriteLine();
+                }
+
+                io.Out.Flush();
+            }
+            finally
+            {
+                if (entered)
+                    Gate.Exit();
+            }
+        }
     }
 }

@@ -2,13 +2,15 @@ namespace Busbar.Cli.Demo;
 
 /// <summary>
 /// Counts every event the demo publishes exactly once, by how it ended, so the summary can show that
-/// published = handled + dropped + rejected + dead-lettered + cancelled.
+/// published = completed + dropped + rejected + dead-lettered + cancelled.
 /// </summary>
 /// <remarks>
 /// An event whose handler ends in the dead letters counts once as dead-lettered, however many handlers
 /// it has and however many attempts the failing one made. The outcome of each admitted event is
 /// observed by a task kept in <see cref="_observers"/>, which <see cref="SettleAsync"/> awaits, so no
-/// outcome (and no exception) goes unobserved.
+/// outcome (and no exception) goes unobserved. The observer runs outside the handler that published
+/// the event: awaiting a handle inside a handler of the same bus makes the event jump the queue, so
+/// observing there would change how the invoices flow (none would ever pass through the queue).
 /// </remarks>
 internal sealed class OutcomeLedger
 {
@@ -16,7 +18,7 @@ internal sealed class OutcomeLedger
     private readonly List<Task> _observers = [];
     private long _published;
     private long _orders;
-    private long _handled;
+    private long _completed;
     private long _dropped;
     private long _rejected;
     private long _deadLettered;
@@ -28,7 +30,8 @@ internal sealed class OutcomeLedger
 
     public long Children => Published - Orders;
 
-    public long Handled => Interlocked.Read(ref _handled);
+    /// <summary>Events whose handle completed <see cref="EventStatus.Completed"/>: every handler succeeded.</summary>
+    public long Completed => Interlocked.Read(ref _completed);
 
     public long Dropped => Interlocked.Read(ref _dropped);
 
@@ -39,13 +42,18 @@ internal sealed class OutcomeLedger
     public long Cancelled => Interlocked.Read(ref _cancelled);
 
     /// <summary>Events whose outcome is not known yet.</summary>
-    public long Pending => Published - Handled - Dropped - Rejected - DeadLettered - Cancelled;
+    public long Pending => Published - Completed - Dropped - Rejected - DeadLettered - Cancelled;
 
     /// <summary>Records an admitted (or, under a drop mode, already dropped) event and observes its outcome.</summary>
     public void Track(EventHandle handle, bool isOrder)
     {
         Count(isOrder);
-        var observer = ObserveAsync(handle);
+        Task observer;
+
+        // Not awaited here: in a handler's flow, await on a queued handle is a queue jump. A task started
+        // with the flow suppressed has no ambient handler, so the event waits its turn in the queue.
+        using (ExecutionContext.SuppressFlow())
+            observer = Task.Run(() => ObserveAsync(handle));
         lock (_gate)
         {
             _observers.Add(observer);
@@ -84,7 +92,7 @@ internal sealed class OutcomeLedger
         switch (outcome.Status)
         {
             case EventStatus.Completed:
-                Interlocked.Increment(ref _handled);
+                Interlocked.Increment(ref _completed);
                 break;
             case EventStatus.Dropped:
                 Interlocked.Increment(ref _dropped);

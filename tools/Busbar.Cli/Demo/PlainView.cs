@@ -2,19 +2,29 @@ using System.Globalization;
 
 namespace Busbar.Cli.Demo;
 
-/// <summary>The demo's progress as one plain line per sample, for CI, logs and <c>--no-live</c>: no escape codes.</summary>
+/// <summary>The demo's progress as one plain line per sample, for CI, logs and <c>--no-live</c>: no escape codes, never wrapped.</summary>
 internal static class PlainView
 {
     public static string Header(DemoSettings settings, string walDirectory) => Invariant(
-        $"busbar demo: order pipeline for {settings.Duration.TotalSeconds:F0} s, {settings.Rate} orders/s with 3 bursts of {settings.Capacity * 2}, capacity {settings.Capacity}, FullMode {settings.FullMode}, concurrency {settings.Concurrency}, write-ahead log {walDirectory}");
+        $"busbar demo: order pipeline for {settings.Duration.TotalSeconds:F1} s, {settings.Rate} orders/s with {DemoPublisher.BurstCount} bursts of {settings.BurstSize}, capacity {settings.Capacity}, full-mode {DemoCommand.Spelling(settings.FullMode)}, concurrency {settings.Concurrency}, flush {DemoCommand.Spelling(settings.FlushMode)}, write-ahead log {walDirectory}")
+        + (settings.Pace is { } pace ? "; " + pace.Describe() : "");
 
     public static string Line(DemoSnapshot snapshot)
     {
         var s = snapshot.Statistics;
+        var rate = snapshot.Phase == DemoPhase.Stopped
+            ? Invariant($"average={snapshot.AverageThroughput:F0}/s")
+            : Invariant($"rate={snapshot.Throughput:F0}/s");
         var line = Invariant(
-            $"[{snapshot.Elapsed.TotalSeconds,5:F1}s] {snapshot.Phase,-10} published={s.Published} handled={s.Processed} rate={snapshot.Throughput:F0}/s queue={s.QueueDepth}/{s.Capacity} inflight={s.InFlight} retries={s.Retried} failures={s.Failed} dead-letters={s.DeadLettered} dropped={s.Dropped} rejected={s.Rejected} slow={s.SlowHandlers}");
+            $"[{snapshot.Elapsed.TotalSeconds,5:F1}s] {DemoWords.Phase(snapshot),-10} published={s.Published} finished={s.Processed} {rate} queue={s.QueueDepth}/{s.Capacity} handler-overflow={snapshot.HandlerOverflow} in-flight={s.InFlight} retries={s.Retried} failures={s.Failed} dead-letters={s.DeadLettered} dropped={s.Dropped} rejected={s.Rejected} slow={s.SlowHandlers}");
+        if (snapshot.RejectedRacingStop > 0)
+            line += Invariant($" rejected-racing-stop={snapshot.RejectedRacingStop}");
         return line + Latencies(s);
     }
+
+    /// <summary>One line per burst once its outcome is known, so a log shows each burst and its recovery.</summary>
+    public static string Burst(BurstReport burst) => Invariant(
+        $"         burst {burst.Number}/{DemoPublisher.BurstCount} at {burst.At.TotalSeconds:F1} s, {burst.Orders} orders: {burst.Effect}; {burst.Recovery}");
 
     private static string Latencies(BusStatistics s)
     {

@@ -13,5 +13,7 @@ internal static class WalCommand
             WalRedriveCommand.Create(io),
         };
 
-    public static Argument<string> DirectoryArgument() => new("dir") { Description = "The write-ahead log directory." };
+    public static Argument<string> DirectoryArgument() => new("dir") { Description = "The write-ahead log directory.", CustomParser = OptionValues.Path };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "One JSON document instead of text, for scripts." };
 }

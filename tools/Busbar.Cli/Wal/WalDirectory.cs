@@ -16,10 +16,33 @@ internal static class WalDirectory
         return full;
     }
 
-    /// <summary>A read-only look at the directory; safe while a bus is writing to it.</summary>
-    public static WalInspection Inspect(string directory)
+    /// <summary>
+    /// The full path of a directory that holds a log (at least one segment file), or a
+    /// <see cref="UserErrorException"/>. Checked before anything opens the log, so a wrong path is
+    /// refused without creating a segment or a lock file in it.
+    /// </summary>
+    public static string RequireLog(string directory)
     {
         var full = Require(directory);
+        string[] segments;
+        try
+        {
+            segments = Directory.GetFiles(full, "*" + WalFormat.SegmentExtension);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UserErrorException($"cannot read the write-ahead log directory '{full}': {ex.Message}", ex);
+        }
+
+        if (segments.Length == 0)
+            throw new UserErrorException($"'{full}' holds no write-ahead log (no *{WalFormat.SegmentExtension} segment files).");
+        return full;
+    }
+
+    /// <summary>A read-only look at a directory that holds a log; safe while a bus is writing to it.</summary>
+    public static WalInspection Inspect(string directory)
+    {
+        var full = RequireLog(directory);
         try
         {
             return WriteAheadLog.Inspect(full);

@@ -5,7 +5,12 @@ using Spectre.Console;
 
 namespace Busbar.Cli.Wal;
 
-/// <summary><c>busbar wal inspect &lt;dir&gt;</c>: segments, record counts, unfinished work and checksum problems.</summary>
+/// <summary>
+/// <c>busbar wal inspect &lt;dir&gt; [--json]</c>: segments, record counts, unfinished work and damage.
+/// Exits <see cref="ExitCodes.Damaged"/> when the log has damage, so a script can tell. Damage is what
+/// <see cref="WriteAheadLogInspection.HasDamage"/> calls so: any problem but a torn tail, which is the
+/// normal trace of a crash mid-write (or, on a log a bus is writing, a record being written).
+/// </summary>
 internal static class WalInspectCommand
 {
     private const int MaxUnfinishedShown = 20;
@@ -13,15 +18,28 @@ internal static class WalInspectCommand
     public static Command Create(CliConsole io)
     {
         var directory = WalCommand.DirectoryArgument();
-        var command = new Command("inspect", "Show segments, records, unfinished events and checksum problems, without locking or changing the log.") { directory };
+        var json = WalCommand.JsonOption();
+        var command = new Command(
+            "inspect",
+            $"Show segments, records, unfinished events and damage, without locking or changing the log. Exits {ExitCodes.Damaged} when the log is damaged (any problem but a torn tail).")
+        {
+            directory, json,
+        };
         command.SetAction(result =>
         {
             var inspection = WalDirectory.Inspect(result.GetRequiredValue(directory));
-            Render(io.Console, inspection);
-            return ExitCodes.Success;
+            var exitCode = ExitCodeOf(inspection);
+            if (result.GetValue(json))
+                io.Out.WriteLine(WalJson.Inspection(inspection, exitCode));
+            else
+                Render(io.Console, inspection);
+            return exitCode;
         });
         return command;
     }
+
+    /// <summary><see cref="ExitCodes.Damaged"/> when the log has damage (a torn tail alone is not), else success.</summary>
+    public static int ExitCodeOf(WalInspection inspection) => inspection.HasDamage ? ExitCodes.Damaged : ExitCodes.Success;
 
     public static void Render(IAnsiConsole console, WalInspection inspection)
     {
@@ -30,25 +48,21 @@ internal static class WalInspectCommand
         console.WriteLine(Invariant(
             $"segments: {inspection.Segments.Count} ({totalBytes} bytes); unfinished events: {inspection.UnfinishedEvents.Count}; dead letters: {inspection.DeadLetters.Count}; problems: {inspection.Problems.Count}"));
 
-        if (inspection.Segments.Count > 0)
-        {
-            var segments = new Table().Border(TableBorder.Simple).Title("segments")
-                .AddColumn("file").AddColumn(new TableColumn("bytes").RightAligned())
-                .AddColumn(new TableColumn("events").RightAligned()).AddColumn(new TableColumn("finished").RightAligned())
-                .AddColumn(new TableColumn("dead-lettered").RightAligned()).AddColumn(new TableColumn("re-driven").RightAligned());
-            foreach (var s in inspection.Segments)
-                segments.AddRow(Text(s.FileName), N(s.SizeBytes), N(s.EventRecords), N(s.HandlerFinishedRecords), N(s.DeadLetterRecords), N(s.DeadLetterRedrivenRecords));
-            console.Write(segments);
-        }
-        else
-        {
-            console.WriteLine("no segment files: the directory holds no write-ahead log yet.");
-        }
+        // Record counts by type: how many records of each kind the segment holds, not events.
+        var segments = new Table().Border(TableBorder.Simple).Title("segments (records by type)")
+            .AddColumn(new TableColumn("file").NoWrap()).AddColumn(new TableColumn("bytes").RightAligned())
+            .AddColumn(new TableColumn("events").RightAligned()).AddColumn(new TableColumn("handler finished").RightAligned())
+            .AddColumn(new TableColumn("dead-lettered").RightAligned()).AddColumn(new TableColumn("re-driven").RightAligned());
+        foreach (var s in inspection.Segments)
+            segments.AddRow(Text(s.FileName), N(s.SizeBytes), N(s.EventRecords), N(s.HandlerFinishedRecords), N(s.DeadLetterRecords), N(s.DeadLetterRedrivenRecords));
+        console.Write(segments);
+        console.WriteLine("handler finished: one record each time a subscription finished with an event (succeeded, or failed for good).");
 
         if (inspection.UnfinishedEvents.Count > 0)
         {
             var unfinished = new Table().Border(TableBorder.Simple).Title("unfinished events (re-dispatched when a bus opens this log)")
-                .AddColumn(new TableColumn("event id").NoWrap()).AddColumn("name").AddColumn("created (UTC)").AddColumn("pending subscriptions");
+                .AddColumn(new TableColumn("event id").NoWrap()).AddColumn(new TableColumn("name").NoWrap())
+                .AddColumn(new TableColumn("created (UTC)").NoWrap()).AddColumn("pending subscriptions");
             foreach (var pending in inspection.UnfinishedEvents.Take(MaxUnfinishedShown))
             {
                 unfinished.AddRow(
@@ -60,7 +74,7 @@ internal static class WalInspectCommand
 
             console.Write(unfinished);
             if (inspection.UnfinishedEvents.Count > MaxUnfinishedShown)
-                console.WriteLine(Invariant($"... and {inspection.UnfinishedEvents.Count - MaxUnfinishedShown} more unfinished events"));
+                console.WriteLine(Invariant($"... and {inspection.UnfinishedEvents.Count - MaxUnfinishedShown} more unfinished events (all of them with --json)"));
         }
 
         if (inspection.DeadLetters.Count > 0)
@@ -68,16 +82,19 @@ internal static class WalInspectCommand
 
         if (inspection.Problems.Count == 0)
         {
-            console.WriteLine("checksums: no problems found");
+            console.WriteLine("damage: none (every record's checksum verified)");
             return;
         }
 
-        var problems = new Table().Border(TableBorder.Simple).Title("problems (recovery repairs or skips these)")
-            .AddColumn("kind").AddColumn("segment").AddColumn(new TableColumn("offset").RightAligned())
-            .AddColumn(new TableColumn("bytes").RightAligned()).AddColumn("what");
+        var problems = new Table().Border(TableBorder.Simple).Title("problems (what a bus opening this log does about each)")
+            .AddColumn(new TableColumn("kind").NoWrap()).AddColumn(new TableColumn("segment").NoWrap()).AddColumn(new TableColumn("offset").RightAligned())
+            .AddColumn(new TableColumn("bytes").RightAligned()).AddColumn(new TableColumn("action").NoWrap()).AddColumn("what");
         foreach (var p in inspection.Problems)
-            problems.AddRow(Text(p.Kind.ToString()), Text(p.SegmentFileName), N(p.Offset), N(p.ByteCount), Text(p.Message));
+            problems.AddRow(Text(p.Kind.ToString()), Text(p.SegmentFileName), N(p.Offset), N(p.ByteCount), Text(p.Action.ToString()), Text(p.Message));
         console.Write(problems);
+        console.WriteLine(inspection.HasDamage
+            ? Invariant($"damage: {inspection.Problems.Count} problems (exit code {ExitCodes.Damaged})")
+            : "damage: none; a torn tail is the normal trace of a crash mid-write (or of a record a running bus is writing)");
     }
 
     private static Text Text(string value) => new(value);

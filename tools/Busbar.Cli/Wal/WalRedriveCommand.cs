@@ -15,7 +15,13 @@ internal static class WalRedriveCommand
     public static Command Create(CliConsole io)
     {
         var directory = WalCommand.DirectoryArgument();
-        var ids = new Option<Guid[]>("--id") { Description = "A dead letter id to re-drive (repeatable).", HelpName = "dead-letter-id", AllowMultipleArgumentsPerToken = true };
+        var ids = new Option<Guid[]>("--id")
+        {
+            Description = "A dead letter id to re-drive (repeatable), as 'busbar wal dead-letters' prints it.",
+            HelpName = "dead-letter-id",
+            AllowMultipleArgumentsPerToken = true,
+            CustomParser = OptionValues.Ids,
+        };
         var all = new Option<bool>("--all") { Description = "Re-drive every dead letter in the log." };
         var command = new Command("redrive", "Re-drive dead letters: the next bus to open the log delivers them again. The log must not be open by a running bus.")
         {
@@ -23,8 +29,9 @@ internal static class WalRedriveCommand
         };
         command.Validators.Add(result =>
         {
-            var hasIds = result.GetValue(ids) is { Length: > 0 };
-            var hasAll = result.GetValue(all);
+            // Whether each option was given, not its value: reading a value that failed to parse throws.
+            var hasIds = result.GetResult(ids) is { Tokens.Count: > 0 };
+            var hasAll = result.GetResult(all) is not null;
             if (hasIds == hasAll)
                 result.AddError("redrive needs either --id <dead-letter-id> (one or more) or --all, not both.");
         });
@@ -35,7 +42,8 @@ internal static class WalRedriveCommand
 
     private static async Task<int> RunAsync(CliConsole io, string directory, Guid[] ids, bool all, CancellationToken cancellationToken)
     {
-        var full = WalDirectory.Require(directory);
+        // A directory without segments is refused before Open, which would create a segment and a lock file in it.
+        var full = WalDirectory.RequireLog(directory);
         WriteAheadLog log;
         try
         {

@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using Spectre.Console.Testing;
+
+namespace Busbar.Cli.Tests;
+
+/// <summary>Every option of every command, fed malformed values: one line with the reason, one usage line, exit 2, never a stack trace.</summary>
+public sealed class MalformedOptionTests
+{
+    private const string Flag = "(flag)";
+
+    /// <summary>Malformed values per command and option. A new option must be added here (see the coverage test).</summary>
+    private static readonly Dictionary<string, Dictionary<string, string[]>> s_badValues = new()
+    {
+        ["demo"] = new()
+        {
+            ["--duration"] = ["soon", "0", "-1", "0.1", "1e400", "NaN", "", "10h", "100000"],
+            ["--events"] = ["abc", "0", "-5", "1.5", "99999999999999999999", ""],
+            ["--rate"] = ["abc", "0", "-1", "1e3", "2147483648", ""],
+            ["--capacity"] = ["zero", "0", "2147483648", " "],
+            ["--full-mode"] = ["sideways", "", "1", "Wait!"],
+            ["--concurrency"] = ["x", "0", "-3", "2147483648"],
+            ["--wal"] = ["", "   "],
+            ["--flush"] = ["sometimes", "", "0"],
+            ["--no-live"] = [Flag],
+        },
+        ["wal inspect"] = new() { ["--json"] = [Flag] },
+        ["wal dead-letters"] = new() { ["--json"] = [Flag] },
+        ["wal redrive"] = new()
+        {
+            ["--id"] = ["nope", "", "1234", "not-a-guid-at-all-0000000000000000000"],
+            ["--all"] = [Flag],
+        },
+    };
+
+    public static TheoryData<string, string, string> BadValues()
+    {
+        var data = new TheoryData<string, string, string>();
+        foreach (var (command, options) in s_badValues)
+        {
+            foreach (var (option, values) in options)
+            {
+                foreach (var value in values)
+                    data.Add(command, option, value);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BadValues))]
+    public async Task Run_MalformedOptionValue_OneLineReasonUsageAndExit2(string command, string option, string value)
+    {
+        var args = new List<string>(command.Split(' '));
+        if (command.StartsWith("wal", StringComparison.Ordinal))
+            args.Add(Path.GetTempPath());
+        if (value == Flag)
+        {
+            args.Add(option + "=perhaps");
+        }
+        else
+        {
+            args.Add(option);
+            args.Add(value);
+        }
+
+        var run = await CliRun.RunAsync([.. args]);
+
+        Assert.Equal(ExitCodes.Usage, run.ExitCode);
+        var lines = run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 2, "expected a reason and a usage line, got:\n" + run.Error);
+        Assert.StartsWith("busbar: ", lines[0]);
+        Assert.Contains(value == Flag ? "'perhaps'" : option, lines[0]);
+        Assert.StartsWith("usage: busbar " + command, lines[1]);
+        Assert.DoesNotContain("Exception", run.Error);
+        Assert.DoesNotContain("System.", run.Error);
+        Assert.Equal("", run.Output);
+    }
+
+    [Theory]
+    [InlineData("wal", "redrive", "DIR", "--all", "--id", "x")]
+    [InlineData("wal", "redrive", "DIR", "--id", "nope", "--id", "also-nope")]
+    [InlineData("wal", "inspect", "")]
+    [InlineData("wal", "dead-letters", " ")]
+    [InlineData("wal", "redrive", "", "--all")]
+    public async Task Run_MalformedCombination_OneLineReasonUsageAndExit2(params string[] args)
+    {
+        var run = await CliRun.RunAsync([.. args.Select(static a => a == "DIR" ? Path.GetTempPath() : a)]);
+
+        Assert.Equal(ExitCodes.Usage, run.ExitCode);
+        var lines = run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("busbar: ", lines[0]);
+        Assert.DoesNotContain("Exception", run.Error);
+    }
+
+    [Fact]
+    public void BadValues_CoverEveryOptionOfEveryCommand()
+    {
+        using var interrupt = new CliInterrupt();
+        var root = BusbarCli.CreateRootCommand(new CliConsole(new TestConsole(), new StringWriter()), interrupt);
+
+        var missing = new List<string>();
+        foreach (var (path, command) in Leaves(root, ""))
+        {
+            foreach (var option in command.Options)
+            {
+                if (option is HelpOption or VersionOption)
+                    continue;
+                if (!s_badValues.TryGetValue(path, out var options) || !options.ContainsKey(option.Name))
+                    missing.Add($"{path} {option.Name}");
+            }
+        }
+
+        Assert.True(missing.Count == 0, "options without malformed values in the test: " + string.Join(", ", missing));
+    }
+
+    private static IEnumerable<(string Path, Command Command)> Leaves(Command command, string path)
+    {
+        if (command.Subcommands.Count == 0)
+        {
+            yield return (path, command);
+            yield break;
+        }
+
+        foreach (var sub in command.Subcommands)
+        {
+            foreach (var leaf in Leaves(sub, path.Length == 0 ? sub.Name : path + " " + sub.Name))
+                yield return leaf;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Numerics;
+
+namespace Busbar.Cli;
+
+/// <summary>
+/// Parsers for option values that report a bad value as one readable parse error naming the option
+/// (exit 2), never as a type name or an exception from reading the value later.
+/// </summary>
+internal static class OptionValues
+{
+    /// <summary>A whole number from 1 to <typeparamref name="T"/>'s maximum.</summary>
+    public static T? Positive<T>(ArgumentResult result)
+        where T : struct, IBinaryInteger<T>, IMinMaxValue<T>
+    {
+        var text = Single(result);
+        if (T.TryParse(text, NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var value) && value >= T.One)
+            return value;
+        result.AddError(Invariant($"{NameOf(result)} '{text}' is not a whole number from 1 to {T.MaxValue}."));
+        return null;
+    }
+
+    /// <summary>One or more ids, each a GUID as <c>busbar wal dead-letters</c> prints them.</summary>
+    public static Guid[] Ids(ArgumentResult result)
+    {
+        var ids = new Guid[result.Tokens.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var text = result.Tokens[i].Value;
+            if (!Guid.TryParse(text, CultureInfo.InvariantCulture, out ids[i]))
+            {
+                result.AddError($"{NameOf(result)} '{text}' is not a dead letter id (a GUID such as {Guid.Empty}, as 'busbar wal dead-letters' prints them).");
+                return [];
+            }
+        }
+
+        return ids;
+    }
+
+    /// <summary>A path that is not empty; whether it exists is the command's business.</summary>
+    public static string Path(ArgumentResult result)
+    {
+        var text = Single(result);
+        if (string.IsNullOrWhiteSpace(text) || text.IndexOfAny(System.IO.Path.GetInvalidPathChars()) >= 0)
+        {
+            result.AddError($"{NameOf(result)} '{text}' is not a directory path.");
+            return "";
+        }
+
+        return text;
+    }
+
+    /// <summary>The option or argument as the user spells it: <c>--rate</c>, or <c>&lt;dir&gt;</c>.</summary>
+    private static string NameOf(ArgumentResult result) => result.Parent switch
+    {
+        OptionResult option => option.Option.Name,
+        _ => "<" + result.Argument.Name + ">",
+    };
+
+    private static string Single(ArgumentResult result) => result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+
+    private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
+}
