@@ -1,3 +1,7 @@
+using System.Globalization;
+using System.Text;
+using StackExchange.Redis;
+
 namespace Busbar.Redis;
 
 /// <summary>How a process connects to Redis and runs its streams, groups and janitor. Validated when the transport is created.</summary>
@@ -118,6 +122,26 @@ public sealed record RedisTransportOptions
             throw Invalid(nameof(MaxStreamLength), $"must be at least 1000 when set (was {MaxStreamLength})");
         if (ConnectTimeout < TimeSpan.FromMilliseconds(100) || ConnectTimeout > TimeSpan.FromMinutes(5))
             throw Invalid(nameof(ConnectTimeout), $"must be from 100 ms to 5 minutes (was {ConnectTimeout})");
+    }
+
+    // Records print every property; the password (alone or inside the configuration string) must never reach a log.
+    private bool PrintMembers(StringBuilder builder)
+    {
+        string configuration;
+        try
+        {
+            configuration = ConfigurationOptions.Parse(Configuration ?? string.Empty).ToString(includePassword: false);
+        }
+        catch (ArgumentException)
+        {
+            configuration = "(unreadable)";
+        }
+
+        builder.Append(CultureInfo.InvariantCulture, $"Configuration = {configuration}, User = {User}, Password = {(Password is null ? "(none)" : "(set)")}, UseTls = {UseTls}, ");
+        builder.Append(CultureInfo.InvariantCulture, $"KeyPrefix = {KeyPrefix}, ConsumerName = {ConsumerName}, Lease = {Lease}, MaxDeliveries = {MaxDeliveries}, ReadBatchSize = {ReadBatchSize}, ");
+        builder.Append(CultureInfo.InvariantCulture, $"FallbackPollInterval = {FallbackPollInterval}, JanitorInterval = {JanitorInterval}, PublishWindow = {PublishWindow}, PublishFullMode = {PublishFullMode}, ");
+        builder.Append(CultureInfo.InvariantCulture, $"Retention = {Retention}, MaxStreamLength = {MaxStreamLength}, ConnectTimeout = {ConnectTimeout}");
+        return true;
     }
 
     private static ArgumentException Invalid(string option, string why) => new($"{nameof(RedisTransportOptions)}.{option} {why}.", option);
