@@ -39,7 +39,11 @@ public sealed class ConsumerCrashTests(RedisServerFixture fixture) : IClassFixtu
         try
         {
             await ready.Task.WaitAsync(Patience);
+            for (var batch = 0; batch < total / 100; batch++)
+                await publisher.PublishAsync(Enumerable.Range((batch * 100) + 1, 100).Select(codec.Placed).ToArray());
+            await Until(() => childHandled.Count >= 30, "the child handling its share");
 
+            // Both consume for a while; then the child dies holding its in-flight deliveries.
             await using var survivorTransport = await RedisTransport.ConnectAsync(options);
             await using var subscription = await survivorTransport.SubscribeAsync(new TransportSubscriptionOptions { Group = "workers", Patterns = ["contract.orders.placed"], MaxInFlight = 20 });
             var survivorHandled = new ConcurrentDictionary<int, int>();
@@ -51,10 +55,7 @@ public sealed class ConsumerCrashTests(RedisServerFixture fixture) : IClassFixtu
                 survivorIds.TryAdd(delivery.DeliveryId, delivery.DeliveryCount);
                 await delivery.AckAsync();
             }, stop.Token);
-
-            for (var batch = 0; batch < total / 100; batch++)
-                await publisher.PublishAsync(Enumerable.Range((batch * 100) + 1, 100).Select(codec.Placed).ToArray());
-            await Until(() => childHandled.Count >= 100, "the child handling its share");
+            await Until(() => survivorIds.Count >= 100, "the survivor consuming beside the child");
             child.Kill(entireProcessTree: true);
             await child.WaitForExitAsync().WaitAsync(Patience);
 
