@@ -32,8 +32,11 @@ internal sealed class RedisEventTransport : IRedisTransport
             long inFlight = 0;
             foreach (var subscription in Volatile.Read(ref _subscriptions))
                 inFlight += subscription.InFlight;
+            var (pending, lag) = _context.Metrics.Worst();
             return new RedisTransportStatus
             {
+                MaxGroupLag = lag,
+                MaxGroupPending = pending,
                 IsConnected = _context.Connection.IsConnected,
                 ServerVersion = _version,
                 GroupsRecreated = _context.GroupsRecreated,
