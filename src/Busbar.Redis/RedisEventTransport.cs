@@ -1,0 +1,236 @@
+using System.Collections.Concurrent;
+using Busbar.Transport;
+using StackExchange.Redis;
+
+namespace Busbar.Redis;
+
+/// <summary>
+/// The Redis Streams transport: publishes with a bounded window of pipelined XADDs and one doorbell notice per batch,
+/// and runs one <see cref="RedisSubscription"/> (reader + janitor) per subscribe call.
+/// </summary>
+internal sealed class RedisEventTransport : IRedisTransport
+{
+    private readonly RedisContext _context;
+    private readonly Version _version;
+    private readonly SemaphoreSlim _window;
+    private readonly ConcurrentDictionary<string, byte> _registeredNames = new(StringComparer.Ordinal);
+    private readonly object _lock = new();
+    private RedisSubscription[] _subscriptions = [];
+    private int _disposed;
+
+    public RedisEventTransport(RedisContext context, Version version)
+    {
+        _context = context;
+        _version = version;
+        _window = new SemaphoreSlim(context.Options.PublishWindow, context.Options.PublishWindow);
+    }
+
+    public RedisTransportStatus Status
+    {
+        get
+        {
+            long inFlight = 0;
+            foreach (var subscription in Volatile.Read(ref _subscriptions))
+                inFlight += subscription.InFlight;
+            var (pending, lag) = _context.Metrics.Worst();
+            return new RedisTransportStatus
+            {
+                MaxGroupLag = lag,
+                MaxGroupPending = pending,
+                IsConnected = _context.Connection.IsConnected,
+                ServerVersion = _version,
+                GroupsRecreated = _context.GroupsRecreated,
+                EntriesLostToCap = _context.LostToCap,
+                LastAlarm = _context.LastAlarm,
+                InFlight = inFlight,
+            };
+        }
+    }
+
+    public async Task StartAsync()
+    {
+        var subscriber = _context.Connection.GetSubscriber();
+        await subscriber.SubscribeAsync(_context.Keys.Doorbell, (_, message) => OnDoorbell(message)).ConfigureAwait(false);
+    }
+
+    public async ValueTask PublishAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (messages.Count == 0)
+            return;
+        foreach (var message in messages)
+        {
+            if (!RedisKeys.IsValidName(message.Name))
+                throw new ArgumentException($"'{message.Name}' is not a valid event name (dotted segments of letters, digits, '_' and '-').", nameof(messages));
+            if (message.Envelope.IsEmpty)
+                throw new ArgumentException($"The message {message.EventId} of '{message.Name}' has no envelope.", nameof(messages));
+        }
+
+        await RegisterNamesAsync(messages).ConfigureAwait(false);
+
+        var pending = new Task[messages.Count];
+        var started = 0;
+        try
+        {
+            for (; started < messages.Count; started++)
+            {
+                await AcquireWindowAsync(cancellationToken).ConfigureAwait(false);
+                pending[started] = AddAsync(messages[started]);
+            }
+        }
+        catch
+        {
+            // What was sent may still be stored; wait for those replies so the window stays accounted.
+            for (var i = 0; i < started; i++)
+            {
+                try
+                {
+                    await pending[i].ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The caller gets the first failure below; this one's reply no longer matters.
+                }
+            }
+
+            throw;
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+        _context.Metrics.Published.Add(messages.Count);
+
+        // One notice per batch, fire-and-forget: it is a hint, a lost one costs readers one fallback interval.
+        _context.Connection.GetSubscriber().Publish(_context.Keys.Doorbell, DoorbellMessage(messages), CommandFlags.FireAndForget);
+    }
+
+    public async ValueTask<ITransportSubscription> SubscribeAsync(TransportSubscriptionOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var subscription = new RedisSubscription(_context, options, Remove);
+        await subscription.StartAsync(cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                _ = subscription.DisposeAsync();
+                throw new ObjectDisposedException(nameof(RedisEventTransport));
+            }
+
+            _subscriptions = [.. _subscriptions, subscription];
+        }
+
+        return subscription;
+    }
+
+    public async ValueTask<IReadOnlyList<TransportDeadLetter>> ReadDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        var entries = await _context.Database.StreamRangeAsync(_context.Keys.DeadLetters, "-", "+", maxCount).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var letters = new List<TransportDeadLetter>(entries.Length);
+        foreach (var entry in entries)
+        {
+            if (!entry.IsNull)
+                letters.Add(RedisDeadLetters.Read(entry));
+        }
+
+        return letters;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        RedisSubscription[] subscriptions;
+        lock (_lock)
+            subscriptions = _subscriptions;
+        foreach (var subscription in subscriptions)
+            await subscription.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await _context.Connection.GetSubscriber().UnsubscribeAsync(_context.Keys.Doorbell).ConfigureAwait(false);
+            await _context.Connection.CloseAsync(allowCommandsToComplete: true).ConfigureAwait(false);
+        }
+        catch (RedisException)
+        {
+            // The server is gone; closing is all that was left to do.
+        }
+
+        await _context.Connection.DisposeAsync().ConfigureAwait(false);
+        _context.Metrics.Dispose();
+        _window.Dispose();
+    }
+
+    private async ValueTask AcquireWindowAsync(CancellationToken cancellationToken)
+    {
+        if (_window.Wait(0, CancellationToken.None))
+            return;
+        if (_context.Options.PublishFullMode == BusFullMode.Reject)
+            throw new BusFullException($"The Redis publish window is full ({_context.Options.PublishWindow} XADD commands await their reply; RedisTransportOptions.PublishFullMode is Reject).");
+        await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task AddAsync(TransportMessage message)
+    {
+        try
+        {
+            await _context.Database.StreamAddAsync(
+                _context.Keys.Stream(message.Name),
+                RedisKeys.EnvelopeField,
+                message.Envelope,
+                messageId: null,
+                maxLength: (int?)null,
+                useApproximateMaxLength: false,
+                flags: CommandFlags.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _window.Release();
+        }
+    }
+
+    /// <summary>Adds new names to the names set before their first entry exists, so a pattern subscriber finds the stream and creates its group at 0.</summary>
+    private async ValueTask RegisterNamesAsync(IReadOnlyList<TransportMessage> messages)
+    {
+        List<RedisValue>? added = null;
+        foreach (var message in messages)
+        {
+            if (!_registeredNames.ContainsKey(message.Name) && (added is null || !added.Contains(message.Name)))
+                (added ??= []).Add(message.Name);
+        }
+
+        if (added is null)
+            return;
+        await _context.Database.SetAddAsync(_context.Keys.Names, [.. added]).ConfigureAwait(false);
+        foreach (var name in added)
+            _registeredNames.TryAdd(name!, 0);
+    }
+
+    private static RedisValue DoorbellMessage(IReadOnlyList<TransportMessage> messages)
+    {
+        if (messages.Count == 1)
+            return messages[0].Name;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var message in messages)
+            names.Add(message.Name);
+        return string.Join('\n', names);
+    }
+
+    private void OnDoorbell(RedisValue message)
+    {
+        var text = (string?)message;
+        if (text is null)
+            return;
+        var names = text.Split('\n');
+        foreach (var subscription in Volatile.Read(ref _subscriptions))
+            subscription.Ring(names);
+    }
+
+    private void Remove(RedisSubscription subscription)
+    {
+        lock (_lock)
+            _subscriptions = [.. _subscriptions.Where(s => s != subscription)];
+    }
+}

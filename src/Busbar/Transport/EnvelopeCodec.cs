@@ -1,0 +1,332 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Busbar.Routing;
+
+namespace Busbar.Transport;
+
+/// <summary>
+/// Writes and reads the one envelope format every transport carries: a UTF-8 JSON object with the
+/// metadata and the event as its <c>body</c>, e.g.
+/// <c>{"v":1,"id":"…","name":"orders.placed","createdAt":"…","correlationId":"…","traceparent":"…","headers":{…},"body":{…}}</c>.
+/// </summary>
+/// <remarks>
+/// <para>Decoding never throws and never resolves a type from the data: the name is looked up in the
+/// <see cref="EventTypeRegistry"/> snapshot taken here; anything else is an <see cref="EnvelopeDecodeResult"/>
+/// failure with a reason a consumer puts on the dead letter.</para>
+/// <para>This format is deliberately separate from the write-ahead log's record serializer for now; the
+/// dispatch reshape (issue 12) is to make the log store this same envelope.</para>
+/// </remarks>
+public sealed class EnvelopeCodec
+{
+    private const int Version = 1;
+    private static readonly JsonEncodedText s_v = JsonEncodedText.Encode("v");
+    private static readonly JsonEncodedText s_id = JsonEncodedText.Encode("id");
+    private static readonly JsonEncodedText s_name = JsonEncodedText.Encode("name");
+    private static readonly JsonEncodedText s_createdAt = JsonEncodedText.Encode("createdAt");
+    private static readonly JsonEncodedText s_correlationId = JsonEncodedText.Encode("correlationId");
+    private static readonly JsonEncodedText s_causationId = JsonEncodedText.Encode("causationId");
+    private static readonly JsonEncodedText s_traceParent = JsonEncodedText.Encode("traceparent");
+    private static readonly JsonEncodedText s_traceState = JsonEncodedText.Encode("tracestate");
+    private static readonly JsonEncodedText s_headers = JsonEncodedText.Encode("headers");
+    private static readonly JsonEncodedText s_body = JsonEncodedText.Encode("body");
+
+    private readonly FrozenDictionary<string, JsonTypeInfo> _types;
+    private readonly int _maxBytes;
+
+    /// <summary>Creates a codec over a snapshot of <paramref name="registry"/>.</summary>
+    /// <param name="registry">The allow-list of names and types.</param>
+    /// <param name="options">Limits; validated here. Default: <see cref="EnvelopeCodecOptions"/> defaults.</param>
+    public EnvelopeCodec(EventTypeRegistry registry, EnvelopeCodecOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        options ??= new EnvelopeCodecOptions();
+        options.Validate();
+        _types = registry.Snapshot();
+        _maxBytes = options.MaxEnvelopeBytes;
+    }
+
+    /// <summary>Encodes an event for a transport.</summary>
+    /// <param name="envelope">The metadata; its name must be registered for the payload's type.</param>
+    /// <param name="payload">The event.</param>
+    /// <returns>The message to publish.</returns>
+    /// <exception cref="ArgumentException">The name is not registered, is registered for another type, the payload
+    /// cannot be serialized, or the envelope is larger than <see cref="EnvelopeCodecOptions.MaxEnvelopeBytes"/>.</exception>
+    public TransportMessage Encode(EventEnvelope envelope, object payload)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        ArgumentNullException.ThrowIfNull(payload);
+        if (!_types.TryGetValue(envelope.Name, out var typeInfo))
+            throw new ArgumentException($"The event name '{envelope.Name}' is not registered in the EventTypeRegistry; register its type before publishing it to a transport.", nameof(envelope));
+        if (typeInfo.Type != payload.GetType())
+            throw new ArgumentException($"The event name '{envelope.Name}' is registered for {typeInfo.Type.FullName}, not {payload.GetType().FullName}.", nameof(payload));
+
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber(s_v, Version);
+            writer.WriteString(s_id, envelope.EventId);
+            writer.WriteString(s_name, envelope.Name);
+            writer.WriteString(s_createdAt, envelope.CreatedAt);
+            if (envelope.CorrelationId is { } correlationId)
+                writer.WriteString(s_correlationId, correlationId);
+            if (envelope.CausationId is { } causationId)
+                writer.WriteString(s_causationId, causationId);
+            if (envelope.TraceParent is { } traceParent)
+                writer.WriteString(s_traceParent, traceParent);
+            if (envelope.TraceState is { } traceState)
+                writer.WriteString(s_traceState, traceState);
+            if (envelope.Headers.Count > 0)
+            {
+                writer.WriteStartObject(s_headers);
+                foreach (var header in envelope.Headers)
+                    writer.WriteString(header.Key, header.Value);
+                writer.WriteEndObject();
+            }
+
+            writer.WritePropertyName(s_body);
+            try
+            {
+                JsonSerializer.Serialize(writer, payload, typeInfo);
+            }
+            catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or JsonException)
+            {
+                throw new ArgumentException($"Event '{envelope.Name}' ({typeInfo.Type.FullName}) cannot be serialized for a transport: {ex.Message}", nameof(payload), ex);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        if (buffer.WrittenCount > _maxBytes)
+            throw new ArgumentException($"Event '{envelope.Name}' {envelope.EventId} encodes to {buffer.WrittenCount} bytes, over {nameof(EnvelopeCodecOptions)}.{nameof(EnvelopeCodecOptions.MaxEnvelopeBytes)} ({_maxBytes}).", nameof(payload));
+        return new TransportMessage(envelope.EventId, envelope.Name, buffer.WrittenMemory);
+    }
+
+    /// <summary>Decodes a delivered envelope. Never throws: a failure carries its reason.</summary>
+    /// <param name="routedName">The name the broker delivered the message under; the envelope's own name must equal it.</param>
+    /// <param name="envelope">The envelope bytes.</param>
+    public EnvelopeDecodeResult Decode(string routedName, ReadOnlyMemory<byte> envelope)
+    {
+        if (envelope.IsEmpty)
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingEnvelope, "the message has no envelope");
+        if (envelope.Length > _maxBytes)
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.Oversized, $"the envelope is {envelope.Length} bytes, over the limit of {_maxBytes}");
+
+        Fields fields;
+        try
+        {
+            if (!TryReadFields(envelope.Span, out fields, out var problem))
+                return problem;
+        }
+        catch (JsonException ex)
+        {
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, $"not valid JSON (line {ex.LineNumber}, byte {ex.BytePositionInLine})");
+        }
+
+        if (fields.Id is null)
+            return Missing("id");
+        if (fields.Name is null)
+            return Missing("name");
+        if (fields.CreatedAt is null)
+            return Missing("createdAt");
+        if (fields.BodyLength == 0)
+            return Missing("body");
+        if (EventNaming.Validate(fields.Name) is { } nameError)
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingField, $"field 'name' is not a valid event name ({nameError})");
+        if (!string.Equals(fields.Name, routedName, StringComparison.Ordinal))
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.NameMismatch, $"the envelope names '{fields.Name}' but was delivered as '{routedName}'");
+        if (!_types.TryGetValue(fields.Name, out var typeInfo))
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UnknownName, $"'{fields.Name}' is not a registered event name");
+
+        object? payload;
+        try
+        {
+            payload = JsonSerializer.Deserialize(envelope.Span.Slice(fields.BodyStart, fields.BodyLength), typeInfo);
+        }
+        catch (JsonException ex)
+        {
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body is not a valid {typeInfo.Type.Name} (at '{ex.Path}')");
+        }
+        catch (Exception ex)
+        {
+            // A custom converter may throw anything; its message may quote the payload, so only its type is kept.
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body could not be read as {typeInfo.Type.Name} ({ex.GetType().Name})");
+        }
+
+        if (payload is null)
+            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body is null, not a {typeInfo.Type.Name}");
+
+        var metadata = new EventEnvelope
+        {
+            EventId = fields.Id.Value,
+            Name = fields.Name,
+            CreatedAt = fields.CreatedAt.Value,
+            CorrelationId = fields.CorrelationId,
+            CausationId = fields.CausationId,
+            TraceParent = fields.TraceParent,
+            TraceState = fields.TraceState,
+            Headers = fields.Headers ?? EventEnvelope.EmptyHeaders,
+        };
+        return EnvelopeDecodeResult.Success(new DecodedEvent(metadata, payload, typeInfo.Type));
+
+        static EnvelopeDecodeResult Missing(string field) =>
+            EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingField, $"the envelope has no '{field}' field");
+    }
+
+    private static bool TryReadFields(ReadOnlySpan<byte> data, out Fields fields, out EnvelopeDecodeResult problem)
+    {
+        fields = default;
+        problem = default;
+        var reader = new Utf8JsonReader(data, new JsonReaderOptions { MaxDepth = 64 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, "the envelope is not a JSON object");
+            return false;
+        }
+
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.EndObject)
+            {
+                if (reader.Read())
+                {
+                    problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, "data follows the envelope object");
+                    return false;
+                }
+
+                return true;
+            }
+
+            var field = FieldOf(ref reader);
+            reader.Read();
+            if (field == Field.Body)
+            {
+                fields.BodyStart = checked((int)reader.TokenStartIndex);
+                reader.Skip();
+                fields.BodyLength = checked((int)reader.BytesConsumed) - fields.BodyStart;
+            }
+            else if (field == Field.Version)
+            {
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var version) || version != Version)
+                {
+                    problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, $"envelope version is not {Version}");
+                    return false;
+                }
+            }
+            else if (field == Field.Id)
+            {
+                fields.Id = reader.TokenType == JsonTokenType.String && reader.TryGetGuid(out var id) ? id : null;
+            }
+            else if (field == Field.Name)
+            {
+                fields.Name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else if (field == Field.CreatedAt)
+            {
+                fields.CreatedAt = reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var at) ? at : null;
+            }
+            else if (field == Field.CorrelationId)
+            {
+                fields.CorrelationId = reader.TokenType == JsonTokenType.String && reader.TryGetGuid(out var id) ? id : null;
+            }
+            else if (field == Field.CausationId)
+            {
+                fields.CausationId = reader.TokenType == JsonTokenType.String && reader.TryGetGuid(out var id) ? id : null;
+            }
+            else if (field == Field.TraceParent)
+            {
+                fields.TraceParent = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else if (field == Field.TraceState)
+            {
+                fields.TraceState = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            }
+            else if (field == Field.Headers)
+            {
+                if (reader.TokenType != JsonTokenType.StartObject)
+                {
+                    problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, "field 'headers' is not an object of strings");
+                    return false;
+                }
+
+                var headers = new Dictionary<string, string>(StringComparer.Ordinal);
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var key = reader.GetString()!;
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, $"header '{key}' is not a string");
+                        return false;
+                    }
+
+                    headers[key] = reader.GetString()!;
+                }
+
+                fields.Headers = headers;
+            }
+            else
+            {
+                // Fields added by a later version are skipped, so older consumers keep reading newer envelopes.
+                reader.Skip();
+            }
+        }
+
+        problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, "the envelope object is not closed");
+        return false;
+    }
+
+    private static Field FieldOf(ref Utf8JsonReader reader)
+    {
+        if (reader.ValueTextEquals(s_body.EncodedUtf8Bytes))
+            return Field.Body;
+        if (reader.ValueTextEquals(s_v.EncodedUtf8Bytes))
+            return Field.Version;
+        if (reader.ValueTextEquals(s_id.EncodedUtf8Bytes))
+            return Field.Id;
+        if (reader.ValueTextEquals(s_name.EncodedUtf8Bytes))
+            return Field.Name;
+        if (reader.ValueTextEquals(s_createdAt.EncodedUtf8Bytes))
+            return Field.CreatedAt;
+        if (reader.ValueTextEquals(s_correlationId.EncodedUtf8Bytes))
+            return Field.CorrelationId;
+        if (reader.ValueTextEquals(s_causationId.EncodedUtf8Bytes))
+            return Field.CausationId;
+        if (reader.ValueTextEquals(s_traceParent.EncodedUtf8Bytes))
+            return Field.TraceParent;
+        if (reader.ValueTextEquals(s_traceState.EncodedUtf8Bytes))
+            return Field.TraceState;
+        return reader.ValueTextEquals(s_headers.EncodedUtf8Bytes) ? Field.Headers : Field.Other;
+    }
+
+    private enum Field
+    {
+        Other,
+        Version,
+        Id,
+        Name,
+        CreatedAt,
+        CorrelationId,
+        CausationId,
+        TraceParent,
+        TraceState,
+        Headers,
+        Body,
+    }
+
+    private struct Fields
+    {
+        public Guid? Id;
+        public string? Name;
+        public DateTimeOffset? CreatedAt;
+        public Guid? CorrelationId;
+        public Guid? CausationId;
+        public string? TraceParent;
+        public string? TraceState;
+        public Dictionary<string, string>? Headers;
+        public int BodyStart;
+        public int BodyLength;
+    }
+}

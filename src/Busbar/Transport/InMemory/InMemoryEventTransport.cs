@@ -1,0 +1,59 @@
+using Busbar.Routing;
+
+namespace Busbar.Transport;
+
+/// <summary>A process's connection to an in-memory broker; several may share one broker, as instances share a real one.</summary>
+internal sealed class InMemoryEventTransport(InMemoryBroker broker, bool ownsBroker) : IEventTransport
+{
+    private readonly object _lock = new();
+    private readonly List<InMemorySubscription> _subscriptions = [];
+    private bool _disposed;
+
+    public ValueTask PublishAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        foreach (var message in messages)
+            EventNaming.ThrowIfInvalid(message.Name, nameof(messages));
+        broker.Publish(messages);
+        return default;
+    }
+
+    public ValueTask<ITransportSubscription> SubscribeAsync(TransportSubscriptionOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var subscription = broker.Subscribe(options);
+            _subscriptions.Add(subscription);
+            return new(subscription);
+        }
+    }
+
+    public ValueTask<IReadOnlyList<TransportDeadLetter>> ReadDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        return new(broker.ReadDeadLetters(maxCount));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        InMemorySubscription[] subscriptions;
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            subscriptions = [.. _subscriptions];
+        }
+
+        foreach (var subscription in subscriptions)
+            await subscription.DisposeAsync().ConfigureAwait(false);
+        if (ownsBroker)
+            await broker.DisposeAsync().ConfigureAwait(false);
+    }
+}

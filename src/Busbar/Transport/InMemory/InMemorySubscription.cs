@@ -1,0 +1,54 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace Busbar.Transport;
+
+/// <summary>One consumer of an in-memory group. Its in-flight count is guarded by the broker's lock.</summary>
+internal sealed class InMemorySubscription : ITransportSubscription
+{
+    private readonly InMemoryBroker _broker;
+    private readonly Channel<ITransportDelivery> _deliveries = Channel.CreateUnbounded<ITransportDelivery>(new UnboundedChannelOptions { SingleReader = true });
+    private int _closed;
+
+    public InMemorySubscription(InMemoryBroker broker, InMemoryBroker.BrokerGroup group, TransportSubscriptionOptions options)
+    {
+        _broker = broker;
+        Group = group;
+        MaxInFlight = options.MaxInFlight;
+        Patterns = [.. options.Patterns];
+    }
+
+    public InMemoryBroker.BrokerGroup Group { get; }
+
+    string ITransportSubscription.Group => Group.Name;
+
+    public IReadOnlyList<string> Patterns { get; }
+
+    public int MaxInFlight { get; }
+
+    /// <summary>Unsettled deliveries; the channel holds at most this many, so it needs no bound of its own.</summary>
+    public int InFlight { get; set; }
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    public InMemoryBroker Broker => _broker;
+
+    public void Offer(ITransportDelivery delivery) => _deliveries.Writer.TryWrite(delivery);
+
+    public async IAsyncEnumerable<ITransportDelivery> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var delivery in _deliveries.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            yield return delivery;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            _broker.Unsubscribe(this);
+            _deliveries.Writer.TryComplete();
+        }
+
+        return default;
+    }
+}

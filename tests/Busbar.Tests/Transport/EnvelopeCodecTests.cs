@@ -1,0 +1,163 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Busbar.Transport;
+using Busbar.Transport.Contract;
+
+namespace Busbar.Tests.Transport;
+
+
+public sealed class EnvelopeCodecTests
+{
+    private static EventTypeRegistry Registry() => new EventTypeRegistry().Add(ContractJsonContext.Default.OrderPlaced);
+
+    private static EventEnvelope Envelope(string name = "contract.orders.placed") => new()
+    {
+        EventId = Guid.CreateVersion7(),
+        Name = name,
+        CreatedAt = new DateTimeOffset(2026, 11, 30, 8, 0, 0, TimeSpan.FromHours(1)),
+    };
+
+    private static ReadOnlyMemory<byte> Utf8(string text) => Encoding.UTF8.GetBytes(text);
+
+    [Fact]
+    public void Encode_ThenDecode_RoundTripsPayloadAndMetadata()
+    {
+        var codec = new EnvelopeCodec(Registry());
+        var envelope = Envelope() with { CorrelationId = Guid.NewGuid(), Headers = new Dictionary<string, string> { ["a"] = "b" } };
+
+        var message = codec.Encode(envelope, new Busbar.Transport.Contract.OrderPlaced(1, "x"));
+        var result = codec.Decode(message.Name, message.Envelope);
+
+        Assert.True(result.Succeeded, result.Reason);
+        Assert.Equal(envelope.EventId, message.EventId);
+        Assert.Equal(new Busbar.Transport.Contract.OrderPlaced(1, "x"), result.Event!.Payload);
+        Assert.Equal(typeof(Busbar.Transport.Contract.OrderPlaced), result.Event.PayloadType);
+        Assert.Equal(envelope.CreatedAt, result.Event.Envelope.CreatedAt);
+        Assert.Equal("b", result.Event.Envelope.Headers["a"]);
+    }
+
+    [Fact]
+    public void Decode_ReflectionResolver_WorksLikeSourceGenerated()
+    {
+        var options = new JsonSerializerOptions { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
+        var codec = new EnvelopeCodec(new EventTypeRegistry().Add<Busbar.Transport.Contract.OrderPlaced>(options));
+        var message = codec.Encode(Envelope(), new Busbar.Transport.Contract.OrderPlaced(2, "y"));
+
+        Assert.Equal(new Busbar.Transport.Contract.OrderPlaced(2, "y"), codec.Decode(message.Name, message.Envelope).Event!.Payload);
+    }
+
+    [Fact]
+    public void Decode_FieldsInAnyOrderAndUnknownFields_Accepted()
+    {
+        var codec = new EnvelopeCodec(Registry());
+        var id = Guid.NewGuid();
+        var json = $$"""{"body":{"Number":3,"Customer":"z"},"future":[1,{"x":2}],"createdAt":"2026-01-01T00:00:00Z","name":"contract.orders.placed","id":"{{id}}"}""";
+
+        var result = codec.Decode("contract.orders.placed", Utf8(json));
+
+        Assert.True(result.Succeeded, result.Reason);
+        Assert.Equal(id, result.Event!.Envelope.EventId);
+        Assert.Equal(new Busbar.Transport.Contract.OrderPlaced(3, "z"), result.Event.Payload);
+    }
+
+    [Theory]
+    [InlineData("", EnvelopeDecodeFailure.MissingEnvelope)]
+    [InlineData("[1]", EnvelopeDecodeFailure.MalformedEnvelope)]
+    [InlineData("{\"v\":1,", EnvelopeDecodeFailure.MalformedEnvelope)]
+    [InlineData("{\"v\":2,\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{}}", EnvelopeDecodeFailure.MalformedEnvelope)]
+    [InlineData("{} {}", EnvelopeDecodeFailure.MalformedEnvelope)]
+    [InlineData("{\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{}}", EnvelopeDecodeFailure.MissingField)]
+    [InlineData("{\"id\":\"not-a-guid\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{}}", EnvelopeDecodeFailure.MissingField)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"body\":{}}", EnvelopeDecodeFailure.MissingField)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\"}", EnvelopeDecodeFailure.MissingField)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.shipped\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{}}", EnvelopeDecodeFailure.NameMismatch)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":\"x\"}}", EnvelopeDecodeFailure.UndecodableBody)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":null}", EnvelopeDecodeFailure.UndecodableBody)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"headers\":{\"a\":1},\"body\":{}}", EnvelopeDecodeFailure.MalformedEnvelope)]
+    public void Decode_BadEnvelope_FailsWithSpecificReasonAndNeverThrows(string json, EnvelopeDecodeFailure expected)
+    {
+        var codec = new EnvelopeCodec(Registry());
+
+        var result = codec.Decode("contract.orders.placed", Utf8(json.Replace("ID", Guid.NewGuid().ToString(), StringComparison.Ordinal)));
+
+        Assert.Equal(expected, result.Failure);
+        Assert.False(result.Succeeded);
+        Assert.StartsWith(expected.ToString(), result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_UnknownName_IsNotResolvedByTypeName()
+    {
+        // The registry is the allow-list: a name that happens to be a loadable type's name is still unknown.
+        var codec = new EnvelopeCodec(Registry());
+        var json = $$"""{"id":"{{Guid.NewGuid()}}","name":"System.IO.FileInfo","createdAt":"2026-01-01T00:00:00Z","body":"/etc/passwd"}""";
+
+        var result = codec.Decode("System.IO.FileInfo", Utf8(json));
+
+        Assert.Equal(EnvelopeDecodeFailure.UnknownName, result.Failure);
+        Assert.Contains("System.IO.FileInfo", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_Oversized_FailsBeforeParsing()
+    {
+        var codec = new EnvelopeCodec(Registry(), new EnvelopeCodecOptions { MaxEnvelopeBytes = 1024 });
+        var huge = new string('x', 2000);
+
+        var result = codec.Decode("contract.orders.placed", Utf8(huge));
+
+        Assert.Equal(EnvelopeDecodeFailure.Oversized, result.Failure);
+        Assert.DoesNotContain("xxx", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_BadBody_ReasonDoesNotQuoteThePayload()
+    {
+        var codec = new EnvelopeCodec(Registry());
+        var json = $$$"""{"id":"{{{Guid.NewGuid()}}}","name":"contract.orders.placed","createdAt":"2026-01-01T00:00:00Z","body":{"Number":"secret-4111"}}""";
+
+        var result = codec.Decode("contract.orders.placed", Utf8(json));
+
+        Assert.Equal(EnvelopeDecodeFailure.UndecodableBody, result.Failure);
+        Assert.DoesNotContain("secret", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Encode_UnregisteredOrMismatchedOrOversized_ThrowsArgumentException()
+    {
+        var codec = new EnvelopeCodec(Registry(), new EnvelopeCodecOptions { MaxEnvelopeBytes = 256 });
+
+        var unknown = Assert.Throws<ArgumentException>(() => codec.Encode(Envelope("contract.nope"), new Busbar.Transport.Contract.OrderPlaced(1, "x")));
+        var mismatch = Assert.Throws<ArgumentException>(() => codec.Encode(Envelope(), new Busbar.Transport.Contract.OrderShipped(1)));
+        var oversized = Assert.Throws<ArgumentException>(() => codec.Encode(Envelope(), new Busbar.Transport.Contract.OrderPlaced(1, new string('x', 300))));
+
+        Assert.Contains("not registered", unknown.Message, StringComparison.Ordinal);
+        Assert.Contains("OrderPlaced", mismatch.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxEnvelopeBytes", oversized.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Add_SameNameForAnotherType_Throws()
+    {
+        var registry = Registry();
+
+        var error = Assert.Throws<ArgumentException>(() => registry.Add(ClashJsonContext.Default.Clash));
+
+        Assert.Contains("contract.orders.placed", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Options_Invalid_ThrowsNamingTheOption()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new EnvelopeCodec(Registry(), new EnvelopeCodecOptions { MaxEnvelopeBytes = 10 }));
+
+        Assert.Contains("EnvelopeCodecOptions.MaxEnvelopeBytes", error.Message, StringComparison.Ordinal);
+    }
+}
+
+[EventName("contract.orders.placed")]
+public sealed record Clash(int Number);
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Clash))]
+internal sealed partial class ClashJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
