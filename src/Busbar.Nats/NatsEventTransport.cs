@@ -164,7 +164,7 @@ internal sealed class NatsEventTransport : INatsTransport
     {
         // 503: JetStream is not ready yet (a server that just restarted is still recovering its streams).
         NatsJSApiException api => api.Error.Code == 503,
-        NatsPayloadTooLargeException => false,
+        NatsJSDuplicateMessageException or NatsPayloadTooLargeException => false,
         NatsException or TimeoutException => true,
         _ => false,
     };
@@ -190,11 +190,20 @@ internal sealed class NatsEventTransport : INatsTransport
                 try
                 {
                     var ack = await _context.JetStream.PublishAsync(subject, message.Envelope, NatsContext.Raw, options, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    ack.EnsureSuccess();
                     if (ack.Duplicate)
+                    {
                         _context.Metrics.Duplicates.Add(1);
-                    else
-                        _context.Metrics.Published.Add(1);
+                        return;
+                    }
+
+                    ack.EnsureSuccess();
+                    _context.Metrics.Published.Add(1);
+                    return;
+                }
+                catch (NatsJSDuplicateMessageException)
+                {
+                    // The stream already holds this event id (a re-send, or a copy stored before the server went quiet): success.
+                    _context.Metrics.Duplicates.Add(1);
                     return;
                 }
                 catch (Exception ex) when (IsTransient(ex) && _context.Time.GetElapsedTime(started) < _context.Options.PublishTimeout)

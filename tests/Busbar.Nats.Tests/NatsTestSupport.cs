@@ -30,8 +30,12 @@ internal static class NatsTestSupport
         new EventEnvelope { EventId = Guid.CreateVersion7(), Name = "contract.orders.placed", CreatedAt = TimeProvider.System.GetUtcNow() },
         new OrderPlaced(number, "c" + number));
 
-    public static int Number(this EnvelopeCodec codec, ITransportDelivery delivery) =>
-        ((OrderPlaced)codec.Decode(delivery.Name, delivery.Envelope).Event!.Payload).Number;
+    public static int Number(this EnvelopeCodec codec, ITransportDelivery delivery) => codec.Decode(delivery.Name, delivery.Envelope).Event!.Payload switch
+    {
+        OrderPlaced placed => placed.Number,
+        OrderShipped shipped => shipped.Number,
+        var other => throw new InvalidOperationException(other.GetType().Name),
+    };
 
     public static async Task Until(Func<bool> condition, string what, TimeSpan? limit = null)
     {
