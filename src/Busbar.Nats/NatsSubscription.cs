@@ -58,20 +58,7 @@ internal sealed partial class NatsSubscription : ITransportSubscription
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var prefix = _context.Options.SubjectPrefix;
-        var filters = Patterns.Select(p => NatsSubjects.Filter(prefix, p)).Distinct(StringComparer.Ordinal).ToArray();
-        var layout = new List<(int? PatternIndex, string[] Filters)>();
-        if (filters.Length > 1 && _context.Features.MultipleFilterSubjects && !AnyOverlap(filters))
-        {
-            layout.Add((null, filters));
-        }
-        else
-        {
-            // One consumer per distinct filter; its pattern index is the first pattern with that filter.
-            foreach (var filter in filters)
-                layout.Add((Patterns.Select((p, i) => (p, i)).First(x => NatsSubjects.Filter(prefix, x.p) == filter).i, [filter]));
-        }
-
+        var layout = Layout(Patterns, _context.Options.SubjectPrefix, _context.Features);
         var consumers = new ConsumerRef[layout.Count];
         for (var i = 0; i < layout.Count; i++)
         {
@@ -101,6 +88,31 @@ internal sealed partial class NatsSubscription : ITransportSubscription
         _deliveries.Writer.TryComplete();
         _onDisposed(this);
         _stop.Dispose();
+    }
+
+    /// <summary>
+    /// The group's consumers: one with every filter where the server takes several and no two overlap (2.10+ refuses
+    /// overlapping filters), else one per distinct filter, owning the events of its pattern that no earlier pattern matches.
+    /// </summary>
+    internal static List<(int? PatternIndex, string[] Filters)> Layout(IReadOnlyList<string> patterns, string prefix, NatsServerFeatures features)
+    {
+        var filters = patterns.Select(p => NatsSubjects.Filter(prefix, p)).Distinct(StringComparer.Ordinal).ToArray();
+        var layout = new List<(int? PatternIndex, string[] Filters)>();
+        if (filters.Length > 1 && features.MultipleFilterSubjects && !AnyOverlap(filters))
+        {
+            layout.Add((null, filters));
+            return layout;
+        }
+
+        foreach (var filter in filters)
+        {
+            var index = 0;
+            while (NatsSubjects.Filter(prefix, patterns[index]) != filter)
+                index++;
+            layout.Add((index, [filter]));
+        }
+
+        return layout;
     }
 
     private static bool AnyOverlap(string[] filters)

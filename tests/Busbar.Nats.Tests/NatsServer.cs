@@ -13,12 +13,14 @@ namespace Busbar.Nats.Tests;
 public sealed class NatsServer : IAsyncDisposable
 {
     private readonly StringBuilder _output = new();
+    private readonly string[] _arguments;
     private Process? _process;
 
-    private NatsServer(int port, string directory)
+    private NatsServer(int port, string directory, string[] arguments)
     {
         Port = port;
         Directory = directory;
+        _arguments = arguments;
     }
 
     public int Port { get; }
@@ -31,13 +33,14 @@ public sealed class NatsServer : IAsyncDisposable
         new[] { "/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server" }.FirstOrDefault(File.Exists)
         ?? throw new InvalidOperationException("nats-server is not installed (apt-get install -y nats-server); .ci/run installs it.");
 
-    public static async Task<NatsServer> StartAsync()
+    /// <summary>Starts a server; <paramref name="arguments"/> are added to its command line (e.g. <c>--user u --pass p</c>).</summary>
+    public static async Task<NatsServer> StartAsync(params string[] arguments)
     {
         var directory = Path.Combine(Path.GetTempPath(), "busbar-nats-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         for (var attempt = 1; ; attempt++)
         {
-            var server = new NatsServer(FreePort(), directory);
+            var server = new NatsServer(FreePort(), directory, arguments);
             try
             {
                 await server.StartProcessAsync();
@@ -94,7 +97,7 @@ public sealed class NatsServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-js", "-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-sd", Directory })
+        foreach (var argument in new[] { "-js", "-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-sd", Directory }.Concat(_arguments))
             info.ArgumentList.Add(argument);
 
         lock (_output)
