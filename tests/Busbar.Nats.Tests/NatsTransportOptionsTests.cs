@@ -1,5 +1,5 @@
-using NATS.Client.Core;
 using Microsoft.Extensions.Logging.Abstractions;
+using NATS.Client.Core;
 
 namespace Busbar.Nats.Tests;
 
