@@ -184,12 +184,19 @@ internal sealed class NatsEventTransport : INatsTransport
         {
             var subject = NatsSubjects.Subject(_context.Options.SubjectPrefix, message.Name);
             var options = new NatsJSPubOpts { MsgId = message.EventId.ToString() };
+            var limit = _context.Options.PublishTimeout;
             var started = _context.Time.GetTimestamp();
             for (var attempt = 1; ; attempt++)
             {
+                Exception failure;
+
+                // Each attempt is bounded here: while disconnected the client may hold a request until it reconnects.
+                var remaining = limit - _context.Time.GetElapsedTime(started);
+                using var attemptLimit = new CancellationTokenSource(Min(_context.Options.RequestTimeout, remaining), _context.Time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, attemptLimit.Token);
                 try
                 {
-                    var ack = await _context.JetStream.PublishAsync(subject, message.Envelope, NatsContext.Raw, options, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var ack = await _context.JetStream.PublishAsync(subject, message.Envelope, NatsContext.Raw, options, cancellationToken: linked.Token).ConfigureAwait(false);
                     if (ack.Duplicate)
                     {
                         _context.Metrics.Duplicates.Add(1);
@@ -206,19 +213,41 @@ internal sealed class NatsEventTransport : INatsTransport
                     _context.Metrics.Duplicates.Add(1);
                     return;
                 }
-                catch (Exception ex) when (IsTransient(ex) && _context.Time.GetElapsedTime(started) < _context.Options.PublishTimeout)
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    // Re-sending with the same Nats-Msg-Id is safe: a copy the server stored before it went quiet is recognised.
-                    _context.Metrics.PublishRetries.Add(1);
-                    NatsLog.PublishRetry(_context.Logger, ex, message.Name, message.EventId, attempt);
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * attempt)), _context.Time, cancellationToken).ConfigureAwait(false);
+                    failure = new TimeoutException($"no acknowledgement within {_context.Options.RequestTimeout}");
                 }
+                catch (Exception ex) when (IsTransient(ex))
+                {
+                    failure = ex;
+                }
+
+                if (_context.Time.GetElapsedTime(started) >= limit)
+                {
+                    throw new NatsException(
+                        $"Publishing '{message.Name}' {message.EventId} got no acknowledgement within NatsTransportOptions.PublishTimeout ({limit}, {attempt} attempts): {failure.Message}. " +
+                        "It may still be stored; publishing it again with the same event id stores it once.",
+                        failure);
+                }
+
+                // Re-sending with the same Nats-Msg-Id is safe: a copy the server stored before it went quiet is recognised.
+                _context.Metrics.PublishRetries.Add(1);
+                NatsLog.PublishRetry(_context.Logger, failure, message.Name, message.EventId, attempt);
+                var pause = Min(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * attempt)), limit - _context.Time.GetElapsedTime(started));
+                await Task.Delay(pause, _context.Time, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
             _window.Release();
         }
+    }
+
+    /// <summary>The shorter of two spans, at least 1 ms (a timer of zero or less would not run).</summary>
+    private static TimeSpan Min(TimeSpan a, TimeSpan b)
+    {
+        var shorter = a < b ? a : b;
+        return shorter > TimeSpan.Zero ? shorter : TimeSpan.FromMilliseconds(1);
     }
 
     private IEnumerable<Measurement<long>> Measure(Func<NatsSubscription, long> read)

@@ -267,6 +267,19 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PublishAsync_ServerGoneForGood_FailsAfterPublishTimeout_NeverHangs()
+    {
+        var codec = Codec();
+        var transport = await ConnectAsync(Options() with { PublishTimeout = TimeSpan.FromSeconds(2), RequestTimeout = TimeSpan.FromMilliseconds(500) });
+        await transport.PublishAsync([codec.Placed(1)]);
+        await _server.KillAsync();
+
+        var publishing = transport.PublishAsync([codec.Placed(2), codec.Placed(3)]).AsTask();
+
+        await Assert.ThrowsAnyAsync<NatsException>(() => publishing.WaitAsync(TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
     public async Task SubscribeAsync_OverlappingPatternsOnOneGroup_EachEventHandledOnceByTheGroup()
     {
         var codec = Codec();
