@@ -1,4 +1,5 @@
 using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
 
 namespace Busbar.Nats;
 
@@ -69,7 +70,7 @@ internal sealed partial class NatsSubscription
             NatsLog.DeadLetterFailed(_context.Logger, ex, delivery.DeliveryId, delivery.Name, Group);
             try
             {
-                await delivery.Message.NakAsync(new AckOpts { NakDelay = TimeSpan.FromSeconds(1) }, CancellationToken.None).ConfigureAwait(false);
+                await delivery.Message.NakAsync(new AckOpts { NakDelay = TimeSpan.FromSeconds(1) }, _stop.Token).ConfigureAwait(false);
             }
             catch (Exception)
             {
@@ -87,8 +88,25 @@ internal sealed partial class NatsSubscription
         var letter = new NatsDeadLetter(Group, delivery.Name, delivery.Message.Subject, delivery.Sequence, delivery.DeliveryCount, reason, _context.Time.GetUtcNow(), delivery.Envelope.ToArray());
         var subject = NatsSubjects.Subject(_context.Options.DeadLetterSubjectPrefix, delivery.Name);
         var options = new NatsJSPubOpts { MsgId = $"{_context.Options.StreamName}.{delivery.Sequence}.{delivery.Consumer.Name}" };
-        var ack = await _context.JetStream.PublishAsync(subject, (ReadOnlyMemory<byte>)letter.Encode(), NatsContext.Raw, options, cancellationToken: cancellationToken).ConfigureAwait(false);
-        ack.EnsureSuccess();
+        PubAckResponse ack;
+
+        // Bounded: while disconnected the client may hold the request until it reconnects. On failure the original stays
+        // unacknowledged and comes again after the lease.
+        using (var limit = new CancellationTokenSource(_context.Options.RequestTimeout, _context.Time))
+        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limit.Token))
+        {
+            try
+            {
+                ack = await _context.JetStream.PublishAsync(subject, (ReadOnlyMemory<byte>)letter.Encode(), NatsContext.Raw, options, cancellationToken: linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The dead letter of message {delivery.DeliveryId} of '{delivery.Name}' got no acknowledgement within {_context.Options.RequestTimeout}.", ex);
+            }
+        }
+
+        if (!ack.Duplicate)
+            ack.EnsureSuccess();
         await delivery.Message.AckTerminateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         _context.Metrics.DeadLettered.Add(1);
         NatsLog.DeadLettered(_context.Logger, delivery.Name, delivery.DeliveryId, Group, delivery.DeliveryCount, reason);

@@ -202,7 +202,7 @@ internal sealed partial class NatsSubscription : ITransportSubscription
         {
             try
             {
-                await message.AckAsync(cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                await message.AckAsync(cancellationToken: _stop.Token).ConfigureAwait(false);
                 _context.Metrics.Skipped.Add(1);
             }
             finally
