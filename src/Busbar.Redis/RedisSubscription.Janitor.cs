@@ -127,6 +127,8 @@ internal sealed partial class RedisSubscription
         StreamId? safe = null;
         foreach (var group in groups)
         {
+            if (group.Name == Group)
+                _context.Metrics.RecordGroup(Group, stream.Name, group.PendingMessageCount, group.Lag);
             StreamId needed;
             if (group.PendingMessageCount > 0)
             {

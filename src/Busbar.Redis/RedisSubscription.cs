@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Busbar.Transport;
@@ -15,6 +16,7 @@ namespace Busbar.Redis;
 /// The in-flight bound is a semaphore of <see cref="TransportSubscriptionOptions.MaxInFlight"/> slots: a read asks for
 /// at most as many entries as slots are free, and a delivery gives its slot back when it is settled.
 /// </remarks>
+[DebuggerDisplay("{Group}: {InFlight} in flight, {_snapshot.Length} streams")]
 internal sealed partial class RedisSubscription : ITransportSubscription
 {
     private readonly RedisContext _context;

@@ -46,9 +46,15 @@ public static class RedisTransport
         configuration.ClientName ??= "busbar";
 
         ConnectionMultiplexer connection;
+        var connecting = ConnectionMultiplexer.ConnectAsync(configuration);
         try
         {
-            connection = await ConnectionMultiplexer.ConnectAsync(configuration).WaitAsync(cancellationToken).ConfigureAwait(false);
+            connection = await connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _ = DisposeWhenConnectedAsync(connecting);
+            throw;
         }
         catch (RedisConnectionException ex)
         {
@@ -85,6 +91,19 @@ public static class RedisTransport
     {
         var process = System.Diagnostics.Process.GetCurrentProcess().ProcessName;
         return $"{Environment.MachineName}/{process}".Replace(' ', '_');
+    }
+
+    /// <summary>A connect abandoned by cancellation still finishes; close what it opens.</summary>
+    private static async Task DisposeWhenConnectedAsync(Task<ConnectionMultiplexer> connecting)
+    {
+        try
+        {
+            await (await connecting.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // It failed to connect: nothing to close.
+        }
     }
 
     private static bool IsLocal(System.Net.EndPoint endPoint) => endPoint switch

@@ -33,5 +33,5 @@ public sealed record EventEnvelope
     /// <value>Default: empty.</value>
     public IReadOnlyDictionary<string, string> Headers { get; init; } = EmptyHeaders;
 
-    internal static readonly IReadOnlyDictionary<string, string> EmptyHeaders = new Dictionary<string, string>(0);
+    internal static readonly IReadOnlyDictionary<string, string> EmptyHeaders = System.Collections.ObjectModel.ReadOnlyDictionary<string, string>.Empty;
 }

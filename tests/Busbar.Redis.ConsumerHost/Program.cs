@@ -1,0 +1,34 @@
+using System.Globalization;
+using System.Text;
+using Busbar.Redis;
+using Busbar.Transport;
+
+// Usage: Busbar.Redis.ConsumerHost <configuration> <key prefix> <consumer name> <group> <pattern>
+// Prints "R" once subscribed, then "H <entry id> <delivery count>" for each delivery it handled and acknowledged.
+// Each delivery takes 20 ms, so the host always holds up to 20 unacknowledged deliveries when it is killed.
+if (args.Length != 5)
+{
+    Console.Error.WriteLine("usage: <configuration> <key prefix> <consumer name> <group> <pattern>");
+    return 2;
+}
+
+Console.OutputEncoding = Encoding.UTF8;
+await using var transport = await RedisTransport.ConnectAsync(new RedisTransportOptions
+{
+    Configuration = args[0],
+    KeyPrefix = args[1],
+    ConsumerName = args[2],
+    Lease = TimeSpan.FromSeconds(2),
+    JanitorInterval = TimeSpan.FromMilliseconds(50),
+    FallbackPollInterval = TimeSpan.FromMilliseconds(250),
+});
+await using var subscription = await transport.SubscribeAsync(new TransportSubscriptionOptions { Group = args[3], Patterns = [args[4]], MaxInFlight = 20 });
+Console.WriteLine("R");
+await foreach (var delivery in subscription.ReadAllAsync())
+{
+    await Task.Delay(20);
+    await delivery.AckAsync();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"H {delivery.DeliveryId} {delivery.DeliveryCount}"));
+}
+
+return 0;
