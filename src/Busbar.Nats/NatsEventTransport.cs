@@ -1,0 +1,264 @@
+using System.Diagnostics.Metrics;
+using Busbar.Transport;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+
+namespace Busbar.Nats;
+
+/// <summary>
+/// The NATS JetStream transport: publishes with a bounded window of concurrent JetStream publishes (each re-sent with
+/// its <c>Nats-Msg-Id</c> while the server does not answer), and runs one <see cref="NatsSubscription"/> per subscribe call.
+/// </summary>
+internal sealed class NatsEventTransport : INatsTransport
+{
+    private readonly NatsContext _context;
+    private readonly SemaphoreSlim _window;
+    private readonly object _lock = new();
+    private NatsSubscription[] _subscriptions = [];
+    private int _disposed;
+
+    public NatsEventTransport(NatsContext context, IMeterFactory? meterFactory)
+    {
+        _context = context;
+        _window = new SemaphoreSlim(context.Options.PublishWindow, context.Options.PublishWindow);
+        context.Metrics = new NatsMetrics(meterFactory, () => Measure(static s => s.Pending), () => Measure(static s => s.Redelivered));
+    }
+
+    public NatsTransportStatus Status
+    {
+        get
+        {
+            long inFlight = 0, pending = 0, redelivered = 0;
+            foreach (var subscription in Volatile.Read(ref _subscriptions))
+            {
+                inFlight += subscription.InFlight;
+                pending += subscription.Pending;
+                redelivered += subscription.Redelivered;
+            }
+
+            return new NatsTransportStatus
+            {
+                IsConnected = _context.Connection.ConnectionState == NatsConnectionState.Open,
+                ServerVersion = _context.Features.Version,
+                MultipleFilterSubjects = _context.Features.MultipleFilterSubjects,
+                ConsumersRecreated = _context.ConsumersRecreated,
+                LastAlarm = _context.LastAlarm,
+                InFlight = inFlight,
+                Pending = pending,
+                Redelivered = redelivered,
+            };
+        }
+    }
+
+    public async ValueTask PublishAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (messages.Count == 0)
+            return;
+        foreach (var message in messages)
+        {
+            if (!NatsSubjects.IsValidName(message.Name))
+                throw new ArgumentException($"'{message.Name}' is not a valid event name (dotted segments of letters, digits, '_' and '-').", nameof(messages));
+            if (message.Envelope.IsEmpty)
+                throw new ArgumentException($"The message {message.EventId} of '{message.Name}' has no envelope.", nameof(messages));
+        }
+
+        var pending = new Task[messages.Count];
+        var started = 0;
+        try
+        {
+            for (; started < messages.Count; started++)
+            {
+                await AcquireWindowAsync(cancellationToken).ConfigureAwait(false);
+                pending[started] = PublishOneAsync(messages[started], cancellationToken);
+            }
+        }
+        catch
+        {
+            // What was sent may still be stored; wait for those answers so the window stays accounted.
+            for (var i = 0; i < started; i++)
+            {
+                try
+                {
+                    await pending[i].ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The caller gets the first failure below; this one's answer no longer matters.
+                }
+            }
+
+            throw;
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
+
+    public async ValueTask<ITransportSubscription> SubscribeAsync(TransportSubscriptionOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var subscription = new NatsSubscription(_context, options, Remove);
+        await subscription.StartAsync(cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                _ = subscription.DisposeAsync();
+                throw new ObjectDisposedException(nameof(NatsEventTransport));
+            }
+
+            _subscriptions = [.. _subscriptions, subscription];
+        }
+
+        return subscription;
+    }
+
+    public async ValueTask<IReadOnlyList<TransportDeadLetter>> ReadDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var stream = await _context.JetStream.GetStreamAsync(_context.Options.DeadLetterStreamName, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var state = stream.Info.State;
+        var letters = new List<TransportDeadLetter>();
+        if (state.Messages == 0)
+            return letters;
+        for (var sequence = state.FirstSeq; sequence <= state.LastSeq && letters.Count < maxCount; sequence++)
+        {
+            StreamMsgGetResponse response;
+            try
+            {
+                response = await stream.GetAsync(new StreamMsgGetRequest { Seq = sequence }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+            {
+                // Deleted (an operator removed or re-drove it): the next one.
+                continue;
+            }
+
+            if (NatsDeadLetter.Read(sequence, response.Message.Data) is { } letter)
+                letters.Add(letter);
+        }
+
+        return letters;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        NatsSubscription[] subscriptions;
+        lock (_lock)
+            subscriptions = _subscriptions;
+        foreach (var subscription in subscriptions)
+            await subscription.DisposeAsync().ConfigureAwait(false);
+        await _context.Connection.DisposeAsync().ConfigureAwait(false);
+        _context.Metrics.Dispose();
+        _window.Dispose();
+    }
+
+    internal static bool IsTransient(Exception ex) => ex switch
+    {
+        // 503: JetStream is not ready yet (a server that just restarted is still recovering its streams).
+        NatsJSApiException api => api.Error.Code == 503,
+        NatsJSDuplicateMessageException or NatsPayloadTooLargeException => false,
+        NatsException or TimeoutException => true,
+        _ => false,
+    };
+
+    private async ValueTask AcquireWindowAsync(CancellationToken cancellationToken)
+    {
+        if (_window.Wait(0, CancellationToken.None))
+            return;
+        if (_context.Options.PublishFullMode == BusFullMode.Reject)
+            throw new BusFullException($"The NATS publish window is full ({_context.Options.PublishWindow} publishes await their acknowledgement; NatsTransportOptions.PublishFullMode is Reject).");
+        await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PublishOneAsync(TransportMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var subject = NatsSubjects.Subject(_context.Options.SubjectPrefix, message.Name);
+            var options = new NatsJSPubOpts { MsgId = message.EventId.ToString() };
+            var limit = _context.Options.PublishTimeout;
+            var started = _context.Time.GetTimestamp();
+            for (var attempt = 1; ; attempt++)
+            {
+                Exception failure;
+
+                // Each attempt is bounded here: while disconnected the client may hold a request until it reconnects.
+                var remaining = limit - _context.Time.GetElapsedTime(started);
+                using var attemptLimit = new CancellationTokenSource(Min(_context.Options.RequestTimeout, remaining), _context.Time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, attemptLimit.Token);
+                try
+                {
+                    var ack = await _context.JetStream.PublishAsync(subject, message.Envelope, NatsContext.Raw, options, cancellationToken: linked.Token).ConfigureAwait(false);
+                    if (ack.Duplicate)
+                    {
+                        _context.Metrics.Duplicates.Add(1);
+                        return;
+                    }
+
+                    ack.EnsureSuccess();
+                    _context.Metrics.Published.Add(1);
+                    return;
+                }
+                catch (NatsJSDuplicateMessageException)
+                {
+                    // The stream already holds this event id (a re-send, or a copy stored before the server went quiet): success.
+                    _context.Metrics.Duplicates.Add(1);
+                    return;
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    failure = new TimeoutException($"no acknowledgement within {_context.Options.RequestTimeout}");
+                }
+                catch (Exception ex) when (IsTransient(ex))
+                {
+                    failure = ex;
+                }
+
+                if (_context.Time.GetElapsedTime(started) >= limit)
+                {
+                    throw new NatsException(
+                        $"Publishing '{message.Name}' {message.EventId} got no acknowledgement within NatsTransportOptions.PublishTimeout ({limit}, {attempt} attempts): {failure.Message}. " +
+                        "It may still be stored; publishing it again with the same event id stores it once.",
+                        failure);
+                }
+
+                // Re-sending with the same Nats-Msg-Id is safe: a copy the server stored before it went quiet is recognised.
+                _context.Metrics.PublishRetries.Add(1);
+                NatsLog.PublishRetry(_context.Logger, failure, message.Name, message.EventId, attempt);
+                var pause = Min(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * attempt)), limit - _context.Time.GetElapsedTime(started));
+                await Task.Delay(pause, _context.Time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _window.Release();
+        }
+    }
+
+    /// <summary>The shorter of two spans, at least 1 ms (a timer of zero or less would not run).</summary>
+    private static TimeSpan Min(TimeSpan a, TimeSpan b)
+    {
+        var shorter = a < b ? a : b;
+        return shorter > TimeSpan.Zero ? shorter : TimeSpan.FromMilliseconds(1);
+    }
+
+    private IEnumerable<Measurement<long>> Measure(Func<NatsSubscription, long> read)
+    {
+        foreach (var subscription in Volatile.Read(ref _subscriptions))
+            yield return new Measurement<long>(read(subscription), new KeyValuePair<string, object?>("group", subscription.Group));
+    }
+
+    private void Remove(NatsSubscription subscription)
+    {
+        lock (_lock)
+            _subscriptions = [.. _subscriptions.Where(s => s != subscription)];
+    }
+}
