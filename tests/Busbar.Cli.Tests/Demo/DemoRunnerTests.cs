@@ -98,6 +98,10 @@ public sealed partial class DemoRunnerTests
         for (var burst = 1; burst <= 3; burst++)
             Assert.Matches($@"burst {burst} at\s+\d+\.\d s  publisher waited \d+ ms, nothing lost; queue ", run.Output);
 
+        // Each burst fills the queue: some line's peak reaches the capacity, though a line a second rarely catches it full.
+        var capacity = int.Parse(CapacityPattern().Match(run.Output).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(PeakPattern().Matches(run.Output), m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= capacity);
+
         // Steady flow between bursts: the queue recovers from at least one burst before the next (all three, on an idle machine).
         Assert.Matches(@"burst \d at\s+\d+\.\d s  [^\n]*queue under a quarter after \d+\.\d s", run.Output);
         CliRun.ParseInvariant(run.Output).AssertAddsUp();
@@ -168,12 +172,18 @@ public sealed partial class DemoRunnerTests
         await running;
     }
 
+    [GeneratedRegex(@"queue-peak=(\d+)")]
+    private static partial Regex PeakPattern();
+
+    [GeneratedRegex(@", capacity (\d+),")]
+    private static partial Regex CapacityPattern();
+
     [GeneratedRegex(@"rejected=(?<rejected>\d+) slow=\d+(?: rejected-racing-stop=(?<raced>\d+))?")]
     private static partial Regex RejectedPattern();
 
     [GeneratedRegex(@"write-ahead log  (\S+) \(temporary: removed")]
     private static partial Regex TemporaryLogPattern();
 
-    [GeneratedRegex(@"queue=(?<queue>\d+)/\d+ handler-overflow=\d+ in-flight=(?<inflight>\d+)")]
+    [GeneratedRegex(@"queue=(?<queue>\d+)/\d+ queue-peak=\d+ handler-overflow=\d+ in-flight=(?<inflight>\d+)")]
     private static partial Regex ProgressPattern();
 }
