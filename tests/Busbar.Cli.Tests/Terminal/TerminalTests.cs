@@ -13,17 +13,21 @@ public sealed partial class TerminalTests
 {
     private const string Escape = "\u001b";
 
+    /// <summary>The live view's queue bar at capacity: sixteen full blocks.</summary>
+    private const string FullQueueBar = "████████████████";
+
     [Fact]
     public async Task Demo_SecondCtrlC_RestoresCursorAndLineAndSaysWhatIsLeftInTheLog()
     {
         if (!OperatingSystem.IsLinux() || FindPython() is not { } python)
             return;
 
-        // A backlog far beyond what the drain can finish, so the second Ctrl+C lands while the shutdown still drains.
+        // The first Ctrl+C once the queue bar is full: a backlog one handler at a time cannot drain before the
+        // drain timeout (2 s), so the second Ctrl+C, on the next frame, lands while the shutdown still drains.
         var run = await RunOnTerminalAsync(
             python,
-            ["backpressure:", "shutting down gracefully"],
-            "demo", "--duration", "60", "--rate", "5000", "--capacity", "5000");
+            [FullQueueBar, "shutting down gracefully"],
+            "demo", "--duration", "60", "--rate", "5000", "--capacity", "200", "--concurrency", "1");
         string? logDirectory = null;
         try
         {

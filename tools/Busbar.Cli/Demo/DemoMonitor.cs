@@ -16,6 +16,7 @@ internal sealed class DemoMonitor
     private long _lastProcessed;
     private double _lastThroughput;
     private long _stoppedAt;
+    private int _queuePeak;
     private volatile DemoPhase _phase;
 
     public DemoMonitor(IEventBus bus, DemoSettings settings, OutcomeLedger ledger, DemoPublisher publisher, OrderPipeline pipeline, string walDirectory, CliInterrupt interrupt, TimeProvider time)
@@ -52,7 +53,10 @@ internal sealed class DemoMonitor
     /// </summary>
     public static long RejectedRacingStop(BusStatistics statistics, OutcomeLedger ledger) => Math.Max(0, statistics.Rejected - ledger.Rejected);
 
-    /// <summary>Takes a frame; throughput is measured since the previous call (the view calls this from one thread).</summary>
+    /// <summary>Looks at the queue between frames, so the next frame's <see cref="DemoSnapshot.QueuePeak"/> includes what it saw.</summary>
+    public void Watch() => _queuePeak = Math.Max(_queuePeak, _bus.GetStatistics().QueueDepth);
+
+    /// <summary>Takes a frame; throughput and the queue's peak are measured since the previous call (the view calls this and <see cref="Watch"/> from one flow).</summary>
     public DemoSnapshot Sample()
     {
         var statistics = _bus.GetStatistics();
@@ -66,6 +70,8 @@ internal sealed class DemoMonitor
         }
 
         // Once stopped, the clock of the average stops too: idle time after the stop is not part of the run.
+        var queuePeak = Math.Max(_queuePeak, statistics.QueueDepth);
+        _queuePeak = 0;
         var stoppedAt = Interlocked.Read(ref _stoppedAt);
         var runSeconds = _time.GetElapsedTime(_start, stoppedAt != 0 ? stoppedAt : now).TotalSeconds;
         return new DemoSnapshot
@@ -75,6 +81,7 @@ internal sealed class DemoMonitor
             Phase = _phase,
             InterruptedBy = _interrupt.Signal,
             Statistics = statistics,
+            QueuePeak = queuePeak,
             Throughput = _lastThroughput,
             AverageThroughput = runSeconds > 0 ? statistics.Processed / runSeconds : 0,
             RejectedRacingStop = _phase == DemoPhase.Publishing ? 0 : RejectedRacingStop(statistics, _ledger),

@@ -79,7 +79,9 @@ internal sealed record DemoPace(double MeasuredOrdersPerSecond)
                         warmAt = time.GetTimestamp();
                     }
 
-                    // Under Wait this returns when there is room: the queue stays full, the handlers never idle.
+                    // Under Wait this returns when there is room: while the publisher outruns the handlers the queue
+                    // stays full and the handlers never idle. If the log's fsyncs make the publisher the slower side
+                    // (a slow disk under --flush always), this measures the publisher, which paces the run as well.
                     var order = OrderPipeline.CreateOrder(++number);
                     await bus.PublishAsync(order, new PublishOptions { OrderingKey = order.Customer }, CancellationToken.None);
                 }

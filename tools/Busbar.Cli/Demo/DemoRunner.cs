@@ -14,6 +14,9 @@ internal static class DemoRunner
     private static readonly TimeSpan s_liveRefresh = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_plainInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often the plain view looks at the queue between its lines, for the line's queue peak.</summary>
+    private static readonly TimeSpan s_plainWatch = TimeSpan.FromMilliseconds(100);
+
     /// <param name="request">What the command line asked for.</param>
     /// <param name="io">Where to write.</param>
     /// <param name="interrupt">Ctrl+C or SIGTERM: stop publishing, then the same graceful shutdown; a second one forces the exit.</param>
@@ -172,7 +175,15 @@ internal static class DemoRunner
         var announced = false;
         while (!work.IsCompleted)
         {
-            await Task.WhenAny(work, Task.Delay(s_plainInterval, time));
+            // A line a second, looking at the queue ten times in between: a burst that fills the queue and drains
+            // within the second still shows, as the line's queue peak.
+            var lineDue = time.GetTimestamp();
+            while (!work.IsCompleted && time.GetElapsedTime(lineDue) < s_plainInterval)
+            {
+                await Task.WhenAny(work, Task.Delay(s_plainWatch, time));
+                monitor.Watch();
+            }
+
             if (!announced && interrupt.Signal is { } signal)
             {
                 output.WriteLine($"{signal}: shutting down gracefully; Ctrl+C again forces the exit");

@@ -14,6 +14,9 @@ internal sealed record DemoSnapshot
 
     public required BusStatistics Statistics { get; init; }
 
+    /// <summary>The deepest the queue was seen since the previous frame (at least its depth now).</summary>
+    public int QueuePeak { get; init; }
+
     /// <summary>Events the bus finished per second since the previous frame.</summary>
     public required double Throughput { get; init; }
 

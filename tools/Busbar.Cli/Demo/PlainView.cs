@@ -16,7 +16,7 @@ internal static class PlainView
             ? Invariant($"average={snapshot.AverageThroughput:F0}/s")
             : Invariant($"rate={snapshot.Throughput:F0}/s");
         var line = Invariant(
-            $"[{snapshot.Elapsed.TotalSeconds,5:F1}s] {DemoWords.Phase(snapshot),-10} published={s.Published} finished={s.Processed} {rate} queue={s.QueueDepth}/{s.Capacity} handler-overflow={snapshot.HandlerOverflow} in-flight={s.InFlight} retries={s.Retried} failures={s.Failed} dead-letters={s.DeadLettered} dropped={s.Dropped} rejected={s.Rejected} slow={s.SlowHandlers}");
+            $"[{snapshot.Elapsed.TotalSeconds,5:F1}s] {DemoWords.Phase(snapshot),-10} published={s.Published} finished={s.Processed} {rate} queue={s.QueueDepth}/{s.Capacity} queue-peak={snapshot.QueuePeak} handler-overflow={snapshot.HandlerOverflow} in-flight={s.InFlight} retries={s.Retried} failures={s.Failed} dead-letters={s.DeadLettered} dropped={s.Dropped} rejected={s.Rejected} slow={s.SlowHandlers}");
         if (snapshot.RejectedRacingStop > 0)
             line += Invariant($" rejected-racing-stop={snapshot.RejectedRacingStop}");
         return line + Latencies(s);
