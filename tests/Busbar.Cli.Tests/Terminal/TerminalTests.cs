@@ -19,8 +19,7 @@ public sealed partial class TerminalTests
     [Fact]
     public async Task Demo_SecondCtrlC_RestoresCursorAndLineAndSaysWhatIsLeftInTheLog()
     {
-        if (!OperatingSystem.IsLinux() || FindPython() is not { } python)
-            return;
+        var python = FindPython();
 
         // The first Ctrl+C once the queue bar is full: a backlog one handler at a time cannot drain before the
         // drain timeout (2 s), so the second Ctrl+C, on the next frame, lands while the shutdown still drains.
@@ -58,8 +57,7 @@ public sealed partial class TerminalTests
     [Fact]
     public async Task Demo_On80x24Terminal_EveryFrameKeepsItsHeaderAndFitsTheWidth()
     {
-        if (!OperatingSystem.IsLinux() || FindPython() is not { } python)
-            return;
+        var python = FindPython();
 
         var run = await RunOnTerminalAsync(python, [], "demo", "--duration", "2", "--rate", "100", "--capacity", "32");
 
@@ -116,7 +114,8 @@ public sealed partial class TerminalTests
     /// <summary>The terminal's bytes as a reader sees them: escape sequences removed, CR LF as LF.</summary>
     private static string Visible(string output) => AnsiPattern().Replace(output, "").Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\r", "\n", StringComparison.Ordinal);
 
-    private static string? FindPython()
+    /// <summary>python3 drives the pseudo-terminal (its pty module); .ci/run installs it on a machine that lacks it.</summary>
+    private static string FindPython()
     {
         foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
         {
@@ -125,7 +124,7 @@ public sealed partial class TerminalTests
                 return candidate;
         }
 
-        return null;
+        throw new InvalidOperationException("python3 is not on PATH: the pseudo-terminal tests need it (apt-get install -y python3).");
     }
 
     [GeneratedRegex(@"busbar: forced exit by a second Ctrl\+C: (?<count>\d+) events left unfinished in the write-ahead log (?<dir>\S+) \(kept\)")]
