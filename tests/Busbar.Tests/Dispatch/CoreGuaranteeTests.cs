@@ -57,7 +57,7 @@ public class CoreGuaranteeTests
             async (_, _, ct) =>
             {
                 // Not disposed: the callback must still be registered when the bus cancels.
-            ct.Register(static () => throw new InvalidOperationException("callback"));
+                ct.Register(static () => throw new InvalidOperationException("callback"));
                 await Task.Delay(Timeout.Infinite, ct);
             },
             new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(20) });
@@ -454,6 +454,16 @@ public class CoreGuaranteeTests
 
         Assert.Equal(1, Volatile.Read(ref log.Disposed));
         Assert.Equal(EventStatus.Cancelled, (await handle.AsValueTask().Within()).Status);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(3_601)]
+    public void CancellationGrace_OutOfRange_RejectedNamingTheOption(int seconds)
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => EventBus.Create(new EventBusOptions { CancellationGrace = TimeSpan.FromSeconds(seconds) }));
+
+        Assert.Contains("EventBusOptions.CancellationGrace", ex.Message, StringComparison.Ordinal);
     }
 
     // ---------------------------------------------------------------- 5: fire-and-forget work is not credited to a stranger

@@ -151,6 +151,38 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task AddBusbar_CancellationAndContextOptions_BoundFromConfiguration()
+    {
+        var builder = NewHost(new()
+        {
+            ["Busbar:CancellationGrace"] = "00:00:02",
+            ["Busbar:DeadLetterInlineFailures"] = "true",
+            ["Busbar:FlowExecutionContext"] = "True",
+        });
+        builder.Services.AddBusbar();
+        using var host = builder.Build();
+        await host.StartAsync().WaitAsync(Eventually.Limit);
+        var options = host.Services.GetRequiredService<IEventBus>().Options;
+        await host.StopAsync().WaitAsync(Eventually.Limit);
+
+        Assert.Equal(TimeSpan.FromSeconds(2), options.CancellationGrace);
+        Assert.True(options.DeadLetterInlineFailures);
+        Assert.True(options.FlowExecutionContext);
+    }
+
+    [Fact]
+    public async Task AddBusbar_UnreadableBoolean_FailsStartNamingTheKey()
+    {
+        var builder = NewHost(new() { ["Busbar:FlowExecutionContext"] = "sometimes" });
+        builder.Services.AddBusbar();
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync().WaitAsync(Eventually.Limit));
+
+        Assert.Contains("Busbar:FlowExecutionContext", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AddHealthCheck_BusStoppedWithHost_ReportsUnhealthy()
     {
         var builder = NewHost();
