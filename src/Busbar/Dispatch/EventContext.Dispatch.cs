@@ -120,18 +120,10 @@ public sealed partial class EventContext
         _stage = StageCompleted;
     }
 
-    /// <summary>Completes the event once; later calls are ignored. Wakes every awaiter.</summary>
-    internal bool TryComplete(EventStatus status)
-    {
-        if (!TryBeginComplete(status))
-            return false;
-        EndComplete();
-        return true;
-    }
-
     /// <summary>
-    /// Decides the event's status once (later calls return false) without waking anyone: the caller updates
-    /// counters and records, then calls <see cref="EndComplete"/>, so an awaiter that resumes sees them.
+    /// Completes the event in two steps. This one decides the status once (later calls return false) without waking
+    /// anyone: the caller updates counters and records, then calls <see cref="EndComplete"/>, so an awaiter that
+    /// resumes sees them.
     /// </summary>
     internal bool TryBeginComplete(EventStatus status)
     {

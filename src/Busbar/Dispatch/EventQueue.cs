@@ -209,7 +209,9 @@ internal sealed class EventQueue
     /// <summary>Completes with true when an event may be ready to take, false once closed with nothing ready.</summary>
     /// <remarks>
     /// Events waiting behind a busy key are not ready: the worker holding the key takes them through
-    /// <see cref="ReleaseKey"/>, so the other workers may end once the queue is closed.
+    /// <see cref="ReleaseKey"/>, so the other workers may end once the queue is closed. Nothing becomes ready
+    /// after that: a closed queue admits nothing, and a key's next event becomes ready only when a ready event of
+    /// its key is removed, so once none is ready none ever will be.
     /// </remarks>
     public ValueTask<bool> WaitToReadAsync()
     {

@@ -358,6 +358,35 @@ public class QueueGuaranteeTests
         Assert.Equal(admitted.ToHashSet(), outcome.Handlers[0].ChildEventIds.ToHashSet());
     }
 
+    [Fact]
+    public async Task PublishBatchAsync_StoppedPartWay_EveryEventCountedInOneOutcome()
+    {
+        var bus = EventBus.Create(new EventBusOptions { Capacity = 1, FullMode = BusFullMode.Wait });
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<Ping>(async (_, _, ct) =>
+        {
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+        });
+        var running = await bus.PublishAsync(new Ping(0));
+        await started.Task.Within();
+
+        // One event fits; the batch then waits for room until the stop ends the wait.
+        var batch = bus.PublishBatchAsync(Enumerable.Range(1, 4).Select(i => new Ping(i))).AsTask();
+        await TestTimeout.Until(() => bus.GetStatistics().Published == 5 && bus.GetStatistics().QueueDepth == 1);
+        var report = await bus.StopAsync(TimeSpan.FromMilliseconds(20)).Within();
+        await Assert.ThrowsAsync<BusStoppedException>(() => batch).Within();
+
+        var stats = bus.GetStatistics();
+        Assert.Equal(5, stats.Published);
+        Assert.Equal(2, stats.Cancelled);
+        Assert.Equal(3, stats.Rejected);
+        Assert.Equal(stats.Published, stats.Processed + stats.Dropped + stats.Rejected);
+        Assert.Equal(2, report.Cancelled);
+        Assert.Equal(EventStatus.Cancelled, running.Status);
+        await bus.DisposeAsync();
+    }
+
     // ---------------------------------------------------------------- accounting when a publish races a stop
 
     [Fact]

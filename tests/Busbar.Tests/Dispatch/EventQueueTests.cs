@@ -1,0 +1,89 @@
+using Busbar.Dispatch;
+
+namespace Busbar.Tests.Dispatch;
+
+/// <summary>The queue on its own: ordering-key lines, removal from anywhere, and the counts.</summary>
+public sealed class EventQueueTests : IAsyncDisposable
+{
+    private readonly InProcessEventBus _bus = (InProcessEventBus)EventBus.Create();
+    private readonly InFlightCounter _inFlight = new();
+
+    public async ValueTask DisposeAsync() => await _bus.DisposeAsync();
+
+    private EventContext Event(int id, string? key = null, int priority = 0) =>
+        new(_bus, new Ping(id), "test.ping") { OrderingKey = key, Priority = priority };
+
+    private static int IdOf(EventContext context) => ((Ping)context.Payload).Value;
+
+    [Fact]
+    public void TryDequeue_KeyHeld_LaterEventsOfTheKeyWaitUntilReleased()
+    {
+        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        foreach (var context in new[] { Event(1, "k"), Event(2, "k"), Event(3), Event(4, "k", priority: 5) })
+            Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(context, 10, dropOldest: false, out _));
+
+        Assert.True(queue.TryDequeue(out var first));
+        Assert.Equal(1, IdOf(first));
+        Assert.True(queue.TryDequeue(out var keyless));
+        Assert.Equal(3, IdOf(keyless));
+        Assert.False(queue.TryDequeue(out _));
+        Assert.Equal(2, queue.Count);
+        Assert.Equal((2, 4L), queue.ReadCounts());
+
+        // The key's line is in admission order, whatever the priorities.
+        Assert.Equal(2, IdOf(queue.ReleaseKey("k")!));
+        Assert.Equal(4, IdOf(queue.ReleaseKey("k")!));
+        Assert.Null(queue.ReleaseKey("k"));
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact]
+    public void TryRemove_KeysFirstReadyEvent_NextOfTheKeyBecomesReady()
+    {
+        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        var first = Event(1, "k");
+        queue.TryEnqueue(first, 10, dropOldest: false, out _);
+        queue.TryEnqueue(Event(2, "k"), 10, dropOldest: false, out _);
+
+        Assert.True(queue.TryRemove(first));
+        Assert.False(queue.TryRemove(first));
+        Assert.Equal(EventContext.StageRunning, first.Stage);
+        Assert.True(queue.TryDequeue(out var next));
+        Assert.Equal(2, IdOf(next));
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact]
+    public void TryEnqueue_DropOldestWithFullKeyLine_EvictsOldestOfLowestPriority()
+    {
+        var queue = new EventQueue(3, trackKeys: true, _inFlight);
+        queue.TryEnqueue(Event(1, "k"), 3, dropOldest: false, out _);
+        Assert.True(queue.TryDequeue(out _)); // "k" is held
+        queue.TryEnqueue(Event(2, "k", priority: 1), 3, dropOldest: false, out _);
+        queue.TryEnqueue(Event(3, "k"), 3, dropOldest: false, out _);
+        queue.TryEnqueue(Event(4, "k"), 3, dropOldest: false, out _);
+
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(5, "k"), 3, dropOldest: true, out var evicted));
+        Assert.Equal(3, IdOf(evicted!));
+        Assert.Equal(EventContext.StageRunning, evicted!.Stage);
+        Assert.Equal(3, queue.Count);
+        Assert.Equal([2, 4, 5], [IdOf(queue.ReleaseKey("k")!), IdOf(queue.ReleaseKey("k")!), IdOf(queue.ReleaseKey("k")!)]);
+    }
+
+    [Fact]
+    public async Task TakeAll_EventsReadyAndInKeyLines_TakesEveryOneAndEndsReaders()
+    {
+        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        foreach (var context in new[] { Event(1, "k"), Event(2, "k"), Event(3), Event(4, "j", priority: -1) })
+            queue.TryEnqueue(context, 10, dropOldest: false, out _);
+        Assert.True(queue.TryDequeue(out _));
+        queue.Close();
+
+        var all = queue.TakeAll();
+        Assert.Equal([2, 3, 4], all.Select(IdOf).Order());
+        Assert.All(all, c => Assert.Equal(EventContext.StageRunning, c.Stage));
+        Assert.Equal(0, queue.Count);
+        Assert.False(await queue.WaitToReadAsync());
+        Assert.Null(queue.ReleaseKey("k"));
+    }
+}
