@@ -593,10 +593,19 @@ public class CoreGuaranteeTests
 
         var bus = EventBus.Create(new EventBusOptions { MaxConcurrentEvents = 2, CancellationGrace = TimeSpan.Zero });
         bus.Subscribe<Ping>((_, _, ct) => FaultWhenCancelled(ct, marker), new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(1) });
+
+        // And on its own timer, racing the timeout's timer on another thread.
+        bus.Subscribe<Ping>(
+            async (_, _, _) =>
+            {
+                await Task.Delay(1, CancellationToken.None);
+                throw new InvalidOperationException(marker);
+            },
+            new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(1) });
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var handles = new List<EventHandle>();
-        for (var i = 0; i < 500 && !limit.IsCancellationRequested; i++)
-            handles.Add(await bus.PublishAsync(new Ping(i)));
+        for (var i = 0; i < 1_000 && !limit.IsCancellationRequested; i++)
+            handles.Add(await bus.PublishAsync(new Ping(i), new PublishOptions { HandlerConcurrency = HandlerConcurrency.Parallel }));
         foreach (var handle in handles)
         {
             // TimedOut when abandoned at the timeout, Failed when its fault is seen first.
