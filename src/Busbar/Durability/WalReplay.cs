@@ -180,7 +180,7 @@ internal static class WalReplay
             if (status != FrameStatus.Valid)
             {
                 // The frame length the length field claims, where that is plausible (even if unverified).
-                var declared = status is FrameStatus.ChecksumMismatch or FrameStatus.HeaderMismatch && IsPlausible(bodyLength, length - offset, layout)
+                var declared = (status is FrameStatus.ChecksumMismatch or FrameStatus.HeaderMismatch) && IsPlausible(bodyLength, length - offset, layout)
                     ? bodyLength + layout.Overhead
                     : -1;
                 long next;
@@ -219,7 +219,7 @@ internal static class WalReplay
 
                 var span = next - offset;
                 var kind = next == offset + declared ? WalProblemKind.ChecksumMismatch : WalProblemKind.CorruptSpan;
-                plan.Cut(problems, Problem(kind, segment.FileName, offset, span, WalRecoveryAction.Skip, Invariant($"Damaged data at offset {offset}: {Describe(status, declared)}; {span} bytes are skipped and recovery resumes at the valid record at offset {next}.")));
+                plan.Cut(problems, Problem(kind, segment.FileName, offset, span, WalRecoveryAction.Skip, Invariant($"Damaged data at offset {offset}: {Describe(status, declared)}; {span} bytes are skipped and recovery resumes at offset {next}.")));
                 offset = next;
                 continue;
             }
