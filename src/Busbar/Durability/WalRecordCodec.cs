@@ -4,7 +4,8 @@ using System.Buffers.Binary;
 namespace Busbar.Durability;
 
 /// <summary>
-/// Encodes records into frames ([int32 body length][type][body][uint32 CRC32C over type and body]) and decodes bodies.
+/// Encodes records into version 2 frames ([int32 body length][type][uint32 CRC32C over length and type][body]
+/// [uint32 CRC32C over everything before it]) and decodes bodies (the body encoding is the same in version 1).
 /// </summary>
 /// <remarks>
 /// Hand-written binary rather than a serializer: the format is stable, AOT-safe and allocation-free to write, and
@@ -41,7 +42,8 @@ internal static class WalRecordCodec
         destination = destination[..frameLength];
         BinaryPrimitives.WriteInt32LittleEndian(destination, bodyLength);
         destination[4] = (byte)record.Type;
-        var body = destination.Slice(5, bodyLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[5..], WalFormat.Crc32C(destination[..5]));
+        var body = destination.Slice(WalFormat.FrameHeaderSize, bodyLength);
         var writer = new WalSpanWriter(body);
         WriteBody(record, ref writer);
         if (writer.Position != bodyLength)
@@ -49,8 +51,8 @@ internal static class WalRecordCodec
             throw new InvalidOperationException($"Encoded {writer.Position} body bytes but sized {bodyLength}.");
         }
 
-        var checksum = WalFormat.Crc32C(destination.Slice(4, 1 + bodyLength));
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[(5 + bodyLength)..], checksum);
+        var checksummed = WalFormat.FrameHeaderSize + bodyLength;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[checksummed..], WalFormat.Crc32C(destination[..checksummed]));
         return frameLength;
     }
 

@@ -138,45 +138,67 @@ internal static class WalReplay
 
         Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderSize];
         Read(handle, header, 0);
-        if (!WalFormat.IsValidSegmentHeader(header))
+        FrameLayout layout;
+        if (WalFormat.TryReadSegmentHeader(header, out var version))
         {
-            // A damaged header costs the header only when records verify right after it; otherwise the file is
-            // not (or no longer) a log segment and is left alone.
-            if (FrameAt(handle, WalFormat.SegmentHeaderSize, length, ref buffer, out _) == FrameStatus.Valid)
+            layout = version == WalFormat.FormatVersion1 ? FrameLayout.Version1 : FrameLayout.Version2;
+        }
+        else
+        {
+            // A damaged header costs the header only when records (of either version) verify right after it;
+            // otherwise the file is not (or no longer) a log segment and is left alone.
+            if (FrameAt(handle, WalFormat.SegmentHeaderSize, length, FrameLayout.Version2, ref buffer, out _) == FrameStatus.Valid)
             {
-                plan.Cut(problems, Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, WalFormat.SegmentHeaderSize, WalRecoveryAction.Skip, "The segment header is damaged (expected magic \"BBWAL\", version 1) but records verify after it; the header is ignored and the records are recovered."));
+                layout = FrameLayout.Version2;
+            }
+            else if (FrameAt(handle, WalFormat.SegmentHeaderSize, length, FrameLayout.Version1, ref buffer, out _) == FrameStatus.Valid)
+            {
+                layout = FrameLayout.Version1;
             }
             else
             {
-                plan.Cut(problems, Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, length, WalRecoveryAction.Skip, "The segment header is not a Busbar write-ahead log header (magic \"BBWAL\", version 1) and no record verifies after it; the segment is skipped and left on disk."));
+                plan.Cut(problems, Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, length, WalRecoveryAction.Skip, "The segment header is not a Busbar write-ahead log header (magic \"BBWAL\", version 1 or 2) and no record verifies after it; the segment is skipped and left on disk."));
                 plan.Usable = false;
                 return plan;
             }
+
+            plan.Cut(problems, Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, WalFormat.SegmentHeaderSize, WalRecoveryAction.Skip, Invariant($"The segment header is damaged (expected magic \"BBWAL\", version 1 or 2) but version {layout.Version} records verify after it; the header is ignored and the records are recovered.")));
         }
 
-        ReadRecords(handle, plan, length, isLast, state, problems, ref buffer);
+        ReadRecords(handle, plan, length, layout, isLast, state, problems, ref buffer);
         return plan;
     }
 
-    private static void ReadRecords(SafeFileHandle handle, SegmentPlan plan, long length, bool isLast, WalState state, List<WalProblem> problems, ref byte[] buffer)
+    private static void ReadRecords(SafeFileHandle handle, SegmentPlan plan, long length, FrameLayout layout, bool isLast, WalState state, List<WalProblem> problems, ref byte[] buffer)
     {
         var segment = plan.Segment;
         var scanBudget = ScanBudgetBytes + (16 * length);
         long offset = WalFormat.SegmentHeaderSize;
         while (offset < length)
         {
-            var status = FrameAt(handle, offset, length, ref buffer, out var bodyLength);
+            var status = FrameAt(handle, offset, length, layout, ref buffer, out var bodyLength);
             if (status != FrameStatus.Valid)
             {
-                var declared = status == FrameStatus.ChecksumMismatch ? bodyLength + WalFormat.FrameOverhead : -1;
+                // The frame length the length field claims, where that is plausible (even if unverified).
+                var declared = (status is FrameStatus.ChecksumMismatch or FrameStatus.HeaderMismatch) && IsPlausible(bodyLength, length - offset, layout)
+                    ? bodyLength + layout.Overhead
+                    : -1;
                 long next;
-                if (declared > 0 && offset + declared < length && FrameAt(handle, offset + declared, length, ref buffer, out _) == FrameStatus.Valid)
+                if (status == FrameStatus.ChecksumMismatch && layout.HasHeaderChecksum)
+                {
+                    // Version 2: the header checksum vouches for the length, so exactly this record is damaged,
+                    // unless no valid record follows at all (then it is a torn tail from here).
+                    var end = offset + declared;
+                    next = end < length && (FrameAt(handle, end, length, layout, ref buffer, out _) == FrameStatus.Valid
+                        || FindNextFrame(handle, end, length, layout, ref buffer, ref scanBudget) >= 0) ? end : -1;
+                }
+                else if (declared > 0 && offset + declared < length && FrameAt(handle, offset + declared, length, layout, ref buffer, out _) == FrameStatus.Valid)
                 {
                     next = offset + declared;
                 }
                 else
                 {
-                    next = FindNextFrame(handle, offset + 1, length, ref buffer, ref scanBudget);
+                    next = FindNextFrame(handle, offset + 1, length, layout, ref buffer, ref scanBudget);
                 }
 
                 if (next < 0)
@@ -197,17 +219,17 @@ internal static class WalReplay
 
                 var span = next - offset;
                 var kind = next == offset + declared ? WalProblemKind.ChecksumMismatch : WalProblemKind.CorruptSpan;
-                plan.Cut(problems, Problem(kind, segment.FileName, offset, span, WalRecoveryAction.Skip, Invariant($"Damaged data at offset {offset}: {Describe(status, declared)}; {span} bytes are skipped and recovery resumes at the valid record at offset {next}.")));
+                plan.Cut(problems, Problem(kind, segment.FileName, offset, span, WalRecoveryAction.Skip, Invariant($"Damaged data at offset {offset}: {Describe(status, declared)}; {span} bytes are skipped and recovery resumes at offset {next}.")));
                 offset = next;
                 continue;
             }
 
-            var frameLength = bodyLength + WalFormat.FrameOverhead;
-            var type = (WalRecordType)buffer[0];
+            var frameLength = bodyLength + layout.Overhead;
+            var type = (WalRecordType)buffer[4];
             WalRecord record;
             try
             {
-                record = WalRecordCodec.DecodeBody(type, buffer.AsSpan(1, frameLength - WalFormat.FrameOverhead));
+                record = WalRecordCodec.DecodeBody(type, buffer.AsSpan(layout.HeaderSize, bodyLength));
             }
             catch (Exception ex)
             {
@@ -225,66 +247,79 @@ internal static class WalReplay
     private static string Describe(FrameStatus status, long declared) => status switch
     {
         FrameStatus.ChecksumMismatch => Invariant($"the {declared}-byte record's checksum does not match"),
+        FrameStatus.HeaderMismatch => "the record's header checksum (over its length and type) does not match",
         FrameStatus.PastEnd => "the record's length field points past the end of the file",
         FrameStatus.ImplausibleLength => "the record's length field is implausible",
         _ => "fewer bytes remain than a record's framing",
     };
 
     /// <summary>
-    /// Checks the frame at <paramref name="offset"/>; when valid, <paramref name="buffer"/> holds its type, body and checksum.
+    /// Checks the frame at <paramref name="offset"/>; when valid, <paramref name="buffer"/> holds the whole frame.
+    /// <paramref name="bodyLength"/> is the raw length field whenever at least a frame header remains.
     /// </summary>
-    private static FrameStatus FrameAt(SafeFileHandle handle, long offset, long length, ref byte[] buffer, out int bodyLength)
+    private static FrameStatus FrameAt(SafeFileHandle handle, long offset, long length, FrameLayout layout, ref byte[] buffer, out int bodyLength)
     {
         bodyLength = 0;
         var remaining = length - offset;
-        if (remaining < WalFormat.FrameOverhead)
+        if (remaining < layout.Overhead)
         {
             return FrameStatus.TooShort;
         }
 
-        Span<byte> prefix = stackalloc byte[4];
-        Read(handle, prefix, offset);
-        bodyLength = BinaryPrimitives.ReadInt32LittleEndian(prefix);
-        if (bodyLength < 0 || bodyLength > WalFormat.MaxRecordSizeLimit - WalFormat.FrameOverhead)
+        Span<byte> header = stackalloc byte[WalFormat.FrameHeaderSize];
+        header = Read(handle, header[..layout.HeaderSize], offset);
+        bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header);
+        if (layout.HasHeaderChecksum && WalFormat.Crc32C(header[..5]) != BinaryPrimitives.ReadUInt32LittleEndian(header[5..]))
+        {
+            return FrameStatus.HeaderMismatch;
+        }
+
+        if (bodyLength < 0 || bodyLength > WalFormat.MaxRecordSizeLimit - layout.Overhead)
         {
             return FrameStatus.ImplausibleLength;
         }
 
-        if ((long)bodyLength + WalFormat.FrameOverhead > remaining)
+        if ((long)bodyLength + layout.Overhead > remaining)
         {
             return FrameStatus.PastEnd;
         }
 
-        return ChecksumMatches(handle, offset, bodyLength, ref buffer) ? FrameStatus.Valid : FrameStatus.ChecksumMismatch;
+        return ChecksumMatches(handle, offset, bodyLength, layout, ref buffer) ? FrameStatus.Valid : FrameStatus.ChecksumMismatch;
     }
 
-    private static bool ChecksumMatches(SafeFileHandle handle, long offset, int bodyLength, ref byte[] buffer)
+    private static bool IsPlausible(int bodyLength, long remaining, FrameLayout layout) =>
+        bodyLength >= 0 && bodyLength <= WalFormat.MaxRecordSizeLimit - layout.Overhead && (long)bodyLength + layout.Overhead <= remaining;
+
+    /// <summary>Reads the whole frame into <paramref name="buffer"/> and verifies its trailing checksum.</summary>
+    private static bool ChecksumMatches(SafeFileHandle handle, long offset, int bodyLength, FrameLayout layout, ref byte[] buffer)
     {
-        var checkedLength = 1 + bodyLength;
-        if (buffer.Length < checkedLength + 4)
+        var frameLength = bodyLength + layout.Overhead;
+        if (buffer.Length < frameLength)
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            buffer = ArrayPool<byte>.Shared.Rent(checkedLength + 4);
+            buffer = ArrayPool<byte>.Shared.Rent(frameLength);
         }
 
-        var frame = Read(handle, buffer.AsSpan(0, checkedLength + 4), offset + 4);
-        return WalFormat.Crc32C(frame[..checkedLength]) == BinaryPrimitives.ReadUInt32LittleEndian(frame[checkedLength..]);
+        var frame = Read(handle, buffer.AsSpan(0, frameLength), offset);
+        var checksummed = frame[layout.ChecksumFrom..(frameLength - 4)];
+        return WalFormat.Crc32C(checksummed) == BinaryPrimitives.ReadUInt32LittleEndian(frame[(frameLength - 4)..]);
     }
 
     /// <summary>
     /// The first offset at or after <paramref name="from"/> holding a frame of a known type that verifies, or -1.
-    /// Length and type are checked from a read-ahead window, so only rare candidates cost a checksum.
+    /// Length, type and (version 2) the header checksum are checked from a read-ahead window, so only rare
+    /// candidates cost a read and a full checksum.
     /// </summary>
-    private static long FindNextFrame(SafeFileHandle handle, long from, long length, ref byte[] buffer, ref long budget)
+    private static long FindNextFrame(SafeFileHandle handle, long from, long length, FrameLayout layout, ref byte[] buffer, ref long budget)
     {
         var window = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
             long windowStart = 0;
             var windowLength = 0;
-            for (var candidate = from; length - candidate >= WalFormat.FrameOverhead; candidate++)
+            for (var candidate = from; length - candidate >= layout.Overhead; candidate++)
             {
-                if (candidate + 5 > windowStart + windowLength)
+                if (candidate + layout.HeaderSize > windowStart + windowLength)
                 {
                     windowStart = candidate;
                     windowLength = (int)Math.Min(window.Length, length - candidate);
@@ -294,22 +329,21 @@ internal static class WalReplay
                 var at = (int)(candidate - windowStart);
                 var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(window.AsSpan(at, 4));
                 var type = window[at + 4];
-                if (bodyLength < 0
-                    || bodyLength > WalFormat.MaxRecordSizeLimit - WalFormat.FrameOverhead
-                    || (long)bodyLength + WalFormat.FrameOverhead > length - candidate
+                if (!IsPlausible(bodyLength, length - candidate, layout)
                     || type < (byte)WalRecordType.EventAppended
-                    || type > (byte)WalRecordType.DeadLetterRedriven)
+                    || type > (byte)WalRecordType.DeadLetterRedriven
+                    || (layout.HasHeaderChecksum && WalFormat.Crc32C(window.AsSpan(at, 5)) != BinaryPrimitives.ReadUInt32LittleEndian(window.AsSpan(at + 5, 4))))
                 {
                     continue;
                 }
 
-                budget -= 1 + bodyLength;
+                budget -= layout.Overhead + bodyLength;
                 if (budget < 0)
                 {
                     return -1;
                 }
 
-                if (ChecksumMatches(handle, candidate, bodyLength, ref buffer))
+                if (ChecksumMatches(handle, candidate, bodyLength, layout, ref buffer))
                 {
                     return candidate;
                 }
@@ -423,9 +457,22 @@ internal static class WalReplay
     {
         Valid,
         TooShort,
+        HeaderMismatch,
         ImplausibleLength,
         PastEnd,
         ChecksumMismatch,
+    }
+
+    /// <summary>Where a frame's parts are in one format version.</summary>
+    private readonly record struct FrameLayout(byte Version, int HeaderSize, int Overhead, int ChecksumFrom)
+    {
+        /// <summary>Length, type, body, checksum over type and body.</summary>
+        public static readonly FrameLayout Version1 = new(WalFormat.FormatVersion1, 5, WalFormat.FrameOverheadVersion1, 4);
+
+        /// <summary>Length, type, header checksum, body, checksum over everything before it.</summary>
+        public static readonly FrameLayout Version2 = new(WalFormat.FormatVersion, WalFormat.FrameHeaderSize, WalFormat.FrameOverhead, 0);
+
+        public bool HasHeaderChecksum => Version >= WalFormat.FormatVersion;
     }
 
     /// <summary>What repair will do to one segment: spans to copy aside (by problem index), a truncation, a deletion.</summary>

@@ -36,7 +36,7 @@ public sealed record WriteAheadLogOptions
     /// <summary>Gets the largest encoded record, in bytes, the log accepts.</summary>
     /// <value>The default is 4 MiB (4,194,304 bytes). Must be between 1 KiB and 256 MiB.</value>
     /// <remarks>
-    /// An event whose encoded record (payload plus context plus 9 bytes of framing) is larger is refused with an
+    /// An event whose encoded record (payload plus context plus 13 bytes of framing) is larger is refused with an
     /// <see cref="ArgumentException"/> before anything is written. The limit also bounds the memory recovery needs.
     /// </remarks>
     public int MaxRecordSize { get; init; } = 4 * 1024 * 1024;

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text.Json;
 using Busbar.Durability;
@@ -159,19 +158,8 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         var frames = new List<(string Path, int Start, int Length, WalRecord Record)>();
         foreach (var path in Directory.GetFiles(directory, "*" + WalFormat.SegmentExtension).Order(StringComparer.Ordinal))
         {
-            var bytes = File.ReadAllBytes(path);
-            var offset = WalFormat.SegmentHeaderSize;
-            while (bytes.Length - offset >= WalFormat.FrameOverhead)
-            {
-                var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset));
-                if (bodyLength < 0 || bodyLength > bytes.Length - offset - WalFormat.FrameOverhead)
-                    break;
-                var checkedBytes = bytes.AsSpan(offset + 4, 1 + bodyLength);
-                if (WalFormat.Crc32C(checkedBytes) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset + 5 + bodyLength)))
-                    break;
-                frames.Add((path, offset, bodyLength + WalFormat.FrameOverhead, WalRecordCodec.DecodeBody((WalRecordType)checkedBytes[0], checkedBytes[1..])));
-                offset += bodyLength + WalFormat.FrameOverhead;
-            }
+            foreach (var frame in WalTestFrames.Read(File.ReadAllBytes(path)))
+                frames.Add((path, frame.Start, frame.Length, frame.Record));
         }
 
         Assert.NotEmpty(frames);

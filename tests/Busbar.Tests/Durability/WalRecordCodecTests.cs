@@ -85,7 +85,7 @@ public class WalRecordCodecTests
     public void DecodeBody_TruncatedBody_ThrowsWalFormatException()
     {
         var frame = Encode(WalTestRecords.Event());
-        var body = frame.AsSpan(5, frame.Length - WalFormat.FrameOverhead - 3).ToArray();
+        var body = frame.AsSpan(WalFormat.FrameHeaderSize, frame.Length - WalFormat.FrameOverhead - 3).ToArray();
 
         Assert.Throws<WalFormatException>(() => WalRecordCodec.DecodeBody(WalRecordType.EventAppended, body));
     }
@@ -114,15 +114,15 @@ public class WalRecordCodecTests
     }
 
     [Fact]
-    public void WriteFrame_ChecksumCoversTypeAndBody()
+    public void WriteFrame_HeaderChecksumCoversLengthAndTypeAndTrailingChecksumCoversTheRest()
     {
         var frame = Encode(new WalDeadLetterRedrivenRecord { DeadLetterId = Guid.NewGuid() });
 
-        var stored = BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(frame.Length - 4));
-
+        Assert.Equal(16 + WalFormat.FrameOverhead, frame.Length);
         Assert.Equal(16, BinaryPrimitives.ReadInt32LittleEndian(frame));
         Assert.Equal((byte)WalRecordType.DeadLetterRedriven, frame[4]);
-        Assert.Equal(WalFormat.Crc32C(frame.AsSpan(4, frame.Length - 8)), stored);
+        Assert.Equal(WalFormat.Crc32C(frame.AsSpan(0, 5)), BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(5)));
+        Assert.Equal(WalFormat.Crc32C(frame.AsSpan(0, frame.Length - 4)), BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(frame.Length - 4)));
     }
 
     private static byte[] Encode(WalRecord record)
@@ -137,8 +137,8 @@ public class WalRecordCodecTests
     {
         var frame = Encode(record);
         var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(frame);
-        var checksum = BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(5 + bodyLength));
-        Assert.Equal(WalFormat.Crc32C(frame.AsSpan(4, 1 + bodyLength)), checksum);
-        return WalRecordCodec.DecodeBody((WalRecordType)frame[4], frame.AsSpan(5, bodyLength));
+        var checksum = BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(WalFormat.FrameHeaderSize + bodyLength));
+        Assert.Equal(WalFormat.Crc32C(frame.AsSpan(0, WalFormat.FrameHeaderSize + bodyLength)), checksum);
+        return WalRecordCodec.DecodeBody((WalRecordType)frame[4], frame.AsSpan(WalFormat.FrameHeaderSize, bodyLength));
     }
 }
