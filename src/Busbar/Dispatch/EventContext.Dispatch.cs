@@ -100,6 +100,9 @@ public sealed partial class EventContext
         }
 
         _status = status;
+
+        // An event that never started (dropped, rejected, cancelled) must not keep the publisher's context alive in the history.
+        FlowedExecutionContext = null;
         Volatile.Write(ref _stage, StageCompleted);
 
         var waiter = Interlocked.CompareExchange(ref _completion, s_completedSentinel, null);
