@@ -62,7 +62,8 @@ public sealed record EventBusOptions
     /// <para>
     /// Off by default on purpose: request-scoped state (<c>IHttpContextAccessor.HttpContext</c>, an ambient
     /// transaction, a scoped service held in an async local) would then be visible to background handlers that may
-    /// run after the request has ended. The captured context is released when the event's processing starts.
+    /// run after the request has ended. The captured context is released when the event's processing starts, or when it
+    /// completes without starting (dropped, rejected, cancelled).
     /// </para>
     /// <para>
     /// The bus's own tracing is unchanged: a handler's span is still parented by the publish span carried in the

@@ -138,6 +138,9 @@ public sealed partial class EventContext
         }
 
         _status = status;
+
+        // An event that never started (dropped, rejected, cancelled) must not keep the publisher's context alive in the history.
+        FlowedExecutionContext = null;
         return true;
     }
 

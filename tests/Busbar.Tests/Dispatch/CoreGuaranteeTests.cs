@@ -237,6 +237,47 @@ public class CoreGuaranteeTests
         Assert.Equal(["1:acme", "1:async:acme", "2:globex", "2:async:globex"], seen);
     }
 
+    private static readonly AsyncLocal<object?> s_requestState = new();
+
+    [Fact]
+    public async Task FlowExecutionContext_EventDroppedBeforeStart_ReleasesPublishersContext()
+    {
+        await using var bus = EventBus.Create(new EventBusOptions { FlowExecutionContext = true, Capacity = 1, FullMode = BusFullMode.DropOldest });
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<Ping>(async (p, _, _) =>
+        {
+            if (p.Value != 0)
+                return;
+            running.TrySetResult();
+            await gate.Task;
+        });
+        var blocker = await bus.PublishAsync(new Ping(0));
+        await running.Task.Within();
+
+        // Published from a flow whose request state is gone afterwards; the event is then evicted, never started.
+        var state = await Task.Run(async () =>
+        {
+            var request = new object();
+            s_requestState.Value = request;
+            await bus.PublishAsync(new Ping(1));
+            return new WeakReference(request);
+        });
+        await bus.PublishAsync(new Ping(2));
+        Assert.Equal(1, bus.GetStatistics().Dropped);
+        for (var i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        var alive = state.IsAlive;
+        gate.SetResult();
+        await blocker.AsValueTask().Within();
+
+        Assert.False(alive, "the dropped event (kept in the history) still holds the publisher's execution context");
+    }
+
     [Fact]
     public async Task FlowExecutionContext_OffByDefault_QueuedHandlersDoNotSeePublishersAsyncLocals()
     {
