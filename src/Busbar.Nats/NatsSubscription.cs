@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Busbar.Transport;
@@ -20,6 +21,7 @@ namespace Busbar.Nats;
 /// for at most as many messages as slots are free, and a delivery gives its slot back when it is settled, so nothing waits
 /// in a client-side buffer while its lease runs.</para>
 /// </remarks>
+[DebuggerDisplay("Group = {Group}, Consumers = {_consumers.Length}, InFlight = {InFlight}, Pending = {Pending}")]
 internal sealed partial class NatsSubscription : ITransportSubscription
 {
     private readonly NatsContext _context;
