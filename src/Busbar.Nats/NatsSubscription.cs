@@ -33,6 +33,7 @@ internal sealed partial class NatsSubscription : ITransportSubscription
     private readonly CancellationTokenSource _stop = new();
     private ConsumerRef[] _consumers = [];
     private Task[] _loops = [];
+    private long _handedOut;
     private int _disposed;
 
     public NatsSubscription(NatsContext context, TransportSubscriptionOptions options, Action<NatsSubscription> onDisposed)
@@ -49,7 +50,8 @@ internal sealed partial class NatsSubscription : ITransportSubscription
 
     public IReadOnlyList<string> Patterns { get; }
 
-    public long InFlight => _options.MaxInFlight - _slots.CurrentCount;
+    /// <summary>Deliveries handed out and not yet settled (slots reserved by an open pull do not count).</summary>
+    public long InFlight => Interlocked.Read(ref _handedOut);
 
     public long Pending { get; private set; }
 
@@ -230,6 +232,7 @@ internal sealed partial class NatsSubscription : ITransportSubscription
             return;
         }
 
+        Interlocked.Increment(ref _handedOut);
         _deliveries.Writer.TryWrite(delivery);
     }
 

@@ -365,19 +365,22 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Status_ReportsServerVersionPendingAndHealth()
+    public async Task Status_ReportsServerVersionPendingInFlightAndHealth()
     {
         var codec = Codec();
         var transport = await ConnectAsync(Options());
         await transport.PublishAsync([codec.Placed(1), codec.Placed(2), codec.Placed(3)]);
-        await SubscribeAsync(transport, "idle", "contract.orders.placed");
 
-        await Until(() => transport.Status.Pending == 3, "three pending for the idle group");
+        // One delivery handed out and never settled (the bound is 1): the server keeps the other two back.
+        var subscription = await transport.SubscribeAsync(new TransportSubscriptionOptions { Group = "slow", Patterns = ["contract.orders.placed"], MaxInFlight = 1 });
+        _cleanup.Add(subscription);
+        await Until(() => transport.Status is { Pending: 2, InFlight: 1 }, "two pending and one in flight");
         var health = await new NatsTransportHealthCheck(transport).CheckHealthAsync(new HealthCheckContext());
 
         Assert.Equal(HealthStatus.Healthy, health.Status);
         Assert.True(transport.Status.ServerVersion >= NatsTransport.MinimumServerVersion);
-        Assert.Equal(3L, health.Data["pending"]);
+        Assert.Equal(2L, health.Data["pending"]);
+        Assert.Equal(1L, health.Data["in_flight"]);
     }
 
     private static async Task<IReadOnlyList<TransportDeadLetter>> WaitForDeadLettersAsync(IEventTransport transport, int atLeast)
