@@ -267,6 +267,39 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PublishAsync_WindowFullUnderReject_ThrowsBusFull_AndTheFirstPublishStillCompletes()
+    {
+        var codec = Codec();
+        var transport = await ConnectAsync(Options() with { PublishWindow = 1, PublishFullMode = BusFullMode.Reject });
+
+        var first = transport.PublishAsync([codec.Placed(1)]).AsTask();
+        var error = await Assert.ThrowsAsync<BusFullException>(async () => await transport.PublishAsync([codec.Placed(2)]));
+        await first.WaitAsync(Patience);
+
+        Assert.Contains("PublishFullMode is Reject", error.Message, StringComparison.Ordinal);
+        await transport.PublishAsync([codec.Placed(3)]);
+    }
+
+    [Fact]
+    public async Task RetryLaterAsync_WithDelay_TheServerHoldsTheMessageBackThatLong()
+    {
+        var codec = Codec();
+        var transport = await ConnectAsync(Options());
+        var subscription = await SubscribeAsync(transport, "g", "contract.orders.placed");
+        await using var reader = new DeliveryReader(subscription);
+        await transport.PublishAsync([codec.Placed(1)]);
+
+        var first = await reader.NextAsync(Patience);
+        var retried = TimeProvider.System.GetTimestamp();
+        await first.RetryLaterAsync(TimeSpan.FromSeconds(2));
+        var second = await reader.NextAsync(Patience);
+
+        Assert.True(TimeProvider.System.GetElapsedTime(retried) >= TimeSpan.FromSeconds(1.9), "redelivered before the NAK delay");
+        Assert.Equal(2, second.DeliveryCount);
+        await second.AckAsync();
+    }
+
+    [Fact]
     public async Task PublishAsync_ServerGoneForGood_FailsAfterPublishTimeout_NeverHangs()
     {
         var codec = Codec();
