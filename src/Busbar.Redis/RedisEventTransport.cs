@@ -32,8 +32,11 @@ internal sealed class RedisEventTransport : IRedisTransport
             long inFlight = 0;
             foreach (var subscription in Volatile.Read(ref _subscriptions))
                 inFlight += subscription.InFlight;
+            var (pending, lag) = _context.Metrics.Worst();
             return new RedisTransportStatus
             {
+                MaxGroupLag = lag,
+                MaxGroupPending = pending,
                 IsConnected = _context.Connection.IsConnected,
                 ServerVersion = _version,
                 GroupsRecreated = _context.GroupsRecreated,
@@ -108,15 +111,19 @@ internal sealed class RedisEventTransport : IRedisTransport
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var subscription = new RedisSubscription(_context, options, Remove);
         await subscription.StartAsync(cancellationToken).ConfigureAwait(false);
+        bool disposed;
         lock (_lock)
         {
-            if (Volatile.Read(ref _disposed) != 0)
-            {
-                _ = subscription.DisposeAsync();
-                throw new ObjectDisposedException(nameof(RedisEventTransport));
-            }
+            disposed = Volatile.Read(ref _disposed) != 0;
+            if (!disposed)
+                _subscriptions = [.. _subscriptions, subscription];
+        }
 
-            _subscriptions = [.. _subscriptions, subscription];
+        if (disposed)
+        {
+            // The transport was disposed while this subscription started: stop it before refusing.
+            await subscription.DisposeAsync().ConfigureAwait(false);
+            throw new ObjectDisposedException(nameof(RedisEventTransport));
         }
 
         return subscription;

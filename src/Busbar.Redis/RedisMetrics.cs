@@ -44,6 +44,19 @@ internal sealed class RedisMetrics : IDisposable
     /// <summary>The janitor's latest view of one group on one stream (lag is unknown to Redis after some restarts).</summary>
     public void RecordGroup(string group, string stream, long pending, long? lag) => _groups[(group, stream)] = (pending, lag);
 
+    /// <summary>The largest lag and pending count over the groups and streams this instance's janitors have seen.</summary>
+    public (long Pending, long Lag) Worst()
+    {
+        long pending = 0, lag = 0;
+        foreach (var state in _groups.Values)
+        {
+            pending = Math.Max(pending, state.Pending);
+            lag = Math.Max(lag, state.Lag ?? 0);
+        }
+
+        return (pending, lag);
+    }
+
     private IEnumerable<Measurement<long>> Observe(Func<(long Pending, long? Lag), long?> pick)
     {
         foreach (var (key, state) in _groups)

@@ -4,7 +4,8 @@ namespace Busbar.Redis;
 
 /// <summary>
 /// Reports a Redis transport: unhealthy while disconnected, degraded once events were lost (a consumer group had to be
-/// created again after <c>NOGROUP</c>, or the hard cap trimmed unacknowledged entries), healthy otherwise.
+/// created again after <c>NOGROUP</c>, or the hard cap trimmed unacknowledged entries), healthy otherwise. The data
+/// carries the server version, the alarm counters, in-flight deliveries and the worst group lag and pending count.
 /// </summary>
 /// <param name="transport">The transport to report on.</param>
 public sealed class RedisTransportHealthCheck(IRedisTransport transport) : IHealthCheck
@@ -19,6 +20,8 @@ public sealed class RedisTransportHealthCheck(IRedisTransport transport) : IHeal
             ["groups_recreated"] = status.GroupsRecreated,
             ["entries_lost_to_cap"] = status.EntriesLostToCap,
             ["in_flight"] = status.InFlight,
+            ["max_group_lag"] = status.MaxGroupLag,
+            ["max_group_pending"] = status.MaxGroupPending,
         };
         if (!status.IsConnected)
             return Task.FromResult(HealthCheckResult.Unhealthy("Redis is not connected.", data: data));

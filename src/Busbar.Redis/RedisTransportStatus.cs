@@ -21,6 +21,12 @@ public sealed record RedisTransportStatus
     /// <summary>The latest alarm, for the health check and operators; none when nothing was lost.</summary>
     public required string? LastAlarm { get; init; }
 
-    /// <summary>Entries delivered to and not yet settled by this instance's groups, summed over its subscriptions (their group lag is in the metrics).</summary>
+    /// <summary>Entries delivered to and not yet settled by this instance's subscriptions, summed.</summary>
     public required long InFlight { get; init; }
+
+    /// <summary>The largest number of entries one of this instance's groups has not read yet on one stream, as of the janitor's last round (0 before it).</summary>
+    public required long MaxGroupLag { get; init; }
+
+    /// <summary>The largest number of entries one of this instance's groups has delivered and not acknowledged on one stream, as of the janitor's last round.</summary>
+    public required long MaxGroupPending { get; init; }
 }

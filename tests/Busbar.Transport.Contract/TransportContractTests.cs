@@ -307,7 +307,7 @@ public abstract class TransportContractTests : IAsyncLifetime
         while (TimeProvider.System.GetUtcNow() < until)
         {
             await working.ExtendLeaseAsync();
-            Assert.Null(await other.TryNextAsync(Lease / 4));
+            Assert.Null(await other.TryNextAsync(Lease / 8));
         }
 
         await working.AckAsync();

@@ -7,6 +7,7 @@ public sealed record TransportSubscriptionOptions
 {
     /// <summary>The group: every group receives every matching event; consumers of one group share them.</summary>
     /// <value>Required. Letters, digits, '_', '-' and '.' only, at most 128 characters.</value>
+    /// <remarks>Give every consumer of one group the same patterns: a transport may hand a consumer any event its group receives.</remarks>
     public required string Group { get; init; }
 
     /// <summary>
