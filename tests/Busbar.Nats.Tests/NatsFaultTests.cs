@@ -15,6 +15,7 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly List<IAsyncDisposable> _cleanup = [];
     private readonly string _ns = NewNamespace();
+    private readonly TestOutputLoggerFactory _log = new(output);
     private NatsServer _server = null!;
 
     public async Task InitializeAsync() => _server = await NatsServer.StartAsync();
@@ -30,7 +31,7 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
 
     private async Task<INatsTransport> ConnectAsync(NatsTransportOptions options)
     {
-        var transport = await NatsTransport.ConnectAsync(options, new TestOutputLoggerFactory(output));
+        var transport = await NatsTransport.ConnectAsync(options, _log);
         _cleanup.Add(transport);
         return transport;
     }
@@ -110,6 +111,10 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal([1, 2, 3], handled.Order());
         Assert.All(letters, l => Assert.Equal("g", l.Group));
         Assert.Equal(withoutHeaders.Envelope.ToArray(), letters.Single(l => l.Reason.StartsWith("MissingHeader", StringComparison.Ordinal)).Envelope.ToArray());
+
+        // The dead letters were logged with names, sequences and reasons, never with a payload.
+        Assert.Equal(5, _log.Lines.Count(line => line.Contains("Dead-lettered", StringComparison.Ordinal)));
+        Assert.DoesNotContain(_log.Lines, line => line.Contains("xxxxxxxx", StringComparison.Ordinal) || line.Contains("not json", StringComparison.Ordinal) || line.Contains("c99", StringComparison.Ordinal));
     }
 
     [Fact]
