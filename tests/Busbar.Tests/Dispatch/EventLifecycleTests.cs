@@ -318,10 +318,21 @@ public class EventLifecycleTests
         }, new SubscriptionOptions { Retry = new RetryPolicy { MaxAttempts = 3, Delay = TimeSpan.FromSeconds(10), UseJitter = false } });
         var handle = await bus.PublishAsync(new Ping(1));
         await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
-        time.Advance(TimeSpan.FromSeconds(9));
-        Assert.Equal(1, Volatile.Read(ref calls));
-        time.Advance(TimeSpan.FromSeconds(1));
-        await TestTimeout.Until(() => Volatile.Read(ref calls) == 2);
+
+        // Polly arms the first (10 s) delay just after the first attempt's exception reaches it, which on a
+        // loaded machine can be after this point: move the clock a second at a time until the second attempt
+        // runs; it cannot run before 10 s have passed since then.
+        var advanced = TimeSpan.Zero;
+        await TestTimeout.Until(() =>
+        {
+            if (Volatile.Read(ref calls) >= 2)
+                return true;
+            time.Advance(TimeSpan.FromSeconds(1));
+            advanced += TimeSpan.FromSeconds(1);
+            return false;
+        });
+        Assert.Equal(2, Volatile.Read(ref calls));
+        Assert.True(advanced >= TimeSpan.FromSeconds(10), $"the second attempt ran after {advanced} of back-off");
 
         // Polly arms the next (20 s) delay only after the second attempt's exception reaches it, so
         // keep moving the fake clock until the third attempt has run.
