@@ -40,6 +40,23 @@ internal sealed class InMemoryEventTransport(InMemoryBroker broker, bool ownsBro
         return new(broker.ReadDeadLetters(maxCount));
     }
 
+    public ValueTask<bool> RedriveDeadLetterAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(broker.Redrive(id));
+    }
+
+    public IAsyncEnumerable<TransportMessage> TailAsync(IReadOnlyList<string> patterns, CancellationToken cancellationToken = default)
+    {
+        var parsed = TransportTail.ParsePatterns(patterns);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        // Registered now, not at the first MoveNextAsync: "from now on" means from this call.
+        return broker.StartTail(parsed, cancellationToken).ReadAllAsync(cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
         InMemorySubscription[] subscriptions;
