@@ -17,8 +17,8 @@ internal static class PublishCommand
         var url = BrokerUrl.Argument();
         var name = new Argument<string>("name") { Description = "The event name, e.g. orders.placed (dotted segments of letters, digits, '_' and '-').", CustomParser = Name };
         var body = new Argument<JsonElement>("json") { Description = "The event body as JSON, e.g. '{\"orderId\":42}'.", CustomParser = Json };
-        var correlation = new Option<Guid?>("--correlation-id") { Description = "The conversation the event belongs to.", HelpName = "guid" };
-        var causation = new Option<Guid?>("--causation-id") { Description = "The event that caused this one.", HelpName = "guid" };
+        var correlation = new Option<Guid?>("--correlation-id") { Description = "The conversation the event belongs to.", HelpName = "guid", CustomParser = OptionValues.GuidValue };
+        var causation = new Option<Guid?>("--causation-id") { Description = "The event that caused this one.", HelpName = "guid", CustomParser = OptionValues.GuidValue };
         var command = new Command("publish", "Publish one event through the bus's envelope and print its id once the broker accepted it.")
         {
             url, name, body, correlation, causation,

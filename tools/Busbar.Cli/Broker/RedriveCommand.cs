@@ -21,6 +21,7 @@ internal static class RedriveCommand
             Description = "A dead letter id to re-drive (repeatable), as 'busbar dead-letters' prints it.",
             HelpName = "dead-letter-id",
             AllowMultipleArgumentsPerToken = true,
+            CustomParser = OptionValues.BrokerIds,
         };
         var all = new Option<bool>("--all") { Description = $"Re-drive every dead letter present now (at most {MaxAll})." };
         var command = new Command("redrive", "Publish a Redis or NATS bus's dead letters again to their stream or subject and remove them; every group subscribed to the event receives it again.")
