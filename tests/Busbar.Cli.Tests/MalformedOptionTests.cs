@@ -59,7 +59,9 @@ public sealed class MalformedOptionTests
     {
         _ when command.StartsWith("wal", StringComparison.Ordinal) => [Path.GetTempPath()],
         "publish" => ["redis://127.0.0.1:1", "orders.placed", "{}"],
-        _ => ["redis://127.0.0.1:1"],
+        "tail" => ["redis://127.0.0.1:1", "*"],
+        "dead-letters" or "redrive" => ["redis://127.0.0.1:1"],
+        _ => [],
     };
 
     public static TheoryData<string, string, string> BadValues()
