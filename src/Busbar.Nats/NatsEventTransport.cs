@@ -103,15 +103,19 @@ internal sealed class NatsEventTransport : INatsTransport
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var subscription = new NatsSubscription(_context, options, Remove);
         await subscription.StartAsync(cancellationToken).ConfigureAwait(false);
+        bool disposed;
         lock (_lock)
         {
-            if (Volatile.Read(ref _disposed) != 0)
-            {
-                _ = subscription.DisposeAsync();
-                throw new ObjectDisposedException(nameof(NatsEventTransport));
-            }
+            disposed = Volatile.Read(ref _disposed) != 0;
+            if (!disposed)
+                _subscriptions = [.. _subscriptions, subscription];
+        }
 
-            _subscriptions = [.. _subscriptions, subscription];
+        if (disposed)
+        {
+            // The transport was disposed while this subscription started: stop it before refusing.
+            await subscription.DisposeAsync().ConfigureAwait(false);
+            throw new ObjectDisposedException(nameof(NatsEventTransport));
         }
 
         return subscription;

@@ -21,7 +21,7 @@ internal sealed partial class NatsSubscription
         }
         finally
         {
-            _slots.Release();
+            Settled();
         }
     }
 
@@ -39,7 +39,7 @@ internal sealed partial class NatsSubscription
         }
         finally
         {
-            _slots.Release();
+            Settled();
         }
     }
 
@@ -51,8 +51,15 @@ internal sealed partial class NatsSubscription
         }
         finally
         {
-            _slots.Release();
+            Settled();
         }
+    }
+
+    /// <summary>A handed-out delivery ended: its slot is free again.</summary>
+    private void Settled()
+    {
+        Interlocked.Decrement(ref _handedOut);
+        _slots.Release();
     }
 
     internal ValueTask ExtendLeaseAsync(NatsDelivery delivery, CancellationToken cancellationToken) =>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Busbar.Transport;
@@ -20,6 +21,7 @@ namespace Busbar.Nats;
 /// for at most as many messages as slots are free, and a delivery gives its slot back when it is settled, so nothing waits
 /// in a client-side buffer while its lease runs.</para>
 /// </remarks>
+[DebuggerDisplay("Group = {Group}, Consumers = {_consumers.Length}, InFlight = {InFlight}, Pending = {Pending}")]
 internal sealed partial class NatsSubscription : ITransportSubscription
 {
     private readonly NatsContext _context;
@@ -31,6 +33,7 @@ internal sealed partial class NatsSubscription : ITransportSubscription
     private readonly CancellationTokenSource _stop = new();
     private ConsumerRef[] _consumers = [];
     private Task[] _loops = [];
+    private long _handedOut;
     private int _disposed;
 
     public NatsSubscription(NatsContext context, TransportSubscriptionOptions options, Action<NatsSubscription> onDisposed)
@@ -47,7 +50,8 @@ internal sealed partial class NatsSubscription : ITransportSubscription
 
     public IReadOnlyList<string> Patterns { get; }
 
-    public long InFlight => _options.MaxInFlight - _slots.CurrentCount;
+    /// <summary>Deliveries handed out and not yet settled (slots reserved by an open pull do not count).</summary>
+    public long InFlight => Interlocked.Read(ref _handedOut);
 
     public long Pending { get; private set; }
 
@@ -228,6 +232,7 @@ internal sealed partial class NatsSubscription : ITransportSubscription
             return;
         }
 
+        Interlocked.Increment(ref _handedOut);
         _deliveries.Writer.TryWrite(delivery);
     }
 

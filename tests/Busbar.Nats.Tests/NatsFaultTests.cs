@@ -15,6 +15,7 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly List<IAsyncDisposable> _cleanup = [];
     private readonly string _ns = NewNamespace();
+    private readonly TestOutputLoggerFactory _log = new(output);
     private NatsServer _server = null!;
 
     public async Task InitializeAsync() => _server = await NatsServer.StartAsync();
@@ -30,7 +31,7 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
 
     private async Task<INatsTransport> ConnectAsync(NatsTransportOptions options)
     {
-        var transport = await NatsTransport.ConnectAsync(options, new TestOutputLoggerFactory(output));
+        var transport = await NatsTransport.ConnectAsync(options, _log);
         _cleanup.Add(transport);
         return transport;
     }
@@ -110,6 +111,10 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal([1, 2, 3], handled.Order());
         Assert.All(letters, l => Assert.Equal("g", l.Group));
         Assert.Equal(withoutHeaders.Envelope.ToArray(), letters.Single(l => l.Reason.StartsWith("MissingHeader", StringComparison.Ordinal)).Envelope.ToArray());
+
+        // The dead letters were logged with names, sequences and reasons, never with a payload.
+        Assert.Equal(5, _log.Lines.Count(line => line.Contains("Dead-lettered", StringComparison.Ordinal)));
+        Assert.DoesNotContain(_log.Lines, line => line.Contains("xxxxxxxx", StringComparison.Ordinal) || line.Contains("not json", StringComparison.Ordinal) || line.Contains("c99", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -267,6 +272,39 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PublishAsync_WindowFullUnderReject_ThrowsBusFull_AndTheFirstPublishStillCompletes()
+    {
+        var codec = Codec();
+        var transport = await ConnectAsync(Options() with { PublishWindow = 1, PublishFullMode = BusFullMode.Reject });
+
+        var first = transport.PublishAsync([codec.Placed(1)]).AsTask();
+        var error = await Assert.ThrowsAsync<BusFullException>(async () => await transport.PublishAsync([codec.Placed(2)]));
+        await first.WaitAsync(Patience);
+
+        Assert.Contains("PublishFullMode is Reject", error.Message, StringComparison.Ordinal);
+        await transport.PublishAsync([codec.Placed(3)]);
+    }
+
+    [Fact]
+    public async Task RetryLaterAsync_WithDelay_TheServerHoldsTheMessageBackThatLong()
+    {
+        var codec = Codec();
+        var transport = await ConnectAsync(Options());
+        var subscription = await SubscribeAsync(transport, "g", "contract.orders.placed");
+        await using var reader = new DeliveryReader(subscription);
+        await transport.PublishAsync([codec.Placed(1)]);
+
+        var first = await reader.NextAsync(Patience);
+        var retried = TimeProvider.System.GetTimestamp();
+        await first.RetryLaterAsync(TimeSpan.FromSeconds(2));
+        var second = await reader.NextAsync(Patience);
+
+        Assert.True(TimeProvider.System.GetElapsedTime(retried) >= TimeSpan.FromSeconds(1.9), "redelivered before the NAK delay");
+        Assert.Equal(2, second.DeliveryCount);
+        await second.AckAsync();
+    }
+
+    [Fact]
     public async Task PublishAsync_ServerGoneForGood_FailsAfterPublishTimeout_NeverHangs()
     {
         var codec = Codec();
@@ -365,19 +403,22 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Status_ReportsServerVersionPendingAndHealth()
+    public async Task Status_ReportsServerVersionPendingInFlightAndHealth()
     {
         var codec = Codec();
         var transport = await ConnectAsync(Options());
         await transport.PublishAsync([codec.Placed(1), codec.Placed(2), codec.Placed(3)]);
-        await SubscribeAsync(transport, "idle", "contract.orders.placed");
 
-        await Until(() => transport.Status.Pending == 3, "three pending for the idle group");
+        // One delivery handed out and never settled (the bound is 1): the server keeps the other two back.
+        var subscription = await transport.SubscribeAsync(new TransportSubscriptionOptions { Group = "slow", Patterns = ["contract.orders.placed"], MaxInFlight = 1 });
+        _cleanup.Add(subscription);
+        await Until(() => transport.Status is { Pending: 2, InFlight: 1 }, "two pending and one in flight");
         var health = await new NatsTransportHealthCheck(transport).CheckHealthAsync(new HealthCheckContext());
 
         Assert.Equal(HealthStatus.Healthy, health.Status);
         Assert.True(transport.Status.ServerVersion >= NatsTransport.MinimumServerVersion);
-        Assert.Equal(3L, health.Data["pending"]);
+        Assert.Equal(2L, health.Data["pending"]);
+        Assert.Equal(1L, health.Data["in_flight"]);
     }
 
     private static async Task<IReadOnlyList<TransportDeadLetter>> WaitForDeadLettersAsync(IEventTransport transport, int atLeast)
