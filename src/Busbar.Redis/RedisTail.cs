@@ -31,14 +31,9 @@ internal sealed class RedisTail(RedisContext context, EventNamePattern[] pattern
         await started.ConfigureAwait(false);
         while (!cancellationToken.IsCancellationRequested)
         {
-            foreach (var name in await MatchingNamesAsync().ConfigureAwait(false))
-                _positions.TryAdd(name, "0-0");
-
             var got = 0;
-            foreach (var name in _positions.Keys.ToArray())
+            foreach (var (name, entries) in await ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var entries = await context.Database.StreamReadAsync(context.Keys.Stream(name), _positions[name], context.Options.ReadBatchSize)
-                    .WaitAsync(cancellationToken).ConfigureAwait(false);
                 foreach (var entry in entries)
                 {
                     _positions[name] = entry.Id;
@@ -58,6 +53,33 @@ internal sealed class RedisTail(RedisContext context, EventNamePattern[] pattern
                 yield break;
             }
         }
+    }
+
+    /// <summary>
+    /// One round of reads. A failed read (the connection is down; the multiplexer reconnects by itself) returns what
+    /// was read so far: the positions are kept, so the next round resumes where this one stopped and nothing is skipped.
+    /// </summary>
+    private async Task<List<(string Name, StreamEntry[] Entries)>> ReadAsync(CancellationToken cancellationToken)
+    {
+        var read = new List<(string, StreamEntry[])>();
+        try
+        {
+            foreach (var name in await MatchingNamesAsync().ConfigureAwait(false))
+                _positions.TryAdd(name, "0-0");
+            foreach (var (name, position) in _positions)
+            {
+                var entries = await context.Database.StreamReadAsync(context.Keys.Stream(name), position, context.Options.ReadBatchSize)
+                    .WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (entries.Length > 0)
+                    read.Add((name, entries));
+            }
+        }
+        catch (RedisException ex)
+        {
+            RedisLog.ReadFailed(context.Logger, ex, "(tail)", context.Options.FallbackPollInterval.TotalMilliseconds);
+        }
+
+        return read;
     }
 
     private async Task<List<string>> MatchingNamesAsync()

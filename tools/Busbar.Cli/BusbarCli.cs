@@ -49,6 +49,12 @@ internal static class BusbarCli
             io.Error.WriteLine($"busbar: {ex.Message}");
             return ExitCodes.Failure;
         }
+        catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
+        {
+            // Ctrl+C while a short command (publish, dead-letters, redrive) waited for the broker.
+            io.Error.WriteLine($"busbar: interrupted by {interrupt.Signal} before the command finished.");
+            return ExitCodes.Failure;
+        }
     }
 
     /// <summary>

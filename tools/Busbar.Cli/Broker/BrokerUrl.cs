@@ -97,6 +97,20 @@ internal sealed record BrokerUrl(string Scheme, string Host, int Port, string? U
         }
     }
 
+    /// <summary>Runs a command's work on a connected broker, turning a broker failure into one line (exit 1) instead of a stack trace.</summary>
+    public async Task<int> RunAsync(Func<IEventTransport, Task<int>> work, CancellationToken cancellationToken)
+    {
+        await using var transport = await ConnectAsync(cancellationToken);
+        try
+        {
+            return await work(transport);
+        }
+        catch (Exception ex) when (ex is RedisException or NatsException or TimeoutException)
+        {
+            throw new UserErrorException($"the broker at {Display} failed: {ex.Message}", ex);
+        }
+    }
+
     private async Task<IEventTransport> ConnectRedisAsync(CancellationToken cancellationToken)
     {
         var options = new RedisTransportOptions

@@ -18,13 +18,17 @@ internal static class DeadLettersCommand
         command.SetAction(async (result, cancellationToken) =>
         {
             var broker = result.GetRequiredValue(url);
-            await using var transport = await broker.ConnectAsync(cancellationToken);
-            var letters = await transport.ReadDeadLettersAsync(result.GetValue(max) ?? DefaultMax, cancellationToken);
-            if (result.GetValue(json))
-                io.Out.WriteLine(Json(broker, letters));
-            else
-                Render(io.Out, broker, letters);
-            return ExitCodes.Success;
+            return await broker.RunAsync(
+                async transport =>
+                {
+                    var letters = await transport.ReadDeadLettersAsync(result.GetValue(max) ?? DefaultMax, cancellationToken);
+                    if (result.GetValue(json))
+                        io.Out.WriteLine(Json(broker, letters));
+                    else
+                        Render(io.Out, broker, letters);
+                    return ExitCodes.Success;
+                },
+                cancellationToken);
         });
         return command;
     }

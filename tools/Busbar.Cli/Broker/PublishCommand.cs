@@ -51,18 +51,14 @@ internal static class PublishCommand
             throw new UserErrorException(ex.Message, ex);
         }
 
-        await using var transport = await url.ConnectAsync(cancellationToken);
-        try
-        {
-            await transport.PublishAsync([message], cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            throw new UserErrorException($"publishing '{envelope.Name}' to {url.Display} failed: {ex.Message}", ex);
-        }
-
-        io.Out.WriteLine(envelope.EventId.ToString());
-        return ExitCodes.Success;
+        return await url.RunAsync(
+            async transport =>
+            {
+                await transport.PublishAsync([message], cancellationToken);
+                io.Out.WriteLine(envelope.EventId.ToString());
+                return ExitCodes.Success;
+            },
+            cancellationToken);
     }
 
     private static string Name(ArgumentResult result)

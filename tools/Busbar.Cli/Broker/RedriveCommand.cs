@@ -40,9 +40,11 @@ internal static class RedriveCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(CliConsole io, BrokerUrl url, string[] ids, bool all, CancellationToken cancellationToken)
+    private static Task<int> RunAsync(CliConsole io, BrokerUrl url, string[] ids, bool all, CancellationToken cancellationToken) =>
+        url.RunAsync(transport => RedriveAsync(io, url, transport, ids, all, cancellationToken), cancellationToken);
+
+    private static async Task<int> RedriveAsync(CliConsole io, BrokerUrl url, Busbar.Transport.IEventTransport transport, string[] ids, bool all, CancellationToken cancellationToken)
     {
-        await using var transport = await url.ConnectAsync(cancellationToken);
         var letters = await transport.ReadDeadLettersAsync(MaxAll, cancellationToken);
         var chosen = all ? letters.ToList() : [];
         foreach (var id in ids)

@@ -52,7 +52,20 @@ internal static class TailCommand
 
     private static async Task<int> RunAsync(CliConsole io, BrokerUrl url, string pattern, bool payload, bool json, int? count, CancellationToken cancellationToken)
     {
-        await using var transport = await url.ConnectAsync(cancellationToken);
+        try
+        {
+            return await url.RunAsync(transport => TailAsync(io, url, transport, pattern, payload, json, count, cancellationToken), cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Ctrl+C while connecting: nothing was tailed.
+            io.Error.WriteLine("busbar: tail stopped after 0 events.");
+            return ExitCodes.Success;
+        }
+    }
+
+    private static async Task<int> TailAsync(CliConsole io, BrokerUrl url, IEventTransport transport, string pattern, bool payload, bool json, int? count, CancellationToken cancellationToken)
+    {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var events = transport.TailAsync([pattern], stop.Token);
         io.Error.WriteLine($"busbar: tailing '{pattern}' on {url.Display}{(count is { } n ? string.Create(CultureInfo.InvariantCulture, $" for {n} events") : "")}; Ctrl+C stops.");
