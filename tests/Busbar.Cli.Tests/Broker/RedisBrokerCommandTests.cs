@@ -11,11 +11,3 @@ public sealed class RedisBrokerCommandTests(RedisServerFixture fixture) : Broker
     protected override async ValueTask<IEventTransport> ConnectAsync() =>
         await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = fixture.Server.Configuration, FallbackPollInterval = TimeSpan.FromMilliseconds(100) });
 }
-
-public sealed class NatsBrokerCommandTests(Busbar.Nats.Tests.NatsServerFixture fixture) : BrokerCommandTests, IClassFixture<Busbar.Nats.Tests.NatsServerFixture>
-{
-    protected override string Url => fixture.Server.Url;
-
-    protected override async ValueTask<IEventTransport> ConnectAsync() =>
-        await Busbar.Nats.NatsTransport.ConnectAsync(new Busbar.Nats.NatsTransportOptions { Url = fixture.Server.Url });
-}
