@@ -176,7 +176,10 @@ internal sealed class RedisEventTransport : IRedisTransport
         var tail = new RedisTail(_context, parsed);
         lock (_lock)
             _tails = [.. _tails, tail];
-        cancellationToken.Register(static state =>
+
+        // It ends with the token, or when the enumeration is disposed (an early break), whichever comes first.
+        var end = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        end.Token.Register(static state =>
         {
             var (transport, tail) = ((RedisEventTransport, RedisTail))state!;
             lock (transport._lock)
@@ -184,7 +187,7 @@ internal sealed class RedisEventTransport : IRedisTransport
         }, (this, tail));
 
         // Where each stream ends is read now, not at the first MoveNextAsync: "from now on" means from this call.
-        return tail.ReadAsync(tail.StartAsync(), cancellationToken);
+        return tail.ReadAsync(tail.StartAsync(), end);
     }
 
     public async ValueTask DisposeAsync()

@@ -26,7 +26,21 @@ internal sealed class RedisTail(RedisContext context, EventNamePattern[] pattern
         }
     }
 
-    public async IAsyncEnumerable<TransportMessage> ReadAsync(Task started, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<TransportMessage> ReadAsync(Task started, CancellationTokenSource end)
+    {
+        try
+        {
+            await foreach (var message in ReadAsync(started, end.Token).ConfigureAwait(false))
+                yield return message;
+        }
+        finally
+        {
+            await end.CancelAsync().ConfigureAwait(false);
+            end.Dispose();
+        }
+    }
+
+    private async IAsyncEnumerable<TransportMessage> ReadAsync(Task started, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await started.ConfigureAwait(false);
         while (!cancellationToken.IsCancellationRequested)
@@ -77,6 +91,10 @@ internal sealed class RedisTail(RedisContext context, EventNamePattern[] pattern
         catch (RedisException ex)
         {
             RedisLog.ReadFailed(context.Logger, ex, "(tail)", context.Options.FallbackPollInterval.TotalMilliseconds);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The tail ends: the caller's loop sees the token.
         }
 
         return read;

@@ -51,7 +51,7 @@ public interface IEventTransport : IAsyncDisposable
     /// group, acknowledged or delayed, so watching never disturbs the consumers.
     /// </summary>
     /// <param name="patterns">Event-name patterns, as in <see cref="TransportSubscriptionOptions.Patterns"/>; at least one.</param>
-    /// <param name="cancellationToken">Ends the enumeration.</param>
+    /// <param name="cancellationToken">Ends the enumeration; disposing the enumerator (an early <c>break</c>) ends it too.</param>
     /// <returns>
     /// The messages in the order the broker stored them per name. <see cref="TransportMessage.EventId"/> is
     /// <see cref="Guid.Empty"/>: the id travels inside the envelope, which the tail does not decode.

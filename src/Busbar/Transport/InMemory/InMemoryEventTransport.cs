@@ -53,8 +53,39 @@ internal sealed class InMemoryEventTransport(InMemoryBroker broker, bool ownsBro
         var parsed = TransportTail.ParsePatterns(patterns);
         ObjectDisposedException.ThrowIf(_disposed, this);
 
-        // Registered now, not at the first MoveNextAsync: "from now on" means from this call.
-        return broker.StartTail(parsed, cancellationToken).ReadAllAsync(cancellationToken);
+        // Registered now, not at the first MoveNextAsync: "from now on" means from this call. It ends with the token, or
+        // when the enumeration is disposed (an early break), whichever comes first.
+        var end = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        return ReadTailAsync(broker.StartTail(parsed, end.Token), end);
+    }
+
+    private static async IAsyncEnumerable<TransportMessage> ReadTailAsync(System.Threading.Channels.ChannelReader<TransportMessage> reader, CancellationTokenSource end)
+    {
+        try
+        {
+            while (true)
+            {
+                TransportMessage message;
+                try
+                {
+                    if (!await reader.WaitToReadAsync(end.Token).ConfigureAwait(false))
+                        yield break;
+                    if (!reader.TryRead(out message))
+                        continue;
+                }
+                catch (OperationCanceledException)
+                {
+                    yield break;
+                }
+
+                yield return message;
+            }
+        }
+        finally
+        {
+            await end.CancelAsync().ConfigureAwait(false);
+            end.Dispose();
+        }
     }
 
     public async ValueTask DisposeAsync()
