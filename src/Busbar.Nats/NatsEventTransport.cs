@@ -150,6 +150,82 @@ internal sealed class NatsEventTransport : INatsTransport
         return letters;
     }
 
+    public async ValueTask<bool> RedriveDeadLetterAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (!ulong.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var sequence) || sequence == 0)
+            return false;
+        var stream = await _context.JetStream.GetStreamAsync(_context.Options.DeadLetterStreamName, cancellationToken: cancellationToken).ConfigureAwait(false);
+        StreamMsgGetResponse response;
+        try
+        {
+            response = await stream.GetAsync(new StreamMsgGetRequest { Seq = sequence }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+        {
+            return false;
+        }
+
+        var letter = NatsDeadLetter.Read(sequence, response.Message.Data);
+        if (letter is null || letter.Envelope.IsEmpty || !NatsSubjects.IsValidName(letter.Name))
+            throw new InvalidOperationException($"The dead letter {id} has no envelope or no valid event name ('{letter?.Name}'): it cannot be re-driven.");
+
+        // Not the event id as Nats-Msg-Id: inside the dedupe window the stream would take the re-drive for a duplicate of
+        // the original. An id per dead letter instead, so a retried re-drive of the same one is still stored once.
+        // Publish before delete: a failure in between leaves a duplicate (handlers deduplicate by event id), never a loss.
+        var subject = NatsSubjects.Subject(_context.Options.SubjectPrefix, letter.Name);
+        var options = new NatsJSPubOpts { MsgId = $"busbar-redrive.{_context.Options.DeadLetterStreamName}.{sequence}" };
+        var ack = await _context.JetStream.PublishAsync(subject, letter.Envelope, NatsContext.Raw, options, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (!ack.Duplicate)
+            ack.EnsureSuccess();
+        try
+        {
+            await stream.DeleteMessageAsync(new StreamMsgDeleteRequest { Seq = sequence }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+        {
+            // A concurrent re-drive deleted it first; the dedupe id stored the event once.
+        }
+
+        return true;
+    }
+
+    public async IAsyncEnumerable<TransportMessage> TailAsync(IReadOnlyList<string> patterns, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        if (patterns.Count == 0)
+            throw new ArgumentException("A tail needs at least one event-name pattern ('*' for every event).", nameof(patterns));
+        var parsed = patterns.Select(EventNamePattern.Parse).ToArray();
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+        // A core subscription sees every publish on the subjects, with no JetStream consumer at all, so no group is touched.
+        // One pattern: its own filter subject; several: every event, matched here (overlapping subjects would repeat messages).
+        var prefix = _context.Options.SubjectPrefix;
+        var subject = parsed.Length == 1 ? NatsSubjects.Filter(prefix, parsed[0].Text) : prefix + ".>";
+        var subscription = await _context.Connection.SubscribeCoreAsync(subject, serializer: NatsContext.Raw, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await using var unsubscribe = subscription.ConfigureAwait(false);
+        while (true)
+        {
+            NatsMsg<ReadOnlyMemory<byte>> message;
+            try
+            {
+                if (!await subscription.Msgs.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                    yield break;
+                if (!subscription.Msgs.TryRead(out message))
+                    continue;
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+
+            if (NatsSubjects.Name(prefix, message.Subject) is not { } name || !Matches(parsed, name))
+                continue;
+            yield return new TransportMessage(Guid.Empty, name, message.Data.ToArray());
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -252,6 +328,17 @@ internal sealed class NatsEventTransport : INatsTransport
     {
         var shorter = a < b ? a : b;
         return shorter > TimeSpan.Zero ? shorter : TimeSpan.FromMilliseconds(1);
+    }
+
+    private static bool Matches(EventNamePattern[] patterns, string name)
+    {
+        foreach (var pattern in patterns)
+        {
+            if (pattern.Matches(name))
+                return true;
+        }
+
+        return false;
     }
 
     private IEnumerable<Measurement<long>> Measure(Func<NatsSubscription, long> read)

@@ -16,6 +16,7 @@ internal sealed class RedisEventTransport : IRedisTransport
     private readonly ConcurrentDictionary<string, byte> _registeredNames = new(StringComparer.Ordinal);
     private readonly object _lock = new();
     private RedisSubscription[] _subscriptions = [];
+    private RedisTail[] _tails = [];
     private int _disposed;
 
     public RedisEventTransport(RedisContext context, Version version)
@@ -143,6 +144,52 @@ internal sealed class RedisEventTransport : IRedisTransport
         return letters;
     }
 
+    public async ValueTask<bool> RedriveDeadLetterAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (!StreamId.TryParse(id, out _))
+            return false;
+        var entries = await _context.Database.StreamRangeAsync(_context.Keys.DeadLetters, id, id, 1).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (entries.Length == 0 || entries[0].IsNull)
+            return false;
+        var letter = RedisDeadLetters.Read(entries[0]);
+        if (letter.Envelope.IsEmpty || !RedisKeys.IsValidName(letter.Name))
+            throw new InvalidOperationException($"The dead letter {id} has no envelope or no valid event name ('{letter.Name}'): it cannot be re-driven.");
+
+        // Add before delete: a failure in between leaves a duplicate (handlers deduplicate by event id), never a loss.
+        // Two separate commands, not a script: the stream and the dead-letter stream may live in different cluster slots.
+        await _context.Database.SetAddAsync(_context.Keys.Names, letter.Name).ConfigureAwait(false);
+        await _context.Database.StreamAddAsync(_context.Keys.Stream(letter.Name), RedisKeys.EnvelopeField, letter.Envelope).ConfigureAwait(false);
+        await _context.Database.StreamDeleteAsync(_context.Keys.DeadLetters, [id]).ConfigureAwait(false);
+        _context.Connection.GetSubscriber().Publish(_context.Keys.Doorbell, letter.Name, CommandFlags.FireAndForget);
+        return true;
+    }
+
+    public IAsyncEnumerable<TransportMessage> TailAsync(IReadOnlyList<string> patterns, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        if (patterns.Count == 0)
+            throw new ArgumentException("A tail needs at least one event-name pattern ('*' for every event).", nameof(patterns));
+        var parsed = patterns.Select(EventNamePattern.Parse).ToArray();
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var tail = new RedisTail(_context, parsed);
+        lock (_lock)
+            _tails = [.. _tails, tail];
+
+        // It ends with the token, or when the enumeration is disposed (an early break), whichever comes first.
+        var end = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        end.Token.Register(static state =>
+        {
+            var (transport, tail) = ((RedisEventTransport, RedisTail))state!;
+            lock (transport._lock)
+                transport._tails = [.. transport._tails.Where(t => t != tail)];
+        }, (this, tail));
+
+        // Where each stream ends is read now, not at the first MoveNextAsync: "from now on" means from this call.
+        return tail.ReadAsync(tail.StartAsync(), end);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -230,6 +277,8 @@ internal sealed class RedisEventTransport : IRedisTransport
         var names = text.Split('\n');
         foreach (var subscription in Volatile.Read(ref _subscriptions))
             subscription.Ring(names);
+        foreach (var tail in Volatile.Read(ref _tails))
+            tail.Ring();
     }
 
     private void Remove(RedisSubscription subscription)

@@ -3,8 +3,8 @@ namespace Busbar.Cli.Tests;
 public sealed class BusbarCliTests
 {
     [Theory]
-    [InlineData(new[] { "frobnicate" }, "Unrecognized command or argument 'frobnicate'", "usage: busbar <demo|wal>")]
-    [InlineData(new string[0], "Required command was not provided", "usage: busbar <demo|wal>")]
+    [InlineData(new[] { "frobnicate" }, "Unrecognized command or argument 'frobnicate'", "usage: busbar <demo|wal|tail|publish|dead-letters|redrive>")]
+    [InlineData(new string[0], "Required command was not provided", "usage: busbar <demo|wal|tail|publish|dead-letters|redrive>")]
     [InlineData(new[] { "demo", "--bogus" }, "'--bogus'", "usage: busbar demo [options]")]
     [InlineData(new[] { "demo", "--rate", "0" }, "--rate '0' is not a whole number from 1 to 2147483647", "usage: busbar demo [options]")]
     [InlineData(new[] { "demo", "--full-mode", "sideways" }, "--full-mode 'sideways' is not one of", "usage: busbar demo [options]")]

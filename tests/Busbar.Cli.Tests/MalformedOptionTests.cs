@@ -31,6 +31,37 @@ public sealed class MalformedOptionTests
             ["--id"] = ["nope", "", "1234", "not-a-guid-at-all-0000000000000000000"],
             ["--all"] = [Flag],
         },
+        ["tail"] = new()
+        {
+            ["--payload"] = [Flag],
+            ["--json"] = [Flag],
+            ["--count"] = ["many", "0", "-1", "2147483648", ""],
+        },
+        ["publish"] = new()
+        {
+            ["--correlation-id"] = ["nope", "", "1234"],
+            ["--causation-id"] = ["nope", " "],
+        },
+        ["dead-letters"] = new()
+        {
+            ["--json"] = [Flag],
+            ["--max"] = ["all", "0", "-2", ""],
+        },
+        ["redrive"] = new()
+        {
+            ["--id"] = ["", "two words", " "],
+            ["--all"] = [Flag],
+        },
+    };
+
+    /// <summary>The arguments a command needs before its options: a log directory, a broker address (port 1: nothing is ever connected).</summary>
+    private static string[] Arguments(string command) => command switch
+    {
+        _ when command.StartsWith("wal", StringComparison.Ordinal) => [Path.GetTempPath()],
+        "publish" => ["redis://127.0.0.1:1", "orders.placed", "{}"],
+        "tail" => ["redis://127.0.0.1:1", "*"],
+        "dead-letters" or "redrive" => ["redis://127.0.0.1:1"],
+        _ => [],
     };
 
     public static TheoryData<string, string, string> BadValues()
@@ -53,8 +84,7 @@ public sealed class MalformedOptionTests
     public async Task Run_MalformedOptionValue_OneLineReasonUsageAndExit2(string command, string option, string value)
     {
         var args = new List<string>(command.Split(' '));
-        if (command.StartsWith("wal", StringComparison.Ordinal))
-            args.Add(Path.GetTempPath());
+        args.AddRange(Arguments(command));
         if (value == Flag)
         {
             args.Add(option + "=perhaps");
@@ -84,6 +114,11 @@ public sealed class MalformedOptionTests
     [InlineData("wal", "inspect", "")]
     [InlineData("wal", "dead-letters", " ")]
     [InlineData("wal", "redrive", "", "--all")]
+    [InlineData("redrive", "redis://127.0.0.1:1", "--all", "--id", "1-0")]
+    [InlineData("redrive", "redis://127.0.0.1:1")]
+    [InlineData("tail", "redis://127.0.0.1:1", "orders.**.placed")]
+    [InlineData("publish", "redis://127.0.0.1:1", "orders.placed")]
+    [InlineData("publish", "nats://127.0.0.1:1", "orders.placed", "{} {}")]
     public async Task Run_MalformedCombination_OneLineReasonUsageAndExit2(params string[] args)
     {
         var run = await CliRun.RunAsync([.. args.Select(static a => a == "DIR" ? Path.GetTempPath() : a)]);

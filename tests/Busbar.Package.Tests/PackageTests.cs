@@ -68,7 +68,7 @@ public sealed class PackageTests : IDisposable
     [Fact]
     public async Task Pack_Cli_IsADotnetToolNamedBusbar()
     {
-        var root = DotnetProcess.CopyRepository(Directory.CreateDirectory(Path.Combine(_work, "repo")).FullName, "src/Busbar", "tools/Busbar.Cli");
+        var root = DotnetProcess.CopyRepository(Directory.CreateDirectory(Path.Combine(_work, "repo")).FullName, "src/Busbar", "src/Busbar.Redis", "src/Busbar.Nats", "tools/Busbar.Cli");
         var feed = Path.Combine(_work, "feed");
         var pack = await DotnetProcess.RunAsync("dotnet", $"pack tools/Busbar.Cli -c Release -o \"{feed}\"", root, s_limit);
         Assert.True(pack.ExitCode == 0, pack.Output);

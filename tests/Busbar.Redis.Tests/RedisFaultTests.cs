@@ -37,6 +37,56 @@ public sealed class RedisFaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TailAsync_ServerRestarted_ResumesWhereItStoppedWithoutSkipping()
+    {
+        var codec = Codec();
+        var transport = await ConnectAsync(Options(_server));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var tail = transport.TailAsync(["contract.orders.placed"], stop.Token).GetAsyncEnumerator(stop.Token);
+        var next = tail.MoveNextAsync().AsTask();
+        var published = 0;
+        while (!next.IsCompleted)
+        {
+            await transport.PublishAsync([codec.Placed(++published)]);
+            await Task.WhenAny(next, Task.Delay(100, stop.Token));
+        }
+
+        Assert.True(await next);
+        var seen = new List<int> { Number(codec, tail.Current) };
+        while (seen[^1] < published)
+        {
+            Assert.True(await tail.MoveNextAsync());
+            seen.Add(Number(codec, tail.Current));
+        }
+
+        // The tail's read fails while the server is down; it keeps its positions and carries on after the reconnect.
+        await _server.KillAsync();
+        var reading = tail.MoveNextAsync().AsTask();
+        await _server.RestartAsync();
+        var afterRestart = published + 1;
+        while (!reading.IsCompleted)
+        {
+            try
+            {
+                await transport.PublishAsync([codec.Placed(published + 1)]);
+                published++;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Still reconnecting.
+            }
+
+            await Task.WhenAny(reading, Task.Delay(200, stop.Token));
+        }
+
+        Assert.True(await reading);
+        Assert.Equal(afterRestart, Number(codec, tail.Current));
+
+        static int Number(EnvelopeCodec codec, TransportMessage message) =>
+            ((Busbar.Transport.Contract.OrderPlaced)codec.Decode(message.Name, message.Envelope).Event!.Payload).Number;
+    }
+
+    [Fact]
     public async Task GarbageEntries_WrittenWithRawXadd_DeadLetteredWithReasonsWhileGoodEventsFlow()
     {
         var codec = Codec(maxEnvelopeBytes: 64 * 1024);

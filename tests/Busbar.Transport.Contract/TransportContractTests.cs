@@ -250,6 +250,79 @@ public abstract class TransportContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RedriveDeadLetterAsync_TerminatedMessage_ComesBackToItsGroupAndLeavesTheDeadLetters()
+    {
+        var transport = await TransportAsync();
+        var (_, reader) = await SubscribeAsync(transport, "billing", "contract.orders.placed");
+        await transport.PublishAsync([Placed(1)]);
+        var first = await reader.NextAsync(Patience);
+        await first.TerminateAsync("card declined");
+        var letter = Assert.Single(await DeadLettersAsync(transport, 1));
+
+        Assert.True(await transport.RedriveDeadLetterAsync(letter.Id));
+
+        var again = await reader.NextAsync(Patience);
+        Assert.Equal(first.Envelope.ToArray(), again.Envelope.ToArray());
+        Assert.Equal(1, NumberOf(again));
+        await again.AckAsync();
+        Assert.Empty(await transport.ReadDeadLettersAsync(10));
+
+        // The dead letter is gone: a second re-drive of the same id finds nothing (no second copy).
+        Assert.False(await transport.RedriveDeadLetterAsync(letter.Id));
+        Assert.Null(await reader.TryNextAsync(TimeSpan.FromMilliseconds(300)));
+    }
+
+    [Fact]
+    public async Task RedriveDeadLetterAsync_UnknownId_ReturnsFalse()
+    {
+        var transport = await TransportAsync();
+
+        Assert.False(await transport.RedriveDeadLetterAsync("999999"));
+        Assert.False(await transport.RedriveDeadLetterAsync("not-an-id"));
+    }
+
+    [Fact]
+    public async Task TailAsync_EventsPublishedMeanwhile_ReadsMatchingOnesWithoutTakingThemFromGroups()
+    {
+        var transport = await TransportAsync();
+        var (_, reader) = await SubscribeAsync(transport, "billing", "contract.orders.placed");
+        using var stop = new CancellationTokenSource(Patience);
+        await using var tail = transport.TailAsync(["contract.orders.*"], stop.Token).GetAsyncEnumerator(stop.Token);
+
+        // The tail reads what is published after it started; publish until it has seen one (a tail may start a moment late).
+        var published = 0;
+        var next = tail.MoveNextAsync().AsTask();
+        while (!next.IsCompleted)
+        {
+            await transport.PublishAsync([Placed(++published), Codec.Encode(Envelope("contract.payments.card.captured"), new CardCaptured(published))]);
+            await Task.WhenAny(next, Task.Delay(100, stop.Token));
+        }
+
+        Assert.True(await next);
+        var seen = new List<TransportMessage> { tail.Current };
+        while (NumberOf(seen[^1]) < published)
+        {
+            Assert.True(await tail.MoveNextAsync());
+            seen.Add(tail.Current);
+        }
+
+        Assert.All(seen, m => Assert.Equal("contract.orders.placed", m.Name));
+        var first = NumberOf(seen[0]);
+        Assert.Equal(Enumerable.Range(first, published - first + 1), seen.Select(NumberOf));
+
+        // The group still gets every event: the tail took nothing from it.
+        var deliveries = await reader.TakeAsync(published, Patience);
+        Assert.Equal(Enumerable.Range(1, published), deliveries.Select(NumberOf));
+    }
+
+    private int NumberOf(TransportMessage message)
+    {
+        var result = Codec.Decode(message.Name, message.Envelope);
+        Assert.True(result.Succeeded, result.Reason);
+        return ((OrderPlaced)result.Event!.Payload).Number;
+    }
+
+    [Fact]
     public async Task RetryLaterAsync_PastMaxDeliveries_DeadLettersAfterExactlyMaxDeliveries()
     {
         var transport = await TransportAsync();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Parsing;
+using Busbar.Cli.Broker;
 using Busbar.Cli.Demo;
 using Busbar.Cli.Wal;
 
@@ -48,6 +49,12 @@ internal static class BusbarCli
             io.Error.WriteLine($"busbar: {ex.Message}");
             return ExitCodes.Failure;
         }
+        catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
+        {
+            // Ctrl+C while a short command (publish, dead-letters, redrive) waited for the broker.
+            io.Error.WriteLine($"busbar: interrupted by {interrupt.Signal} before the command finished.");
+            return ExitCodes.Failure;
+        }
     }
 
     /// <summary>
@@ -56,12 +63,16 @@ internal static class BusbarCli
     /// <c>dotnet Busbar.Cli.dll</c>) and would show that in help and usage.
     /// </summary>
     internal static Command CreateRootCommand(CliConsole io, CliInterrupt interrupt) =>
-        new("busbar", "Run the Busbar demo and inspect write-ahead logs.")
+        new("busbar", "Run the Busbar demo, inspect write-ahead logs, and watch, publish to and re-drive a Redis or NATS bus.")
         {
             new HelpOption(),
             new VersionOption(),
             DemoCommand.Create(io, interrupt),
             WalCommand.Create(io),
+            TailCommand.Create(io),
+            PublishCommand.Create(io),
+            DeadLettersCommand.Create(io),
+            RedriveCommand.Create(io),
         };
 
     /// <summary>One usage line for the command the parser got to, e.g. <c>usage: busbar wal inspect &lt;dir&gt; [options]</c>.</summary>

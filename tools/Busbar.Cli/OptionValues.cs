@@ -39,6 +39,33 @@ internal static class OptionValues
         return ids;
     }
 
+    /// <summary>A GUID, e.g. a correlation id.</summary>
+    public static Guid? GuidValue(ArgumentResult result)
+    {
+        var text = Single(result);
+        if (System.Guid.TryParse(text, CultureInfo.InvariantCulture, out var value))
+            return value;
+        result.AddError($"{NameOf(result)} '{text}' is not a GUID (such as {System.Guid.Empty}).");
+        return null;
+    }
+
+    /// <summary>One or more broker dead letter ids (a Redis entry id, a NATS sequence number): not empty, no spaces.</summary>
+    public static string[] BrokerIds(ArgumentResult result)
+    {
+        var ids = new string[result.Tokens.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = result.Tokens[i].Value;
+            if (ids[i].Length == 0 || ids[i].Length > 200 || ids[i].Any(char.IsWhiteSpace))
+            {
+                result.AddError($"{NameOf(result)} '{ids[i]}' is not a dead letter id (as 'busbar dead-letters <url>' prints them, e.g. 1764495001234-0 for Redis, 17 for NATS).");
+                return [];
+            }
+        }
+
+        return ids;
+    }
+
     /// <summary>A path that is not empty; whether it exists is the command's business.</summary>
     public static string Path(ArgumentResult result)
     {

@@ -65,27 +65,7 @@ public sealed class EnvelopeCodec
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            writer.WriteStartObject();
-            writer.WriteNumber(s_v, Version);
-            writer.WriteString(s_id, envelope.EventId);
-            writer.WriteString(s_name, envelope.Name);
-            writer.WriteString(s_createdAt, envelope.CreatedAt);
-            if (envelope.CorrelationId is { } correlationId)
-                writer.WriteString(s_correlationId, correlationId);
-            if (envelope.CausationId is { } causationId)
-                writer.WriteString(s_causationId, causationId);
-            if (envelope.TraceParent is { } traceParent)
-                writer.WriteString(s_traceParent, traceParent);
-            if (envelope.TraceState is { } traceState)
-                writer.WriteString(s_traceState, traceState);
-            if (envelope.Headers.Count > 0)
-            {
-                writer.WriteStartObject(s_headers);
-                foreach (var header in envelope.Headers)
-                    writer.WriteString(header.Key, header.Value);
-                writer.WriteEndObject();
-            }
-
+            WriteMetadata(writer, envelope);
             writer.WritePropertyName(s_body);
             try
             {
@@ -173,6 +153,101 @@ public sealed class EnvelopeCodec
 
         static EnvelopeDecodeResult Missing(string field) =>
             EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingField, $"the envelope has no '{field}' field");
+    }
+
+    /// <summary>
+    /// Encodes an event whose body is already JSON (the <c>busbar publish</c> command has no type for it), with the same
+    /// metadata and size limit as <see cref="Encode"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is not a valid event name, or the envelope is larger than <paramref name="maxBytes"/>.</exception>
+    internal static TransportMessage EncodeJson(EventEnvelope envelope, JsonElement body, int maxBytes)
+    {
+        EventNaming.ThrowIfInvalid(envelope.Name, nameof(envelope));
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteMetadata(writer, envelope);
+            writer.WritePropertyName(s_body);
+            body.WriteTo(writer);
+            writer.WriteEndObject();
+        }
+
+        if (buffer.WrittenCount > maxBytes)
+            throw new ArgumentException($"Event '{envelope.Name}' {envelope.EventId} encodes to {buffer.WrittenCount} bytes, over the limit of {maxBytes}.", nameof(body));
+        return new TransportMessage(envelope.EventId, envelope.Name, buffer.WrittenMemory);
+    }
+
+    /// <summary>
+    /// Reads an envelope's metadata and its raw body without the registry, for tools that show events they have no types
+    /// for. Never throws: null, with <paramref name="problem"/> saying why, when it is not a readable envelope.
+    /// </summary>
+    internal static EventEnvelope? ReadMetadata(ReadOnlyMemory<byte> envelope, out ReadOnlyMemory<byte> body, out string? problem)
+    {
+        body = default;
+        problem = null;
+        if (envelope.IsEmpty)
+        {
+            problem = "the message has no envelope";
+            return null;
+        }
+
+        Fields fields;
+        try
+        {
+            if (!TryReadFields(envelope.Span, out fields, out var failure))
+            {
+                problem = failure.Reason;
+                return null;
+            }
+        }
+        catch (JsonException ex)
+        {
+            problem = $"not valid JSON (line {ex.LineNumber}, byte {ex.BytePositionInLine})";
+            return null;
+        }
+
+        if (fields.Id is null || fields.Name is null || fields.CreatedAt is null || fields.BodyLength == 0)
+        {
+            problem = "the envelope lacks one of 'id', 'name', 'createdAt' and 'body'";
+            return null;
+        }
+
+        body = envelope.Slice(fields.BodyStart, fields.BodyLength);
+        return new EventEnvelope
+        {
+            EventId = fields.Id.Value,
+            Name = fields.Name,
+            CreatedAt = fields.CreatedAt.Value,
+            CorrelationId = fields.CorrelationId,
+            CausationId = fields.CausationId,
+            TraceParent = fields.TraceParent,
+            TraceState = fields.TraceState,
+            Headers = fields.Headers ?? EventEnvelope.EmptyHeaders,
+        };
+    }
+
+    private static void WriteMetadata(Utf8JsonWriter writer, EventEnvelope envelope)
+    {
+        writer.WriteStartObject();
+        writer.WriteNumber(s_v, Version);
+        writer.WriteString(s_id, envelope.EventId);
+        writer.WriteString(s_name, envelope.Name);
+        writer.WriteString(s_createdAt, envelope.CreatedAt);
+        if (envelope.CorrelationId is { } correlationId)
+            writer.WriteString(s_correlationId, correlationId);
+        if (envelope.CausationId is { } causationId)
+            writer.WriteString(s_causationId, causationId);
+        if (envelope.TraceParent is { } traceParent)
+            writer.WriteString(s_traceParent, traceParent);
+        if (envelope.TraceState is { } traceState)
+            writer.WriteString(s_traceState, traceState);
+        if (envelope.Headers.Count > 0)
+        {
+            writer.WriteStartObject(s_headers);
+            foreach (var header in envelope.Headers)
+                writer.WriteString(header.Key, header.Value);
+            writer.WriteEndObject();
+        }
     }
 
     private static bool TryReadFields(ReadOnlySpan<byte> data, out Fields fields, out EnvelopeDecodeResult problem)

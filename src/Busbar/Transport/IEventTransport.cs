@@ -32,4 +32,33 @@ public interface IEventTransport : IAsyncDisposable
     /// <param name="maxCount">At most this many, oldest first; at least 1.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     ValueTask<IReadOnlyList<TransportDeadLetter>> ReadDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Publishes a dead letter's original envelope again under its event name, then removes the dead letter.
+    /// </summary>
+    /// <param name="id">The dead letter's <see cref="TransportDeadLetter.Id"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the broker.</param>
+    /// <returns><see langword="true"/> when it was re-driven; <see langword="false"/> when no dead letter has that id (another re-drive took it).</returns>
+    /// <remarks>
+    /// The event goes back to its stream or subject, so every group subscribed to its name receives it again, not only the
+    /// group that gave up (at-least-once: handlers deduplicate by event id). A dead letter without an envelope, or under a
+    /// name that is not a valid event name, cannot be re-driven (<see cref="InvalidOperationException"/>); it stays.
+    /// </remarks>
+    ValueTask<bool> RedriveDeadLetterAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads the events published from now on whose names match the patterns, outside any group: nothing is taken from a
+    /// group, acknowledged or delayed, so watching never disturbs the consumers.
+    /// </summary>
+    /// <param name="patterns">Event-name patterns, as in <see cref="TransportSubscriptionOptions.Patterns"/>; at least one.</param>
+    /// <param name="cancellationToken">Ends the enumeration; disposing the enumerator (an early <c>break</c>) ends it too.</param>
+    /// <returns>
+    /// The messages in the order the broker stored them per name. <see cref="TransportMessage.EventId"/> is
+    /// <see cref="Guid.Empty"/>: the id travels inside the envelope, which the tail does not decode.
+    /// </returns>
+    /// <remarks>
+    /// Best effort, for tools: a reader that falls far behind may miss messages, and on a reconnect a transport may skip
+    /// what was published meanwhile. A name that appears after the tail started is read from its first message.
+    /// </remarks>
+    IAsyncEnumerable<TransportMessage> TailAsync(IReadOnlyList<string> patterns, CancellationToken cancellationToken = default);
 }

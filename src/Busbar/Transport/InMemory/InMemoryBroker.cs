@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Busbar.Routing;
 
 namespace Busbar.Transport;
@@ -20,6 +21,7 @@ internal sealed class InMemoryBroker : IAsyncDisposable
     private readonly Dictionary<string, BrokerGroup> _groups = new(StringComparer.Ordinal);
     private readonly List<TransportDeadLetter> _deadLetters = [];
     private readonly ITimer _sweeper;
+    private Tail[] _tails = [];
     private long _nextDeadLetterId;
     private bool _disposed;
 
@@ -36,25 +38,97 @@ internal sealed class InMemoryBroker : IAsyncDisposable
     public void Publish(IReadOnlyList<TransportMessage> messages)
     {
         var handOuts = new List<Handout>();
+        var stored = new StoredMessage[messages.Count];
+        Tail[] tails;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            foreach (var message in messages)
-            {
-                var stored = new StoredMessage(_log.Count + 1, message.Name, message.Envelope.ToArray());
-                _log.Add(stored);
-                foreach (var group in _groups.Values)
-                {
-                    if (group.Matches(stored.Name) && group.Seen.Add(stored.Sequence))
-                        group.Ready.Enqueue(new Pending(stored, 0));
-                }
-            }
-
-            foreach (var group in _groups.Values)
-                AssignLocked(group, handOuts);
+            tails = _tails;
+            for (var i = 0; i < messages.Count; i++)
+                stored[i] = StoreLocked(messages[i].Name, messages[i].Envelope.ToArray());
+            AssignAllLocked(handOuts);
         }
 
         Deliver(handOuts);
+        Notify(tails, stored);
+    }
+
+    /// <summary>Starts a tail: the messages published from now on whose names match, written to a bounded channel that drops its oldest when the reader falls behind.</summary>
+    public ChannelReader<TransportMessage> StartTail(IReadOnlyList<TopicPattern> patterns, CancellationToken cancellationToken)
+    {
+        var tail = new Tail(patterns, Channel.CreateBounded<TransportMessage>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true }));
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _tails = [.. _tails, tail];
+        }
+
+        cancellationToken.Register(static state =>
+        {
+            var (broker, tail) = ((InMemoryBroker, Tail))state!;
+            lock (broker._lock)
+                broker._tails = [.. broker._tails.Where(t => t != tail)];
+            tail.Channel.Writer.TryComplete();
+        }, (this, tail));
+        return tail.Channel.Reader;
+    }
+
+    /// <summary>Publishes a dead letter's envelope again under its name and removes the dead letter; false when there is none with the id.</summary>
+    public bool Redrive(string id)
+    {
+        var handOuts = new List<Handout>();
+        StoredMessage stored;
+        Tail[] tails;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var index = _deadLetters.FindIndex(d => d.Id == id);
+            if (index < 0)
+                return false;
+            var letter = _deadLetters[index];
+            if (letter.Envelope.IsEmpty || EventNaming.Validate(letter.Name) is not null)
+                throw new InvalidOperationException($"The dead letter {id} has no envelope or no valid event name ('{letter.Name}'): it cannot be re-driven.");
+            _deadLetters.RemoveAt(index);
+            tails = _tails;
+            stored = StoreLocked(letter.Name, letter.Envelope.ToArray());
+            AssignAllLocked(handOuts);
+        }
+
+        Deliver(handOuts);
+        Notify(tails, [stored]);
+        return true;
+    }
+
+    private static void Notify(Tail[] tails, StoredMessage[] stored)
+    {
+        foreach (var tail in tails)
+        {
+            foreach (var message in stored)
+            {
+                if (tail.Matches(message.Name))
+                    tail.Channel.Writer.TryWrite(new TransportMessage(Guid.Empty, message.Name, message.Envelope));
+            }
+        }
+    }
+
+    /// <summary>Appends a message to the log and queues it for every group it matches; the caller assigns afterwards.</summary>
+    private StoredMessage StoreLocked(string name, ReadOnlyMemory<byte> envelope)
+    {
+        var stored = new StoredMessage(_log.Count + 1, name, envelope);
+        _log.Add(stored);
+        foreach (var group in _groups.Values)
+        {
+            if (group.Matches(stored.Name) && group.Seen.Add(stored.Sequence))
+                group.Ready.Enqueue(new Pending(stored, 0));
+        }
+
+        return stored;
+    }
+
+    private void AssignAllLocked(List<Handout> handOuts)
+    {
+        foreach (var group in _groups.Values)
+            AssignLocked(group, handOuts);
     }
 
     public InMemorySubscription Subscribe(TransportSubscriptionOptions options)
@@ -254,6 +328,20 @@ internal sealed class InMemoryBroker : IAsyncDisposable
         }
 
         await _sweeper.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private sealed record Tail(IReadOnlyList<TopicPattern> Patterns, Channel<TransportMessage> Channel)
+    {
+        public bool Matches(string name)
+        {
+            foreach (var pattern in Patterns)
+            {
+                if (pattern.Matches(name))
+                    return true;
+            }
+
+            return false;
+        }
     }
 
     internal sealed record StoredMessage(long Sequence, string Name, ReadOnlyMemory<byte> Envelope);

@@ -40,6 +40,54 @@ internal sealed class InMemoryEventTransport(InMemoryBroker broker, bool ownsBro
         return new(broker.ReadDeadLetters(maxCount));
     }
 
+    public ValueTask<bool> RedriveDeadLetterAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(broker.Redrive(id));
+    }
+
+    public IAsyncEnumerable<TransportMessage> TailAsync(IReadOnlyList<string> patterns, CancellationToken cancellationToken = default)
+    {
+        var parsed = TransportTail.ParsePatterns(patterns);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        // Registered now, not at the first MoveNextAsync: "from now on" means from this call. It ends with the token, or
+        // when the enumeration is disposed (an early break), whichever comes first.
+        var end = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        return ReadTailAsync(broker.StartTail(parsed, end.Token), end);
+    }
+
+    private static async IAsyncEnumerable<TransportMessage> ReadTailAsync(System.Threading.Channels.ChannelReader<TransportMessage> reader, CancellationTokenSource end)
+    {
+        try
+        {
+            while (true)
+            {
+                TransportMessage message;
+                try
+                {
+                    if (!await reader.WaitToReadAsync(end.Token).ConfigureAwait(false))
+                        yield break;
+                    if (!reader.TryRead(out message))
+                        continue;
+                }
+                catch (OperationCanceledException)
+                {
+                    yield break;
+                }
+
+                yield return message;
+            }
+        }
+        finally
+        {
+            await end.CancelAsync().ConfigureAwait(false);
+            end.Dispose();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         InMemorySubscription[] subscriptions;
