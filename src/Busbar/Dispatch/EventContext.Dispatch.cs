@@ -26,12 +26,6 @@ public sealed partial class EventContext
 
     internal long EnqueuedTimestamp { get; set; }
 
-    /// <summary>The token of an inline caller (<c>SendAsync</c>, <c>InvokeAsync</c>, re-drive), passed on to the handlers.</summary>
-    internal CancellationToken CallerToken { get; set; }
-
-    /// <summary>Dispatched inline: failures go back to the caller, not to the dead-letter store.</summary>
-    internal bool IsInline { get; set; }
-
     /// <summary>Counted in the bus's in-flight total (queued or running), until it completes.</summary>
     internal bool IsAdmitted { get; set; }
 
@@ -61,8 +55,6 @@ public sealed partial class EventContext
         Results = null;
         EnqueuedTimestamp = 0;
         IsAdmitted = false;
-        IsInline = false;
-        CallerToken = default;
         IsDurable = false;
         TakeLinks = default;
         AgeLinks = default;

@@ -55,8 +55,7 @@ internal sealed class EventWorkers(InProcessEventBus bus, EventQueue queue, int 
         }
         catch (Exception ex)
         {
-            bus.OnProcessorFault(context, ex);
-            bus.OnEventFinished(context, EventStatus.Failed);
+            bus.OnWorkerFault(context, ex);
             return default;
         }
     }
