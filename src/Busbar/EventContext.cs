@@ -164,7 +164,7 @@ public sealed partial class EventContext
             Headers = Headers,
             Attempt = attempt,
             Options = Options,
-            IsDurable = IsDurable,
+            IsLogged = IsLogged,
         };
         return clone;
     }

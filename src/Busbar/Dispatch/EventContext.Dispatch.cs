@@ -30,7 +30,7 @@ public sealed partial class EventContext
     internal bool IsAdmitted { get; set; }
 
     /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
-    internal bool IsDurable { get; set; }
+    internal bool IsLogged { get; set; }
 
     /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
     internal ExecutionContext? FlowedExecutionContext { get; set; }
@@ -55,7 +55,7 @@ public sealed partial class EventContext
         Results = null;
         EnqueuedTimestamp = 0;
         IsAdmitted = false;
-        IsDurable = false;
+        IsLogged = false;
         TakeLinks = default;
         AgeLinks = default;
     }

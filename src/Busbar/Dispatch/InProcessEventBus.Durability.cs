@@ -27,7 +27,7 @@ internal sealed partial class InProcessEventBus
 
         // A re-drive is a new delivery: the original deadline has usually long passed.
         context.Deadline = null;
-        if (_journal is not null && subscription.IsDurable)
+        if (_journal is not null && subscription.HasStableName)
             await _journal.OnRedriveAsync(letter, context, subscription, cancellationToken).ConfigureAwait(false);
         context.Route = new Route([subscription], [0], Router.Version);
         context.MarkRunning();

@@ -67,4 +67,7 @@ internal sealed partial class InProcessEventBus
         _inlineSettler.Settle(context, status);
         return context.GetOutcome();
     }
+
+    /// <summary>The event's route, resolved once.</summary>
+    private Route RouteOf(EventContext context) => context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
 }

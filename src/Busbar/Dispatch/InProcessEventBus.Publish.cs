@@ -248,9 +248,6 @@ internal sealed partial class InProcessEventBus
         context.EnqueuedTimestamp = 0;
     }
 
-    private TimeSpan DwellOf(EventContext context) =>
-        context.EnqueuedTimestamp == 0 ? TimeSpan.Zero : TimeProvider.GetElapsedTime(context.EnqueuedTimestamp);
-
     private void OnAdmitted(EventContext context)
     {
         context.LinkToPublisher();
@@ -269,7 +266,7 @@ internal sealed partial class InProcessEventBus
         if (!context.TryBeginComplete(status))
             return;
         context.UnlinkPublisher();
-        if (context.IsDurable)
+        if (context.IsLogged)
             _journal?.OnRefused(context);
         if (status == EventStatus.Dropped)
             Metrics.Dropped(context);

@@ -36,6 +36,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     private readonly LocalSettler _queuedSettler;
     private readonly LocalSettler _inlineSettler;
     private readonly LocalSettler _redriveSettler;
+    private readonly QueueSource _queueSource;
     private readonly DurableJournal? _journal;
     private int _appending;
     private TaskCompletionSource? _appendsDone;
@@ -67,7 +68,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         _redriveSettler = new LocalSettler(_deadLetters, _journal, Metrics, null, deadLetterFailures: true);
 
         Metrics.ObserveQueue(() => _queue.Count, () => _inFlight.Value);
-        _workers = new EventWorkers(this, _queue, options.MaxConcurrentEvents);
+        _queueSource = new QueueSource(_dispatcher, Router, _queuedSettler, Metrics, EventLog, timeProvider);
+        _workers = new EventWorkers(_queue, options.MaxConcurrentEvents, _queueSource.ProcessAsync, _queueSource.Fault);
         _workers.Start();
     }
 

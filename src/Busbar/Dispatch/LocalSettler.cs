@@ -37,7 +37,7 @@ internal sealed class LocalSettler(DeadLetterStore deadLetters, DurableJournal? 
         var last = false;
         try
         {
-            if (context.IsDurable && journal is not null)
+            if (context.IsLogged && journal is not null)
             {
                 if (status == EventStatus.Cancelled && context.Results is null)
                     journal.OnCancelledWhileQueued();
@@ -66,7 +66,7 @@ internal sealed class LocalSettler(DeadLetterStore deadLetters, DurableJournal? 
             if (results[i].Status is not (HandlerStatus.Failed or HandlerStatus.TimedOut))
                 continue;
             var letter = deadLetters.Add(context, subscriptions[i], results[i]);
-            if (context.IsDurable && subscriptions[i].IsDurable)
+            if (context.IsLogged && subscriptions[i].HasStableName)
                 journal?.OnDeadLettered(context, letter);
         }
     }

@@ -25,7 +25,7 @@ internal abstract class SubscriptionEntry : ISubscription
         Filter = options.Filter;
         Once = options.Once;
         Blocking = options.Blocking;
-        IsDurable = options.Name is not null;
+        HasStableName = options.Name is not null;
         RetryPipeline = retryPipeline;
         IsSimple = RetryPipeline is null && Timeout is null && Filter is null && !Once && !Blocking;
     }
@@ -50,7 +50,8 @@ internal abstract class SubscriptionEntry : ISubscription
 
     public bool Blocking { get; }
 
-    public bool IsDurable { get; }
+    /// <summary>Named by the user (<see cref="SubscriptionOptions.Name"/>): the write-ahead log tracks it across restarts and re-drives.</summary>
+    public bool HasStableName { get; }
 
     public ResiliencePipeline? RetryPipeline { get; }
 

@@ -72,7 +72,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         if (record is null)
             return default;
         var append = Log.AppendNewEventAsync(record, cancellationToken);
-        context.IsDurable = true;
+        context.IsLogged = true;
         return append;
     }
 
@@ -99,7 +99,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         var names = new List<string>(route.DurableCount);
         foreach (var entry in route.Entries)
         {
-            if (entry.IsDurable)
+            if (entry.HasStableName)
                 names.Add(entry.Name);
         }
 
@@ -134,7 +134,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         for (var i = 0; i < entries.Length; i++)
         {
             var entry = entries[i];
-            if (!entry.IsDurable)
+            if (!entry.HasStableName)
                 continue;
             var result = results is not null && i < results.Length ? results[i] : default;
             var status = result.Subscription is null ? HandlerStatus.Succeeded : result.Status;
@@ -171,7 +171,7 @@ internal sealed class DurableJournal : IAsyncDisposable
             return;
         foreach (var entry in entries)
         {
-            if (entry.IsDurable)
+            if (entry.HasStableName)
                 Observe(Log.AppendHandlerFinishedAsync(context.EventId, entry.Name, WalHandlerStatus.Cancelled, 0));
         }
     }
@@ -200,7 +200,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         var record = ToRecord(context, route);
         if (record is not null)
         {
-            context.IsDurable = true;
+            context.IsLogged = true;
             await Log.AppendEventAsync(record, cancellationToken).ConfigureAwait(false);
         }
 
@@ -247,7 +247,7 @@ internal sealed class DurableJournal : IAsyncDisposable
 
             var context = FromRecord(record, payload, record.Attempt + 1);
             context.Route = new Route([entry], [0], 0);
-            context.IsDurable = true;
+            context.IsLogged = true;
             _bus.AdmitRecovered(context);
         }
     }
