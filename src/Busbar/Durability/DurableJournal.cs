@@ -17,7 +17,7 @@ internal sealed class DurableJournal : IAsyncDisposable
     private readonly InProcessEventBus _bus;
     private readonly JsonSerializerOptions _json;
     private readonly object _lock = new();
-    private readonly Dictionary<string, Type> _types = new(StringComparer.Ordinal);
+    private readonly EventNameRegistry _names = new();
     private readonly Dictionary<string, List<WalEventRecord>> _pending = new(StringComparer.Ordinal);
     private long _cancelledDurable;
 
@@ -50,16 +50,7 @@ internal sealed class DurableJournal : IAsyncDisposable
 
     public IReadOnlyList<WalProblem> Problems { get; }
 
-    public void RegisterType(Type type)
-    {
-        if (type.IsAbstract || type.IsInterface || type.ContainsGenericParameters)
-            return;
-        var name = EventNaming.GetName(type);
-        lock (_lock)
-        {
-            _types.TryAdd(name, type);
-        }
-    }
+    public void RegisterType(Type type) => _names.Add(type);
 
     /// <summary>Serializes and appends the event; completes when it is durable under the flush mode.</summary>
     /// <exception cref="ArgumentException">
@@ -286,16 +277,7 @@ internal sealed class DurableJournal : IAsyncDisposable
 
     public long CancelledDurable => Interlocked.Read(ref _cancelledDurable);
 
-    private Type? ResolveType(string name)
-    {
-        lock (_lock)
-        {
-            if (_types.TryGetValue(name, out var type))
-                return type;
-        }
-
-        return null;
-    }
+    private Type? ResolveType(string name) => _names.Resolve(name);
 
     private void DeadLetterUnknown(WalEventRecord record, SubscriptionEntry entry, string reason)
     {
