@@ -1,9 +1,12 @@
+using System.Diagnostics;
 using Busbar.Dispatch;
 using Busbar.Routing;
 
 namespace Busbar;
 
 /// <summary>The dispatch state of an event, kept on its context so a queued event costs one object.</summary>
+/// <remarks>Stages: created (0) → queued (1) → running (2) → completing (4) → completed (3).</remarks>
+[DebuggerDisplay("{Name,nq}: stage {_stage}, status {_status}")]
 public sealed partial class EventContext
 {
     internal const int StageCreated = 0;
@@ -144,6 +147,7 @@ public sealed partial class EventContext
     /// <summary>Publishes the status decided by <see cref="TryBeginComplete"/> and wakes every awaiter.</summary>
     internal void EndComplete()
     {
+        Debug.Assert(Volatile.Read(ref _stage) == StageCompleting, "EndComplete follows a successful TryBeginComplete.");
         Volatile.Write(ref _stage, StageCompleted);
         var waiter = Interlocked.CompareExchange(ref _completion, s_completedSentinel, null);
         if (waiter is not null && waiter != s_completedSentinel)
