@@ -19,10 +19,22 @@ public sealed partial class EventContext
     private IReadOnlyList<string>? _path;
 
     internal EventContext(InProcessEventBus bus, object payload, string name)
+        : this(payload, name, bus.Name, bus.TimeProvider)
     {
         Bus = bus;
+    }
+
+    /// <summary>Creates a context that no local bus admitted (a broker delivery, a unit test of the engine).</summary>
+    /// <param name="payload">The event.</param>
+    /// <param name="name">The event's dotted name.</param>
+    /// <param name="origin">The name that starts <see cref="Path"/> and tags telemetry: the bus or consumer that created it.</param>
+    /// <param name="clock">The clock of <see cref="CreatedAt"/> when it is not set.</param>
+    internal EventContext(object payload, string name, string origin, TimeProvider clock)
+    {
         Payload = payload;
         Name = name;
+        Origin = origin;
+        Clock = clock;
         Headers = s_noHeaders;
     }
 
@@ -66,7 +78,7 @@ public sealed partial class EventContext
     /// <summary>The names of the buses that accepted this event, in order; used to stop forwarding loops.</summary>
     public IReadOnlyList<string> Path
     {
-        get => _path ??= [Bus.Name];
+        get => _path ??= [Origin];
         internal set => _path = value;
     }
 
@@ -76,7 +88,7 @@ public sealed partial class EventContext
         get
         {
             if (_createdAt == default)
-                _createdAt = Bus.TimeProvider.GetUtcNow();
+                _createdAt = Clock.GetUtcNow();
             return _createdAt;
         }
         internal set => _createdAt = value;
@@ -100,7 +112,14 @@ public sealed partial class EventContext
     /// <summary>The context of the handler running in the caller's async flow, or <see langword="null"/> outside handlers.</summary>
     public static EventContext? Current => Ambient.CurrentContext;
 
-    internal InProcessEventBus Bus { get; private set; }
+    /// <summary>The local bus that created the context; <see langword="null"/> for one created without a bus (a broker delivery).</summary>
+    internal InProcessEventBus? Bus { get; private set; }
+
+    /// <summary>The name of the bus (or consumer) that created the context.</summary>
+    internal string Origin { get; private set; }
+
+    /// <summary>The clock of the bus (or consumer) that created the context.</summary>
+    internal TimeProvider Clock { get; private set; }
 
     internal object Payload { get; private set; }
 
@@ -111,6 +130,8 @@ public sealed partial class EventContext
     internal void ResetForInline(InProcessEventBus bus, object payload, string name)
     {
         Bus = bus;
+        Origin = bus.Name;
+        Clock = bus.TimeProvider;
         Payload = payload;
         Name = name;
         _eventId = Guid.Empty;
@@ -129,8 +150,9 @@ public sealed partial class EventContext
 
     internal EventContext CloneForAttempt(int attempt, object? payload = null)
     {
-        var clone = new EventContext(Bus, payload ?? Payload, Name)
+        var clone = new EventContext(payload ?? Payload, Name, Origin, Clock)
         {
+            Bus = Bus,
             _eventId = EventId,
             _createdAt = CreatedAt,
             _path = _path,
@@ -142,7 +164,7 @@ public sealed partial class EventContext
             Headers = Headers,
             Attempt = attempt,
             Options = Options,
-            IsDurable = IsDurable,
+            IsLogged = IsLogged,
         };
         return clone;
     }

@@ -33,7 +33,9 @@ public readonly struct EventHandle : IEquatable<EventHandle>
 
     /// <summary>The outcome as a <see cref="ValueTask{TResult}"/>.</summary>
     /// <returns>A task that completes with the outcome.</returns>
-    public ValueTask<EventOutcome> AsValueTask() => Context.Bus.AwaitAsync(Context);
+    public ValueTask<EventOutcome> AsValueTask() => Context.Bus is { } bus
+        ? bus.AwaitAsync(Context)
+        : Context.IsCompleted ? new ValueTask<EventOutcome>(Context.GetOutcome()) : Context.WaitForOutcomeAsync();
 
     /// <summary>Waits for the outcome, giving up (not cancelling the event) when <paramref name="cancellationToken"/> fires.</summary>
     /// <param name="cancellationToken">Stops the wait.</param>

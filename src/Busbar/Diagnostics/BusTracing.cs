@@ -44,7 +44,7 @@ internal static class BusTracing
         if (activity.IsAllDataRequested)
         {
             SetMessageTags(activity, context, "send");
-            activity.SetTag("busbar.bus", context.Bus.Name);
+            activity.SetTag("busbar.bus", context.Origin);
         }
 
         context.PublishActivity = activity;
@@ -82,7 +82,7 @@ internal static class BusTracing
             SetMessageTags(activity, context, "process");
             activity.SetTag("messaging.destination.subscription.name", entry.Name);
             activity.SetTag("messaging.message.conversation_id", context.CorrelationId.ToString());
-            activity.SetTag("busbar.bus", context.Bus.Name);
+            activity.SetTag("busbar.bus", context.Origin);
             if (context.Attempt > 1)
                 activity.SetTag("messaging.message.delivery_count", context.Attempt);
         }

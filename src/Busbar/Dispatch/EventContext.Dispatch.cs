@@ -1,9 +1,12 @@
+using System.Diagnostics;
 using Busbar.Dispatch;
 using Busbar.Routing;
 
 namespace Busbar;
 
 /// <summary>The dispatch state of an event, kept on its context so a queued event costs one object.</summary>
+/// <remarks>Stages: created (0) → queued (1) → running (2) → completing (4) → completed (3).</remarks>
+[DebuggerDisplay("{Name,nq}: stage {_stage}, status {_status}")]
 public sealed partial class EventContext
 {
     internal const int StageCreated = 0;
@@ -26,17 +29,11 @@ public sealed partial class EventContext
 
     internal long EnqueuedTimestamp { get; set; }
 
-    /// <summary>The token of an inline caller (<c>SendAsync</c>, <c>InvokeAsync</c>, re-drive), passed on to the handlers.</summary>
-    internal CancellationToken CallerToken { get; set; }
-
-    /// <summary>Dispatched inline: failures go back to the caller, not to the dead-letter store.</summary>
-    internal bool IsInline { get; set; }
-
     /// <summary>Counted in the bus's in-flight total (queued or running), until it completes.</summary>
     internal bool IsAdmitted { get; set; }
 
     /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
-    internal bool IsDurable { get; set; }
+    internal bool IsLogged { get; set; }
 
     /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
     internal ExecutionContext? FlowedExecutionContext { get; set; }
@@ -61,9 +58,7 @@ public sealed partial class EventContext
         Results = null;
         EnqueuedTimestamp = 0;
         IsAdmitted = false;
-        IsInline = false;
-        CallerToken = default;
-        IsDurable = false;
+        IsLogged = false;
         TakeLinks = default;
         AgeLinks = default;
     }
@@ -147,6 +142,7 @@ public sealed partial class EventContext
     /// <summary>Publishes the status decided by <see cref="TryBeginComplete"/> and wakes every awaiter.</summary>
     internal void EndComplete()
     {
+        Debug.Assert(Volatile.Read(ref _stage) == StageCompleting, "EndComplete follows a successful TryBeginComplete.");
         Volatile.Write(ref _stage, StageCompleted);
         var waiter = Interlocked.CompareExchange(ref _completion, s_completedSentinel, null);
         if (waiter is not null && waiter != s_completedSentinel)

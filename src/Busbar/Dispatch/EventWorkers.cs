@@ -7,7 +7,11 @@ namespace Busbar.Dispatch;
 /// and runs the key's next queued events itself, one at a time (<see cref="EventQueue.ReleaseKey"/>);
 /// those events stay in the queue, counted, until it takes them.
 /// </summary>
-internal sealed class EventWorkers(InProcessEventBus bus, EventQueue queue, int count)
+/// <param name="queue">The queue to drain.</param>
+/// <param name="count">How many loops.</param>
+/// <param name="process">Runs one claimed event (the queue source); the worker awaits it before taking the key's next event.</param>
+/// <param name="fault">Ends an event whose <paramref name="process"/> call threw (a bug, never a handler's exception).</param>
+internal sealed class EventWorkers(EventQueue queue, int count, Func<EventContext, ValueTask> process, Action<EventContext, Exception> fault)
 {
     private readonly Task[] _loops = new Task[count];
 
@@ -51,12 +55,11 @@ internal sealed class EventWorkers(InProcessEventBus bus, EventQueue queue, int 
         try
         {
             frame.OwnerThread = Environment.CurrentManagedThreadId;
-            return bus.ProcessQueuedAsync(context, frame);
+            return process(context);
         }
         catch (Exception ex)
         {
-            bus.OnProcessorFault(context, ex);
-            bus.OnEventFinished(context, EventStatus.Failed);
+            fault(context, ex);
             return default;
         }
     }

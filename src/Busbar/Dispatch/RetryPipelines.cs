@@ -1,3 +1,4 @@
+using Busbar.Diagnostics;
 using Polly;
 using Polly.Retry;
 
@@ -6,7 +7,12 @@ namespace Busbar.Dispatch;
 /// <summary>Builds the Polly pipeline that executes a <see cref="RetryPolicy"/>.</summary>
 internal static class RetryPipelines
 {
-    public static ResiliencePipeline Create(RetryPolicy policy, InProcessEventBus bus)
+    /// <summary>Builds the pipeline of <paramref name="policy"/>.</summary>
+    /// <param name="policy">The subscription's retry policy.</param>
+    /// <param name="metrics">Counts retries.</param>
+    /// <param name="log">Logs retries.</param>
+    /// <param name="time">The clock of the back-off delays.</param>
+    public static ResiliencePipeline Create(RetryPolicy policy, BusMetrics metrics, BusLogger log, TimeProvider time)
     {
         var shouldRetry = policy.ShouldRetry;
         var options = new RetryStrategyOptions
@@ -29,12 +35,12 @@ internal static class RetryPipelines
             {
                 // Retries run inside the handler's ambient frame, which names the event and the subscription.
                 Ambient.Current(out var context, out var subscription);
-                bus.Metrics.Retried(context, subscription);
+                metrics.Retried(context, subscription);
                 if (context is not null && subscription is not null)
-                    bus.EventLog.Retrying(context, subscription, args.Outcome.Exception, args.AttemptNumber + 1);
+                    log.Retrying(context, subscription, args.Outcome.Exception, args.AttemptNumber + 1);
                 return default;
             },
         };
-        return new ResiliencePipelineBuilder { TimeProvider = bus.TimeProvider }.AddRetry(options).Build();
+        return new ResiliencePipelineBuilder { TimeProvider = time }.AddRetry(options).Build();
     }
 }

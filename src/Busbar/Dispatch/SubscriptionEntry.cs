@@ -4,14 +4,18 @@ using Polly;
 namespace Busbar.Dispatch;
 
 /// <summary>One subscription: its handler, its options compiled for dispatch, and its identity.</summary>
+/// <remarks>
+/// It holds what it uses, never the bus: the router it leaves when disposed (or consumed by
+/// <see cref="SubscriptionOptions.Once"/>) and the retry pipeline built from <see cref="SubscriptionOptions.Retry"/>.
+/// </remarks>
 internal abstract class SubscriptionEntry : ISubscription
 {
-    private readonly InProcessEventBus _bus;
+    private readonly Router _router;
     private int _active = 1;
 
-    protected SubscriptionEntry(InProcessEventBus bus, string name, Type? eventType, TopicPattern? pattern, SubscriptionOptions options)
+    protected SubscriptionEntry(Router router, ResiliencePipeline? retryPipeline, string name, Type? eventType, TopicPattern? pattern, SubscriptionOptions options)
     {
-        _bus = bus;
+        _router = router;
         Name = name;
         EventType = eventType;
         TopicPattern = pattern;
@@ -21,9 +25,8 @@ internal abstract class SubscriptionEntry : ISubscription
         Filter = options.Filter;
         Once = options.Once;
         Blocking = options.Blocking;
-        IsDurable = options.Name is not null;
-        if (options.Retry is { MaxAttempts: > 1 } retry)
-            RetryPipeline = RetryPipelines.Create(retry, bus);
+        HasStableName = options.Name is not null;
+        RetryPipeline = retryPipeline;
         IsSimple = RetryPipeline is null && Timeout is null && Filter is null && !Once && !Blocking;
     }
 
@@ -47,7 +50,8 @@ internal abstract class SubscriptionEntry : ISubscription
 
     public bool Blocking { get; }
 
-    public bool IsDurable { get; }
+    /// <summary>Named by the user (<see cref="SubscriptionOptions.Name"/>): the write-ahead log tracks it across restarts and re-drives.</summary>
+    public bool HasStableName { get; }
 
     public ResiliencePipeline? RetryPipeline { get; }
 
@@ -69,14 +73,14 @@ internal abstract class SubscriptionEntry : ISubscription
     {
         if (Interlocked.Exchange(ref _active, 0) == 0)
             return false;
-        _bus.Router.Remove(this);
+        _router.Remove(this);
         return true;
     }
 
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _active, 0) == 1)
-            _bus.Router.Remove(this);
+            _router.Remove(this);
     }
 
     public override string ToString() => Name;
@@ -95,8 +99,8 @@ internal abstract class SubscriptionEntry : ISubscription
 }
 
 /// <summary>A subscription by type with a handler that returns nothing.</summary>
-internal sealed class TypedSubscription<T>(InProcessEventBus bus, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
-    : SubscriptionEntry(bus, name, typeof(T), null, options)
+internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
+    : SubscriptionEntry(router, retryPipeline, name, typeof(T), null, options)
 {
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {
@@ -105,8 +109,8 @@ internal sealed class TypedSubscription<T>(InProcessEventBus bus, string name, F
 }
 
 /// <summary>A subscription by type with a handler that returns a result.</summary>
-internal sealed class ResultSubscription<T, TResult>(InProcessEventBus bus, string name, Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions options)
-    : SubscriptionEntry(bus, name, typeof(T), null, options)
+internal sealed class ResultSubscription<T, TResult>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions options)
+    : SubscriptionEntry(router, retryPipeline, name, typeof(T), null, options)
 {
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {
@@ -120,8 +124,8 @@ internal sealed class ResultSubscription<T, TResult>(InProcessEventBus bus, stri
 }
 
 /// <summary>A subscription by pattern; the handler sees the event as <see cref="object"/>.</summary>
-internal sealed class PatternSubscription(InProcessEventBus bus, string name, TopicPattern pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
-    : SubscriptionEntry(bus, name, null, pattern, options)
+internal sealed class PatternSubscription(Router router, ResiliencePipeline? retryPipeline, string name, TopicPattern pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
+    : SubscriptionEntry(router, retryPipeline, name, null, pattern, options)
 {
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {

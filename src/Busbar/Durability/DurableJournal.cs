@@ -17,7 +17,7 @@ internal sealed class DurableJournal : IAsyncDisposable
     private readonly InProcessEventBus _bus;
     private readonly JsonSerializerOptions _json;
     private readonly object _lock = new();
-    private readonly Dictionary<string, Type> _types = new(StringComparer.Ordinal);
+    private readonly EventNameRegistry _names = new();
     private readonly Dictionary<string, List<WalEventRecord>> _pending = new(StringComparer.Ordinal);
     private long _cancelledDurable;
 
@@ -50,16 +50,7 @@ internal sealed class DurableJournal : IAsyncDisposable
 
     public IReadOnlyList<WalProblem> Problems { get; }
 
-    public void RegisterType(Type type)
-    {
-        if (type.IsAbstract || type.IsInterface || type.ContainsGenericParameters)
-            return;
-        var name = EventNaming.GetName(type);
-        lock (_lock)
-        {
-            _types.TryAdd(name, type);
-        }
-    }
+    public void RegisterType(Type type) => _names.Add(type);
 
     /// <summary>Serializes and appends the event; completes when it is durable under the flush mode.</summary>
     /// <exception cref="ArgumentException">
@@ -72,7 +63,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         if (record is null)
             return default;
         var append = Log.AppendNewEventAsync(record, cancellationToken);
-        context.IsDurable = true;
+        context.IsLogged = true;
         return append;
     }
 
@@ -99,7 +90,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         var names = new List<string>(route.DurableCount);
         foreach (var entry in route.Entries)
         {
-            if (entry.IsDurable)
+            if (entry.HasStableName)
                 names.Add(entry.Name);
         }
 
@@ -134,7 +125,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         for (var i = 0; i < entries.Length; i++)
         {
             var entry = entries[i];
-            if (!entry.IsDurable)
+            if (!entry.HasStableName)
                 continue;
             var result = results is not null && i < results.Length ? results[i] : default;
             var status = result.Subscription is null ? HandlerStatus.Succeeded : result.Status;
@@ -171,7 +162,7 @@ internal sealed class DurableJournal : IAsyncDisposable
             return;
         foreach (var entry in entries)
         {
-            if (entry.IsDurable)
+            if (entry.HasStableName)
                 Observe(Log.AppendHandlerFinishedAsync(context.EventId, entry.Name, WalHandlerStatus.Cancelled, 0));
         }
     }
@@ -200,7 +191,7 @@ internal sealed class DurableJournal : IAsyncDisposable
         var record = ToRecord(context, route);
         if (record is not null)
         {
-            context.IsDurable = true;
+            context.IsLogged = true;
             await Log.AppendEventAsync(record, cancellationToken).ConfigureAwait(false);
         }
 
@@ -247,7 +238,7 @@ internal sealed class DurableJournal : IAsyncDisposable
 
             var context = FromRecord(record, payload, record.Attempt + 1);
             context.Route = new Route([entry], [0], 0);
-            context.IsDurable = true;
+            context.IsLogged = true;
             _bus.AdmitRecovered(context);
         }
     }
@@ -286,16 +277,7 @@ internal sealed class DurableJournal : IAsyncDisposable
 
     public long CancelledDurable => Interlocked.Read(ref _cancelledDurable);
 
-    private Type? ResolveType(string name)
-    {
-        lock (_lock)
-        {
-            if (_types.TryGetValue(name, out var type))
-                return type;
-        }
-
-        return null;
-    }
+    private Type? ResolveType(string name) => _names.Resolve(name);
 
     private void DeadLetterUnknown(WalEventRecord record, SubscriptionEntry entry, string reason)
     {

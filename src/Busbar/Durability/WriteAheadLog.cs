@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Win32.SafeHandles;
 
 namespace Busbar.Durability;
 
@@ -28,7 +27,6 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly WriteAheadLogOptions _options;
     private readonly ILogger _logger;
-    private readonly IWalStorage _storage;
     private readonly WalDirectoryLock _directoryLock;
     private readonly WalState _state;
     private readonly List<WalSegment> _segments;
@@ -45,15 +43,8 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private Exception? _fault;
 
     // Owned by the flusher loop (and by DisposeAsync once the loop has ended).
-    private SafeFileHandle? _file;
-    private WalSegment? _fileSegment;
-    private long _fileOffset;
-    private bool _fileDirty;
+    private readonly WalSegmentWriter _writer;
 
-    /// <summary>A segment was created since the directory was last fsynced (owned by the flusher loop).</summary>
-    private bool _directoryDirty;
-
-    private long _fsyncCount;
     private int _disposed;
 
     private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage, WalDirectoryLock lockFile, WalState state, WalReplayResult replay)
@@ -61,7 +52,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         Directory = directory;
         _options = options;
         _logger = logger;
-        _storage = storage;
+        _writer = new WalSegmentWriter(directory, storage, options.FlushMode);
         _directoryLock = lockFile;
         _state = state;
         _segments = replay.Segments;
@@ -86,7 +77,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     public WalRecoveryResult Recovery { get; }
 
     /// <summary>Gets how many fsyncs the log has issued; group commit makes this far smaller than the append count.</summary>
-    internal long FsyncCount => Interlocked.Read(ref _fsyncCount);
+    internal long FsyncCount => _writer.FsyncCount;
 
     /// <summary>Gets the number of segments, the current one included.</summary>
     internal int SegmentCount
@@ -273,22 +264,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         await _flushLoop.ConfigureAwait(false);
         try
         {
-            if (_file is not null)
-            {
-                if (_fileDirty && _fault is null)
-                {
-                    Fsync(_file);
-                }
-
-                _file.Dispose();
-                _file = null;
-            }
-
-            if (_directoryDirty && _fault is null)
-            {
-                _storage.FlushDirectory(Directory);
-                _directoryDirty = false;
-            }
+            _writer.Close(sync: _fault is null);
         }
         finally
         {
@@ -427,7 +403,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
     /// <summary>
     /// Deletes head segments that hold nothing live, and copies the live records of the oldest closed segment
-    /// forward when that frees at least as much as it copies.
+    /// forward when <see cref="WalCompactionPolicy"/> says that pays.
     /// </summary>
     private void CompactLocked()
     {
@@ -450,23 +426,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                     continue;
                 }
 
-                // Keep a couple of closed segments: work that finishes shortly after it is appended frees them for free.
-                var closed = _segments.Count - 1;
-                if (closed <= 2)
-                {
-                    break;
-                }
-
-                long closedSize = 0, closedLive = 0;
-                for (var i = 0; i < closed; i++)
-                {
-                    closedSize += _segments[i].Size;
-                    closedLive += _segments[i].LiveBytes;
-                }
-
-                var sparse = oldest.LiveBytes * 2 <= oldest.Size;
-                var mostlyGarbage = closedLive * 2 <= closedSize;
-                if (!sparse && !mostlyGarbage)
+                if (!WalCompactionPolicy.ShouldCopyOldest(_segments))
                 {
                     break;
                 }
@@ -576,7 +536,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 {
                     try
                     {
-                        SyncAll();
+                        _writer.SyncAll();
                     }
                     catch (Exception ex)
                     {
@@ -619,10 +579,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         {
             var (segment, start) = batch.Chunks[i];
             var end = i + 1 < batch.Chunks.Count ? batch.Chunks[i + 1].Start : bytes.Length;
-            var file = EnsureFile(segment);
-            _storage.Write(file, segment.FilePath, bytes[start..end], _fileOffset);
-            _fileOffset += end - start;
-            _fileDirty = true;
+            _writer.Write(segment, bytes[start..end]);
         }
 
         if (batch.Deletions.Count > 0)
@@ -630,94 +587,15 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             // Whatever the mode, nothing is deleted before everything written so far is durable: the records a
             // deleted segment held live on only as compacted copies in later segments (closed segments were
             // fsynced when closed; the current one and the directory entries are synced here).
-            SyncAll();
+            _writer.SyncAll();
         }
-        else if (_options.FlushMode == WalFlushMode.Always && batch.NeedsSync && _fileDirty)
+        else if (_options.FlushMode == WalFlushMode.Always && batch.NeedsSync)
         {
-            Fsync(_file!);
+            _writer.SyncCurrent();
         }
 
         foreach (var segment in batch.Deletions)
-        {
-            if (segment == _fileSegment)
-            {
-                CloseFile();
-            }
-
-            _storage.Delete(segment.FilePath);
-        }
-    }
-
-    /// <summary>fsyncs the current segment if it has unsynced writes, and the directory if a segment was created since its last sync.</summary>
-    private void SyncAll()
-    {
-        if (_fileDirty && _file is not null)
-        {
-            Fsync(_file);
-        }
-
-        if (_directoryDirty)
-        {
-            _storage.FlushDirectory(Directory);
-            _directoryDirty = false;
-        }
-    }
-
-    private SafeFileHandle EnsureFile(WalSegment segment)
-    {
-        if (_fileSegment == segment)
-        {
-            return _file!;
-        }
-
-        CloseFile();
-        var file = _storage.CreateSegment(segment.FilePath);
-        _directoryDirty = true;
-
-        // Under Always an acknowledged append must survive power loss, so the new file's directory entry is
-        // synced before any append to it completes (once per segment). Interval syncs it at the next tick,
-        // None before compaction deletes anything and on dispose.
-        if (_options.FlushMode == WalFlushMode.Always)
-        {
-            _storage.FlushDirectory(Directory);
-            _directoryDirty = false;
-        }
-
-        Span<byte> header = stackalloc byte[WalFormat.SegmentHeaderSize];
-        WalFormat.WriteSegmentHeader(header, segment.Sequence);
-        _storage.Write(file, segment.FilePath, header, 0);
-        _file = file;
-        _fileSegment = segment;
-        _fileOffset = WalFormat.SegmentHeaderSize;
-        _fileDirty = true;
-        return file;
-    }
-
-    private void CloseFile()
-    {
-        if (_file is null)
-        {
-            return;
-        }
-
-        // A closed segment is never written again, so it is synced once here, in every mode: it may hold compacted
-        // copies, and once closed nothing else would sync it before compaction deletes the segments they replace.
-        if (_fileDirty)
-        {
-            Fsync(_file);
-        }
-
-        _file.Dispose();
-        _file = null;
-        _fileSegment = null;
-        _fileDirty = false;
-    }
-
-    private void Fsync(SafeFileHandle file)
-    {
-        _storage.FlushFile(file, _fileSegment?.FilePath ?? Directory);
-        _fileDirty = false;
-        Interlocked.Increment(ref _fsyncCount);
+            _writer.Delete(segment);
     }
 
     private void Fail(Exception exception)

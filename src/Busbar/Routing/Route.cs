@@ -15,7 +15,7 @@ internal sealed class Route
         foreach (var entry in entries)
         {
             simple &= entry.IsSimple;
-            if (entry.IsDurable)
+            if (entry.HasStableName)
                 durable++;
         }
 

@@ -150,7 +150,7 @@ public class RoutingTests
     }
 
     private sealed class FakeEntry(string pattern) : Busbar.Dispatch.SubscriptionEntry(
-        (Busbar.Dispatch.InProcessEventBus)EventBus.Create(), pattern, null, TopicPattern.Parse(pattern), new SubscriptionOptions())
+        new Router(), null, pattern, null, TopicPattern.Parse(pattern), new SubscriptionOptions())
     {
         public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken) => default;
     }

@@ -1,7 +1,9 @@
 using Busbar.Diagnostics;
+using Busbar.Dispatch;
 using Busbar.Routing;
+using Microsoft.Extensions.Logging;
 
-namespace Busbar.Dispatch;
+namespace Busbar.Engine;
 
 /// <summary>
 /// Runs the handlers of one event: priority tiers in order, each tier serially or in parallel,
@@ -9,46 +11,56 @@ namespace Busbar.Dispatch;
 /// retries and dead letters. The common case (no policies, handlers completing synchronously)
 /// takes a synchronous path that allocates nothing beyond the event's result array.
 /// </summary>
-internal sealed class EventProcessor(InProcessEventBus bus)
+/// <remarks>
+/// The engine of the bus: every source (the local queue's workers, write-ahead-log recovery, inline send and
+/// invoke, queue jumps, re-drives; next, broker deliveries) hands it a context, its route and the caller's token,
+/// and gets the event's status back. It knows nothing of queues, the log, the bus or a broker: the source's
+/// <see cref="IEventSettler"/> ends the event with that status. Its collaborators are what it uses: the options
+/// (defaults and grace), a clock, a logger for cancellation callbacks, an observer for telemetry and the bus's
+/// stop token.
+/// </remarks>
+internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider timeProvider, ILogger logger, IDispatchObserver observer, CancellationToken stopToken)
 {
     // The grace after cancellation is a safety net against handlers that never return, so it runs on the
     // real clock: a test clock that is never advanced must not hold an event (or a stop) forever.
     private static readonly TimeProvider s_graceClock = TimeProvider.System;
 
-    private readonly TimeProvider _time = bus.TimeProvider;
+    private readonly TimeProvider _time = timeProvider;
 
-    /// <summary>Processes a claimed event.</summary>
+    /// <summary>Runs the handlers of a claimed event and returns its status; the caller settles it.</summary>
     /// <param name="context">The event.</param>
+    /// <param name="route">The subscriptions that receive it.</param>
+    /// <param name="token">
+    /// The caller's token (<c>SendAsync</c>, <c>InvokeAsync</c>, re-drive): handlers see it linked to the stop token.
+    /// <see langword="default"/> for queued events, whose handlers see the stop token alone.
+    /// </param>
     /// <param name="callerFrame">
     /// <see langword="null"/>: the event gets an ambient frame of its own, closed when it ends (queued events,
     /// <c>InvokeAsync</c>, queue jumps, re-drives). Otherwise the calling flow's frame, pointed at the event
     /// without allocating and restored before returning (<c>SendAsync</c>); see <see cref="Ambient"/>.
     /// </param>
-    /// <param name="recordResults">Whether handler results are kept for an outcome.</param>
-    public ValueTask ProcessAsync(EventContext context, AmbientFrame? callerFrame, bool recordResults)
+    /// <param name="recordResults">Whether every handler result is kept on <see cref="EventContext.Results"/>; otherwise only failures and values are.</param>
+    /// <returns>The event's status, from its handler results and the completion mode. Never faults.</returns>
+    public ValueTask<EventStatus> DispatchAsync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults)
     {
-        var route = context.Route ??= bus.Router.Resolve(context.Payload.GetType(), context.Name);
         var entries = route.Entries;
         if (entries.Length == 0)
-        {
-            bus.OnEventFinished(context, EventStatus.Completed);
-            return default;
-        }
+            return new ValueTask<EventStatus>(EventStatus.Completed);
 
         var options = context.Options;
-        var concurrency = options?.HandlerConcurrency ?? bus.Options.HandlerConcurrency;
-        var completion = options?.Completion ?? bus.Options.Completion;
+        var concurrency = options?.HandlerConcurrency ?? defaults.HandlerConcurrency;
+        var completion = options?.Completion ?? defaults.Completion;
         var fast = route.AllSimple
             && context.Deadline is null
             && completion == CompletionMode.All
             && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
-            && (options?.HandlerTimeout ?? bus.Options.HandlerTimeout) is null;
+            && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null;
         if (!fast)
-            return ProcessGeneralAsync(context, route, 0, null, default, null);
+            return DispatchGeneralAsync(context, route, token, 0, null, default, null);
 
         var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
-        var stopToken = context.CallerToken.CanBeCanceled ? context.CallerToken : bus.StopToken;
+        var handlerToken = token.CanBeCanceled ? token : stopToken;
         var eventFrame = callerFrame is null ? Ambient.Install(context, null) : null;
         var thread = Environment.CurrentManagedThreadId;
         var savedSyncThread = callerFrame?.SyncThread ?? 0;
@@ -86,7 +98,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             ValueTask<object?> pending;
             try
             {
-                pending = entry.InvokeAsync(context.Payload, context, stopToken);
+                pending = entry.InvokeAsync(context.Payload, context, handlerToken);
             }
             catch (Exception ex)
             {
@@ -101,7 +113,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 {
                     // The handler went asynchronous holding the event's frame: nobody else may mutate it until the event ends.
                     eventFrame.OwnerThread = -1;
-                    return ProcessGeneralAsync(context, route, i, eventFrame, pending, new Resume(resumeAt, null, null, null, 0, span));
+                    return DispatchGeneralAsync(context, route, token, i, eventFrame, pending, new Resume(resumeAt, null, null, null, 0, span));
                 }
 
                 // The handler went asynchronous holding the caller's frame: it names the event for every flow
@@ -114,7 +126,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 caller.SyncThread = savedSyncThread;
                 caller.SyncContext = savedSyncContext;
                 caller.SyncSubscription = savedSyncSubscription;
-                return ProcessGeneralAsync(context, route, i, null, pending, resume);
+                return DispatchGeneralAsync(context, route, token, i, null, pending, resume);
             }
 
             var end = timed ? _time.GetTimestamp() : 0;
@@ -126,8 +138,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 span.End(HandlerStatus.Succeeded, null);
                 if (timed)
                 {
-                    bus.Metrics.HandlerSucceeded(context, entry, elapsed);
-                    bus.CheckSlow(context, entry, elapsed);
+                    observer.HandlerSucceeded(context, entry, elapsed);
                 }
 
                 if (results is not null)
@@ -138,10 +149,10 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             else
             {
                 anyFailed = true;
-                var result = Classify(GetException(pending), entry, stopToken, null, null, 1, elapsed);
+                var result = Classify(GetException(pending), entry, handlerToken, null, null, 1, elapsed);
                 span.End(result.Status, result.Exception);
                 (context.Results ??= NewResults(entries))[i] = result;
-                bus.OnHandlerFinished(context, entry, result);
+                observer.HandlerFailed(context, entry, result);
             }
         }
 
@@ -158,12 +169,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
         if (results is null && context.Results is { } lazily)
             FillPlainSuccesses(lazily, entries);
-        var status = anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed;
-        if (recordResults)
-            bus.OnEventFinished(context, status);
-        else
-            context.CompleteUnobserved(status);
-        return default;
+        return new ValueTask<EventStatus>(anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
     }
 
     private static HandlerResult[] NewResults(SubscriptionEntry[] entries) => new HandlerResult[entries.Length];
@@ -185,14 +191,15 @@ internal sealed class EventProcessor(InProcessEventBus bus)
     /// The general path: policies, parallel tiers, first-wins, and handlers the synchronous path left running.
     /// <c>eventFrame</c> is the event's own frame when the synchronous path installed one; otherwise this method installs it.
     /// </summary>
-    private async ValueTask ProcessGeneralAsync(EventContext context, Route route, int startIndex, AmbientFrame? eventFrame, ValueTask<object?> inFlight, Resume? resume)
+    private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, AmbientFrame? eventFrame, ValueTask<object?> inFlight, Resume? resume)
     {
         var entries = route.Entries;
         var results = context.Results ??= new HandlerResult[entries.Length];
         var options = context.Options;
-        var concurrency = options?.HandlerConcurrency ?? bus.Options.HandlerConcurrency;
-        var completion = options?.Completion ?? bus.Options.Completion;
-        using var run = EventRun.Create(bus, context, completion);
+        var concurrency = options?.HandlerConcurrency ?? defaults.HandlerConcurrency;
+        var completion = options?.Completion ?? defaults.Completion;
+        using var run = EventCancellation.Create(stopToken, token, context.Deadline, completion, _time, logger);
+        EventStatus status;
         var frame = eventFrame ?? Ambient.Install(context, null);
         try
         {
@@ -209,14 +216,13 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                     var elapsed = _time.GetElapsedTime(r.Start);
                     result = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                     r.Span.End(HandlerStatus.Succeeded, null);
-                    bus.Metrics.HandlerSucceeded(context, entry, elapsed);
-                    bus.CheckSlow(context, entry, elapsed);
+                    observer.HandlerSucceeded(context, entry, elapsed);
                 }
                 catch (Exception ex)
                 {
                     result = Classify(ex, entry, run.Token, null, run, 1, _time.GetElapsedTime(r.Start));
                     r.Span.End(result.Status, result.Exception);
-                    bus.OnHandlerFinished(context, entry, result);
+                    observer.HandlerFailed(context, entry, result);
                 }
 
                 results[index] = result;
@@ -269,13 +275,13 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 index = tierEnd;
             }
 
-            bus.OnEventFinished(context, Summarize(results, completion));
+            status = Summarize(results, completion);
         }
         catch (Exception ex)
         {
             // Only a bug in the bus lands here: user exceptions are caught per invocation.
-            bus.OnProcessorFault(context, ex);
-            bus.OnEventFinished(context, EventStatus.Failed);
+            observer.DispatchFaulted(context, ex);
+            status = EventStatus.Failed;
         }
         finally
         {
@@ -287,6 +293,8 @@ internal sealed class EventProcessor(InProcessEventBus bus)
                 caller.OwnerThread = back.Owner;
             }
         }
+
+        return status;
     }
 
     /// <summary>
@@ -311,7 +319,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
         try
         {
-            return await task.WaitAsync(bus.Options.CancellationGrace, s_graceClock).ConfigureAwait(false);
+            return await task.WaitAsync(defaults.CancellationGrace, s_graceClock).ConfigureAwait(false);
         }
         catch (Exception) when (task.IsCompleted)
         {
@@ -321,7 +329,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         catch (TimeoutException)
         {
             // Still running after the grace: stop waiting, and observe its end so no exception goes unobserved.
-            bus.OnHandlerAbandoned(context, entry);
+            observer.HandlerAbandoned(context, entry);
             _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw new OperationCanceledException(token);
         }
@@ -344,7 +352,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return count;
     }
 
-    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventRun run)
+    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventCancellation run)
     {
         // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
         // method restores the caller's execution context when it returns), closed when it ends.
@@ -363,7 +371,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
     }
 
     /// <summary>One invocation with filter, once, timeout and retry policies. Never throws.</summary>
-    private async ValueTask<HandlerResult> InvokeAsync(EventContext context, SubscriptionEntry entry, EventRun run)
+    private async ValueTask<HandlerResult> InvokeAsync(EventContext context, SubscriptionEntry entry, EventCancellation run)
     {
         if (!entry.IsActive)
             return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
@@ -377,7 +385,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
             catch (Exception ex)
             {
                 var failed = new HandlerResult(entry.Name, HandlerStatus.Failed, null, ex, 0, TimeSpan.Zero);
-                bus.OnHandlerFinished(context, entry, failed);
+                observer.HandlerFailed(context, entry, failed);
                 return failed;
             }
 
@@ -387,7 +395,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
         if (entry.Once && !entry.TryConsumeOnce())
             return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
-        var timeout = entry.Timeout ?? context.Options?.HandlerTimeout ?? bus.Options.HandlerTimeout;
+        var timeout = entry.Timeout ?? context.Options?.HandlerTimeout ?? defaults.HandlerTimeout;
         var start = _time.GetTimestamp();
         HandlerResult result;
         if (run.IsDeadlinePassed)
@@ -416,7 +424,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
 
                         s.Attempts++;
                         var attemptContext = s.Attempts == 1 ? s.Context : s.Context.CloneForAttempt(s.Context.Attempt + s.Attempts - 1);
-                        s.Last = await s.Processor.RunAttemptAsync(attemptContext, s.Entry, s.Run, s.Timeout, s.Attempts).ConfigureAwait(false);
+                        s.Last = await s.Dispatcher.RunAttemptAsync(attemptContext, s.Entry, s.Run, s.Timeout, s.Attempts).ConfigureAwait(false);
                         if (s.Last.Status is HandlerStatus.Failed or HandlerStatus.TimedOut && s.Last.Exception is { } ex)
                             throw ex;
                     },
@@ -448,22 +456,17 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         }
 
         if (result.Status == HandlerStatus.Succeeded)
-        {
-            bus.Metrics.HandlerSucceeded(context, entry, result.Duration);
-            bus.CheckSlow(context, entry, result.Duration);
-        }
+            observer.HandlerSucceeded(context, entry, result.Duration);
         else
-        {
-            bus.OnHandlerFinished(context, entry, result);
-        }
+            observer.HandlerFailed(context, entry, result);
 
         return result;
     }
 
-    private ValueTask<HandlerResult> RunAttemptAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt) =>
+    private ValueTask<HandlerResult> RunAttemptAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt) =>
         BusTracing.IsEnabled ? RunTracedAttemptAsync(context, entry, run, timeout, attempt) : RunAttemptCoreAsync(context, entry, run, timeout, attempt);
 
-    private async ValueTask<HandlerResult> RunTracedAttemptAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt)
+    private async ValueTask<HandlerResult> RunTracedAttemptAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt)
     {
         var span = BusTracing.StartProcess(context, entry);
         var result = await RunAttemptCoreAsync(context, entry, run, timeout, attempt).ConfigureAwait(false);
@@ -471,10 +474,10 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return result;
     }
 
-    private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout, int attempt)
+    private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt)
     {
         var eventToken = run.Token;
-        var attemptTimeout = timeout is { } limit ? new AttemptTimeout(eventToken, limit, _time, bus.Logger) : null;
+        var attemptTimeout = timeout is { } limit ? new AttemptTimeout(eventToken, limit, _time, logger) : null;
         var token = attemptTimeout?.Token ?? eventToken;
 
         var start = _time.GetTimestamp();
@@ -535,7 +538,7 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return new ValueTask<object?>(task);
     }
 
-    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventRun? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
+    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventCancellation? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
     {
         if (exception is OperationCanceledException)
         {
@@ -594,12 +597,12 @@ internal sealed class EventProcessor(InProcessEventBus bus)
         return EventStatus.Completed;
     }
 
-    private sealed class RetryState(EventProcessor processor, EventContext context, SubscriptionEntry entry, EventRun run, TimeSpan? timeout)
+    private sealed class RetryState(EventDispatcher dispatcher, EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout)
     {
-        public EventProcessor Processor { get; } = processor;
+        public EventDispatcher Dispatcher { get; } = dispatcher;
         public EventContext Context { get; } = context;
         public SubscriptionEntry Entry { get; } = entry;
-        public EventRun Run { get; } = run;
+        public EventCancellation Run { get; } = run;
         public TimeSpan? Timeout { get; } = timeout;
         public int Attempts { get; set; }
         public HandlerResult Last { get; set; }

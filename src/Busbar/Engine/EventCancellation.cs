@@ -1,6 +1,7 @@
+using Busbar.Dispatch;
 using Microsoft.Extensions.Logging;
 
-namespace Busbar.Dispatch;
+namespace Busbar.Engine;
 
 /// <summary>Why an event's handlers were cancelled.</summary>
 internal enum CancelReason
@@ -12,7 +13,7 @@ internal enum CancelReason
 }
 
 /// <summary>The cancellation scope of one event being handled: bus stop, deadline, and first-wins completion.</summary>
-internal sealed class EventRun : IDisposable
+internal sealed class EventCancellation : IDisposable
 {
     private readonly CancellationTokenSource? _cts;
     private readonly CompletionMode _completion;
@@ -23,7 +24,7 @@ internal sealed class EventRun : IDisposable
     private ITimer? _deadlineTimer;
     private int _reason;
 
-    private EventRun(CancellationToken stopToken, CancellationTokenSource? cts, CompletionMode completion, DateTimeOffset? deadline, TimeProvider time, ILogger logger)
+    private EventCancellation(CancellationToken stopToken, CancellationTokenSource? cts, CompletionMode completion, DateTimeOffset? deadline, TimeProvider time, ILogger logger)
     {
         _stopToken = stopToken;
         _cts = cts;
@@ -45,23 +46,28 @@ internal sealed class EventRun : IDisposable
 
     public CancelReason Reason => _stopToken.IsCancellationRequested && _reason == 0 ? CancelReason.Stopping : (CancelReason)Volatile.Read(ref _reason);
 
-    public static EventRun Create(InProcessEventBus bus, EventContext context, CompletionMode completion)
+    /// <summary>Creates the scope of one event.</summary>
+    /// <param name="stopToken">The bus's stop token.</param>
+    /// <param name="callerToken">The inline caller's token, or <see langword="default"/>.</param>
+    /// <param name="deadline">The event's deadline, if any.</param>
+    /// <param name="completion">First-wins cancels the others when one handler succeeds.</param>
+    /// <param name="time">The clock of the deadline timer.</param>
+    /// <param name="logger">Where a throwing cancellation callback is logged.</param>
+    public static EventCancellation Create(CancellationToken stopToken, CancellationToken callerToken, DateTimeOffset? deadline, CompletionMode completion, TimeProvider time, ILogger logger)
     {
-        var stopToken = bus.StopToken;
-        var caller = context.CallerToken;
-        if (context.Deadline is null && completion == CompletionMode.All && !caller.CanBeCanceled)
-            return new EventRun(stopToken, null, completion, null, bus.TimeProvider, bus.Logger);
-        var cts = caller.CanBeCanceled
-            ? CancellationTokenSource.CreateLinkedTokenSource(stopToken, caller)
+        if (deadline is null && completion == CompletionMode.All && !callerToken.CanBeCanceled)
+            return new EventCancellation(stopToken, null, completion, null, time, logger);
+        var cts = callerToken.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(stopToken, callerToken)
             : CancellationTokenSource.CreateLinkedTokenSource(stopToken);
-        var run = new EventRun(stopToken, cts, completion, context.Deadline, bus.TimeProvider, bus.Logger);
-        if (context.Deadline is { } deadline)
+        var run = new EventCancellation(stopToken, cts, completion, deadline, time, logger);
+        if (deadline is { } due)
         {
-            var remaining = deadline - bus.TimeProvider.GetUtcNow();
+            var remaining = due - time.GetUtcNow();
             if (remaining <= TimeSpan.Zero)
                 run.Cancel(CancelReason.Deadline);
             else
-                run._deadlineTimer = bus.TimeProvider.CreateTimer(static s => ((EventRun)s!).Cancel(CancelReason.Deadline), run, remaining, Timeout.InfiniteTimeSpan);
+                run._deadlineTimer = time.CreateTimer(static s => ((EventCancellation)s!).Cancel(CancelReason.Deadline), run, remaining, Timeout.InfiniteTimeSpan);
         }
 
         return run;

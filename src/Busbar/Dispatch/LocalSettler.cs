@@ -1,0 +1,73 @@
+using Busbar.Diagnostics;
+using Busbar.Durability;
+using Busbar.Engine;
+
+namespace Busbar.Dispatch;
+
+/// <summary>
+/// Ends an event dispatched by a local source: adds a dead letter for each failed or timed-out handler (and
+/// records it in the write-ahead log), writes the log's finish record, counts the event processed and out of
+/// flight, then completes its handle. The bus holds one per source kind: queued (the queue's workers, log
+/// recovery, queue jumps, events a stop cancels), inline (<c>SendAsync</c>, <c>InvokeAsync</c>) and re-drive.
+/// </summary>
+/// <param name="deadLetters">Where failed handlers are kept.</param>
+/// <param name="journal">The write-ahead log's journal; <see langword="null"/> without a log (and for inline events, which are never logged).</param>
+/// <param name="metrics">Counts processed events (admitted ones only).</param>
+/// <param name="inFlight">The in-flight count the event leaves; <see langword="null"/> for events that were never admitted (inline, re-drive).</param>
+/// <param name="deadLetterFailures">Whether failed handlers become dead letters (always for queued events; for inline ones, <see cref="EventBusOptions.DeadLetterInlineFailures"/>).</param>
+internal sealed class LocalSettler(DeadLetterStore deadLetters, DurableJournal? journal, BusMetrics metrics, InFlightCounter? inFlight, bool deadLetterFailures) : IEventSettler
+{
+    public ValueTask SettleAsync(EventContext context, EventStatus status)
+    {
+        Settle(context, status);
+        return default;
+    }
+
+    /// <summary>
+    /// Ends an event. Dead letters, the log, the counters and the in-flight count are updated before the handle
+    /// completes, so an awaiter that resumes sees them; a stop waiting for the drain is woken only after, so every
+    /// handle is complete when it returns.
+    /// </summary>
+    public void Settle(EventContext context, EventStatus status)
+    {
+        if (deadLetterFailures && context.Results is { } results && context.Route is { } route)
+            AddDeadLetters(context, route.Entries, results);
+        if (!context.TryBeginComplete(status))
+            return;
+        var last = false;
+        try
+        {
+            if (context.IsLogged && journal is not null)
+            {
+                if (status == EventStatus.Cancelled && context.Results is null)
+                    journal.OnCancelledWhileQueued();
+                else
+                    journal.OnEventFinished(context);
+            }
+
+            if (inFlight is not null)
+            {
+                metrics.Processed(context, status);
+                last = inFlight.LeaveDuringStop();
+            }
+        }
+        finally
+        {
+            context.EndComplete();
+            if (last)
+                inFlight!.SignalDrained();
+        }
+    }
+
+    private void AddDeadLetters(EventContext context, SubscriptionEntry[] subscriptions, HandlerResult[] results)
+    {
+        for (var i = 0; i < results.Length && i < subscriptions.Length; i++)
+        {
+            if (results[i].Status is not (HandlerStatus.Failed or HandlerStatus.TimedOut))
+                continue;
+            var letter = deadLetters.Add(context, subscriptions[i], results[i]);
+            if (context.IsLogged && subscriptions[i].HasStableName)
+                journal?.OnDeadLettered(context, letter);
+        }
+    }
+}

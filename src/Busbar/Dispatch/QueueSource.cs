@@ -1,0 +1,88 @@
+using Busbar.Diagnostics;
+using Busbar.Engine;
+using Busbar.Routing;
+
+namespace Busbar.Dispatch;
+
+/// <summary>
+/// The local queue as a source of the engine: an event a worker dequeued (or a handler jumped ahead by awaiting
+/// it) gets its route, runs on <see cref="EventDispatcher"/>, and ends with the queued settler. Write-ahead-log
+/// recovery feeds the same queue, so recovered events come this way too.
+/// </summary>
+/// <param name="dispatcher">The engine.</param>
+/// <param name="router">Resolves an event's route when the publish did not.</param>
+/// <param name="settler">Ends queued events: handle, in-flight count, counters, dead letters, the log's finish record.</param>
+/// <param name="metrics">Counts dequeued events and their dwell time.</param>
+/// <param name="log">Logs the start of each event.</param>
+/// <param name="time">Measures queue dwell.</param>
+internal sealed class QueueSource(EventDispatcher dispatcher, Router router, LocalSettler settler, BusMetrics metrics, BusLogger log, TimeProvider time)
+{
+    /// <summary>Runs an event a worker dequeued; the queue claimed it for the worker when it handed it out.</summary>
+    /// <remarks>Every queued event gets an ambient frame of its own, so work a handler leaves running never sees the worker's next event (see <see cref="Ambient"/>).</remarks>
+    public ValueTask ProcessAsync(EventContext context)
+    {
+        var dwell = DwellOf(context);
+        metrics.Dequeued(context, dwell);
+        log.Dispatching(context, dwell);
+        return Start(context);
+    }
+
+    /// <summary>Runs an event a handler took out of the queue by awaiting it, and returns its outcome.</summary>
+    public async ValueTask<EventOutcome> ProcessJumpedAsync(EventContext context)
+    {
+        metrics.Dequeued(context, DwellOf(context));
+        await Start(context).ConfigureAwait(false);
+        return context.GetOutcome();
+    }
+
+    /// <summary>A worker's call threw (a bug, never a handler's exception): the event ends as failed.</summary>
+    public void Fault(EventContext context, Exception exception)
+    {
+        log.ProcessorFault(context, exception);
+        settler.Settle(context, EventStatus.Failed);
+    }
+
+    private ValueTask Start(EventContext context) =>
+        context.FlowedExecutionContext is null ? Dispatch(context) : DispatchInPublisherContext(context);
+
+    /// <summary>The event's route is resolved now (a durable publish resolved it before the append), and the queued settler ends it.</summary>
+    private ValueTask Dispatch(EventContext context)
+    {
+        var route = context.Route ??= router.Resolve(context.Payload.GetType(), context.Name);
+        return Settlement.SettleAfter(dispatcher.DispatchAsync(context, route, default, null, recordResults: true), context, settler);
+    }
+
+    /// <summary>Starts processing inside the publisher's execution context (<see cref="EventBusOptions.FlowExecutionContext"/>).</summary>
+    /// <remarks>
+    /// <see cref="ExecutionContext.Run"/> runs the synchronous part in the captured context and restores the worker's
+    /// afterwards; continuations the handlers schedule capture it themselves. The publisher's activity is not made
+    /// current, so a handler span without a publish span to follow is a root as it is without the option.
+    /// </remarks>
+    private ValueTask DispatchInPublisherContext(EventContext context)
+    {
+        var captured = context.FlowedExecutionContext!;
+        context.FlowedExecutionContext = null;
+        var state = new FlowedDispatch(this, context);
+        ExecutionContext.Run(
+            captured,
+            static s =>
+            {
+                var run = (FlowedDispatch)s!;
+                if (System.Diagnostics.Activity.Current is not null)
+                    System.Diagnostics.Activity.Current = null;
+                run.Pending = run.Source.Dispatch(run.Context);
+            },
+            state);
+        return state.Pending;
+    }
+
+    private TimeSpan DwellOf(EventContext context) =>
+        context.EnqueuedTimestamp == 0 ? TimeSpan.Zero : time.GetElapsedTime(context.EnqueuedTimestamp);
+
+    private sealed class FlowedDispatch(QueueSource source, EventContext context)
+    {
+        public QueueSource Source { get; } = source;
+        public EventContext Context { get; } = context;
+        public ValueTask Pending { get; set; }
+    }
+}
