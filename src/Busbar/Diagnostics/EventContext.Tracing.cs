@@ -7,4 +7,7 @@ public sealed partial class EventContext
 {
     /// <summary>The publish span, from <c>CreateContext</c> until the event is admitted or refused; null when nobody traces.</summary>
     internal Activity? PublishActivity { get; set; }
+
+    /// <summary>When the publish began (the bus's <see cref="TimeProvider"/> timestamp), for <c>messaging.client.operation.duration</c>; 0 when nobody measures it or once recorded.</summary>
+    internal long PublishStartTimestamp { get; set; }
 }
