@@ -82,12 +82,13 @@ internal static class BusTracing
     /// <summary>Ends the publish span: admitted, or refused with <paramref name="refused"/>.</summary>
     public static void EndPublish(EventContext context, EventStatus? refused)
     {
-        if (context.PublishStartTimestamp != 0)
+        // Once per publish: an event evicted by DropOldest after its admission is refused a second time,
+        // possibly on another publisher's thread while its own admission is still ending.
+        if (Volatile.Read(ref context.PublishStartTimestamp) != 0)
         {
-            // Once per publish: an event evicted by DropOldest after its admission is refused a second time.
-            var elapsed = context.Bus.TimeProvider.GetElapsedTime(context.PublishStartTimestamp);
-            context.PublishStartTimestamp = 0;
-            BusMetrics.PublishFinished(context, elapsed, refused is { } failed ? ErrorTypeOf(failed) : null);
+            var started = Interlocked.Exchange(ref context.PublishStartTimestamp, 0);
+            if (started != 0)
+                BusMetrics.PublishFinished(context, context.Bus.TimeProvider.GetElapsedTime(started), refused is { } failed ? ErrorTypeOf(failed) : null);
         }
 
         var activity = context.PublishActivity;

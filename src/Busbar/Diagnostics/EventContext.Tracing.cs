@@ -9,5 +9,6 @@ public sealed partial class EventContext
     internal Activity? PublishActivity { get; set; }
 
     /// <summary>When the publish began (the bus's <see cref="TimeProvider"/> timestamp), for <c>messaging.client.operation.duration</c>; 0 when nobody measures it or once recorded.</summary>
-    internal long PublishStartTimestamp { get; set; }
+    /// <remarks>A field, taken with <see cref="Interlocked.Exchange(ref long, long)"/>: an eviction can race the admission that ends the publish.</remarks>
+    internal long PublishStartTimestamp;
 }
