@@ -13,13 +13,13 @@ bus.Subscribe<OrderShipped>(
     (_, _, _) => throw new InvalidOperationException("carrier unavailable"),
     new SubscriptionOptions { Name = "carrier", Retry = new RetryPolicy { MaxAttempts = 2, Delay = TimeSpan.Zero } });
 
-EventOutcome placed = await await bus.PublishAsync(new OrderPlaced(7, 50m));
+EventOutcome placed = await bus.PublishAndWaitAsync(new OrderPlaced(7, 50m));
 Console.WriteLine($"queued: {placed.Status}, tax {placed.FirstResult<decimal>()}");
 
 EventOutcome inline = await bus.InvokeAsync(new OrderPlaced(8, 10m));
 Console.WriteLine($"inline: {inline.Status}, tax {inline.FirstResult<decimal>()}");
 
-EventOutcome failed = await await bus.PublishAsync(new OrderShipped(7));
+EventOutcome failed = await bus.PublishAndWaitAsync(new OrderShipped(7));
 Console.WriteLine($"shipped: {failed.Status}, dead letters {bus.DeadLetters.Count}");
 
 StopReport report = await bus.StopAsync(TimeSpan.FromSeconds(5));

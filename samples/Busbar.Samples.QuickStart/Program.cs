@@ -34,9 +34,14 @@ static async Task PublishAndAwaitAsync()
     // The full shape: payload, envelope, cancellation token.
     bus.Subscribe<OrderPlaced>(async (order, ctx, ct) => await Task.Delay(10, ct));
 
-    EventHandle handle = await bus.PublishAsync(new OrderPlaced(42, 99.50m)); // returns once queued
-    EventOutcome outcome = await handle;                                       // waits for the handlers
-    Console.WriteLine($"{outcome.Status}: {outcome.Handlers.Count} handlers");  // Completed: 3 handlers
+    EventOutcome outcome = await bus.PublishAndWaitAsync(new OrderPlaced(42, 99.50m)); // queued, then waits for the handlers
+    Console.WriteLine($"{outcome.Status}: {outcome.Handlers.Count} handlers");          // Completed: 3 handlers
+
+    // Two steps, when you want the handle: it returns once queued.
+    EventHandle handle = await bus.PublishAsync(new OrderPlaced(43, 5m));
+    EventOutcome later = await handle.WaitAsync(TimeSpan.FromSeconds(5)); // TimeoutException if not done by then; the event goes on
+    EventHandle other = await bus.PublishAsync(new OrderPlaced(44, 5m));
+    EventOutcome[] both = await Task.WhenAll(handle.AsTask(), other.AsTask());
 }
 
 // ---------------------------------------------------------------- inline dispatch
@@ -117,7 +122,7 @@ static async Task TiersAsync()
     bus.Subscribe<OrderPlaced>(o => Console.WriteLine("email"), new SubscriptionOptions { Name = "email" }); // Priority 0
 
     // validate, then orders-view and search-index at the same time, then email.
-    await await bus.PublishAsync(new OrderPlaced(3, 20m));
+    await bus.PublishAndWaitAsync(new OrderPlaced(3, 20m));
 }
 
 // ---------------------------------------------------------------- ordering
@@ -161,7 +166,7 @@ static async Task RetriesAndDeadLettersAsync()
         Retry = RetryPolicy.Exponential(maxAttempts: 3, delay: TimeSpan.FromMilliseconds(10)) with { ShouldRetry = ex => ex is IOException },
     });
 
-    EventOutcome outcome = await await bus.PublishAsync(new OrderPlaced(5, 30m));
+    EventOutcome outcome = await bus.PublishAndWaitAsync(new OrderPlaced(5, 30m));
     Console.WriteLine($"{outcome.Status} after {outcome.Handlers[0].Attempts} attempts"); // Failed after 3 attempts
 
     DeadLetter letter = bus.DeadLetters.List()[0];
@@ -204,7 +209,7 @@ static async Task TimeoutsAsync()
 
     // Timeout: a hard deadline for the whole event; HandlerTimeout: per attempt where the subscription sets none.
     var options = new PublishOptions { Timeout = TimeSpan.FromSeconds(2), HandlerTimeout = TimeSpan.FromSeconds(1) };
-    EventOutcome outcome = await await bus.PublishAsync(new OrderPlaced(7, 1m), options);
+    EventOutcome outcome = await bus.PublishAndWaitAsync(new OrderPlaced(7, 1m), options);
     Console.WriteLine($"{outcome.Status}: {outcome.Handlers[0].Exception?.Message}"); // TimedOut: ... 50 ms
 }
 
@@ -225,7 +230,7 @@ static async Task FirstResultAsync()
     }, new SubscriptionOptions { Name = "slow-carrier" });
     bus.Subscribe<QuoteRequested, decimal>((q, _, _) => ValueTask.FromResult(9.5m), new SubscriptionOptions { Name = "fast-carrier" });
 
-    EventOutcome outcome = await await bus.PublishAsync(new QuoteRequested("parcel"));
+    EventOutcome outcome = await bus.PublishAndWaitAsync(new QuoteRequested("parcel"));
     Console.WriteLine($"quote {outcome.FirstResult<decimal>()}");          // 9.5
     foreach (HandlerResult h in outcome.Handlers)
         Console.WriteLine($"  {h.Subscription}: {h.Status} in {h.Duration.TotalMilliseconds:F0} ms"); // Cancelled, Succeeded
@@ -258,7 +263,7 @@ static async Task ForwardingAsync()
     audit.Subscribe("orders.**", (e, ctx) => Console.WriteLine($"audit saw {ctx.Name}, path {string.Join(" > ", ctx.Path)}"));
 
     using ISubscription forwarding = orders.ForwardTo(audit, "orders.**", new ForwardOptions { WaitForTarget = true });
-    await await orders.PublishAsync(new OrderPlaced(9, 1m)); // completes after audit's handlers too
+    await orders.PublishAndWaitAsync(new OrderPlaced(9, 1m)); // completes after audit's handlers too
 }
 
 // ---------------------------------------------------------------- validation

@@ -1,6 +1,6 @@
 namespace Busbar;
 
-/// <summary>Convenience overloads for subscribing.</summary>
+/// <summary>Convenience overloads for publishing and subscribing.</summary>
 public static class EventBusExtensions
 {
     /// <summary>Subscribes a synchronous handler. It runs on a worker (thread pool), never on the publisher's thread, for queued events.</summary>
@@ -99,5 +99,38 @@ public static class EventBusExtensions
                 return ValueTask.CompletedTask;
             },
             options);
+    }
+
+    /// <summary>
+    /// Publishes <paramref name="event"/> and waits for its outcome in one step: the queued
+    /// counterpart of <see cref="IEventBus.InvokeAsync{T}"/>, for callers that do not need the
+    /// <see cref="EventHandle"/> (use <see cref="IEventBus.PublishAsync{T}"/> for it).
+    /// </summary>
+    /// <typeparam name="T">The event type; its runtime type decides the name and the handlers.</typeparam>
+    /// <param name="bus">The bus.</param>
+    /// <param name="event">The event.</param>
+    /// <param name="options">Priority, ordering key, deadline, ids, headers.</param>
+    /// <param name="cancellationToken">
+    /// Cancels waiting for room and then waiting for the outcome. Once the event is admitted it is not
+    /// cancelled: the wait gives up and the event goes on (set <see cref="PublishOptions.Timeout"/> to bound the event itself).
+    /// </param>
+    /// <returns>The outcome. A failed handler does not throw: read <see cref="EventOutcome.Status"/> or call <see cref="EventOutcome.ThrowIfFailed"/>.</returns>
+    /// <remarks>
+    /// Unlike <c>await bus.PublishAsync(e)</c>, which returns as soon as the event is queued, this cannot be
+    /// mistaken for a wait that it is not. Inside a handler of the same bus it waits as an awaited
+    /// handle does: a still-queued event is handled at once on the caller (a queue jump), so it never deadlocks.
+    /// </remarks>
+    /// <exception cref="EventValidationException">The event is invalid; nothing was queued.</exception>
+    /// <exception cref="BusFullException">The queue is full under <see cref="BusFullMode.Reject"/>.</exception>
+    /// <exception cref="BusStoppedException">The bus is stopping or stopped.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while waiting for room or for the outcome.</exception>
+    public static async ValueTask<EventOutcome> PublishAndWaitAsync<T>(this IEventBus bus, T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        var handle = await bus.PublishAsync(@event, options, cancellationToken).ConfigureAwait(false);
+        return cancellationToken.CanBeCanceled && !handle.IsCompleted
+            ? await handle.WaitAsync(cancellationToken).ConfigureAwait(false)
+            : await handle.AsValueTask().ConfigureAwait(false);
     }
 }

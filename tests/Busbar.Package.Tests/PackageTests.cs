@@ -48,7 +48,7 @@ public sealed class PackageTests : IDisposable
 
             await using var bus = EventBus.Create();
             bus.Subscribe<Greeting>(g => Console.WriteLine($"handled {g.Text}"));
-            EventOutcome outcome = await await bus.PublishAsync(new Greeting("hello"));
+            EventOutcome outcome = await bus.PublishAndWaitAsync(new Greeting("hello"));
             Console.WriteLine($"outcome {outcome.Status}");
 
             [EventName("greetings.sent")]

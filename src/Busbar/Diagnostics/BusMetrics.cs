@@ -26,6 +26,7 @@ internal sealed class BusMetrics : IDisposable
     private static readonly Counter<long> s_deadLettered = s_meter.CreateCounter<long>("busbar.dead_letters", "{invocation}", "Handler invocations sent to the dead-letter store.");
     private static readonly Counter<long> s_slow = s_meter.CreateCounter<long>("busbar.handler.slow", "{invocation}", "Handler invocations slower than the slow-handler threshold.");
     private static readonly Histogram<double> s_handlerDuration = s_meter.CreateHistogram<double>("messaging.process.duration", "s", "Duration of handler invocations.");
+    private static readonly Histogram<double> s_publishDuration = s_meter.CreateHistogram<double>("messaging.client.operation.duration", "s", "Duration of publish operations, from the call until the event is admitted or refused, including time spent waiting for room.");
     private static readonly Histogram<double> s_dwell = s_meter.CreateHistogram<double>("busbar.queue.dwell_time", "s", "Time events spend queued before a worker takes them.");
     private static readonly List<BusMetrics> s_live = [];
 
@@ -62,6 +63,9 @@ internal sealed class BusMetrics : IDisposable
     /// <summary>Someone listens to queue dwell time: only then is the enqueue time read from the clock.</summary>
     public bool DwellEnabled => s_dwell.Enabled;
 
+    /// <summary>Someone listens to publish durations: only then is the publish start read from the clock.</summary>
+    public static bool PublishDurationEnabled => s_publishDuration.Enabled;
+
     /// <summary>Someone listens to handler durations.</summary>
     public static bool DurationEnabled => s_handlerDuration.Enabled;
 
@@ -85,6 +89,8 @@ internal sealed class BusMetrics : IDisposable
     public const string BusTagName = "busbar.bus";
     public const string SystemTagName = "messaging.system";
     public const string OperationTagName = "messaging.operation.name";
+    public const string OperationTypeTagName = "messaging.operation.type";
+    public const string ConsumerGroupTagName = "messaging.consumer.group.name";
     public const string DestinationTagName = "messaging.destination.name";
     public const string SubscriptionTagName = "messaging.destination.subscription.name";
     public const string StatusTagName = "busbar.status";
@@ -98,7 +104,7 @@ internal sealed class BusMetrics : IDisposable
             return;
         for (var i = start; i < start + count; i++)
         {
-            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "publish" }, { DestinationTagName, contexts[i].Name } };
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "publish" }, { OperationTypeTagName, "send" }, { DestinationTagName, contexts[i].Name } };
             s_published.Add(1, tags);
         }
     }
@@ -108,9 +114,23 @@ internal sealed class BusMetrics : IDisposable
         Interlocked.Increment(ref _publishedCount.Value);
         if (s_published.Enabled)
         {
-            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "publish" }, { DestinationTagName, context.Name } };
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "publish" }, { OperationTypeTagName, "send" }, { DestinationTagName, context.Name } };
             s_published.Add(1, tags);
         }
+    }
+
+    /// <summary>A publish ended: admitted (<paramref name="errorType"/> null) or refused.</summary>
+    public static void PublishFinished(EventContext context, TimeSpan elapsed, string? errorType)
+    {
+        if (!s_publishDuration.Enabled)
+            return;
+        var tags = new TagList
+        {
+            { BusTagName, context.Origin }, { SystemTagName, "busbar" }, { OperationTagName, "publish" }, { OperationTypeTagName, "send" }, { DestinationTagName, context.Name },
+        };
+        if (errorType is not null)
+            tags.Add(ErrorTypeTagName, errorType);
+        s_publishDuration.Record(elapsed.TotalSeconds, tags);
     }
 
     public void Dequeued(EventContext context, TimeSpan dwell)
@@ -141,7 +161,7 @@ internal sealed class BusMetrics : IDisposable
 
         if (s_processed.Enabled)
         {
-            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { DestinationTagName, context.Name }, { StatusTagName, StatusName(status) } };
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { StatusTagName, StatusName(status) } };
             s_processed.Add(1, tags);
         }
     }
@@ -151,7 +171,7 @@ internal sealed class BusMetrics : IDisposable
         entry.Latency.Record(elapsed);
         if (s_handlerDuration.Enabled)
         {
-            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { DestinationTagName, context.Name }, { SubscriptionTagName, entry.Name } };
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, entry.Name }, { SubscriptionTagName, entry.Name } };
             s_handlerDuration.Record(elapsed.TotalSeconds, tags);
         }
     }
@@ -161,16 +181,16 @@ internal sealed class BusMetrics : IDisposable
         entry.Latency.Record(result.Duration);
         if (!s_handlerFailed.Enabled && !s_handlerDuration.Enabled)
             return;
-        var errorType = result.Status == HandlerStatus.TimedOut ? "timeout" : result.Exception?.GetType().FullName ?? "_OTHER";
+        var errorType = BusTracing.ErrorTypeOf(result.Status, result.Exception);
         if (s_handlerFailed.Enabled)
         {
-            var tags = new TagList { BusTag, { DestinationTagName, context.Name }, { SubscriptionTagName, entry.Name }, { ErrorTypeTagName, errorType } };
+            var tags = new TagList { BusTag, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, entry.Name }, { SubscriptionTagName, entry.Name }, { ErrorTypeTagName, errorType } };
             s_handlerFailed.Add(1, tags);
         }
 
         if (s_handlerDuration.Enabled)
         {
-            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { DestinationTagName, context.Name }, { SubscriptionTagName, entry.Name }, { ErrorTypeTagName, errorType } };
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, entry.Name }, { SubscriptionTagName, entry.Name }, { ErrorTypeTagName, errorType } };
             s_handlerDuration.Record(result.Duration.TotalSeconds, tags);
         }
     }
@@ -179,28 +199,28 @@ internal sealed class BusMetrics : IDisposable
     {
         Interlocked.Increment(ref _retriedCount.Value);
         if (s_retried.Enabled)
-            s_retried.Add(1, BusTag, new(DestinationTagName, context?.Name), new(SubscriptionTagName, entry?.Name));
+            s_retried.Add(1, BusTag, new(DestinationTagName, context?.Name), new(ConsumerGroupTagName, entry?.Name), new(SubscriptionTagName, entry?.Name));
     }
 
     public void Dropped(EventContext context)
     {
         Interlocked.Increment(ref _droppedCount.Value);
         if (s_dropped.Enabled)
-            s_dropped.Add(1, BusTag, new(DestinationTagName, context.Name));
+            s_dropped.Add(1, BusTag, new(DestinationTagName, context.Name), new(ErrorTypeTagName, BusTracing.DroppedErrorType));
     }
 
     public void Rejected(EventContext context)
     {
         Interlocked.Increment(ref _rejectedCount.Value);
         if (s_rejected.Enabled)
-            s_rejected.Add(1, BusTag, new(DestinationTagName, context.Name));
+            s_rejected.Add(1, BusTag, new(DestinationTagName, context.Name), new(ErrorTypeTagName, BusTracing.RejectedErrorType));
     }
 
     public void DeadLettered(EventContext context, string subscription)
     {
         Interlocked.Increment(ref _deadLetteredCount.Value);
         if (s_deadLettered.Enabled)
-            s_deadLettered.Add(1, BusTag, new(DestinationTagName, context.Name), new(SubscriptionTagName, subscription));
+            s_deadLettered.Add(1, BusTag, new(DestinationTagName, context.Name), new(ConsumerGroupTagName, subscription), new(SubscriptionTagName, subscription));
     }
 
     public void SlowHandler(EventContext context, SubscriptionEntry entry)

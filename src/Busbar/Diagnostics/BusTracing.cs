@@ -5,14 +5,17 @@ using Busbar.Dispatch;
 namespace Busbar.Diagnostics;
 
 /// <summary>
-/// Spans through <c>ActivitySource "Busbar"</c>: a Producer span per publish, which writes W3C
-/// <c>traceparent</c>/<c>tracestate</c> into the event's headers, and a Consumer span per handler
-/// attempt whose parent is read back from those headers, so the handler continues the publisher's
-/// trace across the queue (and, because the context travels in the headers, across a log or a broker).
+/// Spans through <c>ActivitySource "Busbar"</c>, named and tagged by the OpenTelemetry messaging
+/// conventions: a Producer span <c>publish {event name}</c> per publish, which writes W3C
+/// <c>traceparent</c>/<c>tracestate</c> into the event's headers, and a Consumer span
+/// <c>process {event name}</c> per handler attempt whose parent is read back from those headers and
+/// which also links to it (the creation context), so the handler continues the publisher's trace across
+/// the queue (and, because the context travels in the headers, across a log or a broker).
 /// </summary>
 /// <remarks>
 /// Every entry point tests <see cref="ActivitySource.HasListeners"/> first: with no listener a
-/// publish or a handler call costs that one check and allocates nothing.
+/// publish or a handler call costs that one check (and one for the publish-duration histogram) and
+/// allocates nothing. <c>error.type</c> takes the same values on spans and on metrics (<c>ErrorTypeOf</c>).
 /// </remarks>
 internal static class BusTracing
 {
@@ -24,14 +27,39 @@ internal static class BusTracing
 
     public static bool IsEnabled => Source.HasListeners();
 
+    /// <summary><c>error.type</c> of a publish refused because the queue was full under a drop mode.</summary>
+    public const string DroppedErrorType = "busbar.dropped";
+
+    /// <summary><c>error.type</c> of a publish refused because the queue was full under <see cref="BusFullMode.Reject"/> (or closed).</summary>
+    public const string RejectedErrorType = "busbar.rejected";
+
+    /// <summary><c>error.type</c> of a handler attempt that exceeded its timeout or the event's deadline.</summary>
+    public const string TimeoutErrorType = "timeout";
+
+    /// <summary><c>error.type</c> of a handler attempt cancelled by the bus's stop.</summary>
+    public const string CancelledErrorType = "cancelled";
+
+    /// <summary>The one <c>error.type</c> of a failed handler attempt, written on its span and on the handler metrics alike.</summary>
+    public static string ErrorTypeOf(HandlerStatus status, Exception? exception) => status switch
+    {
+        HandlerStatus.TimedOut => TimeoutErrorType,
+        HandlerStatus.Cancelled => CancelledErrorType,
+        _ => exception?.GetType().FullName ?? "_OTHER",
+    };
+
+    /// <summary>The <c>error.type</c> of a refused publish.</summary>
+    public static string ErrorTypeOf(EventStatus refused) => refused == EventStatus.Dropped ? DroppedErrorType : RejectedErrorType;
+
     /// <summary>Starts the publish span and stamps the trace context into the headers (copy-on-write).</summary>
     public static void StartPublish(EventContext context)
     {
+        if (BusMetrics.PublishDurationEnabled)
+            context.PublishStartTimestamp = context.Clock.GetTimestamp();
         if (!Source.HasListeners())
             return;
         var previous = Activity.Current;
         var parent = previous is null && TryGetParent(context, out var remote) ? remote : default;
-        var activity = Source.StartActivity(ActivityKind.Producer, parent, name: context.Name + " publish");
+        var activity = Source.StartActivity("publish " + context.Name, ActivityKind.Producer, parent);
         var propagated = activity ?? previous;
         if (propagated is not null)
             Inject(context, propagated);
@@ -44,6 +72,7 @@ internal static class BusTracing
         if (activity.IsAllDataRequested)
         {
             SetMessageTags(activity, context, "send");
+            activity.SetTag("messaging.message.conversation_id", context.CorrelationId.ToString());
             activity.SetTag("busbar.bus", context.Origin);
         }
 
@@ -53,6 +82,15 @@ internal static class BusTracing
     /// <summary>Ends the publish span: admitted, or refused with <paramref name="refused"/>.</summary>
     public static void EndPublish(EventContext context, EventStatus? refused)
     {
+        // Once per publish: an event evicted by DropOldest after its admission is refused a second time,
+        // possibly on another publisher's thread while its own admission is still ending.
+        if (Volatile.Read(ref context.PublishStartTimestamp) != 0)
+        {
+            var started = Interlocked.Exchange(ref context.PublishStartTimestamp, 0);
+            if (started != 0)
+                BusMetrics.PublishFinished(context, context.Clock.GetElapsedTime(started), refused is { } failed ? ErrorTypeOf(failed) : null);
+        }
+
         var activity = context.PublishActivity;
         if (activity is null)
             return;
@@ -60,7 +98,7 @@ internal static class BusTracing
         if (refused is { } status)
         {
             activity.SetStatus(ActivityStatusCode.Error, status == EventStatus.Dropped ? "dropped: the queue is full" : "rejected: the queue is full");
-            activity.SetTag("error.type", status == EventStatus.Dropped ? "busbar.dropped" : "busbar.rejected");
+            activity.SetTag("error.type", ErrorTypeOf(status));
         }
 
         activity.Stop();
@@ -72,14 +110,19 @@ internal static class BusTracing
         if (!Source.HasListeners())
             return default;
         var previous = Activity.Current;
+        var name = "process " + context.Name;
+
+        // The creation context is both the parent (one event per span, so the trace reads straight through
+        // the queue) and a link, which the conventions require and which survives a backend that re-parents.
         var activity = TryGetParent(context, out var parent)
-            ? Source.StartActivity(ActivityKind.Consumer, parent, name: context.Name + " process")
-            : Source.StartActivity(context.Name + " process", ActivityKind.Consumer);
+            ? Source.StartActivity(name, ActivityKind.Consumer, parent, links: [new ActivityLink(parent)])
+            : Source.StartActivity(name, ActivityKind.Consumer);
         if (activity is null)
             return default;
         if (activity.IsAllDataRequested)
         {
             SetMessageTags(activity, context, "process");
+            activity.SetTag("messaging.consumer.group.name", entry.Name);
             activity.SetTag("messaging.destination.subscription.name", entry.Name);
             activity.SetTag("messaging.message.conversation_id", context.CorrelationId.ToString());
             activity.SetTag("busbar.bus", context.Origin);
@@ -147,7 +190,7 @@ internal readonly struct ProcessSpan(Activity? activity, Activity? previous)
         if (status is HandlerStatus.Failed or HandlerStatus.TimedOut or HandlerStatus.Cancelled)
         {
             activity.SetStatus(ActivityStatusCode.Error, exception?.Message ?? status.ToString());
-            activity.SetTag("error.type", exception?.GetType().FullName ?? status.ToString());
+            activity.SetTag("error.type", BusTracing.ErrorTypeOf(status, exception));
             if (exception is not null)
                 activity.AddException(exception);
         }

@@ -22,6 +22,9 @@ internal sealed class BusRegistration(string? name)
 
     public List<Action<IEventBus, IServiceProvider>> Subscriptions { get; } = [];
 
+    /// <summary>AddHealthCheck ran for this bus: a second registration under the same name would fail the health-check service.</summary>
+    public bool HealthCheckAdded { get; set; }
+
     public IEventBus Resolve(IServiceProvider services) =>
         Name is null ? services.GetRequiredService<IEventBus>() : services.GetRequiredKeyedService<IEventBus>(Name);
 

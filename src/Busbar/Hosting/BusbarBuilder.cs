@@ -1,7 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
 using Busbar.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 
 namespace Busbar.Hosting;
@@ -75,20 +77,118 @@ public sealed class BusbarBuilder
     }
 
     /// <summary>
-    /// Registers a <see cref="BusbarHealthCheck"/> for this bus as a singleton (keyed by the bus name
-    /// for a named bus). Add it to the health checks with
-    /// <c>services.AddHealthChecks().AddCheck&lt;BusbarHealthCheck&gt;("busbar")</c>, or for a named bus
-    /// <c>.Add(new HealthCheckRegistration(name, sp =&gt; sp.GetRequiredKeyedService&lt;BusbarHealthCheck&gt;(busName), null, null))</c>.
+    /// Subscribes every handler class of <paramref name="assembly"/>: each non-abstract, non-generic
+    /// class implementing <see cref="IEventHandler{T}"/>, once per event type it handles, exactly as
+    /// <see cref="AddHandler{T, THandler}"/> would (scoped, a DI scope per invocation, subscription
+    /// named after the class). Classes are subscribed in the order of their full names.
     /// </summary>
-    /// <param name="options">Thresholds; defaults when <see langword="null"/>.</param>
+    /// <param name="assembly">The assembly to scan, e.g. <c>typeof(Program).Assembly</c>.</param>
+    /// <param name="predicate">Keeps only the handler classes it returns <see langword="true"/> for (e.g. one namespace); every one when <see langword="null"/>.</param>
     /// <returns>This builder.</returns>
+    /// <remarks>
+    /// Scanning reads types by reflection and closes <see cref="AddHandler{T, THandler}"/> over them at run time,
+    /// which neither trimming nor Native AOT can follow. Under <c>PublishTrimmed</c> or <c>PublishAot</c>, call
+    /// <see cref="AddHandler{T, THandler}"/> once per handler instead: it is checked at compile time and
+    /// registers the same subscriptions.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="assembly"/> is <see langword="null"/>.</exception>
+    [RequiresUnreferencedCode("Finds handler classes by reflection; trimming may remove them or their constructors. Call AddHandler<T, THandler>() for each handler instead.")]
+    [RequiresDynamicCode("Closes AddHandler<T, THandler>() over types found at run time. Call AddHandler<T, THandler>() for each handler instead.")]
+    public BusbarBuilder AddHandlersFromAssembly(Assembly assembly, Func<Type, bool>? predicate = null)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        var found = new List<(Type Event, Type Handler)>();
+        foreach (var type in LoadableTypes(assembly))
+        {
+            if (!type.IsClass || type.IsAbstract || type.ContainsGenericParameters)
+                continue;
+            if (predicate is not null && !predicate(type))
+                continue;
+            foreach (var contract in type.GetInterfaces())
+            {
+                if (contract.IsGenericType && contract.GetGenericTypeDefinition() == typeof(IEventHandler<>))
+                    found.Add((contract.GetGenericArguments()[0], type));
+            }
+        }
+
+        // Subscription order decides handler order within a priority: make it independent of metadata order.
+        found.Sort(static (a, b) =>
+        {
+            var byHandler = string.CompareOrdinal(a.Handler.FullName, b.Handler.FullName);
+            return byHandler != 0 ? byHandler : string.CompareOrdinal(a.Event.FullName, b.Event.FullName);
+        });
+        var addHandler = typeof(BusbarBuilder).GetMethod(nameof(AddHandler), BindingFlags.Public | BindingFlags.Instance)!;
+        foreach (var (eventType, handlerType) in found)
+            addHandler.MakeGenericMethod(eventType, handlerType).Invoke(this, [null]);
+        return this;
+    }
+
+    /// <summary>
+    /// Subscribes every handler class of the assembly that defines <typeparamref name="TMarker"/>; see
+    /// <see cref="AddHandlersFromAssembly(Assembly, Func{Type, bool})"/>.
+    /// </summary>
+    /// <typeparam name="TMarker">Any type of the assembly to scan, e.g. <c>Program</c>.</typeparam>
+    /// <param name="predicate">Keeps only the handler classes it returns <see langword="true"/> for; every one when <see langword="null"/>.</param>
+    /// <returns>This builder.</returns>
+    [RequiresUnreferencedCode("Finds handler classes by reflection; trimming may remove them or their constructors. Call AddHandler<T, THandler>() for each handler instead.")]
+    [RequiresDynamicCode("Closes AddHandler<T, THandler>() over types found at run time. Call AddHandler<T, THandler>() for each handler instead.")]
+    public BusbarBuilder AddHandlersFromAssemblyContaining<TMarker>(Func<Type, bool>? predicate = null) =>
+        AddHandlersFromAssembly(typeof(TMarker).Assembly, predicate);
+
+    [RequiresUnreferencedCode("Reads an assembly's types.")]
+    private static IEnumerable<Type> LoadableTypes(Assembly assembly)
+    {
+        try
+        {
+            return assembly.GetTypes();
+        }
+        catch (ReflectionTypeLoadException ex)
+        {
+            // A type whose dependency is missing cannot be a handler we could resolve; keep the others.
+            var loaded = new List<Type>(ex.Types.Length);
+            foreach (var type in ex.Types)
+            {
+                if (type is not null)
+                    loaded.Add(type);
+            }
+
+            return loaded;
+        }
+    }
+
+    /// <summary>
+    /// Registers a <see cref="BusbarHealthCheck"/> for this bus as a singleton (keyed by the bus name
+    /// for a named bus) and adds it to the host's health checks (<c>services.AddHealthChecks()</c>) under
+    /// <see cref="BusbarHealthCheckOptions.RegistrationName"/> with <see cref="BusbarHealthCheckOptions.Tags"/>,
+    /// so <c>MapHealthChecks</c> or <c>HealthCheckService</c> report it with no further call.
+    /// </summary>
+    /// <param name="options">Thresholds, registration name and tags; defaults when <see langword="null"/>.</param>
+    /// <returns>This builder.</returns>
+    /// <remarks>Calling it again for the same bus changes nothing: the first call's options stay.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException">An option is invalid; the message names it.</exception>
     public BusbarBuilder AddHealthCheck(BusbarHealthCheckOptions? options = null)
     {
+        options ??= new BusbarHealthCheckOptions();
+        options.Validate();
         var registration = _registration;
+        if (registration.HealthCheckAdded)
+            return this;
+        registration.HealthCheckAdded = true;
+        Func<IServiceProvider, IHealthCheck> resolve;
         if (registration.Name is null)
+        {
             Services.TryAddSingleton(sp => new BusbarHealthCheck(registration.Resolve(sp), options, sp.GetService<TimeProvider>()));
+            resolve = static sp => sp.GetRequiredService<BusbarHealthCheck>();
+        }
         else
-            Services.TryAddKeyedSingleton(registration.Name, (sp, _) => new BusbarHealthCheck(registration.Resolve(sp), options, sp.GetService<TimeProvider>()));
+        {
+            var key = registration.Name;
+            Services.TryAddKeyedSingleton(key, (sp, _) => new BusbarHealthCheck(registration.Resolve(sp), options, sp.GetService<TimeProvider>()));
+            resolve = sp => sp.GetRequiredKeyedService<BusbarHealthCheck>(key);
+        }
+
+        var name = options.RegistrationName ?? (registration.Name is null ? "busbar" : $"busbar-{registration.Name}");
+        Services.AddHealthChecks().Add(new HealthCheckRegistration(name, resolve, failureStatus: null, tags: options.Tags));
         return this;
     }
 }

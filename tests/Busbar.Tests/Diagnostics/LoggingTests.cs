@@ -64,9 +64,9 @@ public class LoggingTests
         Assert.Equal(LogLevel.Debug, published.Level);
         var scope = Assert.IsType<EventLogScope>(Assert.Single(published.Scopes));
         var values = scope.ToDictionary(kv => kv.Key, kv => kv.Value);
-        Assert.Equal(handle.EventId, values["EventId"]);
-        Assert.Equal("diag.order", values["EventName"]);
-        Assert.Equal(handle.Context.CorrelationId, values["CorrelationId"]);
+        Assert.Equal(handle.EventId, values[EventLogScope.EventIdKey]);
+        Assert.Equal("diag.order", values[EventLogScope.EventNameKey]);
+        Assert.Equal(handle.Context.CorrelationId, values[EventLogScope.CorrelationIdKey]);
         Assert.Contains(logger.Collector.GetSnapshot(), r => r.Id.Id == 102 && r.Scopes.Count == 1);
     }
 
@@ -83,8 +83,8 @@ public class LoggingTests
         var error = logger.Collector.GetSnapshot().Single(r => r.Level == LogLevel.Error);
         Assert.IsType<InvalidOperationException>(error.Exception);
         var scope = Assert.IsType<EventLogScope>(Assert.Single(error.Scopes));
-        Assert.Contains(scope, kv => kv.Key == "Subscription" && (string?)kv.Value == "failing");
-        Assert.Contains(scope, kv => kv.Key == "EventId" && (Guid?)kv.Value == handle.EventId);
+        Assert.Contains(scope, kv => kv.Key == "busbar.subscription" && (string?)kv.Value == "failing");
+        Assert.Contains(scope, kv => kv.Key == "busbar.event_id" && (Guid?)kv.Value == handle.EventId);
         Assert.DoesNotContain(logger.Collector.GetSnapshot(), r => r.Level == LogLevel.Debug);
     }
 

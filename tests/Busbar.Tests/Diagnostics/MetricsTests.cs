@@ -34,7 +34,9 @@ public class MetricsTests
             await (await events.PublishAsync(new DiagOrder(i))).AsValueTask().Within();
 
         Assert.Equal(3, Sum(published, bus, t => (string?)t["messaging.destination.name"] == "diag.order" && (string?)t["messaging.operation.name"] == "publish"));
+        Assert.Equal(3, Sum(published, bus, t => (string?)t["messaging.operation.type"] == "send"));
         Assert.Equal(3, Sum(processed, bus));
+        Assert.Equal(3, Sum(processed, bus, t => (string?)t["messaging.operation.type"] == "process"));
         Assert.Equal(2, Sum(processed, bus, t => (string?)t["busbar.status"] == "completed"));
         Assert.Equal(1, Sum(processed, bus, t => (string?)t["busbar.status"] == "failed"));
         Assert.Equal(1, Sum(failed, bus, t => (string?)t["messaging.destination.name"] == "diag.order"));
@@ -43,6 +45,8 @@ public class MetricsTests
         var durations = duration.GetMeasurementSnapshot().Where(m => (string?)m.Tags["busbar.bus"] == bus).ToList();
         Assert.Equal(6, durations.Count);
         Assert.Equal(3, durations.Count(m => (string?)m.Tags["messaging.destination.subscription.name"] == "ok"));
+        Assert.All(durations, m => Assert.Equal(m.Tags["messaging.destination.subscription.name"], m.Tags["messaging.consumer.group.name"]));
+        Assert.All(durations, m => Assert.Equal("process", m.Tags["messaging.operation.type"]));
         Assert.Single(durations, m => m.Tags.ContainsKey("error.type"));
         Assert.Equal(3, dwell.GetMeasurementSnapshot().Count(m => (string?)m.Tags["busbar.bus"] == bus));
         var stats = events.GetStatistics();
@@ -99,9 +103,61 @@ public class MetricsTests
         gate.Open();
 
         Assert.Equal(5, Sum(refused, bus, t => (string?)t["messaging.destination.name"] == "diag.order"));
+        Assert.Equal(5, Sum(refused, bus, t => (string?)t["error.type"] == (mode == BusFullMode.Reject ? "busbar.rejected" : "busbar.dropped")));
         Assert.Equal(8, Sum(published, bus));
         Assert.Equal([2], observed);
         var stats = events.GetStatistics();
         Assert.Equal(5, mode == BusFullMode.Reject ? stats.Rejected : stats.Dropped);
+    }
+
+    [Fact]
+    public async Task PublishAsync_ClientOperationDuration_OnePerPublishAndRefusalsCarryErrorType()
+    {
+        var bus = UniqueBus();
+        using var duration = Collect<double>("messaging.client.operation.duration");
+        var gate = new Gate();
+        await using var events = EventBus.Create(new EventBusOptions { Name = bus, Capacity = 1, FullMode = BusFullMode.Reject });
+        events.Subscribe<DiagOrder>(async (_, _, _) => await gate.PassAsync());
+        await events.PublishAsync(new DiagOrder(0));
+        await Eventually.True(() => gate.Entered == 1, "first event running");
+        await events.PublishAsync(new DiagOrder(1));
+        await Assert.ThrowsAsync<BusFullException>(async () => await events.PublishAsync(new DiagOrder(2)));
+        gate.Open();
+
+        var measurements = duration.GetMeasurementSnapshot().Where(m => (string?)m.Tags["busbar.bus"] == bus).ToList();
+        Assert.Equal(3, measurements.Count);
+        Assert.All(measurements, m =>
+        {
+            Assert.Equal("publish", m.Tags["messaging.operation.name"]);
+            Assert.Equal("send", m.Tags["messaging.operation.type"]);
+            Assert.Equal("diag.order", m.Tags["messaging.destination.name"]);
+            Assert.True(m.Value >= 0);
+        });
+        var refused = Assert.Single(measurements, m => m.Tags.ContainsKey("error.type"));
+        Assert.Equal("busbar.rejected", refused.Tags["error.type"]);
+    }
+
+    [Fact]
+    public async Task PublishAsync_WaitsForRoom_DurationIncludesTheWait()
+    {
+        var bus = UniqueBus();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var duration = Collect<double>("messaging.client.operation.duration");
+        var gate = new Gate();
+        await using var events = new EventBusBuilder().WithTimeProvider(time).WithOptions(new EventBusOptions { Name = bus, Capacity = 1, FullMode = BusFullMode.Wait }).Build();
+        events.Subscribe<DiagOrder>(async (_, _, _) => await gate.PassAsync());
+        await events.PublishAsync(new DiagOrder(0));
+        await Eventually.True(() => gate.Entered == 1, "first event running");
+        await events.PublishAsync(new DiagOrder(1));
+
+        var waiting = events.PublishAsync(new DiagOrder(2)).AsTask();
+        Assert.False(waiting.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(3));
+        gate.Open();
+        await waiting.Within();
+
+        var measurements = duration.GetMeasurementSnapshot().Where(m => (string?)m.Tags["busbar.bus"] == bus).ToList();
+        Assert.Equal(3, measurements.Count);
+        Assert.Equal(3, measurements.Max(m => m.Value));
     }
 }

@@ -63,7 +63,10 @@ public class TracingTests
 
         var spans = recorder.For(name);
         var publish = Assert.Single(spans, s => s.Kind == ActivityKind.Producer);
-        Assert.Equal("diag.order publish", publish.DisplayName);
+        Assert.Equal("publish diag.order", publish.DisplayName);
+        Assert.Equal("send", publish.GetTagItem("messaging.operation.type"));
+        Assert.Equal("publish", publish.GetTagItem("messaging.operation.name"));
+        Assert.Equal(handle.Context.CorrelationId.ToString(), publish.GetTagItem("messaging.message.conversation_id"));
         Assert.Equal(root.SpanId, publish.ParentSpanId);
         Assert.Equal(root.TraceId, publish.TraceId);
         Assert.Equal(publish.Id, handle.Context.Headers["traceparent"]);
@@ -71,10 +74,14 @@ public class TracingTests
         Assert.Equal(2, process.Count);
         Assert.All(process, s =>
         {
-            Assert.Equal("diag.order process", s.DisplayName);
+            Assert.Equal("process diag.order", s.DisplayName);
             Assert.Equal(publish.TraceId, s.TraceId);
             Assert.Equal(publish.SpanId, s.ParentSpanId);
             Assert.Equal("process", s.GetTagItem("messaging.operation.type"));
+            Assert.Equal(s.GetTagItem("messaging.destination.subscription.name"), s.GetTagItem("messaging.consumer.group.name"));
+            var link = Assert.Single(s.Links);
+            Assert.Equal(publish.TraceId, link.Context.TraceId);
+            Assert.Equal(publish.SpanId, link.Context.SpanId);
         });
         Assert.Equal(process.Single(s => (string?)s.GetTagItem("messaging.destination.subscription.name") == "sync").SpanId, seenInSync.SpanId);
         Assert.Equal(process.Single(s => (string?)s.GetTagItem("messaging.destination.subscription.name") == "async").SpanId, seenInAsync.SpanId);
@@ -120,6 +127,61 @@ public class TracingTests
         Assert.Equal(EventStatus.Dropped, dropped.Status);
         var span = Assert.Single(recorder.For(name), s => s.Kind == ActivityKind.Producer && s.Status == ActivityStatusCode.Error);
         Assert.Equal("busbar.dropped", span.GetTagItem("error.type"));
+    }
+
+    [Fact]
+    public async Task ProcessSpan_PublishedWithoutAmbientActivity_LinksToCreationContextFromHeaders()
+    {
+        using var recorder = new SpanRecorder();
+        var name = UniqueBus();
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name });
+        bus.Subscribe<DiagOrder>(_ => { }, new SubscriptionOptions { Name = "audit" });
+        var creation = ActivityContext.Parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", null);
+
+        var handle = await bus.PublishAsync(new DiagOrder(1), new PublishOptions { Headers = new Dictionary<string, string> { ["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } });
+        await handle.AsValueTask().Within();
+        await Eventually.True(() => recorder.For(name).Count == 2, "publish and process");
+
+        var spans = recorder.For(name);
+        var publish = Assert.Single(spans, s => s.Kind == ActivityKind.Producer);
+        var process = Assert.Single(spans, s => s.Kind == ActivityKind.Consumer);
+        Assert.Equal(creation.TraceId, publish.TraceId);
+        Assert.Equal(creation.SpanId, publish.ParentSpanId);
+        Assert.Equal(publish.SpanId, Assert.Single(process.Links).Context.SpanId);
+        Assert.Equal("audit", process.GetTagItem("messaging.consumer.group.name"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task HandlerFails_ErrorTypeOnSpanEqualsErrorTypeOnMetrics(bool timesOut)
+    {
+        using var recorder = new SpanRecorder();
+        using var failures = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(null, "Busbar", "busbar.handler.failures");
+        using var durations = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(null, "Busbar", "messaging.process.duration");
+        var name = UniqueBus();
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name });
+        bus.Subscribe<DiagOrder>(
+            async (_, _, ct) =>
+            {
+                if (!timesOut)
+                    throw new FormatException("bad");
+                await Task.Delay(Timeout.Infinite, ct);
+            },
+            new SubscriptionOptions { Name = "failing", Timeout = timesOut ? TimeSpan.FromMilliseconds(1) : null });
+
+        var outcome = await bus.PublishAndWaitAsync(new DiagOrder(1)).Within();
+        await Eventually.True(() => recorder.For(name).Count == 2, "publish and process");
+
+        Assert.Equal(timesOut ? HandlerStatus.TimedOut : HandlerStatus.Failed, outcome.Handlers[0].Status);
+        var expected = timesOut ? "timeout" : typeof(FormatException).FullName;
+        var span = Assert.Single(recorder.For(name), s => s.Kind == ActivityKind.Consumer);
+        Assert.Equal(expected, span.GetTagItem("error.type"));
+        var failure = Assert.Single(failures.GetMeasurementSnapshot(), m => (string?)m.Tags["busbar.bus"] == name);
+        Assert.Equal(expected, failure.Tags["error.type"]);
+        Assert.Equal("process", failure.Tags["messaging.operation.type"]);
+        var duration = Assert.Single(durations.GetMeasurementSnapshot(), m => (string?)m.Tags["busbar.bus"] == name);
+        Assert.Equal(expected, duration.Tags["error.type"]);
     }
 
     [Fact]
