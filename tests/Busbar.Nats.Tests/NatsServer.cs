@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -73,6 +74,22 @@ public sealed class NatsServer : IAsyncDisposable
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
         process.Dispose();
     }
+
+    /// <summary>Freezes the process (SIGSTOP): connections stay open but nothing is answered until <see cref="Resume"/>.</summary>
+    public void Pause() => Signal(19);
+
+    /// <summary>Lets a paused process go on (SIGCONT).</summary>
+    public void Resume() => Signal(18);
+
+    private void Signal(int signal)
+    {
+        var process = _process ?? throw new InvalidOperationException("nats-server is not running.");
+        if (Kill(process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill({process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     /// <summary>Starts it again on the same port with the same store directory, so it recovers its streams.</summary>
     public Task RestartAsync() => StartProcessAsync();
