@@ -35,7 +35,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     /// <see langword="default"/> for queued events, whose handlers see the stop token alone.
     /// </param>
     /// <param name="callerFrame">
-    /// <see langword="null"/>: the event gets an ambient frame of its own, closed when it ends (queued events,
+    /// <see langword="null"/>: the event is its own ambient frame, closed when it ends (queued events,
     /// <c>InvokeAsync</c>, queue jumps, re-drives). Otherwise the calling flow's frame, pointed at the event
     /// without allocating and restored before returning (<c>SendAsync</c>); see <see cref="Ambient"/>.
     /// </param>
@@ -56,12 +56,14 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
             && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null;
         if (!fast)
-            return DispatchGeneralAsync(context, route, token, 0, null, default, null);
+            return DispatchGeneralAsync(context, route, token, 0, framed: false, default, null);
 
         var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var handlerToken = token.CanBeCanceled ? token : stopToken;
-        var eventFrame = callerFrame is null ? Ambient.Install(context, null) : null;
+        var ownFrame = callerFrame is null;
+        if (ownFrame)
+            Ambient.Enter(context);
         var thread = Environment.CurrentManagedThreadId;
         var savedSyncThread = callerFrame?.SyncThread ?? 0;
         var savedSyncContext = callerFrame?.SyncContext;
@@ -82,9 +84,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 continue;
             }
 
-            if (eventFrame is not null)
+            if (ownFrame)
             {
-                eventFrame.Subscription = entry;
+                context.AmbientSubscription = entry;
             }
             else
             {
@@ -109,11 +111,10 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             {
                 span.Detach();
                 var resumeAt = timed ? start : _time.GetTimestamp();
-                if (eventFrame is not null)
+                if (ownFrame)
                 {
-                    // The handler went asynchronous holding the event's frame: nobody else may mutate it until the event ends.
-                    eventFrame.OwnerThread = -1;
-                    return DispatchGeneralAsync(context, route, token, i, eventFrame, pending, new Resume(resumeAt, null, null, null, 0, span));
+                    // The handler went asynchronous holding the event as its frame; the event stays its frame until it ends.
+                    return DispatchGeneralAsync(context, route, token, i, framed: true, pending, new Resume(resumeAt, null, null, null, 0, span));
                 }
 
                 // The handler went asynchronous holding the caller's frame: it names the event for every flow
@@ -126,7 +127,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 caller.SyncThread = savedSyncThread;
                 caller.SyncContext = savedSyncContext;
                 caller.SyncSubscription = savedSyncSubscription;
-                return DispatchGeneralAsync(context, route, token, i, null, pending, resume);
+                return DispatchGeneralAsync(context, route, token, i, framed: false, pending, resume);
             }
 
             var end = timed ? _time.GetTimestamp() : 0;
@@ -156,9 +157,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
         }
 
-        if (eventFrame is not null)
+        if (ownFrame)
         {
-            eventFrame.Close();
+            context.CloseAmbient();
         }
         else
         {
@@ -189,9 +190,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
 
     /// <summary>
     /// The general path: policies, parallel tiers, first-wins, and handlers the synchronous path left running.
-    /// <c>eventFrame</c> is the event's own frame when the synchronous path installed one; otherwise this method installs it.
+    /// <c>framed</c>: the synchronous path already made the event the flow's frame; otherwise this method does.
     /// </summary>
-    private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, AmbientFrame? eventFrame, ValueTask<object?> inFlight, Resume? resume)
+    private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, bool framed, ValueTask<object?> inFlight, Resume? resume)
     {
         var entries = route.Entries;
         var results = context.Results ??= new HandlerResult[entries.Length];
@@ -200,7 +201,8 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         var completion = options?.Completion ?? defaults.Completion;
         using var run = EventCancellation.Create(stopToken, token, context.Deadline, completion, _time, logger);
         EventStatus status;
-        var frame = eventFrame ?? Ambient.Install(context, null);
+        if (!framed)
+            Ambient.Enter(context);
         try
         {
             var index = startIndex;
@@ -263,8 +265,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                             break;
                         }
 
-                        frame.Context = context;
-                        frame.Subscription = entries[i];
+                        context.AmbientSubscription = entries[i];
                         results[i] = await InvokeAsync(context, entries[i], run).ConfigureAwait(false);
                         succeeded |= results[i].Status == HandlerStatus.Succeeded;
                         if (succeeded)
@@ -285,7 +286,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         }
         finally
         {
-            frame.Close();
+            context.CloseAmbient();
             if (resume is { CallerFrame: { } caller } back)
             {
                 caller.Context = back.SavedContext;
