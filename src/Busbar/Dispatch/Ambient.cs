@@ -9,8 +9,9 @@ namespace Busbar.Dispatch;
 /// A frame is captured by reference by every flow a handler starts (an await, <c>Task.Run</c>, a timer),
 /// and such a flow may outlive the handler. So a frame that user code ran under is never pointed at another
 /// event afterwards: each event a worker, <c>InvokeAsync</c>, a queue jump or a re-drive handles gets its own
-/// frame (the event's own context serves as its frame, so this costs no object), and parallel handlers get one
-/// each. When the event (or parallel handler) ends its frame is <see cref="AmbientFrame.Close">closed</see>: a flow still holding it then sees no handler, so a publish
+/// frame (the event's own context serves as its frame, so this costs no object), and in a parallel tier each
+/// handler that goes asynchronous keeps the frame it started under, the ones after it starting under a fresh one.
+/// When the event (or the parallel handler holding a frame) ends its frame is <see cref="AmbientFrame.Close">closed</see>: a flow still holding it then sees no handler, so a publish
 /// made after the handler finished is attributed to no event (no causation, its own correlation, not listed
 /// as a child, no queue jump, no overflow allowance), never to an event that happens to be running.
 /// </para>
@@ -81,7 +82,7 @@ internal static class Ambient
         return derived;
     }
 
-    /// <summary>Installs a fresh frame in the current flow: one per worker, one per parallel handler.</summary>
+    /// <summary>Installs a fresh frame in the current flow: one per worker, one after each parallel handler that went asynchronous.</summary>
     public static AmbientFrame Install(EventContext? context, SubscriptionEntry? subscription)
     {
         var frame = new AmbientFrame(Environment.CurrentManagedThreadId) { Context = context, Subscription = subscription };

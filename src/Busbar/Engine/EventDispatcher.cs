@@ -244,16 +244,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 var tierEnd = TierEnd(tiers, entries.Length, index);
                 if (concurrency == HandlerConcurrency.Parallel && tierEnd - index > 1)
                 {
-                    // Each handler starts on this thread and runs until its first await; the tier
-                    // then waits for all of them. No thread-pool hop for handlers that finish at once.
-                    var tasks = new ValueTask<HandlerResult>[tierEnd - index];
-                    for (var i = index; i < tierEnd; i++)
-                        tasks[i - index] = RunInOwnFrameAsync(context, entries[i], run);
-                    for (var i = index; i < tierEnd; i++)
-                    {
-                        results[i] = await tasks[i - index].ConfigureAwait(false);
-                        succeeded |= results[i].Status == HandlerStatus.Succeeded;
-                    }
+                    succeeded |= await RunParallelTierAsync(context, entries, results, index, tierEnd, run).ConfigureAwait(false);
                 }
                 else
                 {
@@ -353,21 +344,94 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         return count;
     }
 
-    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventCancellation run)
+    /// <summary>
+    /// Runs a parallel tier: each handler starts on this thread and runs until its first await, then the tier waits for
+    /// the ones that went asynchronous. Returns whether any succeeded.
+    /// </summary>
+    /// <remarks>
+    /// A handler that completes synchronously costs no frame and no state machine: it runs under the tier's current
+    /// frame (the event itself at first), pointed at it, as a serial handler does. A handler that goes asynchronous
+    /// keeps the frame it started under, which names it until it ends, so the handlers after it start under a fresh
+    /// frame; such a frame closes when the handler holding it ends. Work a synchronous handler left running holds the
+    /// frame it ran under, so it is attributed to whichever handler that frame names then, as in a serial tier.
+    /// </remarks>
+    private ValueTask<bool> RunParallelTierAsync(EventContext context, SubscriptionEntry[] entries, HandlerResult[] results, int start, int end, EventCancellation run)
     {
-        // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
-        // method restores the caller's execution context when it returns), closed when it ends.
-        var frame = Ambient.Install(context, entry);
+        var succeeded = false;
+        AmbientFrame? frame = null;
+        List<(int Index, ValueTask<HandlerResult> Pending)>? running = null;
+        for (var i = start; i < end; i++)
+        {
+            var entry = entries[i];
+            if (running is not null && running[^1].Index == i - 1)
+            {
+                // The previous handler went asynchronous keeping the current frame: this one starts under a new one.
+                frame = Ambient.Install(context, entry);
+            }
+            else if (frame is null)
+            {
+                context.AmbientSubscription = entry;
+            }
+            else
+            {
+                frame.Subscription = entry;
+            }
+
+            var pending = InvokeAsync(context, entry, run);
+            if (pending.IsCompleted)
+            {
+                results[i] = pending.Result;
+                if (results[i].Status == HandlerStatus.Succeeded)
+                {
+                    succeeded = true;
+                    run.OnSucceeded();
+                }
+
+                continue;
+            }
+
+            // It keeps the frame it started under until it ends.
+            (running ??= []).Add((i, AwaitParallelAsync(pending, frame, run)));
+        }
+
+        if (running is null)
+            return new ValueTask<bool>(succeeded);
+        if (frame is not null)
+        {
+            // A frame installed for later handlers stays in this flow: the event is its frame again for the next
+            // tier. The last such frame is held by no running handler unless the tier's last handler went asynchronous.
+            Ambient.Enter(context);
+            if (running[^1].Index != end - 1)
+                frame.Close();
+        }
+
+        return AwaitTierAsync(results, running, succeeded);
+    }
+
+    private static async ValueTask<bool> AwaitTierAsync(HandlerResult[] results, List<(int Index, ValueTask<HandlerResult> Pending)> running, bool succeeded)
+    {
+        foreach (var (index, pending) in running)
+        {
+            results[index] = await pending.ConfigureAwait(false);
+            succeeded |= results[index].Status == HandlerStatus.Succeeded;
+        }
+
+        return succeeded;
+    }
+
+    /// <summary>Waits for a parallel handler that went asynchronous; reports its success at once (first-wins) and closes the frame it holds.</summary>
+    private static async ValueTask<HandlerResult> AwaitParallelAsync(ValueTask<HandlerResult> pending, AmbientFrame? frame, EventCancellation run)
+    {
         try
         {
-            var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
+            var result = await pending.ConfigureAwait(false);
             if (result.Status == HandlerStatus.Succeeded)
                 run.OnSucceeded();
             return result;
         }
         finally
         {
-            frame.Close();
+            frame?.Close();
         }
     }
 
