@@ -20,7 +20,7 @@ public sealed class EventBusBuilder
     private readonly List<Type> _knownTypes = [];
     private Durability.DurabilitySetup? _durability;
     private PayloadFormatter? _payloads;
-    private readonly List<Func<HandlerDelegate, HandlerDelegate>> _middlewares = [];
+    private readonly List<Engine.MiddlewarePipeline.Registration> _middlewares = [];
 
     /// <summary>Sets the bus options.</summary>
     /// <param name="options">The options; validated by <see cref="Build"/>.</param>
@@ -147,7 +147,7 @@ public sealed class EventBusBuilder
     /// <returns>This builder.</returns>
     /// <remarks>
     /// Middlewares run in the order they are added, the first outermost, typed and untyped alike, once per attempt.
-    /// None by default: a bus without middleware keeps its allocation-free synchronous path.
+    /// None by default: a bus without middleware, and an event no middleware applies to, keep the allocation-free synchronous path.
     /// </remarks>
     public EventBusBuilder Use(IEventMiddleware middleware)
     {
@@ -193,7 +193,7 @@ public sealed class EventBusBuilder
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public IEventBus Build()
     {
-        var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability, Engine.MiddlewarePipeline.Build([.. _middlewares]));
+        var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability, Engine.MiddlewarePipeline.Create(_middlewares));
         bus.EventLog.Payloads = _payloads;
         return bus;
     }

@@ -21,9 +21,9 @@ namespace Busbar;
 /// handler on its dedicated thread.
 /// </para>
 /// <para>
-/// A bus without middleware pays nothing for the feature. With one, every invocation allocates its
-/// <see cref="HandlerInvocation"/> and takes the general dispatch path (no synchronous fast path), so the
-/// allocation-free <c>SendAsync</c> allocates.
+/// A bus without middleware pays nothing for the feature, and neither do events that no registered middleware
+/// applies to (only typed ones for other types). Otherwise every invocation allocates its <see cref="HandlerInvocation"/>
+/// and takes the general dispatch path (no synchronous fast path), so the allocation-free <c>SendAsync</c> allocates.
 /// </para>
 /// </remarks>
 public interface IEventMiddleware

@@ -51,7 +51,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         var concurrency = options?.HandlerConcurrency ?? defaults.HandlerConcurrency;
         var completion = options?.Completion ?? defaults.Completion;
         // Middlewares need an invocation object and run inside the attempt, which only the general path has.
-        var fast = middleware is null
+        var fast = (middleware is null || middleware.For(context.Payload.GetType()) is null)
             && route.AllSimple
             && context.Deadline is null
             && completion == CompletionMode.All
@@ -483,13 +483,14 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         var token = attemptTimeout?.Token ?? eventToken;
 
         var start = _time.GetTimestamp();
-        var invocation = middleware is null ? null : new HandlerInvocation(entry, context, token);
+        var pipeline = middleware?.For(context.Payload.GetType());
+        var invocation = pipeline is null ? null : new HandlerInvocation(entry, context, token);
         try
         {
             ValueTask<object?> pending;
             try
             {
-                pending = invocation is not null ? RunPipeline(middleware!, invocation)
+                pending = invocation is not null ? RunPipeline(pipeline!, invocation)
                     : entry.Blocking ? RunBlocking(entry, context, token, null)
                     : entry.InvokeAsync(context.Payload, context, token);
             }
@@ -534,9 +535,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             : new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, elapsed);
 
     /// <summary>Runs the middlewares around the handler; the value is the handler's, read once the pipeline has ended.</summary>
-    private static ValueTask<object?> RunPipeline(MiddlewarePipeline pipeline, HandlerInvocation invocation)
+    private static ValueTask<object?> RunPipeline(HandlerDelegate pipeline, HandlerInvocation invocation)
     {
-        var pending = pipeline.InvokeAsync(invocation);
+        var pending = pipeline(invocation);
         if (pending.IsCompletedSuccessfully)
         {
             pending.GetAwaiter().GetResult();

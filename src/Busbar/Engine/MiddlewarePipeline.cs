@@ -1,45 +1,55 @@
+using System.Collections.Concurrent;
+
 namespace Busbar.Engine;
 
 /// <summary>
-/// The middlewares of a bus composed once, when it is built, into one <see cref="HandlerDelegate"/> that ends by
-/// calling the handler: running it allocates nothing beyond what the middlewares themselves allocate.
+/// The middlewares of a bus, composed into one <see cref="HandlerDelegate"/> per event type that ends by calling the
+/// handler. Each type's pipeline holds only the middlewares that apply to it (every untyped one, and the typed ones
+/// whose type the event is assignable to) and is composed once, the first time an event of that type is dispatched:
+/// running it allocates nothing beyond what the middlewares allocate, and an event type no middleware applies to has
+/// no pipeline, so its handlers keep the synchronous fast path.
 /// </summary>
 internal sealed class MiddlewarePipeline
 {
-    private readonly HandlerDelegate _first;
+    private readonly Registration[] _registrations;
+    private readonly ConcurrentDictionary<Type, HandlerDelegate?> _byEventType = new();
 
-    private MiddlewarePipeline(HandlerDelegate first, int count)
+    private MiddlewarePipeline(Registration[] registrations) => _registrations = registrations;
+
+    /// <summary>One middleware: the event type it applies to (<see langword="null"/> for every event) and how it wraps the rest of the pipeline.</summary>
+    internal readonly record struct Registration(Type? EventType, Func<HandlerDelegate, HandlerDelegate> Wrap);
+
+    /// <summary>Holds <paramref name="registrations"/>, the first outermost; <see langword="null"/> when there are none.</summary>
+    public static MiddlewarePipeline? Create(IReadOnlyList<Registration> registrations) =>
+        registrations.Count == 0 ? null : new MiddlewarePipeline([.. registrations]);
+
+    /// <summary>The pipeline for events of runtime type <paramref name="eventType"/>, or <see langword="null"/> when no middleware applies to it.</summary>
+    public HandlerDelegate? For(Type eventType) =>
+        _byEventType.GetOrAdd(eventType, static (type, registrations) => Compose(type, registrations), _registrations);
+
+    private static HandlerDelegate? Compose(Type eventType, Registration[] registrations)
     {
-        _first = first;
-        Count = count;
+        HandlerDelegate? pipeline = null;
+        for (var i = registrations.Length - 1; i >= 0; i--)
+        {
+            var registration = registrations[i];
+            if (registration.EventType is { } type && !type.IsAssignableFrom(eventType))
+                continue;
+            pipeline = registration.Wrap(pipeline ?? HandlerInvocation.CallHandler);
+        }
+
+        return pipeline;
     }
 
-    /// <summary>How many middlewares it holds.</summary>
-    public int Count { get; }
+    public static Registration For(IEventMiddleware middleware) =>
+        new(null, next => invocation => middleware.InvokeAsync(invocation, next));
 
-    /// <summary>Composes <paramref name="components"/>, the first outermost; <see langword="null"/> when there are none, so the bus keeps its fast path.</summary>
-    public static MiddlewarePipeline? Build(IReadOnlyList<Func<HandlerDelegate, HandlerDelegate>> components)
-    {
-        if (components.Count == 0)
-            return null;
-        var next = HandlerInvocation.CallHandler;
-        for (var i = components.Count - 1; i >= 0; i--)
-            next = components[i](next);
-        return new MiddlewarePipeline(next, components.Count);
-    }
+    public static Registration For<T>(IEventMiddleware<T> middleware) =>
+        new(typeof(T), next => invocation => middleware.InvokeAsync((T)invocation.Event, invocation, next));
 
-    /// <summary>Runs the middlewares and, unless one of them skips it, the handler.</summary>
-    public ValueTask InvokeAsync(HandlerInvocation invocation) => _first(invocation);
+    public static Registration For(Func<HandlerInvocation, HandlerDelegate, ValueTask> middleware) =>
+        new(null, next => invocation => middleware(invocation, next));
 
-    public static Func<HandlerDelegate, HandlerDelegate> For(IEventMiddleware middleware) =>
-        next => invocation => middleware.InvokeAsync(invocation, next);
-
-    public static Func<HandlerDelegate, HandlerDelegate> For<T>(IEventMiddleware<T> middleware) =>
-        next => invocation => invocation.Event is T @event ? middleware.InvokeAsync(@event, invocation, next) : next(invocation);
-
-    public static Func<HandlerDelegate, HandlerDelegate> For(Func<HandlerInvocation, HandlerDelegate, ValueTask> middleware) =>
-        next => invocation => middleware(invocation, next);
-
-    public static Func<HandlerDelegate, HandlerDelegate> For<T>(Func<T, HandlerInvocation, HandlerDelegate, ValueTask> middleware) =>
-        next => invocation => invocation.Event is T @event ? middleware(@event, invocation, next) : next(invocation);
+    public static Registration For<T>(Func<T, HandlerInvocation, HandlerDelegate, ValueTask> middleware) =>
+        new(typeof(T), next => invocation => middleware((T)invocation.Event, invocation, next));
 }

@@ -240,6 +240,56 @@ public sealed class MiddlewareTests : IDisposable
     }
 
     [Fact]
+    public async Task SendAsync_BuilderWithoutMiddleware_WarmSynchronousHandlersAllocateNothing()
+    {
+        await using var bus = new EventBusBuilder().Build();
+        await AssertSendAllocatesNothingAsync(bus);
+    }
+
+    [Fact]
+    public async Task SendAsync_OnlyTypedMiddlewareForOtherEvents_KeepsTheAllocationFreePath()
+    {
+        var ran = 0;
+        await using var bus = new EventBusBuilder()
+            .Use<IOrderEvent>((_, invocation, next) =>
+            {
+                ran++;
+                return next(invocation);
+            })
+            .Build();
+
+        await AssertSendAllocatesNothingAsync(bus);
+
+        // It still applies to the events of its type.
+        bus.Subscribe<OrderPlaced>(_ => { });
+        await bus.SendAsync(new OrderPlaced(1)).Within();
+        Assert.Equal(1, ran);
+    }
+
+    private static async Task AssertSendAllocatesNothingAsync(IEventBus bus)
+    {
+        var sum = 0;
+        for (var i = 0; i < 8; i++)
+        {
+            bus.Subscribe<Ping>((p, _, _) =>
+            {
+                sum += p.Value;
+                return ValueTask.CompletedTask;
+            });
+        }
+
+        var ping = new Ping(1);
+        for (var i = 0; i < 100; i++)
+            await bus.SendAsync(ping);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+            await bus.SendAsync(ping);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal(8 * 1_100, sum);
+    }
+
+    [Fact]
     public async Task SendAsync_MiddlewareSkipsEveryHandler_CompletesWithoutThrowing()
     {
         var ran = false;
