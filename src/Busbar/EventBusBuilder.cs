@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Busbar;
 
 /// <summary>Configures and builds a bus: options, time, logging, validation, middleware.</summary>
-public sealed class EventBusBuilder
+public sealed partial class EventBusBuilder
 {
     private readonly List<BusValidation.Registration> _validators = [];
     private EventBusOptions _options = new();
@@ -20,7 +20,6 @@ public sealed class EventBusBuilder
     private readonly List<Type> _knownTypes = [];
     private Durability.DurabilitySetup? _durability;
     private PayloadFormatter? _payloads;
-    private readonly List<Engine.MiddlewarePipeline.Registration> _middlewares = [];
 
     /// <summary>Sets the bus options.</summary>
     /// <param name="options">The options; validated by <see cref="Build"/>.</param>
@@ -142,52 +141,6 @@ public sealed class EventBusBuilder
         return this;
     }
 
-    /// <summary>Adds a middleware that runs around every handler invocation; see <see cref="IEventMiddleware"/>.</summary>
-    /// <param name="middleware">The middleware; one instance serves every invocation, concurrently.</param>
-    /// <returns>This builder.</returns>
-    /// <remarks>
-    /// Middlewares run in the order they are added, the first outermost, typed and untyped alike, once per attempt.
-    /// None by default: a bus without middleware, and an event no middleware applies to, keep the allocation-free synchronous path.
-    /// </remarks>
-    public EventBusBuilder Use(IEventMiddleware middleware)
-    {
-        ArgumentNullException.ThrowIfNull(middleware);
-        _middlewares.Add(Engine.MiddlewarePipeline.For(middleware));
-        return this;
-    }
-
-    /// <summary>Adds a middleware that runs around the handler invocations of events assignable to <typeparamref name="T"/>; see <see cref="Use(IEventMiddleware)"/>.</summary>
-    /// <typeparam name="T">The event type (a class, a base type or an interface) it applies to.</typeparam>
-    /// <param name="middleware">The middleware; one instance serves every invocation, concurrently.</param>
-    /// <returns>This builder.</returns>
-    public EventBusBuilder Use<T>(IEventMiddleware<T> middleware)
-    {
-        ArgumentNullException.ThrowIfNull(middleware);
-        _middlewares.Add(Engine.MiddlewarePipeline.For(middleware));
-        return this;
-    }
-
-    /// <summary>Adds a middleware written as a delegate, e.g. <c>async (invocation, next) =&gt; { …; await next(invocation); … }</c>; see <see cref="Use(IEventMiddleware)"/>.</summary>
-    /// <param name="middleware">Runs around one invocation; calls <c>next(invocation)</c> to run the rest of the pipeline and the handler.</param>
-    /// <returns>This builder.</returns>
-    public EventBusBuilder Use(Func<HandlerInvocation, HandlerDelegate, ValueTask> middleware)
-    {
-        ArgumentNullException.ThrowIfNull(middleware);
-        _middlewares.Add(Engine.MiddlewarePipeline.For(middleware));
-        return this;
-    }
-
-    /// <summary>Adds a delegate middleware for events assignable to <typeparamref name="T"/>; see <see cref="Use{T}(IEventMiddleware{T})"/>.</summary>
-    /// <typeparam name="T">The event type (a class, a base type or an interface) it applies to.</typeparam>
-    /// <param name="middleware">Runs around one invocation with the event as <typeparamref name="T"/>; calls <c>next(invocation)</c> to go on.</param>
-    /// <returns>This builder.</returns>
-    public EventBusBuilder Use<T>(Func<T, HandlerInvocation, HandlerDelegate, ValueTask> middleware)
-    {
-        ArgumentNullException.ThrowIfNull(middleware);
-        _middlewares.Add(Engine.MiddlewarePipeline.For(middleware));
-        return this;
-    }
-
     /// <summary>Builds and starts the bus.</summary>
     /// <returns>The bus.</returns>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
@@ -195,6 +148,8 @@ public sealed class EventBusBuilder
     {
         var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability, Engine.MiddlewarePipeline.Create(_middlewares));
         bus.EventLog.Payloads = _payloads;
+        if (_transport is not null)
+            bus.AttachTransport(_transport, _loggerFactory);
         return bus;
     }
 }

@@ -1,4 +1,7 @@
 using System.Collections.Concurrent;
+using Busbar.Dispatch;
+using Busbar.Transport;
+using Busbar.Transport.Contract;
 
 namespace Busbar.Tests.Engine;
 
@@ -444,6 +447,38 @@ public sealed class MiddlewareTests : IDisposable
         await TestTimeout.Until(() => again.WriteAheadLog!.WaitingEvents == 0, what: "the log finished");
     }
 #pragma warning restore IL2026, IL3050
+
+    [Fact]
+    public async Task Transport_BrokerDelivery_RunsThroughTheMiddlewareAndARedeliveryRunsItAgain()
+    {
+        await using var transport = InMemoryTransport.Create(new InMemoryTransportOptions { MaxDeliveries = 3 });
+        var seen = new ConcurrentQueue<(int Number, int Attempt)>();
+        await using var bus = new EventBusBuilder()
+            .UseTransport(
+                transport,
+                new EventTypeRegistry().Add(ContractJsonContext.Default.OrderPlaced),
+                new TransportBusOptions { Group = "orders", RetryDelay = TimeSpan.FromMilliseconds(10), MaxRetryDelay = TimeSpan.FromMilliseconds(50) })
+            .Use<Busbar.Transport.Contract.OrderPlaced>((order, invocation, next) =>
+            {
+                seen.Enqueue((order.Number, invocation.Context.Attempt));
+                return next(invocation);
+            })
+            .Build();
+        var handled = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<Busbar.Transport.Contract.OrderPlaced>((order, context, _) =>
+        {
+            if (context.Attempt == 1)
+                throw new InvalidOperationException("first delivery fails");
+            handled.TrySetResult(order.Number);
+            return ValueTask.CompletedTask;
+        }, new SubscriptionOptions { Name = "billing" });
+        await ((InProcessEventBus)bus).Link!.WaitUntilSubscribedAsync(TestTimeout.Token());
+
+        await bus.PublishAsync(new Busbar.Transport.Contract.OrderPlaced(7, "c7"));
+
+        Assert.Equal(7, await handled.Task.Within());
+        Assert.Equal([(7, 1), (7, 2)], seen);
+    }
 
     [Fact]
     public void Use_Null_ThrowsArgumentNullException()
