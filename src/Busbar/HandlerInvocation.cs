@@ -9,7 +9,7 @@ namespace Busbar;
 /// <see cref="EventContext.Attempt"/> counts up). Like the context of an inline event, it lives only while the
 /// pipeline runs; copy what you need instead of keeping it.
 /// </remarks>
-[DebuggerDisplay("{Subscription.Name,nq} ← {Context.Name,nq}")]
+[DebuggerDisplay("{Subscription.Name,nq} on {Context.Name,nq}, attempt {Context.Attempt}")]
 public sealed class HandlerInvocation
 {
     // The invocation whose handler is being called on this thread, for the synchronous start of the handler
