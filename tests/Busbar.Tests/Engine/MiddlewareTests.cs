@@ -90,6 +90,25 @@ public sealed class MiddlewareTests : IDisposable
     }
 
     [Fact]
+    public async Task Use_FirstCompletionAndTheFirstHandlerSkipped_TheNextHandlerWins()
+    {
+        var ran = new ConcurrentQueue<string>();
+        await using var bus = new EventBusBuilder()
+            .WithOptions(new EventBusOptions { Completion = CompletionMode.First })
+            .Use((invocation, next) => invocation.Subscription.Name == "cache" ? ValueTask.CompletedTask : next(invocation))
+            .Build();
+        bus.Subscribe<Ping, string>((_, _, _) => { ran.Enqueue("cache"); return new ValueTask<string>("cached"); }, new SubscriptionOptions { Name = "cache", Priority = 1 });
+        bus.Subscribe<Ping, string>((_, _, _) => { ran.Enqueue("store"); return new ValueTask<string>("stored"); }, new SubscriptionOptions { Name = "store" });
+
+        var outcome = await bus.InvokeAsync(new Ping(1)).Within();
+
+        Assert.Equal(EventStatus.Completed, outcome.Status);
+        Assert.Equal("stored", outcome.FirstResult<string>());
+        Assert.Equal(["store"], ran);
+        Assert.Equal([HandlerStatus.Skipped, HandlerStatus.Succeeded], outcome.Handlers.Select(h => h.Status));
+    }
+
+    [Fact]
     public async Task Use_MiddlewareObservesAndRethrowsHandlerException_RetriedThenDeadLettered()
     {
         var observed = new ConcurrentQueue<(int Attempt, string Message)>();
@@ -445,6 +464,23 @@ public sealed class MiddlewareTests : IDisposable
         await TestTimeout.Until(() => Volatile.Read(ref handled) == 1, what: "the recovered event handled");
         Assert.Equal([(7, 2, "billing")], seen);
         await TestTimeout.Until(() => again.WriteAheadLog!.WaitingEvents == 0, what: "the log finished");
+    }
+    [Fact]
+    public async Task Recovery_DurableHandlerSkippedByMiddleware_FinishedAndNotRedelivered()
+    {
+        await using (var first = new EventBusBuilder()
+            .UseWriteAheadLog(_walDirectory)
+            .Use((_, _) => ValueTask.CompletedTask)
+            .Build())
+        {
+            first.Subscribe<OrderPlaced>(_ => { }, new SubscriptionOptions { Name = "billing" });
+            var outcome = await first.PublishAndWaitAsync(new OrderPlaced(8)).Within();
+            Assert.Equal(HandlerStatus.Skipped, Assert.Single(outcome.Handlers).Status);
+            await TestTimeout.Until(() => first.WriteAheadLog!.WaitingEvents == 0, what: "the skipped handler recorded as finished");
+        }
+
+        await using var again = new EventBusBuilder().UseWriteAheadLog(_walDirectory).Build();
+        Assert.Equal(0, again.WriteAheadLog!.WaitingEvents);
     }
 #pragma warning restore IL2026, IL3050
 
