@@ -74,7 +74,7 @@ internal sealed partial class InProcessEventBus
             Log.StopAbandoned(Logger, Name, _inFlight.Value);
         }
 
-        long leftInLog = 0;
+        long pendingInLog = 0;
         if (_journal is not null)
         {
             // Publishes still writing their record end in admission (the queue is closed: refused) within one flush.
@@ -94,7 +94,7 @@ internal sealed partial class InProcessEventBus
             var waiting = _journal.WaitingCount;
             if (waiting > 0)
                 Log.RecoveryUnclaimed(Logger, _journal.Log.Directory, waiting, string.Join(", ", _journal.Waiting.Keys));
-            leftInLog = _journal.CancelledDurable + waiting;
+            pendingInLog = _journal.CancelledDurable + waiting;
             await _journal.DisposeAsync().ConfigureAwait(false);
         }
 
@@ -105,8 +105,9 @@ internal sealed partial class InProcessEventBus
         {
             Drained = Metrics.ProcessedCount - processedBefore - cancelled,
             Cancelled = cancelled,
-            Dropped = Metrics.DroppedCount + Metrics.RejectedCount,
-            LeftInLog = leftInLog,
+            Dropped = Metrics.DroppedCount,
+            Rejected = Metrics.RejectedCount,
+            PendingInLog = pendingInLog,
             Completed = completed,
             Elapsed = TimeProvider.GetElapsedTime(start),
         };
