@@ -21,6 +21,12 @@ public sealed record StopReport
     /// <summary>Events still pending in the write-ahead log (a subscription has not finished them), to be handled when a bus next opens the log.</summary>
     public long PendingInLog { get; init; }
 
+    /// <summary>
+    /// Broker deliveries the bus had received and not finished when it stopped (on a bus with a transport): they were given back
+    /// unacknowledged, or left to their lease, so they come again to another consumer of the group.
+    /// </summary>
+    public long PendingInBroker { get; init; }
+
     /// <summary>True when everything drained before the timeout.</summary>
     public bool Completed { get; init; }
 
