@@ -304,7 +304,7 @@ static async Task MiddlewareAsync()
 
     await bus.PublishAndWaitAsync(new OrderPlaced(10, 5m)); // billing order 10, then: billing on orders.placed: 0.1 ms
     EventOutcome skipped = await bus.PublishAndWaitAsync(new OrderPlaced(-1, 5m));
-    Console.WriteLine($"{skipped.Handlers[0].Subscription}: {skipped.Handlers[0].Status}"); // billing: Skipped
+    Console.WriteLine($"{skipped.Handlers[0].SubscriptionName}: {skipped.Handlers[0].Status}"); // billing: Skipped
 }
 
 // ---------------------------------------------------------------- batches

@@ -118,7 +118,7 @@ public sealed class MiddlewareMixTests(ITestOutputHelper output)
                 expectedAttempts += attempts;
                 if (status == HandlerStatus.Failed)
                     expectedDeadLetters++;
-                var result = outcome.Handlers.Single(h => h.Subscription == $"s{s}");
+                var result = outcome.Handlers.Single(h => h.SubscriptionName == $"s{s}");
                 if (result.Status != status || result.Attempts != attempts || Volatile.Read(ref calls[e, s]) != handlerCalls)
                 {
                     violations.Add($"event {e} s{s} ({modes[e, s]}, failFirst {failFirst[e, s]}, failAlways {failAlways[e, s]}): "

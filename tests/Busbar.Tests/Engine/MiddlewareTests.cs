@@ -82,10 +82,10 @@ public sealed class MiddlewareTests : IDisposable
 
         Assert.Equal(EventStatus.Completed, outcome.Status);
         Assert.Equal(1, ran);
-        var blocked = Assert.Single(outcome.Handlers, h => h.Subscription == "blocked");
+        var blocked = Assert.Single(outcome.Handlers, h => h.SubscriptionName == "blocked");
         Assert.Equal(HandlerStatus.Skipped, blocked.Status);
         Assert.Equal(1, blocked.Attempts);
-        Assert.Equal(HandlerStatus.Succeeded, Assert.Single(outcome.Handlers, h => h.Subscription == "open").Status);
+        Assert.Equal(HandlerStatus.Succeeded, Assert.Single(outcome.Handlers, h => h.SubscriptionName == "open").Status);
         Assert.Equal(0, bus.DeadLetters.Count);
     }
 
@@ -138,7 +138,7 @@ public sealed class MiddlewareTests : IDisposable
         Assert.Equal(3, result.Attempts);
         Assert.Equal([(1, "boom"), (2, "boom"), (3, "boom")], observed);
         var letter = Assert.Single(bus.DeadLetters.List());
-        Assert.Equal("failing", letter.Subscription);
+        Assert.Equal("failing", letter.SubscriptionName);
         Assert.IsType<InvalidOperationException>(letter.Exception);
     }
 
@@ -196,7 +196,7 @@ public sealed class MiddlewareTests : IDisposable
                 await next(invocation);
             })
             .Build();
-        bus.Subscribe<Ping>(_ => ran = true, new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(50) });
+        bus.Subscribe<Ping>(_ => ran = true, new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(50) });
 
         var outcome = await bus.PublishAndWaitAsync(new Ping(1)).Within();
 
@@ -446,7 +446,7 @@ public sealed class MiddlewareTests : IDisposable
         await first.PublishAsync(new OrderPlaced(7));
         await started.Task.Within();
         var report = await first.StopAsync(TimeSpan.FromMilliseconds(50)).Within();
-        Assert.Equal(1, report.LeftInLog);
+        Assert.Equal(1, report.PendingInLog);
         await first.DisposeAsync();
 
         var seen = new ConcurrentQueue<(int Order, int Attempt, string Subscription)>();
@@ -463,7 +463,7 @@ public sealed class MiddlewareTests : IDisposable
 
         await TestTimeout.Until(() => Volatile.Read(ref handled) == 1, what: "the recovered event handled");
         Assert.Equal([(7, 2, "billing")], seen);
-        await TestTimeout.Until(() => again.WriteAheadLog!.WaitingEvents == 0, what: "the log finished");
+        await TestTimeout.Until(() => again.GetWriteAheadLogStatus()!.PendingEvents == 0, what: "the log finished");
     }
     [Fact]
     public async Task Recovery_DurableHandlerSkippedByMiddleware_FinishedAndNotRedelivered()
@@ -476,11 +476,11 @@ public sealed class MiddlewareTests : IDisposable
             first.Subscribe<OrderPlaced>(_ => { }, new SubscriptionOptions { Name = "billing" });
             var outcome = await first.PublishAndWaitAsync(new OrderPlaced(8)).Within();
             Assert.Equal(HandlerStatus.Skipped, Assert.Single(outcome.Handlers).Status);
-            await TestTimeout.Until(() => first.WriteAheadLog!.WaitingEvents == 0, what: "the skipped handler recorded as finished");
+            await TestTimeout.Until(() => first.GetWriteAheadLogStatus()!.PendingEvents == 0, what: "the skipped handler recorded as finished");
         }
 
         await using var again = new EventBusBuilder().UseWriteAheadLog(_walDirectory).Build();
-        Assert.Equal(0, again.WriteAheadLog!.WaitingEvents);
+        Assert.Equal(0, again.GetWriteAheadLogStatus()!.PendingEvents);
     }
 #pragma warning restore IL2026, IL3050
 
