@@ -1,6 +1,7 @@
 // The README's "API at a glance", runnable: every snippet there is copied from this file.
 // Run: dotnet run --project samples/Busbar.Samples.QuickStart
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
 using Busbar;
 
 await PublishAndAwaitAsync();
@@ -15,6 +16,7 @@ await FirstResultAsync();
 await WaitForAsync();
 await ForwardingAsync();
 await ValidationAsync();
+await MiddlewareAsync();
 await BatchAsync();
 await StopAsync();
 
@@ -70,7 +72,7 @@ static async Task BackpressureAsync()
     {
         Capacity = 2,
         FullMode = BusFullMode.Reject, // Wait (default), Reject, DropNewest, DropOldest
-        OnEventDropped = args => Console.WriteLine($"{args.Status}: {args.Context.Name}"),
+        OnEventShed = args => Console.WriteLine($"{args.Status}: {args.Context.Name}"),
     });
     var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -170,7 +172,7 @@ static async Task RetriesAndDeadLettersAsync()
     Console.WriteLine($"{outcome.Status} after {outcome.Handlers[0].Attempts} attempts"); // Failed after 3 attempts
 
     DeadLetter letter = bus.DeadLetters.List()[0];
-    Console.WriteLine($"dead letter: {letter.Subscription}, {letter.ExceptionType}: {letter.Reason}");
+    Console.WriteLine($"dead letter: {letter.SubscriptionName}, {letter.ExceptionType}: {letter.ExceptionMessage}");
 
     inventoryUp = true;
     EventOutcome redriven = await bus.DeadLetters.RedriveAsync(letter.Id); // runs on attempt 4
@@ -205,10 +207,10 @@ static async Task TimeoutsAsync()
     await using var bus = EventBus.Create(new EventBusOptions { HandlerTimeout = TimeSpan.FromSeconds(30) }); // bus default
     bus.Subscribe<OrderPlaced>(
         async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct),   // honours its token
-        new SubscriptionOptions { Name = "stuck", Timeout = TimeSpan.FromMilliseconds(50) }); // per attempt
+        new SubscriptionOptions { Name = "stuck", HandlerTimeout = TimeSpan.FromMilliseconds(50) }); // per attempt
 
     // Timeout: a hard deadline for the whole event; HandlerTimeout: per attempt where the subscription sets none.
-    var options = new PublishOptions { Timeout = TimeSpan.FromSeconds(2), HandlerTimeout = TimeSpan.FromSeconds(1) };
+    var options = new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(2), HandlerTimeout = TimeSpan.FromSeconds(1) };
     EventOutcome outcome = await bus.PublishAndWaitAsync(new OrderPlaced(7, 1m), options);
     Console.WriteLine($"{outcome.Status}: {outcome.Handlers[0].Exception?.Message}"); // TimedOut: ... 50 ms
 }
@@ -233,7 +235,7 @@ static async Task FirstResultAsync()
     EventOutcome outcome = await bus.PublishAndWaitAsync(new QuoteRequested("parcel"));
     Console.WriteLine($"quote {outcome.FirstResult<decimal>()}");          // 9.5
     foreach (HandlerResult h in outcome.Handlers)
-        Console.WriteLine($"  {h.Subscription}: {h.Status} in {h.Duration.TotalMilliseconds:F0} ms"); // Cancelled, Succeeded
+        Console.WriteLine($"  {h.SubscriptionName}: {h.Status} in {h.Duration.TotalMilliseconds:F0} ms"); // Cancelled, Succeeded
     outcome.ThrowIfFailed(); // no-op: nothing failed
 }
 
@@ -286,6 +288,23 @@ static async Task ValidationAsync()
     }
 
     Console.WriteLine($"published {bus.GetStatistics().Published}"); // 0: nothing queued or counted
+}
+
+// ---------------------------------------------------------------- middleware
+
+static async Task MiddlewareAsync()
+{
+    Section("middleware around every handler");
+    await using var bus = new EventBusBuilder()
+        .Use(new TimingMiddleware())                 // every event; registered first, so outermost
+        .Use<IOrderEvent>((order, invocation, next) => // events assignable to IOrderEvent only
+            order.OrderId < 0 ? ValueTask.CompletedTask : next(invocation)) // not calling next skips the handler
+        .Build();
+    bus.Subscribe<OrderPlaced>(o => Console.WriteLine($"billing order {o.OrderId}"), new SubscriptionOptions { Name = "billing" });
+
+    await bus.PublishAndWaitAsync(new OrderPlaced(10, 5m)); // billing order 10, then: billing on orders.placed: 0.1 ms
+    EventOutcome skipped = await bus.PublishAndWaitAsync(new OrderPlaced(-1, 5m));
+    Console.WriteLine($"{skipped.Handlers[0].SubscriptionName}: {skipped.Handlers[0].Status}"); // billing: Skipped
 }
 
 // ---------------------------------------------------------------- batches
@@ -349,6 +368,22 @@ internal sealed record QuoteRequested(string Parcel); // no attribute: named "Qu
 
 [EventName("customers.signed-up")]
 internal sealed record SignedUp([property: Required, EmailAddress] string Email, [property: Range(18, 130)] int Age);
+
+internal sealed class TimingMiddleware : IEventMiddleware
+{
+    public async ValueTask InvokeAsync(HandlerInvocation invocation, HandlerDelegate next)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await next(invocation); // the rest of the pipeline, then the handler; its exception comes through here
+        }
+        finally
+        {
+            Console.WriteLine($"{invocation.Subscription.Name} on {invocation.Context.Name}: {Stopwatch.GetElapsedTime(started).TotalMilliseconds:F1} ms");
+        }
+    }
+}
 
 internal sealed class NoDisposableDomains : IEventValidator<SignedUp>
 {
