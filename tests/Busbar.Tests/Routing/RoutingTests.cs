@@ -211,6 +211,14 @@ public class RoutingTests
         Assert.True(many <= few + 256, $"{many} B per subscribe and dispose with 10,000 patterns present, {few} B with 10");
     }
 
+    [Fact]
+    public void Subscribe_NeverInvoked_AllocatesNoLatencyBuffer()
+    {
+        // The 1,024-sample latency buffer (8 KB) is allocated when the subscription first records a duration.
+        var bytes = BytesPerSubscribeAndDispose(patterns: 10);
+        Assert.True(bytes < 2_048, $"{bytes} B per subscribe and dispose");
+    }
+
     private static long BytesPerSubscribeAndDispose(int patterns)
     {
         var bus = (Busbar.Dispatch.InProcessEventBus)EventBus.Create();
