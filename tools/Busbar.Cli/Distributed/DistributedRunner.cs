@@ -1,0 +1,338 @@
+using System.Globalization;
+using Busbar.Cli.Demo;
+using Busbar.Transport;
+using NATS.Client.Core;
+using Spectre.Console;
+using StackExchange.Redis;
+
+namespace Busbar.Cli.Distributed;
+
+/// <summary>
+/// Runs <c>busbar demo --transport URL --workers N</c>: connects to the broker in a namespace of its own, starts N worker
+/// processes that consume one group through the bus, publishes orders at the rate, SIGKILLs one worker if asked, waits
+/// until every published event is handled or dead-lettered (bounded), stops the workers, and proves the accounting:
+/// published = handled + dead-lettered, with the events handled twice listed.
+/// </summary>
+internal sealed class DistributedRunner
+{
+    private static readonly TimeSpan s_liveRefresh = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan s_plainInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan s_startLimit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_stopGrace = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_publishTick = TimeSpan.FromMilliseconds(10);
+    private const int MaxBatch = 100;
+
+    private readonly DistributedRequest _request;
+    private readonly CliConsole _io;
+    private readonly CliInterrupt _interrupt;
+    private readonly TimeProvider _time;
+    private readonly DemoNamespace _space = DemoNamespace.Create();
+    private readonly DistributedLedger _ledger;
+    private readonly List<WorkerProcess> _workers = [];
+    private readonly EnvelopeCodec _codec = DemoNamespace.Codec();
+    private long _started;
+    private volatile string _phase = "starting workers";
+    private KillReport? _kill;
+    private string? _publishError;
+
+    private DistributedRunner(DistributedRequest request, CliConsole io, CliInterrupt interrupt, TimeProvider time)
+    {
+        _request = request;
+        _io = io;
+        _interrupt = interrupt;
+        _time = time;
+        _ledger = new DistributedLedger(request.Workers);
+    }
+
+    private TimeSpan Elapsed => _started == 0 ? TimeSpan.Zero : _time.GetElapsedTime(_started);
+
+    public static Task<int> RunAsync(DistributedRequest request, CliConsole io, CliInterrupt interrupt) =>
+        new DistributedRunner(request, io, interrupt, TimeProvider.System).RunAsync();
+
+    private async Task<int> RunAsync()
+    {
+        // Connecting first: a broker that does not answer is one line (with how to start a local one), exit 1.
+        await using var transport = await _space.ConnectAsync(_request.Broker, consumer: null, _interrupt.Token);
+        using var forced = _interrupt.OnForced(() =>
+        {
+            foreach (var worker in _workers)
+                worker.Kill();
+            return $"{_workers.Count} workers killed; the run's events stay on the broker under {Where()}";
+        });
+        try
+        {
+            StartWorkers();
+            await WaitUntilReadyAsync();
+            _started = _time.GetTimestamp();
+            _phase = "publishing";
+            var work = RunWorkloadAsync(transport);
+            if (_request.Json)
+                await work;
+            else if (!_request.NoLive && _io.CanRenderLive)
+                await ShowLiveAsync(work);
+            else
+                await ShowPlainAsync(work);
+            await work;
+
+            var account = _ledger.Account();
+            var brokerDeadLetters = await ReadDeadLetterIdsAsync(transport);
+            var summary = new DistributedSummary
+            {
+                Request = _request,
+                Broker = _request.Broker.Display,
+                Namespace = Where(),
+                InterruptedBy = _interrupt.Signal,
+                Elapsed = Elapsed,
+                Account = account,
+                Workers = Rows(),
+                Kill = _kill,
+                PublishError = _publishError,
+                BrokerDeadLetters = brokerDeadLetters,
+            };
+            if (_request.Json)
+                _io.Out.WriteLine(summary.Json());
+            else
+            {
+                foreach (var line in summary.Lines())
+                    _io.Out.WriteLine(line);
+            }
+
+            _io.Out.Flush();
+            return summary.ExitCode;
+        }
+        finally
+        {
+            foreach (var worker in _workers)
+                worker.Dispose();
+        }
+    }
+
+    private void StartWorkers()
+    {
+        var broker = _request.Broker;
+        var environment = new Dictionary<string, string>();
+        if (broker.Password is { } password)
+            environment[WorkerCommand.PasswordVariable] = password;
+        var url = broker.Display;
+        for (var number = 1; number <= _request.Workers; number++)
+        {
+            string[] arguments =
+            [
+                WorkerCommand.Name, url,
+                "--run", _space.RunId,
+                "--worker", number.ToString(CultureInfo.InvariantCulture),
+                "--concurrency", _request.Concurrency.ToString(CultureInfo.InvariantCulture),
+            ];
+            try
+            {
+                _workers.Add(WorkerProcess.Start(number, arguments, environment, _ledger.Apply));
+            }
+            catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+            {
+                throw new UserErrorException($"cannot start worker {number} ({WorkerProcess.SelfCommand().FileName}): {ex.Message}", ex);
+            }
+        }
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        if (!_request.Json)
+        {
+            _io.Out.WriteLine(Invariant($"busbar demo: starting {_request.Workers} workers on {_request.Broker.Display} ({Where()})..."));
+            _io.Out.Flush();
+        }
+
+        var begun = _time.GetTimestamp();
+        while (true)
+        {
+            var tallies = _ledger.Workers();
+            if (tallies.All(static t => t.Ready))
+                return;
+            foreach (var worker in _workers)
+            {
+                if (worker.HasExited && !tallies[worker.Number - 1].Ready)
+                    throw new UserErrorException($"{worker} exited with code {worker.ExitCode} before it was ready: {Tail(worker)}");
+            }
+
+            if (_time.GetElapsedTime(begun) > s_startLimit)
+            {
+                var late = _workers.First(w => !tallies[w.Number - 1].Ready);
+                throw new UserErrorException(Invariant($"{late} was not ready after {s_startLimit.TotalSeconds:F0} s: {Tail(late)}"));
+            }
+
+            _interrupt.Token.ThrowIfCancellationRequested();
+
+            // A poll interval, not synchronisation: the loop ends on the condition or the limit.
+            await Task.Delay(TimeSpan.FromMilliseconds(20), _time, _interrupt.Token);
+        }
+
+        static string Tail(WorkerProcess worker) => worker.ErrorTail is { Length: > 0 } tail ? tail : "no output on standard error";
+    }
+
+    private async Task RunWorkloadAsync(IEventTransport transport)
+    {
+        var killing = _request.KillWorkerAfter is { } after ? KillOneAsync(after) : Task.CompletedTask;
+        await PublishAsync(transport);
+
+        // Settle: every published event handled or dead-lettered (a killed worker's come back after the lease), and the
+        // kill done; bounded, and cut short by Ctrl+C.
+        _phase = "settling";
+        var settling = _time.GetTimestamp();
+        while ((_ledger.Unsettled > 0 || !killing.IsCompleted)
+            && _time.GetElapsedTime(settling) < DistributedRequest.SettleLimit
+            && !_interrupt.Token.IsCancellationRequested)
+        {
+            await Task.WhenAny(killing, Task.Delay(TimeSpan.FromMilliseconds(20), _time));
+        }
+
+        _phase = "stopping workers";
+        await Task.WhenAll(_workers.Select(static w => w.StopAsync(s_stopGrace)));
+        await killing;
+        _phase = "stopped";
+    }
+
+    private async Task PublishAsync(IEventTransport transport)
+    {
+        var rate = _request.Rate;
+        long published = 0;
+        var ids = new List<Guid>(MaxBatch);
+        var batch = new List<TransportMessage>(MaxBatch);
+        while (!_interrupt.Token.IsCancellationRequested)
+        {
+            var elapsed = Elapsed;
+            if (elapsed >= _request.PublishWindow || published >= _request.MaxOrders)
+                return;
+            var due = Math.Min((long)(elapsed.TotalSeconds * rate) + 1, _request.MaxOrders ?? long.MaxValue);
+            if (due <= published)
+            {
+                await Task.Delay(s_publishTick, _time);
+                continue;
+            }
+
+            ids.Clear();
+            batch.Clear();
+            for (var number = published + 1; number <= due && batch.Count < MaxBatch; number++)
+            {
+                var id = Guid.CreateVersion7();
+                ids.Add(id);
+                batch.Add(_codec.Encode(
+                    new EventEnvelope { EventId = id, Name = "orders.placed", CreatedAt = _time.GetUtcNow(), CorrelationId = id },
+                    OrderPipeline.CreateOrder(number)));
+            }
+
+            try
+            {
+                await transport.PublishAsync(batch, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is RedisException or NatsException or TimeoutException or BusFullException)
+            {
+                // Not counted: the broker did not accept the batch (some of it may be stored; a worker that handles one
+                // shows as "unexpected" in the summary). The run settles what was accepted and fails.
+                _publishError = $"publishing order {published + 1} failed: {ex.Message}";
+                return;
+            }
+
+            _ledger.Published(ids);
+            published += ids.Count;
+        }
+    }
+
+    private async Task KillOneAsync(TimeSpan after)
+    {
+        var wait = after - Elapsed;
+        if (wait > TimeSpan.Zero)
+            await Task.Delay(wait, _time);
+
+        // The worker holding the most unsettled events: the one whose death shows the most claiming.
+        var tallies = _ledger.Workers();
+        var victim = _workers.Where(static w => !w.HasExited).MaxBy(w => tallies[w.Number - 1].InFlight);
+        if (victim is null)
+            return;
+        var held = tallies[victim.Number - 1].InFlight;
+        victim.Kill();
+        _kill = new KillReport(victim.Number, victim.Pid, Elapsed, held);
+    }
+
+    private async Task<IReadOnlyList<Guid>?> ReadDeadLetterIdsAsync(IEventTransport transport)
+    {
+        try
+        {
+            var letters = await transport.ReadDeadLettersAsync(100_000, CancellationToken.None);
+            var ids = new List<Guid>(letters.Count);
+            foreach (var letter in letters)
+            {
+                if (EnvelopeCodec.ReadMetadata(letter.Envelope, out _, out _) is { } envelope)
+                    ids.Add(envelope.EventId);
+            }
+
+            return ids;
+        }
+        catch (Exception ex) when (ex is RedisException or NatsException or TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    private DistributedSnapshot Snapshot() => new()
+    {
+        Broker = _request.Broker.Display,
+        Phase = _interrupt.Signal is { } signal && _phase != "stopped" ? $"{_phase} after {signal}" : _phase,
+        Elapsed = Elapsed,
+        OrdersPublished = _ledger.Orders,
+        Unsettled = _ledger.Unsettled,
+        Workers = Rows(),
+        Kill = _kill,
+        KillDue = _kill is null ? _request.KillWorkerAfter : null,
+    };
+
+    private List<WorkerRow> Rows()
+    {
+        var tallies = _ledger.Workers();
+        return [.. _workers.Select(w => new WorkerRow(tallies[w.Number - 1], w.Pid, State(w, tallies[w.Number - 1])))];
+    }
+
+    private static string State(WorkerProcess worker, WorkerTally tally) =>
+        worker.Killed ? "killed (SIGKILL)"
+        : worker.ExitCode is { } code ? code == 0 ? "stopped" : Invariant($"exited ({code})")
+        : tally.Ready ? "running" : "starting";
+
+    private string Where() => _request.Broker.IsRedis ? $"keys {_space.RedisKeyPrefix}*" : $"stream {_space.NatsStreamName}";
+
+    private async Task ShowLiveAsync(Task work)
+    {
+        await _io.Console.Live(DistributedView.Render(Snapshot()))
+            .AutoClear(false)
+            .Overflow(VerticalOverflow.Ellipsis)
+            .StartAsync(async context =>
+            {
+                while (!work.IsCompleted)
+                {
+                    await Task.WhenAny(work, Task.Delay(s_liveRefresh, _time));
+                    context.UpdateTarget(DistributedView.Render(Snapshot()));
+                    context.Refresh();
+                }
+            });
+    }
+
+    private async Task ShowPlainAsync(Task work)
+    {
+        _io.Out.WriteLine(DistributedView.Header(_request, Where()));
+        _io.Out.Flush();
+        var killShown = false;
+        while (!work.IsCompleted)
+        {
+            await Task.WhenAny(work, Task.Delay(s_plainInterval, _time));
+            var snapshot = Snapshot();
+            if (!killShown && snapshot.Kill is { } kill)
+            {
+                _io.Out.WriteLine(DistributedView.KillLine(kill));
+                killShown = true;
+            }
+
+            _io.Out.WriteLine(DistributedView.Line(snapshot));
+            _io.Out.Flush();
+        }
+    }
+
+    private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
+}
