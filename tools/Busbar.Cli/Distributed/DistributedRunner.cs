@@ -15,12 +15,16 @@ namespace Busbar.Cli.Distributed;
 /// </summary>
 internal sealed class DistributedRunner
 {
+    private const int MaxBatch = 100;
+
     private static readonly TimeSpan s_liveRefresh = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan s_plainInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_startLimit = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_stopGrace = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_publishTick = TimeSpan.FromMilliseconds(10);
-    private const int MaxBatch = 100;
+
+    /// <summary>How long after <c>--kill-worker-after</c> the kill may wait for a worker that is in the middle of events.</summary>
+    private static readonly TimeSpan s_killWindow = TimeSpan.FromSeconds(2);
 
     private readonly DistributedRequest _request;
     private readonly CliConsole _io;
@@ -52,59 +56,73 @@ internal sealed class DistributedRunner
     private async Task<int> RunAsync()
     {
         // Connecting first: a broker that does not answer is one line (with how to start a local one), exit 1.
-        await using var transport = await _space.ConnectAsync(_request.Broker, consumer: null, _interrupt.Token);
+        var transport = await _space.ConnectAsync(_request.Broker, consumer: null, _interrupt.Token);
         using var forced = _interrupt.OnForced(() =>
         {
             foreach (var worker in _workers)
                 worker.Kill();
             return $"{_workers.Count} workers killed; the run's events stay on the broker under {Where()}";
         });
+        DistributedSummary summary;
         try
         {
-            StartWorkers();
-            await WaitUntilReadyAsync();
-            _started = _time.GetTimestamp();
-            _phase = "publishing";
-            var work = RunWorkloadAsync(transport);
-            if (_request.Json)
-                await work;
-            else if (!_request.NoLive && _io.CanRenderLive)
-                await ShowLiveAsync(work);
-            else
-                await ShowPlainAsync(work);
-            await work;
-
-            var account = _ledger.Account();
-            var brokerDeadLetters = await ReadDeadLetterIdsAsync(transport);
-            var summary = new DistributedSummary
-            {
-                Request = _request,
-                Broker = _request.Broker.Display,
-                Namespace = Where(),
-                InterruptedBy = _interrupt.Signal,
-                Elapsed = Elapsed,
-                Account = account,
-                Workers = Rows(),
-                Kill = _kill,
-                PublishError = _publishError,
-                BrokerDeadLetters = brokerDeadLetters,
-            };
-            if (_request.Json)
-                _io.Out.WriteLine(summary.Json());
-            else
-            {
-                foreach (var line in summary.Lines())
-                    _io.Out.WriteLine(line);
-            }
-
-            _io.Out.Flush();
-            return summary.ExitCode;
+            summary = await RunWorkersAsync(transport);
         }
         finally
         {
             foreach (var worker in _workers)
                 worker.Dispose();
+            await transport.DisposeAsync();
         }
+
+        // Everyone is disconnected: remove the run's streams, so demo runs do not pile up on the broker.
+        summary = summary with { NamespaceRemoveError = await DemoNamespaceCleanup.RemoveAsync(_request.Broker, _space, CancellationToken.None) };
+        if (_request.Json)
+        {
+            _io.Out.WriteLine(summary.Json());
+        }
+        else
+        {
+            foreach (var line in summary.Lines())
+                _io.Out.WriteLine(line);
+        }
+
+        _io.Out.Flush();
+        return summary.ExitCode;
+    }
+
+    private async Task<DistributedSummary> RunWorkersAsync(IEventTransport transport)
+    {
+        StartWorkers();
+        await WaitUntilReadyAsync();
+        _started = _time.GetTimestamp();
+        _phase = "publishing";
+        var work = RunWorkloadAsync(transport);
+        if (_request.Json)
+            await work;
+        else if (!_request.NoLive && _io.CanRenderLive)
+            await ShowLiveAsync(work);
+        else
+            await ShowPlainAsync(work);
+        await work;
+
+        // Every worker's output is read to its end now: what the killed one reported receiving and never finishing
+        // is exact (at the kill, its last lines may not have been read yet).
+        if (_kill is { } kill)
+            _kill = kill with { HeldUnsettled = _ledger.Workers()[kill.Worker - 1].InFlight };
+        return new DistributedSummary
+        {
+            Request = _request,
+            Broker = _request.Broker.Display,
+            Namespace = Where(),
+            InterruptedBy = _interrupt.Signal,
+            Elapsed = Elapsed,
+            Account = _ledger.Account(),
+            Workers = Rows(),
+            Kill = _kill,
+            PublishError = _publishError,
+            BrokerDeadLetters = await ReadDeadLetterIdsAsync(transport),
+        };
     }
 
     private void StartWorkers()
@@ -243,14 +261,25 @@ internal sealed class DistributedRunner
         if (wait > TimeSpan.Zero)
             await Task.Delay(wait, _time);
 
-        // The worker holding the most unsettled events: the one whose death shows the most claiming.
-        var tallies = _ledger.Workers();
-        var victim = _workers.Where(static w => !w.HasExited).MaxBy(w => tallies[w.Number - 1].InFlight);
-        if (victim is null)
-            return;
-        var held = tallies[victim.Number - 1].InFlight;
-        victim.Kill();
-        _kill = new KillReport(victim.Number, victim.Pid, Elapsed, held);
+        // Mid-work: the worker holding the most unsettled events, at the first look (at most s_killWindow after the time
+        // asked for) when one holds any. A worker that happens to be idle at that instant would show no claiming.
+        var looking = _time.GetTimestamp();
+        while (true)
+        {
+            var tallies = _ledger.Workers();
+            var victim = _workers.Where(static w => !w.HasExited).MaxBy(w => tallies[w.Number - 1].InFlight);
+            if (victim is null)
+                return;
+            var held = tallies[victim.Number - 1].InFlight;
+            if (held > 0 || _time.GetElapsedTime(looking) >= s_killWindow || _interrupt.Token.IsCancellationRequested)
+            {
+                victim.Kill();
+                _kill = new KillReport(victim.Number, victim.Pid, Elapsed, held);
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(5), _time);
+        }
     }
 
     private async Task<IReadOnlyList<Guid>?> ReadDeadLetterIdsAsync(IEventTransport transport)
@@ -296,7 +325,9 @@ internal sealed class DistributedRunner
         : worker.ExitCode is { } code ? code == 0 ? "stopped" : Invariant($"exited ({code})")
         : tally.Ready ? "running" : "starting";
 
-    private string Where() => _request.Broker.IsRedis ? $"keys {_space.RedisKeyPrefix}*" : $"stream {_space.NatsStreamName}";
+    private string Where() => _request.Broker.IsRedis
+        ? $"keys {_space.RedisKeyPrefix}*"
+        : $"streams {_space.NatsStreamName} and {_space.NatsStreamName}_DEAD";
 
     private async Task ShowLiveAsync(Task work)
     {

@@ -20,6 +20,9 @@ internal sealed record DistributedSummary
     /// <summary>Where the run's events live on the broker, e.g. <c>keys busbar-demo-5f3a09c1:*</c>.</summary>
     public required string Namespace { get; init; }
 
+    /// <summary>Why the run's namespace could not be removed from the broker after the run; null when it was.</summary>
+    public string? NamespaceRemoveError { get; init; }
+
     public string? InterruptedBy { get; init; }
 
     public required TimeSpan Elapsed { get; init; }
@@ -47,7 +50,7 @@ internal sealed record DistributedSummary
     {
         var a = Account;
         yield return "";
-        yield return Invariant($"busbar demo on {Broker}: {Workers.Count} workers, {a.Orders} orders in {Elapsed.TotalSeconds:F1} s{(InterruptedBy is { } signal ? ", interrupted by " + signal : "")}; the run's events are under {Namespace}");
+        yield return Invariant($"busbar demo on {Broker}: {Workers.Count} workers, {a.Orders} orders in {Elapsed.TotalSeconds:F1} s{(InterruptedBy is { } signal ? ", interrupted by " + signal : "")}; {Removal()}");
         foreach (var row in Workers)
         {
             var t = row.Tally;
@@ -62,7 +65,7 @@ internal sealed record DistributedSummary
         yield return Invariant($"published:    {a.Published} events: {a.Orders} orders, {a.Invoices} invoices (billing's child events, one per order)");
         yield return a.Duplicates.Count == 0
             ? "duplicates:   none (no event was handled twice)"
-            : Invariant($"duplicates:   {a.Duplicates.Count} events handled more than once (at-least-once: a worker died before its ack): ")
+            : Invariant($"duplicates:   {a.Duplicates.Count} events finished more than once (at-least-once: what the killed worker had not acknowledged came back): ")
               + string.Join("; ", a.Duplicates.Take(ListedDuplicates).Select(static d => Invariant($"{d.Name} {d.EventId} by workers {string.Join(',', d.Workers)}")))
               + (a.Duplicates.Count > ListedDuplicates ? Invariant($"; and {a.Duplicates.Count - ListedDuplicates} more (--json lists all)") : "");
         yield return BrokerDeadLetters is { } letters
@@ -81,6 +84,7 @@ internal sealed record DistributedSummary
         w.WriteStartObject();
         w.WriteString("broker", Broker);
         w.WriteString("namespace", Namespace);
+        w.WriteBoolean("namespaceRemoved", NamespaceRemoveError is null);
         w.WriteNumber("elapsedSeconds", Math.Round(Elapsed.TotalSeconds, 3));
         if (InterruptedBy is { } signal)
             w.WriteString("interruptedBy", signal);
@@ -162,6 +166,10 @@ internal sealed record DistributedSummary
         w.WriteEndArray();
         w.WriteEndObject();
     });
+
+    private string Removal() => NamespaceRemoveError is { } error
+        ? $"the run's {Namespace} could not be removed from the broker: {error}"
+        : $"the run's {Namespace} were removed from the broker afterwards";
 
     private static void WriteIds(Utf8JsonWriter w, string name, IReadOnlyList<Guid> ids)
     {

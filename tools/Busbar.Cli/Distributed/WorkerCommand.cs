@@ -32,7 +32,7 @@ internal static class WorkerCommand
                 return text;
             },
         };
-        var worker = new Option<int?>("--worker") { Description = "This worker's number, from 1.", Required = true, CustomParser = OptionValues.Positive<int> };
+        var worker = new Option<int?>("--worker") { Description = "This worker's number, from 1. [default: 1]", CustomParser = OptionValues.Positive<int> };
         var concurrency = new Option<int?>("--concurrency") { Description = "Events handled at the same time. [default: 4]", CustomParser = OptionValues.Positive<int> };
         var command = new Command(Name, "One worker process of 'busbar demo --transport' (started by the demo).")
         {

@@ -1,0 +1,8 @@
+using Busbar.Nats.Tests;
+
+namespace Busbar.Cli.Tests.Distributed;
+
+public sealed class NatsDistributedDemoTests(NatsServerFixture fixture) : DistributedDemoTests, IClassFixture<NatsServerFixture>
+{
+    protected override string Url => fixture.Server.Url;
+}

@@ -1,0 +1,8 @@
+using Busbar.Redis.Tests;
+
+namespace Busbar.Cli.Tests.Distributed;
+
+public sealed class RedisDistributedDemoTests(RedisServerFixture fixture) : DistributedDemoTests, IClassFixture<RedisServerFixture>
+{
+    protected override string Url => $"redis://127.0.0.1:{fixture.Server.Port}";
+}
