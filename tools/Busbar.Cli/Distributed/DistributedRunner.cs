@@ -83,7 +83,7 @@ internal sealed class DistributedRunner
         }
         else
         {
-            foreach (var line in summary.Lines())
+            foreach (var line in summary.Lines(_io.LineWidth))
                 _io.Out.WriteLine(line);
         }
 

@@ -13,6 +13,9 @@ internal sealed record DistributedSummary
     /// <summary>Duplicates listed by id in the text summary; all of them in the JSON.</summary>
     private const int ListedDuplicates = 10;
 
+    /// <summary>Where a long line's continuation starts: under the values.</summary>
+    private const int ValueColumn = 14;
+
     public required DistributedRequest Request { get; init; }
 
     public required string Broker { get; init; }
@@ -46,7 +49,11 @@ internal sealed record DistributedSummary
 
     public int ExitCode => Holds ? ExitCodes.Success : ExitCodes.Failure;
 
-    public IEnumerable<string> Lines()
+    /// <summary>The text summary; with a <paramref name="width"/> (a terminal), long lines wrap at spaces, indented under the values.</summary>
+    public IEnumerable<string> Lines(int? width) =>
+        width is { } w ? RawLines().SelectMany(line => TextWrap.Wrap(line, w, ValueColumn)) : RawLines();
+
+    private IEnumerable<string> RawLines()
     {
         var a = Account;
         yield return "";
