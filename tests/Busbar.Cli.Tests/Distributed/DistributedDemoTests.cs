@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Spectre.Console.Testing;
 
 namespace Busbar.Cli.Tests.Distributed;
@@ -68,8 +70,32 @@ public abstract class DistributedDemoTests
         Assert.Matches(@"\| worker1 \w+ handled=\d+ failed=\d+ dead-lettered=0 redelivered=\d+ in-flight=\d+ \| worker2 ", run.Output);
         Assert.Matches(@"worker 1 \(pid \d+\): stopped; handled \d+, failed attempts \d+, dead-lettered \d+, redelivered/claimed \d+", run.Output);
         Assert.Contains("published:    60 events: 30 orders, 30 invoices", run.Output, StringComparison.Ordinal);
-        Assert.Contains("duplicates:   none", run.Output, StringComparison.Ordinal);
+
+        // No worker is killed, but on a loaded machine a lease can still expire before a slow worker settles: at-least-once
+        // allows a duplicate, listed, and the invariant counts it once.
+        Assert.Matches(@"duplicates:   (none|\d+ events finished more than once)", run.Output);
         Assert.Matches(@"invariant: published 60 = handled 60 \+ dead-lettered 0: holds\s*$", run.Output);
+    }
+
+    [Fact]
+    public async Task Demo_CtrlCWhilePublishing_StopsPublishingSettlesAndTheInvariantHolds()
+    {
+        using var interrupt = new CliInterrupt();
+        var console = new TestConsole().Width(400);
+        var io = new CliConsole(console, new StringWriter());
+        var run = BusbarCli.RunAsync(["demo", "--transport", Url, "--workers", "2", "--rate", "100", "--duration", "60s"], io, interrupt);
+
+        // The first progress line comes a second into publishing.
+        await Eventually.TrueAsync(() => console.Output.Contains("orders-published=", StringComparison.Ordinal) || run.IsCompleted, "the demo published", s_runLimit);
+        interrupt.Request("Ctrl+C");
+        var exitCode = await run.WaitAsync(s_runLimit);
+
+        var output = console.Output;
+        Assert.True(exitCode == 0, io.Error.ToString() + output);
+        Assert.Contains(", interrupted by Ctrl+C;", output, StringComparison.Ordinal);
+        var orders = long.Parse(Regex.Match(output, @"published:    \d+ events: (\d+) orders").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(orders, 1, 59 * 100);
+        Assert.Matches(@"invariant: published \d+ = handled \d+ \+ dead-lettered \d+: holds", output);
     }
 
     private static async Task<CliRun> RunAsync(params string[] args)

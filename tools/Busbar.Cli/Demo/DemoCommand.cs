@@ -13,7 +13,7 @@ internal static class DemoCommand
     {
         var duration = new Option<TimeSpan?>("--duration", "-d")
         {
-            Description = "Total run time, shutdown included: 10, 10s, 1500ms or 1m. [default: 10s, or enough for --events]",
+            Description = "Total run time, shutdown included: 10, 10s, 1500ms or 1m; with --transport, how long orders are published. [default: 10s, or enough for --events]",
             HelpName = "time",
             CustomParser = ParseDuration,
         };
@@ -25,7 +25,7 @@ internal static class DemoCommand
         };
         var rate = new Option<int?>("--rate", "-r")
         {
-            Description = "Steady orders per second between bursts. [default: 40% of the handler throughput measured at start]",
+            Description = "Steady orders per second between bursts. [default: 40% of the handler throughput measured at start; 200 with --transport]",
             HelpName = "per-second",
             CustomParser = OptionValues.Positive<int>,
         };

@@ -193,12 +193,10 @@ internal sealed class DistributedRunner
         await PublishAsync(transport);
 
         // Settle: every published event handled or dead-lettered (a killed worker's come back after the lease), and the
-        // kill done; bounded, and cut short by Ctrl+C.
+        // kill done; bounded. A Ctrl+C only stopped the publishing: this is the graceful part (a second one forces the exit).
         _phase = "settling";
         var settling = _time.GetTimestamp();
-        while ((_ledger.Unsettled > 0 || !killing.IsCompleted)
-            && _time.GetElapsedTime(settling) < DistributedRequest.SettleLimit
-            && !_interrupt.Token.IsCancellationRequested)
+        while ((_ledger.Unsettled > 0 || !killing.IsCompleted) && _time.GetElapsedTime(settling) < DistributedRequest.SettleLimit)
         {
             await Task.WhenAny(killing, Task.Delay(TimeSpan.FromMilliseconds(20), _time));
         }
@@ -259,7 +257,17 @@ internal sealed class DistributedRunner
     {
         var wait = after - Elapsed;
         if (wait > TimeSpan.Zero)
-            await Task.Delay(wait, _time);
+        {
+            // A Ctrl+C before the kill calls it off: the run is winding down.
+            try
+            {
+                await Task.Delay(wait, _time, _interrupt.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
 
         // Mid-work: the worker holding the most unsettled events, at the first look (at most s_killWindow after the time
         // asked for) when one holds any. A worker that happens to be idle at that instant would show no claiming.
