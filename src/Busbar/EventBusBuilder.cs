@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Busbar;
 
 /// <summary>Configures and builds a bus: options, time, logging, validation.</summary>
-public sealed class EventBusBuilder
+public sealed partial class EventBusBuilder
 {
     private readonly List<BusValidation.Registration> _validators = [];
     private EventBusOptions _options = new();
@@ -148,6 +148,8 @@ public sealed class EventBusBuilder
     {
         var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability);
         bus.EventLog.Payloads = _payloads;
+        if (_transport is not null)
+            bus.AttachTransport(_transport, _loggerFactory);
         return bus;
     }
 }

@@ -15,6 +15,12 @@ public sealed record StopReport
     /// <summary>Events whose handling is recorded as unfinished in the write-ahead log, to be redelivered on restart.</summary>
     public long LeftInLog { get; init; }
 
+    /// <summary>
+    /// Broker deliveries the bus had received and not finished when it stopped (on a bus with a transport): they were given back
+    /// unacknowledged, or left to their lease, so they come again to another consumer of the group.
+    /// </summary>
+    public long LeftInBroker { get; init; }
+
     /// <summary>True when everything drained before the timeout.</summary>
     public bool Completed { get; init; }
 

@@ -31,12 +31,16 @@ internal sealed partial class InProcessEventBus
         _queue.Close();
         if (_inFlight.Value == 0)
             drained.TrySetResult();
+
+        // A transport's intake ends first; its running deliveries and publishes on their way drain beside the queue.
+        var transportIdle = _link?.BeginStop();
+        var allDrained = transportIdle is null ? drained.Task : Task.WhenAll(drained.Task, transportIdle);
         Log.Stopping(Logger, Name, _queue.Count, drainTimeout.TotalMilliseconds);
 
         var completed = true;
         try
         {
-            await drained.Task.WaitAsync(drainTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
+            await allDrained.WaitAsync(drainTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
@@ -57,7 +61,7 @@ internal sealed partial class InProcessEventBus
             // abandons those still running, so the events (and their DI scopes) are done within the grace.
             try
             {
-                await drained.Task.WaitAsync(Options.CancellationGrace + s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
+                await allDrained.WaitAsync(Options.CancellationGrace + s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -72,6 +76,14 @@ internal sealed partial class InProcessEventBus
         catch (TimeoutException)
         {
             Log.StopAbandoned(Logger, Name, _inFlight.Value);
+        }
+
+        long leftInBroker = 0;
+        if (_link is not null)
+        {
+            // Deliveries given back (cancelled by the stop) and any still running: none was acknowledged, all come again.
+            leftInBroker = _transportSettler!.Returned + _link.Running;
+            await _link.DisposeAsync().ConfigureAwait(false);
         }
 
         long leftInLog = 0;
@@ -107,6 +119,7 @@ internal sealed partial class InProcessEventBus
             Cancelled = cancelled,
             Dropped = Metrics.DroppedCount + Metrics.RejectedCount,
             LeftInLog = leftInLog,
+            LeftInBroker = leftInBroker,
             Completed = completed,
             Elapsed = TimeProvider.GetElapsedTime(start),
         };

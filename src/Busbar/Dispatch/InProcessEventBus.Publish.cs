@@ -11,6 +11,8 @@ internal sealed partial class InProcessEventBus
         where T : notnull
     {
         var context = CreateContext(@event, options, queued: true);
+        if (_link is not null && _link.IsRemote(context.Name))
+            return PublishToTransport(context, cancellationToken);
         return _journal is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
     }
 
@@ -50,6 +52,8 @@ internal sealed partial class InProcessEventBus
     {
         var context = CreateContext(@event, options, queued: true);
         handle = new EventHandle(context);
+        if (_link is not null && _link.IsRemote(context.Name))
+            return TryPublishToTransport(context);
         if (_journal is not null)
         {
             // Never waits: the record is handed to the log, durable at its next flush.
@@ -69,6 +73,8 @@ internal sealed partial class InProcessEventBus
         ArgumentNullException.ThrowIfNull(events);
         if (options?.EventId is not null)
             throw new ArgumentException("PublishOptions.EventId cannot be used with PublishBatchAsync: every event of the batch would share the id.", nameof(options));
+        if (_link is not null)
+            return await PublishEachAsync(events, options, cancellationToken).ConfigureAwait(false);
 
         // Validate everything first: an invalid event in the batch admits none of them. The clock is
         // read once for the batch.

@@ -13,6 +13,7 @@ internal sealed partial class InProcessEventBus
         var entry = new TypedSubscription<T>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
         Router.Add(entry);
         _journal?.OnSubscribed(entry);
+        _link?.SubscriptionsChanged();
         return entry;
     }
 
@@ -23,6 +24,7 @@ internal sealed partial class InProcessEventBus
         var entry = new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
         Router.Add(entry);
         _journal?.OnSubscribed(entry);
+        _link?.SubscriptionsChanged();
         return entry;
     }
 
@@ -34,6 +36,7 @@ internal sealed partial class InProcessEventBus
         var entry = new PatternSubscription(Router, RetryPipelineOf(options), options.Name ?? DefaultName(pattern), compiled, handler, options);
         Router.Add(entry);
         _journal?.OnSubscribed(entry);
+        _link?.SubscriptionsChanged();
         return entry;
     }
 
