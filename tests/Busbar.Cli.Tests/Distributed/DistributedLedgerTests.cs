@@ -15,15 +15,15 @@ public sealed class DistributedLedgerTests
         ledger.Published([s_order]);
         Apply(ledger, 1, WorkerLine.Received(s_order, "orders.placed", 1));
         Apply(ledger, 1, WorkerLine.Child(s_invoice, s_order));
-        Apply(ledger, 1, WorkerLine.Handled(s_order, "orders.placed", 1, failedAttempts: 2));
-        Apply(ledger, 2, WorkerLine.Handled(s_invoice, "invoices.issued", 1, failedAttempts: 0));
+        Apply(ledger, 1, WorkerLine.Handled(s_order, "orders.placed", 1));
+        Apply(ledger, 2, WorkerLine.Handled(s_invoice, "invoices.issued", 1));
 
         var account = ledger.Account();
 
         Assert.True(account.Holds);
         Assert.Equal((1, 1, 2, 0), (account.Orders, account.Invoices, account.Handled, account.DeadLettered));
         Assert.Equal(0, ledger.Unsettled);
-        Assert.Equal(2, ledger.Workers()[0].FailedAttempts);
+        Assert.Equal(0, ledger.Workers()[0].FailedAttempts);
     }
 
     [Fact]
@@ -32,8 +32,8 @@ public sealed class DistributedLedgerTests
         // Each worker's output is read by its own reader: worker 2's "handled" can be applied before worker 1's "child".
         var ledger = new DistributedLedger(workers: 2);
         ledger.Published([s_order]);
-        Apply(ledger, 2, WorkerLine.Handled(s_invoice, "invoices.issued", 1, 0));
-        Apply(ledger, 1, WorkerLine.Handled(s_order, "orders.placed", 1, 0));
+        Apply(ledger, 2, WorkerLine.Handled(s_invoice, "invoices.issued", 1));
+        Apply(ledger, 1, WorkerLine.Handled(s_order, "orders.placed", 1));
         Assert.Equal(0, ledger.Unsettled);
         Apply(ledger, 1, WorkerLine.Child(s_invoice, s_order));
 
@@ -47,13 +47,13 @@ public sealed class DistributedLedgerTests
         var ledger = new DistributedLedger(workers: 2);
         ledger.Published([s_order]);
         Apply(ledger, 1, WorkerLine.Child(s_invoice, s_order));
-        Apply(ledger, 1, WorkerLine.Handled(s_order, "orders.placed", 1, 0));
+        Apply(ledger, 1, WorkerLine.Handled(s_order, "orders.placed", 1));
 
         // Worker 1 died before its ack: the order came back to worker 2, whose billing announced the same invoice id.
         Apply(ledger, 2, WorkerLine.Received(s_order, "orders.placed", 2));
         Apply(ledger, 2, WorkerLine.Child(s_invoice, s_order));
-        Apply(ledger, 2, WorkerLine.Handled(s_order, "orders.placed", 2, 0));
-        Apply(ledger, 2, WorkerLine.Handled(s_invoice, "invoices.issued", 1, 0));
+        Apply(ledger, 2, WorkerLine.Handled(s_order, "orders.placed", 2));
+        Apply(ledger, 2, WorkerLine.Handled(s_invoice, "invoices.issued", 1));
 
         var account = ledger.Account();
 
@@ -84,7 +84,7 @@ public sealed class DistributedLedgerTests
     public void Account_FinishedButNeverPublished_IsUnexpectedAndDoesNotHold()
     {
         var ledger = new DistributedLedger(workers: 1);
-        Apply(ledger, 1, WorkerLine.Handled(s_order, "orders.placed", 1, 0));
+        Apply(ledger, 1, WorkerLine.Handled(s_order, "orders.placed", 1));
 
         var account = ledger.Account();
 
@@ -97,7 +97,7 @@ public sealed class DistributedLedgerTests
     {
         var ledger = new DistributedLedger(workers: 1);
         ledger.Published([s_order]);
-        Apply(ledger, 1, WorkerLine.DeadLettered(s_order, "orders.placed", 1, 3, "inventory Failed after 3 attempts: SKU POISON-1\nis not in the catalogue"));
+        Apply(ledger, 1, WorkerLine.DeadLettered(s_order, "orders.placed", 1, "inventory Failed after 3 attempts: SKU POISON-1\nis not in the catalogue"));
 
         var account = ledger.Account();
 
@@ -106,10 +106,21 @@ public sealed class DistributedLedgerTests
         Assert.Equal("inventory Failed after 3 attempts: SKU POISON-1 is not in the catalogue", ledger.Workers()[0].LastDeadLetterReason);
     }
 
+    [Fact]
+    public void Apply_Statistics_SetsTheWorkersFailedAttemptsToItsBusCounters()
+    {
+        var ledger = new DistributedLedger(workers: 1);
+        Apply(ledger, 1, WorkerLine.Statistics(retried: 5, failed: 1));
+        Apply(ledger, 1, WorkerLine.Statistics(retried: 9, failed: 2));
+
+        Assert.Equal(11, ledger.Workers()[0].FailedAttempts);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("hello")]
-    [InlineData("handled not-a-guid orders.placed 1 0")]
+    [InlineData("handled not-a-guid orders.placed 1")]
+    [InlineData("stats 1")]
     [InlineData("received 0193d6c2-0000-7000-8000-000000000000 orders.placed x")]
     [InlineData("ready now")]
     public void Parse_NotAProtocolLine_IsIgnored(string line) => Assert.Null(WorkerLine.Parse(line));

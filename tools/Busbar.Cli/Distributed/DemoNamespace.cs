@@ -63,8 +63,11 @@ internal sealed record DemoNamespace(string RunId)
             cancellationToken);
 
     /// <summary>The registry the demo's events are encoded and decoded with, on both sides of the broker.</summary>
-    public static EnvelopeCodec Codec() =>
-        new(new EventTypeRegistry().Add(DemoJsonContext.Default.OrderPlaced).Add(DemoJsonContext.Default.InvoiceIssued));
+    public static EnvelopeCodec Codec() => new(Registry());
+
+    /// <summary>The demo's events with their source-generated JSON contracts: what travels through the broker.</summary>
+    public static EventTypeRegistry Registry() =>
+        new EventTypeRegistry().Add(DemoJsonContext.Default.OrderPlaced).Add(DemoJsonContext.Default.InvoiceIssued);
 
     /// <summary>
     /// The invoice's event id, derived from its order's: a worker that handles a redelivered order publishes the same

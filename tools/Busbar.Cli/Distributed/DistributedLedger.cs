@@ -70,12 +70,13 @@ internal sealed class DistributedLedger
                     break;
                 case WorkerLineKind.Handled:
                     tally.Handled++;
-                    tally.FailedAttempts += line.FailedAttempts;
                     Settle(_handled, worker, line);
+                    break;
+                case WorkerLineKind.Statistics:
+                    tally.FailedAttempts = line.FailedAttempts;
                     break;
                 case WorkerLineKind.DeadLettered:
                     tally.DeadLettered++;
-                    tally.FailedAttempts += line.FailedAttempts;
                     tally.LastDeadLetterReason = line.Text;
                     Settle(_deadLettered, worker, line);
                     break;
@@ -166,7 +167,7 @@ internal sealed record WorkerTally(int Number)
 
     public long Handled { get; set; }
 
-    /// <summary>Handler attempts that failed (retried in process, or the last one before a dead letter).</summary>
+    /// <summary>Handler attempts that failed, from the worker's bus counters: retries in the process plus events that failed.</summary>
     public long FailedAttempts { get; set; }
 
     public long DeadLettered { get; set; }

@@ -33,7 +33,6 @@ internal sealed class DistributedRunner
     private readonly DemoNamespace _space = DemoNamespace.Create();
     private readonly DistributedLedger _ledger;
     private readonly List<WorkerProcess> _workers = [];
-    private readonly EnvelopeCodec _codec = DemoNamespace.Codec();
     private long _started;
     private volatile string _phase = "starting workers";
     private KillReport? _kill;
@@ -97,7 +96,14 @@ internal sealed class DistributedRunner
         await WaitUntilReadyAsync();
         _started = _time.GetTimestamp();
         _phase = "publishing";
-        var work = RunWorkloadAsync(transport);
+        // The demo publishes on a bus of its own over the same transport: no subscriptions, so it only publishes.
+        var bus = new EventBusBuilder()
+            .WithOptions(new EventBusOptions { Name = "demo", Capacity = MaxBatch * 4 })
+            .WithTimeProvider(_time)
+            .UseTransport(transport, DemoNamespace.Registry(), new TransportBusOptions { Group = "demo-publisher" })
+            .Build();
+        await using var publisher = bus;
+        var work = RunWorkloadAsync(bus);
         if (_request.Json)
             await work;
         else if (!_request.NoLive && _io.CanRenderLive)
@@ -187,10 +193,11 @@ internal sealed class DistributedRunner
         static string Tail(WorkerProcess worker) => worker.ErrorTail is { Length: > 0 } tail ? tail : "no output on standard error";
     }
 
-    private async Task RunWorkloadAsync(IEventTransport transport)
+    private async Task RunWorkloadAsync(IEventBus bus)
     {
         var killing = _request.KillWorkerAfter is { } after ? KillOneAsync(after) : Task.CompletedTask;
-        await PublishAsync(transport);
+        await PublishAsync(bus);
+        await bus.StopAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
 
         // Settle: every published event handled or dead-lettered (a killed worker's come back after the lease), and the
         // kill done; bounded. A Ctrl+C only stopped the publishing: this is the graceful part (a second one forces the exit).
@@ -207,12 +214,15 @@ internal sealed class DistributedRunner
         _phase = "stopped";
     }
 
-    private async Task PublishAsync(IEventTransport transport)
+    /// <summary>
+    /// Publishes the orders at the rate, in batches: each order's handle completes when the broker accepted it, and only
+    /// accepted orders count as published.
+    /// </summary>
+    private async Task PublishAsync(IEventBus bus)
     {
         var rate = _request.Rate;
         long published = 0;
-        var ids = new List<Guid>(MaxBatch);
-        var batch = new List<TransportMessage>(MaxBatch);
+        var batch = new List<(Guid Id, EventHandle Handle)>(MaxBatch);
         while (!_interrupt.Token.IsCancellationRequested)
         {
             var elapsed = Elapsed;
@@ -225,31 +235,39 @@ internal sealed class DistributedRunner
                 continue;
             }
 
-            ids.Clear();
             batch.Clear();
-            for (var number = published + 1; number <= due && batch.Count < MaxBatch; number++)
-            {
-                var id = Guid.CreateVersion7();
-                ids.Add(id);
-                batch.Add(_codec.Encode(
-                    new EventEnvelope { EventId = id, Name = "orders.placed", CreatedAt = _time.GetUtcNow(), CorrelationId = id },
-                    OrderPipeline.CreateOrder(number)));
-            }
-
             try
             {
-                await transport.PublishAsync(batch, CancellationToken.None);
+                for (var number = published + 1; number <= due && batch.Count < MaxBatch; number++)
+                {
+                    var id = Guid.CreateVersion7();
+                    var handle = await bus.PublishAsync(OrderPipeline.CreateOrder(number), new PublishOptions { EventId = id, CorrelationId = id }, CancellationToken.None);
+                    batch.Add((id, handle));
+                }
             }
-            catch (Exception ex) when (ex is RedisException or NatsException or TimeoutException or BusFullException)
+            catch (Exception ex) when (ex is BusFullException or BusStoppedException)
             {
-                // Not counted: the broker did not accept the batch (some of it may be stored; a worker that handles one
-                // shows as "unexpected" in the summary). The run settles what was accepted and fails.
-                _publishError = $"publishing order {published + 1} failed: {ex.Message}";
-                return;
+                _publishError = $"publishing order {published + batch.Count + 1} failed: {ex.Message}";
             }
 
-            _ledger.Published(ids);
-            published += ids.Count;
+            foreach (var (id, handle) in batch)
+            {
+                var outcome = await handle;
+                if (outcome.IsSuccess)
+                {
+                    _ledger.Published([id]);
+                    published++;
+                }
+                else
+                {
+                    // Not counted: the broker did not accept it (it may still be stored; a worker that handles it shows as
+                    // "unexpected" in the summary). The run settles what was accepted and fails.
+                    _publishError ??= $"the broker did not accept order {published + 1}: {outcome.Status}";
+                }
+            }
+
+            if (_publishError is not null)
+                return;
         }
     }
 

@@ -50,7 +50,7 @@ internal static class WorkerCommand
             using var stop = new CancellationTokenSource();
             var input = WatchInputAsync(stop);
             await using var transport = await space.ConnectAsync(broker, "worker-" + number.ToString(System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None);
-            var pipeline = new TransportWorkerPipeline(transport, result.GetValue(concurrency) ?? 4, TimeProvider.System);
+            var pipeline = new BusWorkerPipeline(transport, result.GetValue(concurrency) ?? 4, TimeProvider.System);
             await pipeline.RunAsync(new WorkerReporter(io.Out), stop.Token);
             GC.KeepAlive(input);
             return ExitCodes.Success;

@@ -11,10 +11,10 @@ internal enum WorkerLineKind
     /// <summary><c>received &lt;id&gt; &lt;name&gt; &lt;delivery&gt;</c>: a delivery reached the worker's bus.</summary>
     Received,
 
-    /// <summary><c>handled &lt;id&gt; &lt;name&gt; &lt;delivery&gt; &lt;failed attempts&gt;</c>: every handler succeeded; written before the ack.</summary>
+    /// <summary><c>handled &lt;id&gt; &lt;name&gt; &lt;delivery&gt;</c>: every handler succeeded; written before the ack.</summary>
     Handled,
 
-    /// <summary><c>dead &lt;id&gt; &lt;name&gt; &lt;delivery&gt; &lt;failed attempts&gt; &lt;reason&gt;</c>: a handler failed its last attempt; written before the terminate.</summary>
+    /// <summary><c>dead &lt;id&gt; &lt;name&gt; &lt;delivery&gt; &lt;reason&gt;</c>: a handler failed its last attempt; written before the terminate.</summary>
     DeadLettered,
 
     /// <summary><c>released &lt;id&gt; &lt;name&gt; &lt;delivery&gt;</c>: the worker stopped before the event finished and gave it back.</summary>
@@ -25,6 +25,9 @@ internal enum WorkerLineKind
 
     /// <summary><c>undecodable &lt;delivery id&gt; &lt;reason&gt;</c>: not a readable demo event; terminated to the dead letters.</summary>
     Undecodable,
+
+    /// <summary><c>stats &lt;retried&gt; &lt;failed&gt;</c>: the worker's bus counters (handler retries, failed events), now and then.</summary>
+    Statistics,
 }
 
 /// <summary>
@@ -32,16 +35,18 @@ internal enum WorkerLineKind
 /// worker killed in between has said more than it did, never less: its event comes back and is handled again (a
 /// duplicate, which the summary lists), and nothing a worker finished goes unreported.
 /// </summary>
-internal sealed record WorkerLine(WorkerLineKind Kind, Guid EventId, string Name, int DeliveryCount, int FailedAttempts, string Text)
+internal sealed record WorkerLine(WorkerLineKind Kind, Guid EventId, string Name, int DeliveryCount, long FailedAttempts, string Text)
 {
     public static string Ready() => "ready";
 
     public static string Received(Guid id, string name, int delivery) => Invariant($"received {id} {name} {delivery}");
 
-    public static string Handled(Guid id, string name, int delivery, int failedAttempts) => Invariant($"handled {id} {name} {delivery} {failedAttempts}");
+    public static string Handled(Guid id, string name, int delivery) => Invariant($"handled {id} {name} {delivery}");
 
-    public static string DeadLettered(Guid id, string name, int delivery, int failedAttempts, string reason) =>
-        Invariant($"dead {id} {name} {delivery} {failedAttempts} {OneLine(reason)}");
+    public static string DeadLettered(Guid id, string name, int delivery, string reason) =>
+        Invariant($"dead {id} {name} {delivery} {OneLine(reason)}");
+
+    public static string Statistics(long retried, long failed) => Invariant($"stats {retried} {failed}");
 
     public static string Released(Guid id, string name, int delivery) => Invariant($"released {id} {name} {delivery}");
 
@@ -52,7 +57,7 @@ internal sealed record WorkerLine(WorkerLineKind Kind, Guid EventId, string Name
     /// <summary>Reads a line; null for anything else (a worker's stray output is ignored, not fatal).</summary>
     public static WorkerLine? Parse(string line)
     {
-        var parts = line.Split(' ', 6);
+        var parts = line.Split(' ', 5);
         switch (parts[0])
         {
             case "ready" when parts.Length == 1:
@@ -61,10 +66,12 @@ internal sealed record WorkerLine(WorkerLineKind Kind, Guid EventId, string Name
                 return new WorkerLine(WorkerLineKind.Received, id, parts[2], delivery, 0, "");
             case "released" when parts.Length == 4 && Event(parts, out var id, out var delivery):
                 return new WorkerLine(WorkerLineKind.Released, id, parts[2], delivery, 0, "");
-            case "handled" when parts.Length == 5 && Event(parts, out var id, out var delivery) && Count(parts[4], out var failed):
-                return new WorkerLine(WorkerLineKind.Handled, id, parts[2], delivery, failed, "");
-            case "dead" when parts.Length == 6 && Event(parts, out var id, out var delivery) && Count(parts[4], out var failed):
-                return new WorkerLine(WorkerLineKind.DeadLettered, id, parts[2], delivery, failed, parts[5]);
+            case "handled" when parts.Length == 4 && Event(parts, out var id, out var delivery):
+                return new WorkerLine(WorkerLineKind.Handled, id, parts[2], delivery, 0, "");
+            case "dead" when parts.Length == 5 && Event(parts, out var id, out var delivery):
+                return new WorkerLine(WorkerLineKind.DeadLettered, id, parts[2], delivery, 0, parts[4]);
+            case "stats" when parts.Length == 3 && Count(parts[1], out var retried) && Count(parts[2], out var failed):
+                return new WorkerLine(WorkerLineKind.Statistics, Guid.Empty, "", 0, (long)retried + failed, "");
             case "child" when parts.Length == 3 && Guid.TryParse(parts[1], CultureInfo.InvariantCulture, out var invoice) && Guid.TryParse(parts[2], CultureInfo.InvariantCulture, out var order):
                 return new WorkerLine(WorkerLineKind.Child, invoice, "invoices.issued", 0, 0, order.ToString());
             case "undecodable" when parts.Length >= 2:
