@@ -86,7 +86,7 @@ internal static class BusbarCli
         var command = result.Command;
         var parts = new List<string>(path);
         if (command.Subcommands.Count > 0)
-            parts.Add("<" + string.Join('|', command.Subcommands.Select(static s => s.Name)) + ">");
+            parts.Add("<" + string.Join('|', command.Subcommands.Where(static s => !s.Hidden).Select(static s => s.Name)) + ">");
         foreach (var argument in command.Arguments)
             parts.Add($"<{argument.Name}>");
         if (command.Options.Any(static o => o is not HelpOption and not VersionOption))

@@ -26,6 +26,9 @@ internal sealed class DistributedRunner
     /// <summary>How long after <c>--kill-worker-after</c> the kill may wait for a worker that is in the middle of events.</summary>
     private static readonly TimeSpan s_killWindow = TimeSpan.FromSeconds(2);
 
+    /// <summary>How long a worker must have held events for the kill to take it (see <see cref="KillOneAsync"/>).</summary>
+    private static readonly TimeSpan s_heldFor = TimeSpan.FromMilliseconds(50);
+
     private readonly DistributedRequest _request;
     private readonly CliConsole _io;
     private readonly CliInterrupt _interrupt;
@@ -35,8 +38,8 @@ internal sealed class DistributedRunner
     private readonly List<WorkerProcess> _workers = [];
     private long _started;
     private volatile string _phase = "starting workers";
-    private KillReport? _kill;
-    private string? _publishError;
+    private volatile KillReport? _kill;
+    private volatile string? _publishError;
 
     private DistributedRunner(DistributedRequest request, CliConsole io, CliInterrupt interrupt, TimeProvider time)
     {
@@ -287,25 +290,54 @@ internal sealed class DistributedRunner
             }
         }
 
-        // Mid-work: the worker holding the most unsettled events, at the first look (at most s_killWindow after the time
-        // asked for) when one holds any. A worker that happens to be idle at that instant would show no claiming.
+        // Mid-work: a worker that is still busy with events it received a while ago (at least s_heldFor, much longer than
+        // the demo lags behind a worker's output, so they are really unsettled at the kill). Looked for during at most
+        // s_killWindow; then the worker that seems to hold the most is killed anyway.
         var looking = _time.GetTimestamp();
+        var looks = new Queue<(long At, IReadOnlyList<WorkerTally> Tallies)>();
         while (true)
         {
+            var now = _time.GetTimestamp();
             var tallies = _ledger.Workers();
-            var victim = _workers.Where(static w => !w.HasExited).MaxBy(w => tallies[w.Number - 1].InFlight);
-            if (victim is null)
+            looks.Enqueue((now, tallies));
+            while (looks.Count > 1 && _time.GetElapsedTime(looks.Peek().At, now) > s_heldFor * 2)
+                looks.Dequeue();
+            var earlier = looks.Peek();
+            var alive = _workers.Where(static w => !w.HasExited).ToList();
+            if (alive.Count == 0)
                 return;
-            var held = tallies[victim.Number - 1].InFlight;
-            if (held > 0 || _time.GetElapsedTime(looking) >= s_killWindow || _interrupt.Token.IsCancellationRequested)
+
+            WorkerProcess? victim = null;
+            long held = 0;
+            if (_time.GetElapsedTime(earlier.At, now) >= s_heldFor)
+            {
+                foreach (var worker in alive)
+                {
+                    var before = earlier.Tallies[worker.Number - 1];
+                    var still = before.Received - Settled(tallies[worker.Number - 1]);
+                    if (still > held)
+                        (victim, held) = (worker, still);
+                }
+            }
+
+            var expired = _time.GetElapsedTime(looking) >= s_killWindow || _interrupt.Token.IsCancellationRequested;
+            if (victim is null && expired)
+            {
+                victim = alive.MaxBy(w => tallies[w.Number - 1].InFlight)!;
+                held = tallies[victim.Number - 1].InFlight;
+            }
+
+            if (victim is not null)
             {
                 victim.Kill();
                 _kill = new KillReport(victim.Number, victim.Pid, Elapsed, held);
                 return;
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(5), _time);
+            await Task.Delay(TimeSpan.FromMilliseconds(10), _time);
         }
+
+        static long Settled(WorkerTally t) => t.Handled + t.DeadLettered + t.Released;
     }
 
     private async Task<IReadOnlyList<Guid>?> ReadDeadLetterIdsAsync(IEventTransport transport)

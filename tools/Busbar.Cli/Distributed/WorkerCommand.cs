@@ -48,40 +48,47 @@ internal static class WorkerCommand
             if (broker.User is not null && broker.Password is null && Environment.GetEnvironmentVariable(PasswordVariable) is { } password)
                 broker = broker with { Password = password };
             using var stop = new CancellationTokenSource();
-            var input = WatchInputAsync(stop);
+            WatchInput(stop);
             await using var transport = await space.ConnectAsync(broker, "worker-" + number.ToString(System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None);
             var pipeline = new BusWorkerPipeline(transport, result.GetValue(concurrency) ?? 4, TimeProvider.System);
             await pipeline.RunAsync(new WorkerReporter(io.Out), stop.Token);
-            GC.KeepAlive(input);
             return ExitCodes.Success;
         });
         return command;
     }
 
-    /// <summary>Cancels <paramref name="stop"/> when standard input ends: the demo closed it, or the demo is gone.</summary>
-    private static Task WatchInputAsync(CancellationTokenSource stop) =>
-        Task.Factory.StartNew(
-            () =>
+    /// <summary>
+    /// Cancels <paramref name="stop"/> when standard input ends: the demo closed it, or the demo is gone. A thread of its
+    /// own, because a console read blocks; it ends with the process.
+    /// </summary>
+    private static void WatchInput(CancellationTokenSource stop)
+    {
+        var watcher = new Thread(() =>
+        {
+            try
             {
-                try
+                while (Console.In.ReadLine() is not null)
                 {
-                    while (Console.In.ReadLine() is not null)
-                    {
-                    }
                 }
-                finally
-                {
-                    try
-                    {
-                        stop.Cancel();
-                    }
-                    catch (ObjectDisposedException)
-                    {
-                        // The worker already finished.
-                    }
-                }
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
+            }
+            catch (IOException)
+            {
+                // A broken pipe is an end of input too.
+            }
+
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The worker already finished.
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "busbar demo-worker stdin",
+        };
+        watcher.Start();
+    }
 }
