@@ -62,10 +62,7 @@ internal sealed record DemoNamespace(string RunId)
             },
             cancellationToken);
 
-    /// <summary>The registry the demo's events are encoded and decoded with, on both sides of the broker.</summary>
-    public static EnvelopeCodec Codec() => new(Registry());
-
-    /// <summary>The demo's events with their source-generated JSON contracts: what travels through the broker.</summary>
+    /// <summary>The demo's events with their source-generated JSON contracts: what travels through the broker, on both sides.</summary>
     public static EventTypeRegistry Registry() =>
         new EventTypeRegistry().Add(DemoJsonContext.Default.OrderPlaced).Add(DemoJsonContext.Default.InvoiceIssued);
 

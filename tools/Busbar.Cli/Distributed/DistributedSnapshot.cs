@@ -25,10 +25,3 @@ internal sealed record DistributedSnapshot
 
 /// <summary>A worker's line in the view: its process and its counts.</summary>
 internal sealed record WorkerRow(WorkerTally Tally, int Pid, string State);
-
-/// <summary>
-/// The worker the demo killed: when, and how many events it held unsettled (received and never handled, dead-lettered
-/// or given back, by its own reports). During the run that is what had been read of its output at the kill; the
-/// summary's is recounted from all of it.
-/// </summary>
-internal sealed record KillReport(int Worker, int Pid, TimeSpan At, long HeldUnsettled);

@@ -31,7 +31,8 @@ internal enum WorkerLineKind
 }
 
 /// <summary>
-/// One line of the worker protocol. A worker writes a line before it acts on the broker (ack, terminate, publish), so a
+/// One line of the worker protocol (<see cref="FailedAttempts"/> is only set on <see cref="WorkerLineKind.Statistics"/>:
+/// the bus's retries plus failed events). A worker writes a line before it acts on the broker (ack, terminate, publish), so a
 /// worker killed in between has said more than it did, never less: its event comes back and is handled again (a
 /// duplicate, which the summary lists), and nothing a worker finished goes unreported.
 /// </summary>
