@@ -95,7 +95,7 @@ public sealed class TransportBusMixTests
 
         var acked = recorders.SelectMany(r => r.Acked.Keys).ToHashSet();
         var duplicates = handled.Values.Sum() - handled.Count;
-        Console.WriteLine($"acked {acked.Count}, dead-lettered {deadLettered.Count}, handled twice or more {duplicates}, bus a left in broker {report.LeftInBroker}");
+        Console.WriteLine($"acked {acked.Count}, dead-lettered {deadLettered.Count}, handled twice or more {duplicates}, bus a left in broker {report.PendingInBroker}");
         Assert.All(ids, pair => Assert.True(kinds[pair.Value] != "poison" || (deadLettered.Contains(pair.Key) && !acked.Contains(pair.Key)), $"poison event {pair.Value} must be dead-lettered, never acknowledged"));
         Assert.Empty(acked.Intersect(deadLettered));
         Assert.All(ids, pair => Assert.True(kinds[pair.Value] == "poison" || handled.ContainsKey(pair.Value) || deadLettered.Contains(pair.Key), $"event {pair.Value} neither handled nor dead-lettered"));

@@ -36,7 +36,7 @@ public sealed class TransportBusTests
     {
         await using var transport = new GatedTransport();
         var dropped = 0;
-        await using var bus = Bus(transport, new EventBusOptions { Capacity = 1, FullMode = BusFullMode.DropNewest, OnEventDropped = _ => Interlocked.Increment(ref dropped) });
+        await using var bus = Bus(transport, new EventBusOptions { Capacity = 1, FullMode = BusFullMode.DropNewest, OnEventShed = _ => Interlocked.Increment(ref dropped) });
         await bus.PublishAsync(Placed(1));
 
         var second = await bus.PublishAsync(Placed(2));
