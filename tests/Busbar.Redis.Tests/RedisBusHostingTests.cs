@@ -2,6 +2,7 @@ using Busbar.Transport;
 using Busbar.Transport.Contract;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 
 namespace Busbar.Redis.Tests;
@@ -29,9 +30,11 @@ public sealed class RedisBusHostingTests(RedisServerFixture fixture) : IClassFix
         var handle = await bus.PublishAsync(new OrderPlaced(1, "c1"));
         var outcome = await handle.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
         var received = await host.Services.GetRequiredService<Received>().Events.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(EventStatus.Completed, outcome.Status);
+        Assert.Equal(HealthStatus.Healthy, health.Entries["busbar-redis"].Status);
         Assert.Equal(new OrderPlaced(1, "c1"), received);
     }
 
