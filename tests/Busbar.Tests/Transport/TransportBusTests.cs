@@ -157,6 +157,31 @@ public sealed class TransportBusTests
     }
 
     [Fact]
+    public async Task PublishBatchAsync_MixOfRemoteAndKeptLocal_EachGoesItsWayInOrder()
+    {
+        await using var transport = new GatedTransport();
+        transport.Open();
+        var local = new List<int>();
+        await using var bus = new EventBusBuilder()
+            .UseTransport(transport, Events())
+            .KeepLocal("contract.orders.shipped")
+            .Build();
+        bus.Subscribe<global::Busbar.Transport.Contract.OrderShipped>((e, _, _) =>
+        {
+            local.Add(e.Number);
+            return ValueTask.CompletedTask;
+        });
+
+        var handles = await bus.PublishBatchAsync<object>([Placed(1), new global::Busbar.Transport.Contract.OrderShipped(2), Placed(3)]);
+        foreach (var handle in handles)
+            Assert.Equal(EventStatus.Completed, (await handle.AsTask().Within()).Status);
+
+        Assert.Equal(3, handles.Count);
+        Assert.Equal(2, transport.Sent);
+        Assert.Equal([2], local);
+    }
+
+    [Fact]
     public void UseTransport_InvalidOptions_ThrowsNamingTheOption()
     {
         var builder = new EventBusBuilder();
