@@ -79,8 +79,16 @@ public sealed class TransportBusTests
     }
 
     [Fact]
-    public async Task PublishAsync_BrokerRefuses_HandleFailed()
+    public async Task PublishAsync_BrokerRefuses_HandleFailedAndThePublishSpanSaysWhy()
     {
+        var stopped = new System.Collections.Concurrent.ConcurrentQueue<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = s => s.Name == "Busbar",
+            Sample = static (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
         await using var transport = new GatedTransport { Failure = new InvalidOperationException("broker down") };
         await using var bus = Bus(transport);
 
@@ -88,6 +96,9 @@ public sealed class TransportBusTests
         transport.Open();
 
         Assert.Equal(EventStatus.Failed, (await handle.AsTask().Within()).Status);
+        var span = Assert.Single(stopped, a => a.OperationName == "publish contract.orders.placed" && (string?)a.GetTagItem("messaging.message.id") == handle.EventId.ToString());
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Error, span.Status);
+        Assert.Equal(typeof(InvalidOperationException).FullName, span.GetTagItem("error.type"));
     }
 
     [Fact]
