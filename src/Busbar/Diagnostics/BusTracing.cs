@@ -104,6 +104,25 @@ internal static class BusTracing
         activity.Stop();
     }
 
+    /// <summary>Ends the publish span of an event the broker refused (a bus with a transport): error status and the exception's type.</summary>
+    public static void EndPublishFailed(EventContext context, Exception exception)
+    {
+        if (Volatile.Read(ref context.PublishStartTimestamp) != 0)
+        {
+            var started = Interlocked.Exchange(ref context.PublishStartTimestamp, 0);
+            if (started != 0)
+                BusMetrics.PublishFinished(context, context.Clock.GetElapsedTime(started), exception.GetType().FullName);
+        }
+
+        var activity = context.PublishActivity;
+        if (activity is null)
+            return;
+        context.PublishActivity = null;
+        activity.SetStatus(ActivityStatusCode.Error, "the broker did not accept the event");
+        activity.SetTag("error.type", exception.GetType().FullName);
+        activity.Stop();
+    }
+
     /// <summary>Starts the process span of one handler attempt and makes it current; default when nobody traces.</summary>
     public static ProcessSpan StartProcess(EventContext context, SubscriptionEntry entry)
     {

@@ -206,17 +206,16 @@ internal sealed class TransportLink : IAsyncDisposable
     public async Task WaitUntilSubscribedAsync(CancellationToken cancellationToken)
     {
         var target = _router.Version;
+
+        // A connect that failed throws here, with its own exception.
+        await _connect.WaitAsync(cancellationToken).ConfigureAwait(false);
         while (true)
         {
             var signal = Volatile.Read(ref _reconciled);
             if (Interlocked.Read(ref _reconciledVersion) >= target)
                 return;
-            if (_consumer.IsCompleted)
-            {
-                await _connect.ConfigureAwait(false);
-                throw new InvalidOperationException($"Bus '{_bus}' no longer consumes from its transport.");
-            }
-
+            if (_intake.IsCancellationRequested)
+                throw new BusStoppedException($"Bus '{_bus}' is stopped and no longer consumes from its transport.");
             await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
