@@ -1,0 +1,318 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Busbar.Benchmarks.Transport;
+using Busbar.Redis;
+using StackExchange.Redis;
+
+namespace Busbar.Benchmarks.Driver.Transports;
+
+/// <summary>
+/// The Redis rows of section (h), on one redis-server (no persistence) that every row shares under its own keys: raw
+/// StackExchange.Redis loops and the same work through a Busbar bus with <c>UseTransport(RedisTransport)</c>. Setup
+/// (filling a stream, deleting keys) stays outside the measured time.
+/// </summary>
+public sealed class RedisRows : IAsyncDisposable
+{
+    private readonly BenchRedisServer _server;
+    private readonly ConnectionMultiplexer _raw;
+    private readonly IDatabase _db;
+    private IRedisTransport? _publishTransport;
+    private IEventBus? _publishBus;
+    private int _next;
+
+    private RedisRows(BenchRedisServer server, ConnectionMultiplexer raw)
+    {
+        _server = server;
+        _raw = raw;
+        _db = raw.GetDatabase();
+    }
+
+    /// <summary>The server's address, for the fresh-process children.</summary>
+    public string Configuration => _server.Configuration;
+
+    public static async Task<RedisRows> StartAsync()
+    {
+        var server = await BenchRedisServer.StartAsync();
+        try
+        {
+            return new RedisRows(server, await ConnectionMultiplexer.ConnectAsync(server.Configuration));
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Raw: <c>XADD</c> of the JSON body, <see cref="TransportBench.Window"/> in flight, awaited together.</summary>
+    public async Task<TimeSpan> RawPublishAsync(int events, CancellationToken cancellationToken)
+    {
+        var key = $"rawp:{Interlocked.Increment(ref _next)}";
+        var started = Stopwatch.GetTimestamp();
+        await TransportBench.WindowedAsync(events, () => _db.StreamAddAsync(key, "body", TransportBench.OrderJson), cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        await _db.KeyDeleteAsync(key);
+        return elapsed;
+    }
+
+    /// <summary>Busbar: <c>bus.PublishAsync</c> of the event, <see cref="TransportBench.Window"/> handles awaited together (broker accepted).</summary>
+    public async Task<TimeSpan> BusPublishAsync(int events, CancellationToken cancellationToken)
+    {
+        if (_publishBus is null)
+        {
+            _publishTransport = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = Configuration, KeyPrefix = "busp:", ConsumerName = "bench-publisher" }, cancellationToken: cancellationToken);
+            _publishBus = new EventBusBuilder()
+                .WithOptions(new EventBusOptions { Name = "bench-redis-publisher" })
+                .UseTransport(_publishTransport, TransportBench.Registry(), new TransportBusOptions { Group = "bench-publisher" })
+                .Build();
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        await TransportBench.PublishThroughBusAsync(_publishBus, events, cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        await _db.KeyDeleteAsync("busp:stream:bench.orders.placed");
+        return elapsed;
+    }
+
+    /// <summary>
+    /// Raw: a stream filled with <paramref name="events"/> entries beforehand; measured from <c>XGROUP CREATE</c> at 0 through
+    /// <c>XREADGROUP COUNT 500</c> + one batched <c>XACK</c> per read until every entry is acknowledged.
+    /// </summary>
+    public async Task<TimeSpan> RawConsumeAsync(int events, CancellationToken cancellationToken)
+    {
+        var key = $"rawc:{Interlocked.Increment(ref _next)}";
+        await TransportBench.WindowedAsync(events, () => _db.StreamAddAsync(key, "body", TransportBench.OrderJson), cancellationToken);
+        var started = Stopwatch.GetTimestamp();
+        await _db.StreamCreateConsumerGroupAsync(key, "g", StreamPosition.Beginning);
+        var read = 0;
+        while (read < events)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var entries = await _db.StreamReadGroupAsync(key, "g", "bench", StreamPosition.NewMessages, 500);
+            if (entries.Length == 0)
+                continue;
+            var ids = new RedisValue[entries.Length];
+            for (var i = 0; i < entries.Length; i++)
+                ids[i] = entries[i].Id;
+            await _db.StreamAcknowledgeAsync(key, "g", ids);
+            read += entries.Length;
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        await _db.KeyDeleteAsync(key);
+        return elapsed;
+    }
+
+    /// <summary>
+    /// Busbar: the transport's stream filled with <paramref name="events"/> encoded events beforehand; measured from building
+    /// a bus with <c>UseTransport</c> and subscribing a no-op handler until the group has no pending entry left (every
+    /// delivery handled and acknowledged).
+    /// </summary>
+    public async Task<TimeSpan> BusConsumeAsync(int events, CancellationToken cancellationToken)
+    {
+        var prefix = $"busc{Interlocked.Increment(ref _next)}:";
+        var key = prefix + "stream:bench.orders.placed";
+        await using var transport = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = Configuration, KeyPrefix = prefix, ConsumerName = "bench", ReadBatchSize = 500 }, cancellationToken: cancellationToken);
+        foreach (var batch in TransportBench.EncodeOrders(events))
+            await transport.PublishAsync(batch, cancellationToken);
+
+        var handled = 0;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = Stopwatch.GetTimestamp();
+        var bus = new EventBusBuilder()
+            .WithOptions(new EventBusOptions { Name = "bench-redis-consumer", MaxConcurrentEvents = TransportBench.ConsumerConcurrency })
+            .UseTransport(transport, TransportBench.Registry(), new TransportBusOptions { Group = "g" })
+            .Build();
+        try
+        {
+            bus.Subscribe<OrderPlacedBench>((_, _, _) =>
+            {
+                if (Interlocked.Increment(ref handled) == events)
+                    all.TrySetResult();
+                return ValueTask.CompletedTask;
+            });
+            await all.Task.WaitAsync(cancellationToken);
+            await TransportBench.WaitUntilAsync(async () => (await _db.StreamPendingAsync(key, "g")).PendingMessageCount == 0, cancellationToken);
+            return Stopwatch.GetElapsedTime(started);
+        }
+        finally
+        {
+            await bus.StopAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+            await bus.DisposeAsync();
+            await _db.KeyDeleteAsync(key);
+        }
+    }
+
+    /// <summary>A latency row against <paramref name="configuration"/>: <c>raw</c> or <c>bus</c>.</summary>
+    public static async Task<ILatencyRow> CreateLatencyRowAsync(string kind, string configuration, CancellationToken cancellationToken) => kind switch
+    {
+        "raw" => await RawLatency.StartAsync(configuration),
+        "bus" => await BusLatency.StartAsync(configuration, cancellationToken),
+        _ => throw new ArgumentException($"unknown Redis latency row '{kind}' (raw or bus)", nameof(kind)),
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_publishBus is not null)
+        {
+            await _publishBus.StopAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+            await _publishBus.DisposeAsync();
+        }
+
+        if (_publishTransport is not null)
+            await _publishTransport.DisposeAsync();
+        await _raw.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Raw latency: <c>XADD</c> on one connection; a consumer loop on its own connection blocks in
+    /// <c>XREADGROUP … BLOCK 200</c> (a blocking read needs a connection of its own), records the arrival, then <c>XACK</c>s.
+    /// </summary>
+    private sealed class RawLatency : ILatencyRow
+    {
+        private readonly ConnectionMultiplexer _publisher;
+        private readonly ConnectionMultiplexer _consumer;
+        private readonly string _key = "latr:" + Guid.NewGuid().ToString("N");
+        private readonly LatencyArrival _arrival = new();
+        private readonly CancellationTokenSource _stop = new();
+        private Task _loop = Task.CompletedTask;
+
+        private RawLatency(ConnectionMultiplexer publisher, ConnectionMultiplexer consumer)
+        {
+            _publisher = publisher;
+            _consumer = consumer;
+        }
+
+        public string Name => "Redis raw: XADD → XREADGROUP BLOCK loop (own connection)";
+
+        public static async Task<RawLatency> StartAsync(string configuration)
+        {
+            var row = new RawLatency(await ConnectionMultiplexer.ConnectAsync(configuration), await ConnectionMultiplexer.ConnectAsync(configuration));
+            await row._publisher.GetDatabase().StreamCreateConsumerGroupAsync(row._key, "g", StreamPosition.Beginning, createStream: true);
+            using (ExecutionContext.SuppressFlow())
+                row._loop = Task.Run(row.ConsumeAsync);
+            return row;
+        }
+
+        public async Task<double> SampleAsync(long sequence, CancellationToken cancellationToken)
+        {
+            var arrived = _arrival.Expect(sequence);
+            var published = Stopwatch.GetTimestamp();
+            var body = JsonSerializer.SerializeToUtf8Bytes(new TransportLatencyPing(sequence, published), BenchTransportJson.Default.TransportLatencyPing);
+            await _publisher.GetDatabase().StreamAddAsync(_key, "body", body).WaitAsync(cancellationToken);
+            return TransportBench.Micros(published, await arrived.WaitAsync(cancellationToken));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _loop;
+            await _consumer.DisposeAsync();
+            await _publisher.DisposeAsync();
+            _stop.Dispose();
+        }
+
+        private async Task ConsumeAsync()
+        {
+            try
+            {
+                var db = _consumer.GetDatabase();
+                while (!_stop.IsCancellationRequested)
+                {
+                    var reply = await db.ExecuteAsync("XREADGROUP", "GROUP", "g", "c", "COUNT", "100", "BLOCK", "200", "STREAMS", _key, ">");
+                    if (reply.IsNull)
+                        continue;
+                    var ids = new List<RedisValue>();
+                    foreach (var entry in Entries(reply))
+                    {
+                        var parts = (RedisResult[])entry!;
+                        var fields = (RedisResult[])parts[1]!;
+                        var ping = JsonSerializer.Deserialize((byte[])fields[1]!, BenchTransportJson.Default.TransportLatencyPing)!;
+                        _arrival.Arrive(ping.Sequence, Stopwatch.GetTimestamp());
+                        ids.Add((RedisValue)parts[0]);
+                    }
+
+                    if (ids.Count > 0)
+                        await db.StreamAcknowledgeAsync(_key, "g", [.. ids]);
+                }
+            }
+            catch (Exception ex) when (!_stop.IsCancellationRequested)
+            {
+                _arrival.Fail(ex);
+            }
+        }
+
+        /// <summary>The entries of an <c>XREADGROUP</c> reply: RESP3 answers a map of stream → entries, RESP2 an array of [stream, entries].</summary>
+        private static IEnumerable<RedisResult> Entries(RedisResult reply) =>
+            reply.Resp3Type == ResultType.Map
+                ? reply.ToDictionary().Values.SelectMany(entries => (RedisResult[])entries!)
+                : ((RedisResult[])reply!).SelectMany(stream => (RedisResult[])((RedisResult[])stream!)[1]!);
+    }
+
+    /// <summary>
+    /// Busbar latency: a publishing bus and a consuming bus (one handler) in this process, each with its own
+    /// <c>RedisTransport</c> connection; the handler records its entry time.
+    /// </summary>
+    private sealed class BusLatency : ILatencyRow
+    {
+        private readonly IRedisTransport _publisherTransport;
+        private readonly IRedisTransport _consumerTransport;
+        private readonly IEventBus _publisher;
+        private readonly IEventBus _consumer;
+        private readonly LatencyArrival _arrival;
+
+        private BusLatency(IRedisTransport publisherTransport, IRedisTransport consumerTransport, LatencyArrival arrival)
+        {
+            _publisherTransport = publisherTransport;
+            _consumerTransport = consumerTransport;
+            _publisher = new EventBusBuilder()
+                .WithOptions(new EventBusOptions { Name = "bench-latency-publisher" })
+                .UseTransport(publisherTransport, TransportBench.Registry(), new TransportBusOptions { Group = "publisher" })
+                .Build();
+            _consumer = new EventBusBuilder()
+                .WithOptions(new EventBusOptions { Name = "bench-latency-consumer" })
+                .UseTransport(consumerTransport, TransportBench.Registry(), new TransportBusOptions { Group = "consumer" })
+                .Build();
+            _consumer.Subscribe<TransportLatencyPing>((ping, _, _) =>
+            {
+                arrival.Arrive(ping.Sequence, Stopwatch.GetTimestamp());
+                return ValueTask.CompletedTask;
+            });
+            _arrival = arrival;
+        }
+
+        public string Name => "Busbar bus.PublishAsync → Redis → handler (two buses)";
+
+        public static async Task<BusLatency> StartAsync(string configuration, CancellationToken cancellationToken)
+        {
+            var prefix = "latb" + Guid.NewGuid().ToString("N")[..8] + ":";
+            var publisher = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = configuration, KeyPrefix = prefix, ConsumerName = "publisher" }, cancellationToken: cancellationToken);
+            var consumer = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = configuration, KeyPrefix = prefix, ConsumerName = "consumer" }, cancellationToken: cancellationToken);
+            return new BusLatency(publisher, consumer, new LatencyArrival());
+        }
+
+        public async Task<double> SampleAsync(long sequence, CancellationToken cancellationToken)
+        {
+            var arrived = _arrival.Expect(sequence);
+            var published = Stopwatch.GetTimestamp();
+            var handle = await _publisher.PublishAsync(new TransportLatencyPing(sequence, published), cancellationToken: cancellationToken);
+            var outcome = await handle.WaitAsync(cancellationToken);
+            if (!outcome.IsSuccess)
+                throw new InvalidOperationException($"latency publish {sequence} ended {outcome.Status}");
+            return TransportBench.Micros(published, await arrived.WaitAsync(cancellationToken));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var bus in new[] { _publisher, _consumer })
+            {
+                await bus.StopAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+                await bus.DisposeAsync();
+            }
+
+            await _consumerTransport.DisposeAsync();
+            await _publisherTransport.DisposeAsync();
+        }
+    }
+}
