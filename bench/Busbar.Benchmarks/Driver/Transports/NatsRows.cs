@@ -18,6 +18,7 @@ public sealed class NatsRows : IAsyncDisposable
     private readonly BenchNatsServer _server;
     private readonly NatsConnection _raw;
     private readonly NatsJSContext _js;
+    private INatsTransport? _transport;
     private INatsTransport? _publishTransport;
     private IEventBus? _publishBus;
     private bool _rawPublishStream;
@@ -65,6 +66,19 @@ public sealed class NatsRows : IAsyncDisposable
         return elapsed;
     }
 
+    /// <summary>The transport API alone: <c>IEventTransport.PublishAsync</c> of encoded events (encoded beforehand) in batches of <see cref="TransportBench.Window"/>.</summary>
+    public async Task<TimeSpan> TransportPublishAsync(int events, CancellationToken cancellationToken)
+    {
+        _transport ??= await NatsTransport.ConnectAsync(new NatsTransportOptions { Url = Url, StreamName = "TP", SubjectPrefix = "tp" }, cancellationToken: cancellationToken);
+        var batches = TransportBench.EncodeOrders(events);
+        var started = Stopwatch.GetTimestamp();
+        foreach (var batch in batches)
+            await _transport.PublishAsync(batch, cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        await _js.PurgeStreamAsync("TP", new StreamPurgeRequest(), cancellationToken);
+        return elapsed;
+    }
+
     /// <summary>Busbar: <c>bus.PublishAsync</c> of the event, <see cref="TransportBench.Window"/> handles awaited together (broker acknowledged).</summary>
     public async Task<TimeSpan> BusPublishAsync(int events, CancellationToken cancellationToken)
     {
@@ -108,6 +122,33 @@ public sealed class NatsRows : IAsyncDisposable
                     break;
             }
 
+            await WaitUntilAckedAsync(stream, cancellationToken);
+            return Stopwatch.GetElapsedTime(started);
+        }
+        finally
+        {
+            await _js.DeleteStreamAsync(stream, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// The transport API alone: its stream filled beforehand; measured from <c>SubscribeAsync</c>
+    /// (<see cref="TransportBench.ConsumerConcurrency"/> in flight) through reading every delivery and acking it
+    /// (<see cref="TransportBench.Window"/> acks awaited together) until the consumer has nothing pending or unacknowledged.
+    /// </summary>
+    public async Task<TimeSpan> TransportConsumeAsync(int events, CancellationToken cancellationToken)
+    {
+        var n = Interlocked.Increment(ref _next);
+        var stream = $"TC{n}";
+        try
+        {
+            await using var transport = await NatsTransport.ConnectAsync(new NatsTransportOptions { Url = Url, StreamName = stream, SubjectPrefix = $"tc{n}" }, cancellationToken: cancellationToken);
+            foreach (var batch in TransportBench.EncodeOrders(events))
+                await transport.PublishAsync(batch, cancellationToken);
+
+            var started = Stopwatch.GetTimestamp();
+            await using var subscription = await transport.SubscribeAsync(new() { Group = "g", Patterns = ["bench.orders.placed"], MaxInFlight = TransportBench.ConsumerConcurrency }, cancellationToken);
+            await TransportBench.ReadAndAckAsync(subscription, events, cancellationToken);
             await WaitUntilAckedAsync(stream, cancellationToken);
             return Stopwatch.GetElapsedTime(started);
         }
@@ -181,6 +222,8 @@ public sealed class NatsRows : IAsyncDisposable
 
         if (_publishTransport is not null)
             await _publishTransport.DisposeAsync();
+        if (_transport is not null)
+            await _transport.DisposeAsync();
         await _raw.DisposeAsync();
         await _server.DisposeAsync();
     }

@@ -16,6 +16,7 @@ public sealed class RedisRows : IAsyncDisposable
     private readonly BenchRedisServer _server;
     private readonly ConnectionMultiplexer _raw;
     private readonly IDatabase _db;
+    private IRedisTransport? _transport;
     private IRedisTransport? _publishTransport;
     private IEventBus? _publishBus;
     private int _next;
@@ -52,6 +53,19 @@ public sealed class RedisRows : IAsyncDisposable
         await TransportBench.WindowedAsync(events, () => _db.StreamAddAsync(key, "body", TransportBench.OrderJson), cancellationToken);
         var elapsed = Stopwatch.GetElapsedTime(started);
         await _db.KeyDeleteAsync(key);
+        return elapsed;
+    }
+
+    /// <summary>The transport API alone: <c>IEventTransport.PublishAsync</c> of encoded events (encoded beforehand) in batches of <see cref="TransportBench.Window"/>.</summary>
+    public async Task<TimeSpan> TransportPublishAsync(int events, CancellationToken cancellationToken)
+    {
+        _transport ??= await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = Configuration, KeyPrefix = "tp:", ConsumerName = "bench-transport" }, cancellationToken: cancellationToken);
+        var batches = TransportBench.EncodeOrders(events);
+        var started = Stopwatch.GetTimestamp();
+        foreach (var batch in batches)
+            await _transport.PublishAsync(batch, cancellationToken);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        await _db.KeyDeleteAsync("tp:stream:bench.orders.placed");
         return elapsed;
     }
 
@@ -99,6 +113,32 @@ public sealed class RedisRows : IAsyncDisposable
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
+        await _db.KeyDeleteAsync(key);
+        return elapsed;
+    }
+
+    /// <summary>
+    /// The transport API alone: its stream filled beforehand; measured from <c>SubscribeAsync</c> (group at 0,
+    /// <see cref="TransportBench.ConsumerConcurrency"/> in flight, <c>ReadBatchSize = 500</c>) through reading every delivery and
+    /// acking it (<see cref="TransportBench.Window"/> acks awaited together) until the group has no pending entry left.
+    /// </summary>
+    public async Task<TimeSpan> TransportConsumeAsync(int events, CancellationToken cancellationToken)
+    {
+        var prefix = $"tc{Interlocked.Increment(ref _next)}:";
+        var key = prefix + "stream:bench.orders.placed";
+        await using var transport = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = Configuration, KeyPrefix = prefix, ConsumerName = "bench", ReadBatchSize = 500 }, cancellationToken: cancellationToken);
+        foreach (var batch in TransportBench.EncodeOrders(events))
+            await transport.PublishAsync(batch, cancellationToken);
+
+        TimeSpan elapsed;
+        var started = Stopwatch.GetTimestamp();
+        await using (var subscription = await transport.SubscribeAsync(new() { Group = "g", Patterns = ["bench.orders.placed"], MaxInFlight = TransportBench.ConsumerConcurrency }, cancellationToken))
+        {
+            await TransportBench.ReadAndAckAsync(subscription, events, cancellationToken);
+            await TransportBench.WaitUntilAsync(async () => (await _db.StreamPendingAsync(key, "g")).PendingMessageCount == 0, cancellationToken);
+            elapsed = Stopwatch.GetElapsedTime(started);
+        }
+
         await _db.KeyDeleteAsync(key);
         return elapsed;
     }
@@ -161,6 +201,8 @@ public sealed class RedisRows : IAsyncDisposable
 
         if (_publishTransport is not null)
             await _publishTransport.DisposeAsync();
+        if (_transport is not null)
+            await _transport.DisposeAsync();
         await _raw.DisposeAsync();
         await _server.DisposeAsync();
     }

@@ -68,6 +68,31 @@ public static class TransportBench
         }
     }
 
+    /// <summary>
+    /// Reads <paramref name="count"/> deliveries of a transport subscription and acks each, up to <see cref="Window"/> acks
+    /// awaited together (as concurrent handlers would settle them).
+    /// </summary>
+    public static async Task ReadAndAckAsync(ITransportSubscription subscription, int count, CancellationToken cancellationToken)
+    {
+        var acks = new Task[Window];
+        var pending = 0;
+        var read = 0;
+        await foreach (var delivery in subscription.ReadAllAsync(cancellationToken))
+        {
+            acks[pending++] = delivery.AckAsync(cancellationToken).AsTask();
+            if (pending == Window)
+            {
+                await Task.WhenAll(acks);
+                pending = 0;
+            }
+
+            if (++read == count)
+                break;
+        }
+
+        await Task.WhenAll(acks[..pending]);
+    }
+
     /// <summary>Polls <paramref name="condition"/> every millisecond until it holds; the token bounds the wait.</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken cancellationToken)
     {
