@@ -14,7 +14,7 @@ namespace Busbar.Benchmarks.Transport;
 /// invocation to one file-backed stream. Baseline: NATS.Net JetStream publishes with <c>Nats-Msg-Id</c>, 256 awaiting
 /// their acknowledgement (the raw reference of distributed-transports.md 4.3). Busbar:
 /// <see cref="IEventTransport.PublishAsync"/> in batches of 256 through its window (envelope, subject, message id,
-/// bounded attempt). Busbar bus: <c>bus.PublishAsync</c> on a bus with <c>UseTransport(NatsTransport)</c>, 256 publishes then
+/// bounded attempt). Busbar bus: <c>bus.PublishAsync</c> on a bus with <c>UseNats</c>, 256 publishes then
 /// their handles awaited together (each completes with the JetStream acknowledgement). Target ≥ 0.7× the baseline's rate
 /// for the bus (issue 15); the driver's section (h) measures the same in events/s with interleaved rounds.
 /// </summary>
@@ -28,7 +28,6 @@ public class NatsPublishBenchmarks
     private NatsConnection _raw = null!;
     private NatsJSContext _js = null!;
     private INatsTransport _transport = null!;
-    private INatsTransport _busTransport = null!;
     private IEventBus _bus = null!;
     private EnvelopeCodec _codec = null!;
     private OrderPlacedBench _body = null!;
@@ -50,10 +49,9 @@ public class NatsPublishBenchmarks
         _body = new OrderPlacedBench(42, new string('x', 64), 99.5m);
         _rawBody = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(_body, BenchTransportJson.Default.OrderPlacedBench);
         Encode();
-        _busTransport = await NatsTransport.ConnectAsync(new NatsTransportOptions { Url = _server.Url, StreamName = "BUSB", SubjectPrefix = "busb" });
         _bus = new EventBusBuilder()
             .WithOptions(new EventBusOptions { Name = "bench-nats-bus" })
-            .UseTransport(_busTransport, TransportBench.Registry(), new TransportBusOptions { Group = "bench-publisher" })
+            .UseNats(new NatsTransportOptions { Url = _server.Url, StreamName = "BUSB", SubjectPrefix = "busb" }, TransportBench.Registry(), new TransportBusOptions { Group = "bench-publisher" })
             .Build();
     }
 
@@ -62,7 +60,6 @@ public class NatsPublishBenchmarks
     {
         await _bus.StopAsync(TimeSpan.FromSeconds(10));
         await _bus.DisposeAsync();
-        await _busTransport.DisposeAsync();
         await _transport.DisposeAsync();
         await _raw.DisposeAsync();
         await _server.DisposeAsync();

@@ -13,7 +13,7 @@ namespace Busbar.Benchmarks.Transport;
 /// per invocation to one stream. Baseline: StackExchange.Redis <c>XADD</c> with 256 commands in flight (the raw
 /// reference of distributed-transports.md 7.2). Busbar: <see cref="IEventTransport.PublishAsync"/> in batches of 256
 /// through its window (names set, envelope, XADD, one doorbell per batch). Busbar bus: <c>bus.PublishAsync</c> on a bus
-/// with <c>UseTransport(RedisTransport)</c>, 256 publishes then their handles awaited together (each completes when Redis
+/// with <c>UseRedis</c>, 256 publishes then their handles awaited together (each completes when Redis
 /// accepted the event). Target ≥ 0.6× the baseline's rate for the bus (issue 14); the driver's section (h) measures the
 /// same in events/s with interleaved rounds.
 /// </summary>
@@ -27,7 +27,6 @@ public class RedisPublishBenchmarks
     private ConnectionMultiplexer _raw = null!;
     private IDatabase _db = null!;
     private IRedisTransport _transport = null!;
-    private IRedisTransport _busTransport = null!;
     private IEventBus _bus = null!;
     private byte[] _rawBody = null!;
     private TransportMessage[][] _batches = null!;
@@ -48,10 +47,9 @@ public class RedisPublishBenchmarks
             .Select(_ => codec.Encode(new EventEnvelope { EventId = Guid.CreateVersion7(), Name = "bench.orders.placed", CreatedAt = DateTimeOffset.UnixEpoch }, body))
             .ToArray();
         _batches = messages.Chunk(Window).ToArray();
-        _busTransport = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = _server.Configuration, KeyPrefix = "busb:", ConsumerName = "bench-bus" });
         _bus = new EventBusBuilder()
             .WithOptions(new EventBusOptions { Name = "bench-redis-bus" })
-            .UseTransport(_busTransport, TransportBench.Registry(), new TransportBusOptions { Group = "bench-publisher" })
+            .UseRedis(new RedisTransportOptions { Configuration = _server.Configuration, KeyPrefix = "busb:", ConsumerName = "bench-bus" }, TransportBench.Registry(), new TransportBusOptions { Group = "bench-publisher" })
             .Build();
     }
 
@@ -60,7 +58,6 @@ public class RedisPublishBenchmarks
     {
         await _bus.StopAsync(TimeSpan.FromSeconds(10));
         await _bus.DisposeAsync();
-        await _busTransport.DisposeAsync();
         await _transport.DisposeAsync();
         await _raw.DisposeAsync();
         await _server.DisposeAsync();

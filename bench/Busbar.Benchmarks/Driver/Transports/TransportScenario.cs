@@ -91,11 +91,11 @@ public static class TransportScenario
         text.AppendLine("### Throughput");
         text.AppendLine();
         text.AppendLine("Publish rows: a windowed loop, 256 publishes started and then awaited together, and again — raw: the client's publish tasks " +
-            "(XADD; JetStream publish awaiting its PubAck); Busbar: `bus.PublishAsync(event)` 256 times, then each handle awaited, which on a bus " +
-            "with a transport completes when the broker accepted the event (as a user awaiting the handle would). The raw rows send the ~100-byte JSON " +
+            "(XADD; JetStream publish awaiting its PubAck); Busbar: on a bus built with `UseRedis` / `UseNats`, `bus.PublishAsync(event)` 256 times, then each " +
+            "handle awaited, which on a bus with a transport completes when the broker accepted the event (as a user awaiting the handle would). The raw rows send the ~100-byte JSON " +
             "body alone; Busbar sends its envelope (ids, name, time, body). The transport publish row sends events encoded beforehand in batches of 256. " +
             "Consume rows: the stream is filled beforehand (not measured); the clock runs from creating the group or consumer (raw) or building the bus " +
-            $"with `UseTransport` and subscribing one no-op handler (Busbar, `MaxConcurrentEvents = {TransportBench.ConsumerConcurrency}`, so " +
+            $"with `UseTransport` over the transport that filled the stream (so connecting is not timed) and subscribing one no-op handler (Busbar, `MaxConcurrentEvents = {TransportBench.ConsumerConcurrency}`, so " +
             $"{TransportBench.ConsumerConcurrency} deliveries in flight; Redis `ReadBatchSize = 500`) or subscribing the transport alone (same in-flight bound, " +
             "each delivery acked, 256 acks awaited together) until the broker counts no entry pending or unacknowledged.");
         text.AppendLine();
