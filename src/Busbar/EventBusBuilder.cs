@@ -98,7 +98,7 @@ public sealed partial class EventBusBuilder
     /// <summary>
     /// Makes the bus durable on this machine: every published event is appended to a write-ahead log
     /// in <paramref name="directory"/> before it is admitted, handler completion is recorded, and
-    /// unfinished work is re-dispatched after a restart once its named subscriptions are registered.
+    /// pending events are re-dispatched after a restart once its named subscriptions are registered.
     /// </summary>
     /// <param name="directory">The log directory; created if missing. One bus or process at a time (a lock file enforces it).</param>
     /// <param name="serializerOptions">How payloads are serialized. Give a source-generated <c>JsonSerializerContext</c> as the type resolver for trimming and AOT.</param>

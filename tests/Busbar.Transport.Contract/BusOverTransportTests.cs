@@ -297,7 +297,7 @@ public abstract class BusOverTransportTests : IAsyncLifetime
         var context = await redelivered.Task.WaitAsync(Patience);
 
         Assert.False(report.Completed);
-        Assert.Equal(1, report.LeftInBroker);
+        Assert.Equal(1, report.PendingInBroker);
         Assert.Equal(1, report.Cancelled);
         Assert.Equal(handle.EventId, context.EventId);
         Assert.Equal(2, context.Attempt);
@@ -326,7 +326,7 @@ public abstract class BusOverTransportTests : IAsyncLifetime
         var report = await stopping.WaitAsync(Patience);
 
         Assert.True(report.Completed);
-        Assert.Equal(0, report.LeftInBroker);
+        Assert.Equal(0, report.PendingInBroker);
         Assert.Equal(Volatile.Read(ref started), transport.Acked.Count);
     }
 

@@ -28,11 +28,11 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
         {
             Id = EventIds.Create(bus.TimeProvider.GetUtcNow()),
             Context = context,
-            Subscription = subscription.Name,
+            SubscriptionName = subscription.Name,
             Attempts = result.Attempts,
             Exception = exception,
             ExceptionType = exception?.GetType().FullName ?? "unknown",
-            Reason = exception?.Message ?? result.Status.ToString(),
+            ExceptionMessage = exception?.Message ?? result.Status.ToString(),
             FailedAt = bus.TimeProvider.GetUtcNow(),
         };
         Add(letter, subscription);
@@ -50,7 +50,7 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
 
     public void Add(DeadLetter letter, SubscriptionEntry? subscription)
     {
-        bus.Metrics.DeadLettered(letter.Context, letter.Subscription);
+        bus.Metrics.DeadLettered(letter.Context, letter.SubscriptionName);
         lock (_lock)
         {
             if (_entries.Count >= capacity && _entries.First is { } oldest)
@@ -85,9 +85,9 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
             entry = node.Value;
         }
 
-        var subscription = entry.Subscription is { IsActive: true } live ? live : bus.FindSubscription(entry.Letter.Subscription);
+        var subscription = entry.Subscription is { IsActive: true } live ? live : bus.FindSubscription(entry.Letter.SubscriptionName);
         if (subscription is null)
-            throw new InvalidOperationException($"Dead letter {id} belongs to subscription '{entry.Letter.Subscription}', which is not registered on bus '{bus.Name}'.");
+            throw new InvalidOperationException($"Dead letter {id} belongs to subscription '{entry.Letter.SubscriptionName}', which is not registered on bus '{bus.Name}'.");
         lock (_lock)
         {
             if (!_byId.Remove(id, out var node))

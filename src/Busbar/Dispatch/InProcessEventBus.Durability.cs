@@ -50,13 +50,13 @@ internal sealed partial class InProcessEventBus
         OnAdmitted(context);
     }
 
-    public WriteAheadLogStatus? WriteAheadLog => _journal is null
+    public WriteAheadLogStatus? GetWriteAheadLogStatus() => _journal is null
         ? null
         : new WriteAheadLogStatus
         {
             Directory = _journal.Log.Directory,
-            WaitingEvents = _journal.WaitingCount,
-            WaitingBySubscription = _journal.Waiting,
+            PendingEvents = _journal.WaitingCount,
+            PendingBySubscription = _journal.Waiting,
             Problems = _journal.Problems,
         };
 }

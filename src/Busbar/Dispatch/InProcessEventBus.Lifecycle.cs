@@ -78,15 +78,15 @@ internal sealed partial class InProcessEventBus
             Log.StopAbandoned(Logger, Name, _inFlight.Value);
         }
 
-        long leftInBroker = 0;
+        long pendingInBroker = 0;
         if (_link is not null)
         {
             // Deliveries given back (cancelled by the stop) and any still running: none was acknowledged, all come again.
-            leftInBroker = _transportSettler!.Returned + _link.Running;
+            pendingInBroker = _transportSettler!.Returned + _link.Running;
             await _link.DisposeAsync().ConfigureAwait(false);
         }
 
-        long leftInLog = 0;
+        long pendingInLog = 0;
         if (_journal is not null)
         {
             // Publishes still writing their record end in admission (the queue is closed: refused) within one flush.
@@ -106,7 +106,7 @@ internal sealed partial class InProcessEventBus
             var waiting = _journal.WaitingCount;
             if (waiting > 0)
                 Log.RecoveryUnclaimed(Logger, _journal.Log.Directory, waiting, string.Join(", ", _journal.Waiting.Keys));
-            leftInLog = _journal.CancelledDurable + waiting;
+            pendingInLog = _journal.CancelledDurable + waiting;
             await _journal.DisposeAsync().ConfigureAwait(false);
         }
 
@@ -117,9 +117,10 @@ internal sealed partial class InProcessEventBus
         {
             Drained = Metrics.ProcessedCount - processedBefore - cancelled,
             Cancelled = cancelled,
-            Dropped = Metrics.DroppedCount + Metrics.RejectedCount,
-            LeftInLog = leftInLog,
-            LeftInBroker = leftInBroker,
+            Dropped = Metrics.DroppedCount,
+            Rejected = Metrics.RejectedCount,
+            PendingInLog = pendingInLog,
+            PendingInBroker = pendingInBroker,
             Completed = completed,
             Elapsed = TimeProvider.GetElapsedTime(start),
         };

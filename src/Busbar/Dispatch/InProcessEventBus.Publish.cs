@@ -284,11 +284,11 @@ internal sealed partial class InProcessEventBus
             _inFlight.SignalDrained();
         EventLog.Refused(context, status);
         BusTracing.EndPublish(context, status);
-        if (Options.OnEventDropped is { } callback)
+        if (Options.OnEventShed is { } callback)
         {
             try
             {
-                callback(new EventDroppedArguments(context, status));
+                callback(new EventShedArguments(context, status));
             }
             catch (Exception ex)
             {
@@ -321,13 +321,13 @@ internal sealed partial class InProcessEventBus
                 context.Headers = headers;
         }
 
-        if (queued || options?.Timeout is not null)
+        if (queued || options?.DeadlineAfter is not null)
         {
             var createdAt = now ?? TimeProvider.GetUtcNow();
             context.CreatedAt = createdAt;
             if (options?.EventId is null)
                 context.EventId = EventIds.Create(createdAt);
-            if (options?.Timeout is { } timeout)
+            if (options?.DeadlineAfter is { } timeout)
                 context.Deadline = createdAt + timeout;
         }
 

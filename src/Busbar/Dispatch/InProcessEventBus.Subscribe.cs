@@ -47,7 +47,7 @@ internal sealed partial class InProcessEventBus
         options ??= s_defaultSubscription;
         options.Validate();
         if (_journal is not null && options.Name is null)
-            throw new ArgumentException($"Bus '{Name}' has a write-ahead log, so every subscription needs SubscriptionOptions.Name: recovery finds unfinished work by subscription name after a restart.", nameof(options));
+            throw new ArgumentException($"Bus '{Name}' has a write-ahead log, so every subscription needs SubscriptionOptions.Name: recovery finds pending events by subscription name after a restart.", nameof(options));
         return options;
     }
 

@@ -101,7 +101,7 @@ internal sealed class TransportSettler(TransportBusOptions options, BusMetrics m
                 if (result.Status is HandlerStatus.Failed or HandlerStatus.TimedOut)
                 {
                     var why = result.Status == HandlerStatus.TimedOut ? "timed out" : $"failed ({result.Exception?.GetType().FullName ?? "no exception"})";
-                    return ($"Handler '{result.Subscription}' {why} on delivery {deliveries}, the maximum", result.Subscription);
+                    return ($"Handler '{result.SubscriptionName}' {why} on delivery {deliveries}, the maximum", result.SubscriptionName);
                 }
             }
         }

@@ -128,7 +128,7 @@ internal sealed class DurableJournal : IAsyncDisposable
             if (!entry.HasStableName)
                 continue;
             var result = results is not null && i < results.Length ? results[i] : default;
-            var status = result.Subscription is null ? HandlerStatus.Succeeded : result.Status;
+            var status = result.SubscriptionName is null ? HandlerStatus.Succeeded : result.Status;
             switch (status)
             {
                 case HandlerStatus.Succeeded:
@@ -176,10 +176,10 @@ internal sealed class DurableJournal : IAsyncDisposable
         {
             DeadLetterId = letter.Id,
             EventId = context.EventId,
-            SubscriptionName = letter.Subscription,
+            SubscriptionName = letter.SubscriptionName,
             Attempts = letter.Attempts,
             ExceptionType = letter.ExceptionType,
-            ExceptionMessage = letter.Reason,
+            ExceptionMessage = letter.ExceptionMessage,
             FailedAt = letter.FailedAt,
         }));
     }
@@ -287,10 +287,10 @@ internal sealed class DurableJournal : IAsyncDisposable
         {
             Id = EventIds.Create(_bus.TimeProvider.GetUtcNow()),
             Context = context,
-            Subscription = entry.Name,
+            SubscriptionName = entry.Name,
             Attempts = 0,
             ExceptionType = typeof(InvalidDataException).FullName!,
-            Reason = reason,
+            ExceptionMessage = reason,
             FailedAt = _bus.TimeProvider.GetUtcNow(),
         };
         _bus.DeadLetterStore.Add(letter, entry);
@@ -318,10 +318,10 @@ internal sealed class DurableJournal : IAsyncDisposable
         {
             Id = dead.DeadLetter.DeadLetterId,
             Context = FromRecord(record, payload, record.Attempt),
-            Subscription = dead.DeadLetter.SubscriptionName,
+            SubscriptionName = dead.DeadLetter.SubscriptionName,
             Attempts = dead.DeadLetter.Attempts,
             ExceptionType = dead.DeadLetter.ExceptionType,
-            Reason = dead.DeadLetter.ExceptionMessage,
+            ExceptionMessage = dead.DeadLetter.ExceptionMessage,
             FailedAt = dead.DeadLetter.FailedAt,
         };
     }
