@@ -97,7 +97,7 @@ public static class TransportScenario
             "Consume rows: the stream is filled beforehand (not measured); the clock runs from creating the group or consumer (raw) or building the bus " +
             $"with `UseTransport` over the transport that filled the stream (so connecting is not timed) and subscribing one no-op handler (Busbar, `MaxConcurrentEvents = {TransportBench.ConsumerConcurrency}`, so " +
             $"{TransportBench.ConsumerConcurrency} deliveries in flight; Redis `ReadBatchSize = 500`) or subscribing the transport alone (same in-flight bound, " +
-            "each delivery acked, 256 acks awaited together) until the broker counts no entry pending or unacknowledged.");
+            "each delivery acked, 256 acks awaited together, no envelope decoded) until the broker counts no entry pending or unacknowledged.");
         text.AppendLine();
         text.Append(throughput);
         text.AppendLine();
