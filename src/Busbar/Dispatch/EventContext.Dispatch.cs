@@ -47,6 +47,36 @@ public sealed partial class EventContext
     /// <summary>Its place among the queued events of its priority, oldest first, while queued.</summary>
     internal EventLinks AgeLinks;
 
+    /// <summary>The handler of this event that flows holding the event as their ambient frame see (see <see cref="Ambient.Enter"/>).</summary>
+    internal SubscriptionEntry? AmbientSubscription;
+
+    private volatile bool _ambientClosed;
+    private bool _isAmbient;
+
+    /// <summary>Installed as an ambient frame: flows may hold it after the event ends, so it is never reused for another event.</summary>
+    internal bool IsAmbient => _isAmbient;
+
+    /// <summary>The event's handlers have ended: flows still holding it as their frame see no handler.</summary>
+    internal bool IsAmbientClosed => _ambientClosed;
+
+    internal void MarkAmbient() => _isAmbient = true;
+
+    internal void CloseAmbient() => _ambientClosed = true;
+
+    /// <summary>What a flow holding this event as its frame sees: the event and its running handler, or nothing once it ended.</summary>
+    internal void AmbientVisible(out EventContext? context, out SubscriptionEntry? subscription)
+    {
+        if (_ambientClosed)
+        {
+            context = null;
+            subscription = null;
+            return;
+        }
+
+        context = this;
+        subscription = AmbientSubscription;
+    }
+
     private void ResetDispatchState()
     {
         _stage = StageCreated;
@@ -61,6 +91,8 @@ public sealed partial class EventContext
         IsLogged = false;
         TakeLinks = default;
         AgeLinks = default;
+        Debug.Assert(!_isAmbient, "A context installed as an ambient frame is never reused.");
+        AmbientSubscription = null;
     }
 
     internal bool IsCompleted => Volatile.Read(ref _stage) == StageCompleted;

@@ -43,7 +43,8 @@ internal sealed partial class InProcessEventBus
         }
 
         var pending = _dispatcher.DispatchAsync(context, route, cancellationToken, frame, recordResults: false);
-        if (pending.IsCompletedSuccessfully && pending.Result == EventStatus.Completed)
+        // A context the dispatcher installed as an ambient frame may be held by work its handlers left running: never reused.
+        if (pending.IsCompletedSuccessfully && pending.Result == EventStatus.Completed && !context.IsAmbient)
         {
             InlineContexts.Return(context);
             return default;

@@ -35,7 +35,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     /// <see langword="default"/> for queued events, whose handlers see the stop token alone.
     /// </param>
     /// <param name="callerFrame">
-    /// <see langword="null"/>: the event gets an ambient frame of its own, closed when it ends (queued events,
+    /// <see langword="null"/>: the event is its own ambient frame, closed when it ends (queued events,
     /// <c>InvokeAsync</c>, queue jumps, re-drives). Otherwise the calling flow's frame, pointed at the event
     /// without allocating and restored before returning (<c>SendAsync</c>); see <see cref="Ambient"/>.
     /// </param>
@@ -58,12 +58,14 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
             && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null;
         if (!fast)
-            return DispatchGeneralAsync(context, route, token, 0, null, default, null);
+            return DispatchGeneralAsync(context, route, token, 0, framed: false, default, null);
 
         var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var handlerToken = token.CanBeCanceled ? token : stopToken;
-        var eventFrame = callerFrame is null ? Ambient.Install(context, null) : null;
+        var ownFrame = callerFrame is null;
+        if (ownFrame)
+            Ambient.Enter(context);
         var thread = Environment.CurrentManagedThreadId;
         var savedSyncThread = callerFrame?.SyncThread ?? 0;
         var savedSyncContext = callerFrame?.SyncContext;
@@ -84,9 +86,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 continue;
             }
 
-            if (eventFrame is not null)
+            if (ownFrame)
             {
-                eventFrame.Subscription = entry;
+                context.AmbientSubscription = entry;
             }
             else
             {
@@ -111,11 +113,10 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             {
                 span.Detach();
                 var resumeAt = timed ? start : _time.GetTimestamp();
-                if (eventFrame is not null)
+                if (ownFrame)
                 {
-                    // The handler went asynchronous holding the event's frame: nobody else may mutate it until the event ends.
-                    eventFrame.OwnerThread = -1;
-                    return DispatchGeneralAsync(context, route, token, i, eventFrame, pending, new Resume(resumeAt, null, null, null, 0, span));
+                    // The handler went asynchronous holding the event as its frame; the event stays its frame until it ends.
+                    return DispatchGeneralAsync(context, route, token, i, framed: true, pending, new Resume(resumeAt, null, null, null, 0, span));
                 }
 
                 // The handler went asynchronous holding the caller's frame: it names the event for every flow
@@ -128,7 +129,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 caller.SyncThread = savedSyncThread;
                 caller.SyncContext = savedSyncContext;
                 caller.SyncSubscription = savedSyncSubscription;
-                return DispatchGeneralAsync(context, route, token, i, null, pending, resume);
+                return DispatchGeneralAsync(context, route, token, i, framed: false, pending, resume);
             }
 
             var end = timed ? _time.GetTimestamp() : 0;
@@ -158,9 +159,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
         }
 
-        if (eventFrame is not null)
+        if (ownFrame)
         {
-            eventFrame.Close();
+            context.CloseAmbient();
         }
         else
         {
@@ -191,9 +192,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
 
     /// <summary>
     /// The general path: policies, parallel tiers, first-wins, and handlers the synchronous path left running.
-    /// <c>eventFrame</c> is the event's own frame when the synchronous path installed one; otherwise this method installs it.
+    /// <c>framed</c>: the synchronous path already made the event the flow's frame; otherwise this method does.
     /// </summary>
-    private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, AmbientFrame? eventFrame, ValueTask<object?> inFlight, Resume? resume)
+    private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, bool framed, ValueTask<object?> inFlight, Resume? resume)
     {
         var entries = route.Entries;
         var results = context.Results ??= new HandlerResult[entries.Length];
@@ -202,7 +203,8 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         var completion = options?.Completion ?? defaults.Completion;
         using var run = EventCancellation.Create(stopToken, token, context.Deadline, completion, _time, logger);
         EventStatus status;
-        var frame = eventFrame ?? Ambient.Install(context, null);
+        if (!framed)
+            Ambient.Enter(context);
         try
         {
             var index = startIndex;
@@ -244,16 +246,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 var tierEnd = TierEnd(tiers, entries.Length, index);
                 if (concurrency == HandlerConcurrency.Parallel && tierEnd - index > 1)
                 {
-                    // Each handler starts on this thread and runs until its first await; the tier
-                    // then waits for all of them. No thread-pool hop for handlers that finish at once.
-                    var tasks = new ValueTask<HandlerResult>[tierEnd - index];
-                    for (var i = index; i < tierEnd; i++)
-                        tasks[i - index] = RunInOwnFrameAsync(context, entries[i], run);
-                    for (var i = index; i < tierEnd; i++)
-                    {
-                        results[i] = await tasks[i - index].ConfigureAwait(false);
-                        succeeded |= results[i].Status == HandlerStatus.Succeeded;
-                    }
+                    succeeded |= await RunParallelTierAsync(context, entries, results, index, tierEnd, run).ConfigureAwait(false);
                 }
                 else
                 {
@@ -265,8 +258,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                             break;
                         }
 
-                        frame.Context = context;
-                        frame.Subscription = entries[i];
+                        context.AmbientSubscription = entries[i];
                         results[i] = await InvokeAsync(context, entries[i], run).ConfigureAwait(false);
                         succeeded |= results[i].Status == HandlerStatus.Succeeded;
                         if (succeeded)
@@ -287,7 +279,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         }
         finally
         {
-            frame.Close();
+            context.CloseAmbient();
             if (resume is { CallerFrame: { } caller } back)
             {
                 caller.Context = back.SavedContext;
@@ -354,21 +346,94 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         return count;
     }
 
-    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventCancellation run)
+    /// <summary>
+    /// Runs a parallel tier: each handler starts on this thread and runs until its first await, then the tier waits for
+    /// the ones that went asynchronous. Returns whether any succeeded.
+    /// </summary>
+    /// <remarks>
+    /// A handler that completes synchronously costs no frame and no state machine: it runs under the tier's current
+    /// frame (the event itself at first), pointed at it, as a serial handler does. A handler that goes asynchronous
+    /// keeps the frame it started under, which names it until it ends, so the handlers after it start under a fresh
+    /// frame; such a frame closes when the handler holding it ends. Work a synchronous handler left running holds the
+    /// frame it ran under, so it is attributed to whichever handler that frame names then, as in a serial tier.
+    /// </remarks>
+    private ValueTask<bool> RunParallelTierAsync(EventContext context, SubscriptionEntry[] entries, HandlerResult[] results, int start, int end, EventCancellation run)
     {
-        // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
-        // method restores the caller's execution context when it returns), closed when it ends.
-        var frame = Ambient.Install(context, entry);
+        var succeeded = false;
+        AmbientFrame? frame = null;
+        List<(int Index, ValueTask<HandlerResult> Pending)>? running = null;
+        for (var i = start; i < end; i++)
+        {
+            var entry = entries[i];
+            if (running is not null && running[^1].Index == i - 1)
+            {
+                // The previous handler went asynchronous keeping the current frame: this one starts under a new one.
+                frame = Ambient.Install(context, entry);
+            }
+            else if (frame is null)
+            {
+                context.AmbientSubscription = entry;
+            }
+            else
+            {
+                frame.Subscription = entry;
+            }
+
+            var pending = InvokeAsync(context, entry, run);
+            if (pending.IsCompleted)
+            {
+                results[i] = pending.Result;
+                if (results[i].Status == HandlerStatus.Succeeded)
+                {
+                    succeeded = true;
+                    run.OnSucceeded();
+                }
+
+                continue;
+            }
+
+            // It keeps the frame it started under until it ends.
+            (running ??= []).Add((i, AwaitParallelAsync(pending, frame, run)));
+        }
+
+        if (running is null)
+            return new ValueTask<bool>(succeeded);
+        if (frame is not null)
+        {
+            // A frame installed for later handlers stays in this flow: the event is its frame again for the next
+            // tier. The last such frame is held by no running handler unless the tier's last handler went asynchronous.
+            Ambient.Enter(context);
+            if (running[^1].Index != end - 1)
+                frame.Close();
+        }
+
+        return AwaitTierAsync(results, running, succeeded);
+    }
+
+    private static async ValueTask<bool> AwaitTierAsync(HandlerResult[] results, List<(int Index, ValueTask<HandlerResult> Pending)> running, bool succeeded)
+    {
+        foreach (var (index, pending) in running)
+        {
+            results[index] = await pending.ConfigureAwait(false);
+            succeeded |= results[index].Status == HandlerStatus.Succeeded;
+        }
+
+        return succeeded;
+    }
+
+    /// <summary>Waits for a parallel handler that went asynchronous; reports its success at once (first-wins) and closes the frame it holds.</summary>
+    private static async ValueTask<HandlerResult> AwaitParallelAsync(ValueTask<HandlerResult> pending, AmbientFrame? frame, EventCancellation run)
+    {
         try
         {
-            var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
+            var result = await pending.ConfigureAwait(false);
             if (result.Status == HandlerStatus.Succeeded)
                 run.OnSucceeded();
             return result;
         }
         finally
         {
-            frame.Close();
+            frame?.Close();
         }
     }
 
