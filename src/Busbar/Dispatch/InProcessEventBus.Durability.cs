@@ -20,20 +20,47 @@ internal sealed partial class InProcessEventBus
     internal async ValueTask<EventOutcome> RedriveAsync(DeadLetter letter, SubscriptionEntry subscription, CancellationToken cancellationToken)
     {
         var source = letter.Context;
-        var payload = _journal?.Materialize(source.Payload, source.Name) ?? source.Payload;
+        var payload = _recovery?.ReadPayload(source.Payload, source.Name) ?? source.Payload;
         if (payload is System.Text.Json.JsonElement)
             throw new InvalidOperationException($"Dead letter {letter.Id} holds an event '{source.Name}' whose type is not registered on bus '{Name}'; register it with EventBusBuilder.RegisterEvent<T>() to re-drive it.");
         var context = source.CloneForAttempt(source.Attempt + letter.Attempts, payload);
+        context.BindTo(this);
 
         // A re-drive is a new delivery: the original deadline has usually long passed.
         context.Deadline = null;
-        if (_journal is not null && subscription.HasStableName)
-            await _journal.OnRedriveAsync(letter, context, subscription, cancellationToken).ConfigureAwait(false);
+        if (_walRecorder is not null && subscription.HasStableName && await _walRecorder.OnRedriveAsync(letter, context, subscription, cancellationToken).ConfigureAwait(false))
+            context.IsLogged = true;
         context.Route = new Route([subscription], [0], Router.Version);
         context.MarkRunning();
         var status = await _dispatcher.DispatchAsync(context, context.Route, cancellationToken, null, recordResults: true).ConfigureAwait(false);
         _redriveSettler.Settle(context, status);
         return context.GetOutcome();
+    }
+
+    /// <summary>
+    /// A subscription was registered: the events the log held for it are queued again, and those that cannot be read
+    /// back become its dead letters.
+    /// </summary>
+    private void Recover(SubscriptionEntry entry)
+    {
+        if (_recovery is null)
+            return;
+        if (entry.EventType is { } own)
+            _eventNames!.Add(own);
+        foreach (var recovered in _recovery.Take(entry))
+        {
+            if (recovered.Unreadable is { } letter)
+            {
+                _deadLetters.Add(letter, entry);
+                _walRecorder!.OnDeadLettered(letter.Context, letter);
+                continue;
+            }
+
+            var context = recovered.Ready!;
+            context.BindTo(this);
+            context.IsLogged = true;
+            AdmitRecovered(context);
+        }
     }
 
     /// <summary>Queues an event recovered from the log. Recovery never waits for room: it is bounded by what the log holds.</summary>
@@ -50,13 +77,13 @@ internal sealed partial class InProcessEventBus
         OnAdmitted(context);
     }
 
-    public WriteAheadLogStatus? WriteAheadLog => _journal is null
+    public WriteAheadLogStatus? WriteAheadLog => _log is null
         ? null
         : new WriteAheadLogStatus
         {
-            Directory = _journal.Log.Directory,
-            WaitingEvents = _journal.WaitingCount,
-            WaitingBySubscription = _journal.Waiting,
-            Problems = _journal.Problems,
+            Directory = _log.Directory,
+            WaitingEvents = _recovery!.WaitingCount,
+            WaitingBySubscription = _recovery.Waiting,
+            Problems = _recovery.Problems,
         };
 }

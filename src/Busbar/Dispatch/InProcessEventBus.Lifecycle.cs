@@ -75,7 +75,7 @@ internal sealed partial class InProcessEventBus
         }
 
         long leftInLog = 0;
-        if (_journal is not null)
+        if (_log is not null)
         {
             // Publishes still writing their record end in admission (the queue is closed: refused) within one flush.
             var appendsDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -91,11 +91,11 @@ internal sealed partial class InProcessEventBus
                 // A wedged disk: the log is closed anyway, and such a publish fails.
             }
 
-            var waiting = _journal.WaitingCount;
+            var waiting = _recovery!.WaitingCount;
             if (waiting > 0)
-                Log.RecoveryUnclaimed(Logger, _journal.Log.Directory, waiting, string.Join(", ", _journal.Waiting.Keys));
-            leftInLog = _journal.CancelledDurable + waiting;
-            await _journal.DisposeAsync().ConfigureAwait(false);
+                Log.RecoveryUnclaimed(Logger, _log.Directory, waiting, string.Join(", ", _recovery.Waiting.Keys));
+            leftInLog = _walRecorder!.CancelledDurable + waiting;
+            await _log.DisposeAsync().ConfigureAwait(false);
         }
 
         // Read from the per-status counters, so the report says what the handles say: an event that was running

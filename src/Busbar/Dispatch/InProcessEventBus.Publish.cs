@@ -11,7 +11,7 @@ internal sealed partial class InProcessEventBus
         where T : notnull
     {
         var context = CreateContext(@event, options, queued: true);
-        return _journal is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
+        return _log is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
     }
 
     /// <summary>With a write-ahead log the event is appended (and durable under the flush mode) before it is admitted.</summary>
@@ -27,7 +27,11 @@ internal sealed partial class InProcessEventBus
         {
             try
             {
-                await _journal!.AppendAsync(context, route, cancellationToken).ConfigureAwait(false);
+                if (_walRecorder!.TryAppend(context, route, cancellationToken, out var append))
+                {
+                    context.IsLogged = true;
+                    await append.ConfigureAwait(false);
+                }
             }
             catch (Exception)
             {
@@ -50,11 +54,12 @@ internal sealed partial class InProcessEventBus
     {
         var context = CreateContext(@event, options, queued: true);
         handle = new EventHandle(context);
-        if (_journal is not null)
+        if (_walRecorder is not null)
         {
             // Never waits: the record is handed to the log, durable at its next flush.
             var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
-            _journal.AppendWithoutWaiting(context, route);
+            if (_walRecorder.AppendWithoutWaiting(context, route))
+                context.IsLogged = true;
         }
 
         if (TryAdmitNow(context))
@@ -81,7 +86,7 @@ internal sealed partial class InProcessEventBus
         // Counted as published before any is admitted: a worker may finish one at once, and its outcome must
         // not be counted before its publish.
         Metrics.PublishedMany(contexts, 0, contexts.Count);
-        var first = _journal is null ? AdmitRun(contexts) : 0;
+        var first = _log is null ? AdmitRun(contexts) : 0;
         for (var i = 0; i < first; i++)
             handles[i] = new EventHandle(contexts[i]);
         var next = first;
@@ -91,7 +96,7 @@ internal sealed partial class InProcessEventBus
             {
                 try
                 {
-                    handles[next] = _journal is null
+                    handles[next] = _log is null
                         ? await Admit(contexts[next], cancellationToken).ConfigureAwait(false)
                         : await AdmitDurableAsync(contexts[next], cancellationToken).ConfigureAwait(false);
                 }
@@ -267,7 +272,7 @@ internal sealed partial class InProcessEventBus
             return;
         context.UnlinkPublisher();
         if (context.IsLogged)
-            _journal?.OnRefused(context);
+            _walRecorder?.OnRefused(context);
         if (status == EventStatus.Dropped)
             Metrics.Dropped(context);
         else

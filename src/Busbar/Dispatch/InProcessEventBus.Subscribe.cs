@@ -12,7 +12,7 @@ internal sealed partial class InProcessEventBus
         options = PrepareSubscription(options);
         var entry = new TypedSubscription<T>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
         Router.Add(entry);
-        _journal?.OnSubscribed(entry);
+        Recover(entry);
         return entry;
     }
 
@@ -22,7 +22,7 @@ internal sealed partial class InProcessEventBus
         options = PrepareSubscription(options);
         var entry = new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
         Router.Add(entry);
-        _journal?.OnSubscribed(entry);
+        Recover(entry);
         return entry;
     }
 
@@ -33,7 +33,7 @@ internal sealed partial class InProcessEventBus
         options = PrepareSubscription(options);
         var entry = new PatternSubscription(Router, RetryPipelineOf(options), options.Name ?? DefaultName(pattern), compiled, handler, options);
         Router.Add(entry);
-        _journal?.OnSubscribed(entry);
+        Recover(entry);
         return entry;
     }
 
@@ -43,7 +43,7 @@ internal sealed partial class InProcessEventBus
             throw new BusStoppedException($"Bus '{Name}' is stopped; subscriptions are no longer accepted.");
         options ??= s_defaultSubscription;
         options.Validate();
-        if (_journal is not null && options.Name is null)
+        if (_log is not null && options.Name is null)
             throw new ArgumentException($"Bus '{Name}' has a write-ahead log, so every subscription needs SubscriptionOptions.Name: recovery finds unfinished work by subscription name after a restart.", nameof(options));
         return options;
     }

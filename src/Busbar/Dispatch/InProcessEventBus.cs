@@ -2,6 +2,7 @@ using Busbar.Diagnostics;
 using Busbar.Durability;
 using Busbar.Engine;
 using Busbar.Routing;
+using Busbar.Serialization;
 using Microsoft.Extensions.Logging;
 
 namespace Busbar.Dispatch;
@@ -37,7 +38,10 @@ internal sealed partial class InProcessEventBus : IEventBus
     private readonly LocalSettler _inlineSettler;
     private readonly LocalSettler _redriveSettler;
     private readonly QueueSource _queueSource;
-    private readonly DurableJournal? _journal;
+    private readonly EventNameRegistry? _eventNames;
+    private readonly Durability.WriteAheadLog? _log;
+    private readonly WalRecorder? _walRecorder;
+    private readonly WalRecovery? _recovery;
     private int _appending;
     private TaskCompletionSource? _appendsDone;
 
@@ -59,13 +63,24 @@ internal sealed partial class InProcessEventBus : IEventBus
         _deadLetters = new DeadLetterStore(this, options.DeadLetterCapacity);
         if (durability is not null)
         {
-            var log = Durability.WriteAheadLog.Open(durability.Directory, durability.Options, timeProvider, Logger);
-            _journal = new DurableJournal(this, log, durability.Json, durability.KnownTypes);
+            // The bus's registry of event names: the builder's registered events, then every type published or
+            // subscribed, so payloads read back from the log find their type.
+            _eventNames = new EventNameRegistry();
+            foreach (var type in durability.KnownTypes)
+                _eventNames.Add(type);
+            var payloads = new PayloadSerializer(_eventNames, durability.Json, "the write-ahead log");
+            _log = Durability.WriteAheadLog.Open(durability.Directory, durability.Options, timeProvider, Logger);
+            _walRecorder = new WalRecorder(_log, payloads, Logger);
+            _recovery = new WalRecovery(_log.Recovery, payloads, Name, timeProvider);
+            foreach (var letter in _recovery.DeadLetters)
+                _deadLetters.AddRecovered(letter);
+            if (_recovery.WaitingCount > 0)
+                Log.RecoveryWaiting(Logger, _log.Directory, _recovery.UnfinishedCount, string.Join(", ", _recovery.Waiting.Keys));
         }
 
-        _queuedSettler = new LocalSettler(_deadLetters, _journal, Metrics, _inFlight, deadLetterFailures: true);
+        _queuedSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, _inFlight, deadLetterFailures: true);
         _inlineSettler = new LocalSettler(_deadLetters, null, Metrics, null, options.DeadLetterInlineFailures);
-        _redriveSettler = new LocalSettler(_deadLetters, _journal, Metrics, null, deadLetterFailures: true);
+        _redriveSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, null, deadLetterFailures: true);
 
         Metrics.ObserveQueue(() => _queue.Count, () => _inFlight.Value);
         _queueSource = new QueueSource(_dispatcher, Router, _queuedSettler, Metrics, EventLog, timeProvider);

@@ -11,11 +11,11 @@ namespace Busbar.Dispatch;
 /// recovery, queue jumps, events a stop cancels), inline (<c>SendAsync</c>, <c>InvokeAsync</c>) and re-drive.
 /// </summary>
 /// <param name="deadLetters">Where failed handlers are kept.</param>
-/// <param name="journal">The write-ahead log's journal; <see langword="null"/> without a log (and for inline events, which are never logged).</param>
+/// <param name="journal">Records outcomes in the write-ahead log; <see langword="null"/> without a log (and for inline events, which are never logged).</param>
 /// <param name="metrics">Counts processed events (admitted ones only).</param>
 /// <param name="inFlight">The in-flight count the event leaves; <see langword="null"/> for events that were never admitted (inline, re-drive).</param>
 /// <param name="deadLetterFailures">Whether failed handlers become dead letters (always for queued events; for inline ones, <see cref="EventBusOptions.DeadLetterInlineFailures"/>).</param>
-internal sealed class LocalSettler(DeadLetterStore deadLetters, DurableJournal? journal, BusMetrics metrics, InFlightCounter? inFlight, bool deadLetterFailures) : IEventSettler
+internal sealed class LocalSettler(DeadLetterStore deadLetters, WalRecorder? journal, BusMetrics metrics, InFlightCounter? inFlight, bool deadLetterFailures) : IEventSettler
 {
     public ValueTask SettleAsync(EventContext context, EventStatus status)
     {
