@@ -167,7 +167,6 @@ public sealed partial class EventContext
             Headers = Headers,
             Attempt = attempt,
             Options = Options,
-            IsLogged = IsLogged,
         };
         return clone;
     }

@@ -29,11 +29,12 @@ public sealed partial class EventContext
 
     internal long EnqueuedTimestamp { get; set; }
 
-    /// <summary>Counted in the bus's in-flight total (queued or running), until it completes.</summary>
-    internal bool IsAdmitted { get; set; }
-
-    /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
-    internal bool IsLogged { get; set; }
+    /// <summary>
+    /// The settler its source chose, when that is not the queue's own: events whose record is in the write-ahead log
+    /// (a durable publish, recovery) end with a settler that also records their outcome there. The queue is shared by
+    /// every source, so the choice travels with the event; <see langword="null"/> means the queue's settler.
+    /// </summary>
+    internal LocalSettler? Settler { get; set; }
 
     /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
     internal ExecutionContext? FlowedExecutionContext { get; set; }
@@ -57,8 +58,7 @@ public sealed partial class EventContext
         Route = null;
         Results = null;
         EnqueuedTimestamp = 0;
-        IsAdmitted = false;
-        IsLogged = false;
+        Settler = null;
         TakeLinks = default;
         AgeLinks = default;
     }

@@ -28,12 +28,13 @@ internal sealed partial class InProcessEventBus
 
         // A re-drive is a new delivery: the original deadline has usually long passed.
         context.Deadline = null;
+        var settler = _redriveSettler;
         if (_walRecorder is not null && subscription.HasStableName && await _walRecorder.OnRedriveAsync(letter, context, subscription, cancellationToken).ConfigureAwait(false))
-            context.IsLogged = true;
+            settler = _loggedRedriveSettler!;
         context.Route = new Route([subscription], [0], Router.Version);
         context.MarkRunning();
         var status = await _dispatcher.DispatchAsync(context, context.Route, cancellationToken, null, recordResults: true).ConfigureAwait(false);
-        _redriveSettler.Settle(context, status);
+        settler.Settle(context, status);
         return context.GetOutcome();
     }
 
@@ -58,7 +59,7 @@ internal sealed partial class InProcessEventBus
 
             var context = recovered.Ready!;
             context.BindTo(this);
-            context.IsLogged = true;
+            context.Settler = _loggedSettler;
             AdmitRecovered(context);
         }
     }

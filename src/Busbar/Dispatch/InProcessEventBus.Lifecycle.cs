@@ -49,7 +49,7 @@ internal sealed partial class InProcessEventBus
             // hands them all over, claimed, and they complete as cancelled. Only then are running handlers
             // cancelled, so no worker can start one in between.
             foreach (var context in _queue.TakeAll())
-                _queuedSettler.Settle(context, EventStatus.Cancelled);
+                (context.Settler ?? _queuedSettler).Settle(context, EventStatus.Cancelled);
 
             await Cancellation.TryCancelAsync(_stopCts, Logger).ConfigureAwait(false);
 

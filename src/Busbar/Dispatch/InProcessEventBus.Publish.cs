@@ -29,7 +29,7 @@ internal sealed partial class InProcessEventBus
             {
                 if (_walRecorder!.TryAppend(context, route, cancellationToken, out var append))
                 {
-                    context.IsLogged = true;
+                    context.Settler = _loggedSettler;
                     await append.ConfigureAwait(false);
                 }
             }
@@ -59,7 +59,7 @@ internal sealed partial class InProcessEventBus
             // Never waits: the record is handed to the log, durable at its next flush.
             var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
             if (_walRecorder.AppendWithoutWaiting(context, route))
-                context.IsLogged = true;
+                context.Settler = _loggedSettler;
         }
 
         if (TryAdmitNow(context))
@@ -132,19 +132,13 @@ internal sealed partial class InProcessEventBus
         var timed = Metrics.DwellEnabled || Logger.IsEnabled(LogLevel.Debug);
         var stamp = timed ? TimeProvider.GetTimestamp() : 0;
         foreach (var context in contexts)
-        {
-            context.IsAdmitted = true;
             context.EnqueuedTimestamp = stamp;
-        }
 
         var admitted = _queue.TryEnqueueRange(contexts, 0, limit);
         for (var i = 0; i < admitted; i++)
             contexts[i].LinkToPublisher();
         for (var i = admitted; i < contexts.Count; i++)
-        {
-            contexts[i].IsAdmitted = false;
             contexts[i].EnqueuedTimestamp = 0;
-        }
 
         if (admitted == 0)
             return 0;
@@ -167,7 +161,7 @@ internal sealed partial class InProcessEventBus
             case EnqueueResult.Admitted:
                 OnAdmitted(context);
                 if (evicted is not null)
-                    Refuse(evicted, EventStatus.Dropped);
+                    Refuse(evicted, EventStatus.Dropped, leavesFlight: true);
                 return true;
             case EnqueueResult.Closed:
                 // The stop closed the queue after this publish was counted: it ends as rejected, like a
@@ -233,25 +227,16 @@ internal sealed partial class InProcessEventBus
 
     private bool IsOwnHandler() => Ambient.CurrentContext?.Bus == this;
 
-    /// <summary>
-    /// Marks the event admitted before it enters the queue: once queued, a worker may finish it at any moment,
-    /// and its completion must know to count it out. The queue counts it in flight when it adds it.
-    /// </summary>
+    /// <summary>Stamps the event before it enters the queue (a worker may take it at once). The queue counts it in flight when it adds it.</summary>
     private void EnterFlight(EventContext context)
     {
-        context.IsAdmitted = true;
-
         // The clock is read only when someone looks at queue dwell time: a read costs tens of nanoseconds.
         if (Metrics.DwellEnabled || Logger.IsEnabled(LogLevel.Debug))
             context.EnqueuedTimestamp = TimeProvider.GetTimestamp();
     }
 
     /// <summary>The queue did not take the event: it was never counted in flight.</summary>
-    private static void UndoFlight(EventContext context)
-    {
-        context.IsAdmitted = false;
-        context.EnqueuedTimestamp = 0;
-    }
+    private static void UndoFlight(EventContext context) => context.EnqueuedTimestamp = 0;
 
     private void OnAdmitted(EventContext context)
     {
@@ -263,21 +248,23 @@ internal sealed partial class InProcessEventBus
 
     /// <summary>
     /// Completes an event that will not run: refused at admission (full, or the queue closed under the publish),
-    /// or evicted by DropOldest. With a write-ahead log, the log must not deliver it after a restart.
+    /// or evicted by DropOldest. The settler its source chose records the refusal (with a write-ahead log, the log must
+    /// not deliver it after a restart).
     /// </summary>
-    private void Refuse(EventContext context, EventStatus status)
+    /// <param name="context">The event.</param>
+    /// <param name="status">Dropped or rejected.</param>
+    /// <param name="leavesFlight">The event was in the queue (evicted by DropOldest), so it leaves the in-flight count; a refused publish never entered it.</param>
+    private void Refuse(EventContext context, EventStatus status, bool leavesFlight = false)
     {
-        var wasAdmitted = context.IsAdmitted;
         if (!context.TryBeginComplete(status))
             return;
         context.UnlinkPublisher();
-        if (context.IsLogged)
-            _walRecorder?.OnRefused(context);
+        (context.Settler ?? _queuedSettler).RecordRefusal(context);
         if (status == EventStatus.Dropped)
             Metrics.Dropped(context);
         else
             Metrics.Rejected(context);
-        var last = wasAdmitted && _inFlight.LeaveDuringStop();
+        var last = leavesFlight && _inFlight.LeaveDuringStop();
         context.EndComplete();
         if (last)
             _inFlight.SignalDrained();

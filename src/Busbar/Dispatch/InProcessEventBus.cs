@@ -37,6 +37,8 @@ internal sealed partial class InProcessEventBus : IEventBus
     private readonly LocalSettler _queuedSettler;
     private readonly LocalSettler _inlineSettler;
     private readonly LocalSettler _redriveSettler;
+    private readonly LocalSettler? _loggedSettler;
+    private readonly LocalSettler? _loggedRedriveSettler;
     private readonly QueueSource _queueSource;
     private readonly EventNameRegistry? _eventNames;
     private readonly Durability.WriteAheadLog? _log;
@@ -78,9 +80,14 @@ internal sealed partial class InProcessEventBus : IEventBus
                 Log.RecoveryWaiting(Logger, _log.Directory, _recovery.UnfinishedCount, string.Join(", ", _recovery.Waiting.Keys));
         }
 
-        _queuedSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, _inFlight, deadLetterFailures: true);
+        _queuedSettler = new LocalSettler(_deadLetters, null, Metrics, _inFlight, deadLetterFailures: true);
         _inlineSettler = new LocalSettler(_deadLetters, null, Metrics, null, options.DeadLetterInlineFailures);
-        _redriveSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, null, deadLetterFailures: true);
+        _redriveSettler = new LocalSettler(_deadLetters, null, Metrics, null, deadLetterFailures: true);
+        if (_walRecorder is not null)
+        {
+            _loggedSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, _inFlight, deadLetterFailures: true);
+            _loggedRedriveSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, null, deadLetterFailures: true);
+        }
 
         Metrics.ObserveQueue(() => _queue.Count, () => _inFlight.Value);
         _queueSource = new QueueSource(_dispatcher, Router, _queuedSettler, Metrics, EventLog, timeProvider);
