@@ -5,19 +5,8 @@ namespace Busbar.Dispatch;
 /// <summary>Dead-letter re-drive, write-ahead-log recovery and status.</summary>
 internal sealed partial class InProcessEventBus
 {
-    internal SubscriptionEntry? FindSubscription(string name)
-    {
-        foreach (var entry in Router.Subscriptions)
-        {
-            if (entry.Name == name && entry.IsActive)
-                return entry;
-        }
-
-        return null;
-    }
-
-    /// <summary>Runs one event on one subscription, outside the queue (dead-letter re-drive, log recovery).</summary>
-    internal async ValueTask<EventOutcome> RedriveAsync(DeadLetter letter, SubscriptionEntry subscription, CancellationToken cancellationToken)
+    /// <summary>Runs a dead letter's event again on its subscription, outside the queue: the <see cref="DeadLetterStore"/>'s re-drive.</summary>
+    private async ValueTask<EventOutcome> RedriveAsync(DeadLetter letter, SubscriptionEntry subscription, CancellationToken cancellationToken)
     {
         var source = letter.Context;
         var payload = _recovery?.ReadPayload(source.Payload, source.Name) ?? source.Payload;

@@ -62,7 +62,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
         _history = new EventHistory(options.HistoryCapacity);
-        _deadLetters = new DeadLetterStore(this, options.DeadLetterCapacity);
+        _deadLetters = new DeadLetterStore(options.DeadLetterCapacity, timeProvider, Metrics, Name, Router, RedriveAsync);
         if (durability is not null)
         {
             // The bus's registry of event names: the builder's registered events, then every type published or

@@ -24,6 +24,18 @@ internal sealed class Router
 
     public long Version => Volatile.Read(ref _snapshot).Version;
 
+    /// <summary>The active subscription named <paramref name="name"/>, or <see langword="null"/>.</summary>
+    public SubscriptionEntry? FindActive(string name)
+    {
+        foreach (var entry in Subscriptions)
+        {
+            if (entry.Name == name && entry.IsActive)
+                return entry;
+        }
+
+        return null;
+    }
+
     public IReadOnlyList<SubscriptionEntry> Subscriptions => Volatile.Read(ref _snapshot).All;
 
     public void Add(SubscriptionEntry entry)
