@@ -62,6 +62,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
         _history = new EventHistory(options.HistoryCapacity);
+        // The re-drive runs on the parts composed here (dispatcher, router, settlers, log); the store calls it only when
+        // a caller of the built bus asks for a re-drive, never during construction.
         _deadLetters = new DeadLetterStore(options.DeadLetterCapacity, timeProvider, Metrics, Name, Router, RedriveAsync);
         if (durability is not null)
         {
@@ -89,7 +91,10 @@ internal sealed partial class InProcessEventBus : IEventBus
             _loggedRedriveSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, null, deadLetterFailures: true);
         }
 
-        Metrics.ObserveQueue(() => _queue.Count, () => _inFlight.Value);
+        // The gauges read the queue and the in-flight count, never the bus under construction.
+        var queue = _queue;
+        var inFlight = _inFlight;
+        Metrics.ObserveQueue(() => queue.Count, () => inFlight.Value);
         _queueSource = new QueueSource(_dispatcher, Router, _queuedSettler, Metrics, EventLog, timeProvider);
         _workers = new EventWorkers(_queue, options.MaxConcurrentEvents, _queueSource.ProcessAsync, _queueSource.Fault);
         _workers.Start();

@@ -477,7 +477,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt)
     {
         var eventToken = run.Token;
-        var attemptTimeout = timeout is { } limit ? new AttemptTimeout(eventToken, limit, _time, logger) : null;
+        var attemptTimeout = timeout is { } limit ? AttemptTimeout.Start(eventToken, limit, _time, logger) : null;
         var token = attemptTimeout?.Token ?? eventToken;
 
         var start = _time.GetTimestamp();
