@@ -147,7 +147,7 @@ public sealed class EventBusBuilder
     public IEventBus Build()
     {
         var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability);
-        bus.EventLog.Payloads = _payloads;
+        bus.EventLogger.Payloads = _payloads;
         return bus;
     }
 }

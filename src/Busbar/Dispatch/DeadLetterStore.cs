@@ -16,7 +16,7 @@ internal sealed class DeadLetterStore(
     BusMetrics metrics,
     string busName,
     Router router,
-    Func<DeadLetter, SubscriptionEntry, CancellationToken, ValueTask<EventOutcome>> redrive) : IDeadLetterStore
+    Func<DeadLetter, Subscription, CancellationToken, ValueTask<EventOutcome>> redrive) : IDeadLetterStore
 {
     private readonly object _lock = new();
     private readonly LinkedList<Entry> _entries = new();
@@ -36,7 +36,7 @@ internal sealed class DeadLetterStore(
 
     public long Evicted => Interlocked.Read(ref _evicted);
 
-    public DeadLetter Add(EventContext context, SubscriptionEntry subscription, HandlerResult result)
+    public DeadLetter Add(EventContext context, Subscription subscription, HandlerResult result)
     {
         var exception = result.Exception;
         var letter = new DeadLetter
@@ -63,7 +63,7 @@ internal sealed class DeadLetterStore(
         }
     }
 
-    public void Add(DeadLetter letter, SubscriptionEntry? subscription)
+    public void Add(DeadLetter letter, Subscription? subscription)
     {
         metrics.DeadLettered(letter.Context, letter.Subscription);
         lock (_lock)
@@ -113,5 +113,5 @@ internal sealed class DeadLetterStore(
         return await redrive(entry.Letter, subscription, cancellationToken).ConfigureAwait(false);
     }
 
-    private sealed record Entry(DeadLetter Letter, SubscriptionEntry? Subscription);
+    private sealed record Entry(DeadLetter Letter, Subscription? Subscription);
 }

@@ -76,9 +76,9 @@ public sealed partial class EventContext
 
     /// <summary>The event and handler that published this queued event, until admission makes it their child.</summary>
     private EventContext? _publisher;
-    private SubscriptionEntry? _publisherHandler;
+    private Subscription? _publisherHandler;
 
-    internal void SetPublisher(EventContext publisher, SubscriptionEntry? handler)
+    internal void SetPublisher(EventContext publisher, Subscription? handler)
     {
         _publisher = publisher;
         _publisherHandler = handler;
@@ -100,7 +100,7 @@ public sealed partial class EventContext
         _publisherHandler = null;
     }
 
-    internal void AddChild(SubscriptionEntry? parentHandler, Guid childId)
+    internal void AddChild(Subscription? parentHandler, Guid childId)
     {
         lock (this)
         {
@@ -187,13 +187,13 @@ public sealed partial class EventContext
         if (children is null)
             return results;
         var copy = (HandlerResult[])results.Clone();
-        var entries = Route?.Entries;
+        var subscriptions = Route?.Subscriptions;
         for (var i = 0; i < copy.Length; i++)
         {
             List<Guid>? ids = null;
             foreach (var link in children)
             {
-                if (entries is not null && i < entries.Length && ReferenceEquals(link.Handler, entries[i]))
+                if (subscriptions is not null && i < subscriptions.Length && ReferenceEquals(link.Handler, subscriptions[i]))
                     (ids ??= []).Add(link.ChildId);
             }
 
@@ -217,5 +217,5 @@ public sealed partial class EventContext
         }
     }
 
-    private readonly record struct ChildLink(SubscriptionEntry? Handler, Guid ChildId);
+    private readonly record struct ChildLink(Subscription? Handler, Guid ChildId);
 }

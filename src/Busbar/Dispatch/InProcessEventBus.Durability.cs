@@ -6,7 +6,7 @@ namespace Busbar.Dispatch;
 internal sealed partial class InProcessEventBus
 {
     /// <summary>Runs a dead letter's event again on its subscription, outside the queue: the <see cref="DeadLetterStore"/>'s re-drive.</summary>
-    private async ValueTask<EventOutcome> RedriveAsync(DeadLetter letter, SubscriptionEntry subscription, CancellationToken cancellationToken)
+    private async ValueTask<EventOutcome> RedriveAsync(DeadLetter letter, Subscription subscription, CancellationToken cancellationToken)
     {
         var source = letter.Context;
         var payload = _recovery?.ReadPayload(source.Payload, source.Name) ?? source.Payload;
@@ -31,17 +31,17 @@ internal sealed partial class InProcessEventBus
     /// A subscription was registered: the events the log held for it are queued again, and those that cannot be read
     /// back become its dead letters.
     /// </summary>
-    private void Recover(SubscriptionEntry entry)
+    private void Recover(Subscription subscription)
     {
         if (_recovery is null)
             return;
-        if (entry.EventType is { } own)
+        if (subscription.EventType is { } own)
             _eventNames!.Add(own);
-        foreach (var recovered in _recovery.Take(entry))
+        foreach (var recovered in _recovery.Take(subscription))
         {
             if (recovered.Unreadable is { } letter)
             {
-                _deadLetters.Add(letter, entry);
+                _deadLetters.Add(letter, subscription);
                 _walRecorder!.OnDeadLettered(letter.Context, letter);
                 continue;
             }

@@ -31,7 +31,7 @@ internal sealed partial class InProcessEventBus
         _queue.Close();
         if (_inFlight.Value == 0)
             drained.TrySetResult();
-        Log.Stopping(Logger, Name, _queue.Count, drainTimeout.TotalMilliseconds);
+        LogMessages.Stopping(Logger, Name, _queue.Count, drainTimeout.TotalMilliseconds);
 
         var completed = true;
         try
@@ -61,7 +61,7 @@ internal sealed partial class InProcessEventBus
             }
             catch (TimeoutException)
             {
-                Log.StopAbandoned(Logger, Name, _inFlight.Value);
+                LogMessages.StopAbandoned(Logger, Name, _inFlight.Value);
             }
         }
 
@@ -71,7 +71,7 @@ internal sealed partial class InProcessEventBus
         }
         catch (TimeoutException)
         {
-            Log.StopAbandoned(Logger, Name, _inFlight.Value);
+            LogMessages.StopAbandoned(Logger, Name, _inFlight.Value);
         }
 
         long leftInLog = 0;
@@ -93,7 +93,7 @@ internal sealed partial class InProcessEventBus
 
             var waiting = _recovery!.WaitingCount;
             if (waiting > 0)
-                Log.RecoveryUnclaimed(Logger, _log.Directory, waiting, string.Join(", ", _recovery.Waiting.Keys));
+                LogMessages.RecoveryUnclaimed(Logger, _log.Directory, waiting, string.Join(", ", _recovery.Waiting.Keys));
             leftInLog = _walRecorder!.CancelledDurable + waiting;
             await _log.DisposeAsync().ConfigureAwait(false);
         }
@@ -110,7 +110,7 @@ internal sealed partial class InProcessEventBus
             Completed = completed,
             Elapsed = TimeProvider.GetElapsedTime(start),
         };
-        Log.Stopped(Logger, Name, report.Drained, report.Cancelled);
+        LogMessages.Stopped(Logger, Name, report.Drained, report.Cancelled);
         return report;
     }
 

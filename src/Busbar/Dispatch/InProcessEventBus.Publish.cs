@@ -145,7 +145,7 @@ internal sealed partial class InProcessEventBus
         _history.AddRange(contexts, 0, admitted);
         for (var i = 0; i < admitted; i++)
         {
-            EventLog.Published(contexts[i]);
+            EventLogger.Published(contexts[i]);
             BusTracing.EndPublish(contexts[i], null);
         }
 
@@ -242,7 +242,7 @@ internal sealed partial class InProcessEventBus
     {
         context.LinkToPublisher();
         _history.Add(context);
-        EventLog.Published(context);
+        EventLogger.Published(context);
         BusTracing.EndPublish(context, null);
     }
 
@@ -268,7 +268,7 @@ internal sealed partial class InProcessEventBus
         context.EndComplete();
         if (last)
             _inFlight.SignalDrained();
-        EventLog.Refused(context, status);
+        EventLogger.Refused(context, status);
         BusTracing.EndPublish(context, status);
         if (Options.OnEventDropped is { } callback)
         {
@@ -278,7 +278,7 @@ internal sealed partial class InProcessEventBus
             }
             catch (Exception ex)
             {
-                EventLog.CallbackFailed(context, ex);
+                EventLogger.CallbackFailed(context, ex);
             }
         }
     }

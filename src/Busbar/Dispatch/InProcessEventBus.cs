@@ -56,8 +56,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         Logger = loggerFactory?.CreateLogger("Busbar") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         Metrics = new BusMetrics(Name);
         Router = new Router();
-        EventLog = new BusLogger(Logger, timeProvider);
-        _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLog, options.SlowHandlerThreshold), _stopCts.Token);
+        EventLogger = new EventLogger(Logger, timeProvider);
+        _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLogger, options.SlowHandlerThreshold), _stopCts.Token);
         _validation = validation;
         _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
@@ -79,7 +79,7 @@ internal sealed partial class InProcessEventBus : IEventBus
             foreach (var letter in _recovery.DeadLetters)
                 _deadLetters.AddRecovered(letter);
             if (_recovery.WaitingCount > 0)
-                Log.RecoveryWaiting(Logger, _log.Directory, _recovery.UnfinishedCount, string.Join(", ", _recovery.Waiting.Keys));
+                LogMessages.RecoveryWaiting(Logger, _log.Directory, _recovery.UnfinishedCount, string.Join(", ", _recovery.Waiting.Keys));
         }
 
         _queuedSettler = new LocalSettler(_deadLetters, null, Metrics, _inFlight, deadLetterFailures: true);
@@ -95,7 +95,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         var queue = _queue;
         var inFlight = _inFlight;
         Metrics.ObserveQueue(() => queue.Count, () => inFlight.Value);
-        _queueSource = new QueueSource(_dispatcher, Router, _queuedSettler, Metrics, EventLog, timeProvider);
+        _queueSource = new QueueSource(_dispatcher, Router, _queuedSettler, Metrics, EventLogger, timeProvider);
         _workers = new EventWorkers(_queue, options.MaxConcurrentEvents, _queueSource.ProcessAsync, _queueSource.Fault);
         _workers.Start();
     }

@@ -1,6 +1,7 @@
 using Busbar.Diagnostics;
 using Busbar.Durability;
 using Busbar.Engine;
+using Busbar.Routing;
 
 namespace Busbar.Dispatch;
 
@@ -32,7 +33,7 @@ internal sealed class LocalSettler(DeadLetterStore deadLetters, WalRecorder? jou
     public void Settle(EventContext context, EventStatus status)
     {
         if (deadLetterFailures && context.Results is { } results && context.Route is { } route)
-            AddDeadLetters(context, route.Entries, results);
+            AddDeadLetters(context, route.Subscriptions, results);
         if (!context.TryBeginComplete(status))
             return;
         var last = false;
@@ -66,7 +67,7 @@ internal sealed class LocalSettler(DeadLetterStore deadLetters, WalRecorder? jou
     /// </summary>
     public void RecordRefusal(EventContext context) => journal?.OnRefused(context);
 
-    private void AddDeadLetters(EventContext context, SubscriptionEntry[] subscriptions, HandlerResult[] results)
+    private void AddDeadLetters(EventContext context, Subscription[] subscriptions, HandlerResult[] results)
     {
         for (var i = 0; i < results.Length && i < subscriptions.Length; i++)
         {

@@ -15,7 +15,7 @@ namespace Busbar.Dispatch;
 /// <param name="metrics">Counts dequeued events and their dwell time.</param>
 /// <param name="log">Logs the start of each event.</param>
 /// <param name="time">Measures queue dwell.</param>
-internal sealed class QueueSource(EventDispatcher dispatcher, Router router, LocalSettler settler, BusMetrics metrics, BusLogger log, TimeProvider time)
+internal sealed class QueueSource(EventDispatcher dispatcher, Router router, LocalSettler settler, BusMetrics metrics, EventLogger log, TimeProvider time)
 {
     /// <summary>Runs an event a worker dequeued; the queue claimed it for the worker when it handed it out.</summary>
     /// <remarks>Every queued event gets an ambient frame of its own, so work a handler leaves running never sees the worker's next event (see <see cref="Ambient"/>).</remarks>

@@ -49,15 +49,15 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
     /// <summary>Records how each durable handler of a finished event ended. Cancelled ones stay pending: they are redelivered after a restart.</summary>
     public void OnEventFinished(EventContext context)
     {
-        var entries = context.Route?.Entries;
+        var subscriptions = context.Route?.Subscriptions;
         var results = context.Results;
-        if (entries is null)
+        if (subscriptions is null)
             return;
         var leftPending = false;
-        for (var i = 0; i < entries.Length; i++)
+        for (var i = 0; i < subscriptions.Length; i++)
         {
-            var entry = entries[i];
-            if (!entry.HasStableName)
+            var subscription = subscriptions[i];
+            if (!subscription.HasStableName)
                 continue;
             var result = results is not null && i < results.Length ? results[i] : default;
             var status = result.Subscription is null ? HandlerStatus.Succeeded : result.Status;
@@ -65,7 +65,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
             {
                 case HandlerStatus.Succeeded:
                 case HandlerStatus.Skipped:
-                    Observe(log.AppendHandlerFinishedAsync(context.EventId, entry.Name, WalHandlerStatus.Succeeded, result.Attempts));
+                    Observe(log.AppendHandlerFinishedAsync(context.EventId, subscription.Name, WalHandlerStatus.Succeeded, result.Attempts));
                     break;
                 case HandlerStatus.Cancelled:
                     leftPending = true;
@@ -89,13 +89,13 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
     /// </summary>
     public void OnRefused(EventContext context)
     {
-        var entries = context.Route?.Entries;
-        if (entries is null)
+        var subscriptions = context.Route?.Subscriptions;
+        if (subscriptions is null)
             return;
-        foreach (var entry in entries)
+        foreach (var subscription in subscriptions)
         {
-            if (entry.HasStableName)
-                Observe(log.AppendHandlerFinishedAsync(context.EventId, entry.Name, WalHandlerStatus.Cancelled, 0));
+            if (subscription.HasStableName)
+                Observe(log.AppendHandlerFinishedAsync(context.EventId, subscription.Name, WalHandlerStatus.Cancelled, 0));
         }
     }
 
@@ -118,7 +118,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
 
     /// <summary>Before a dead letter runs again: the log must know the event is pending for that subscription once more.</summary>
     /// <returns>Whether the event's record was written again (its subscription has a stable name).</returns>
-    public async ValueTask<bool> OnRedriveAsync(DeadLetter letter, EventContext context, SubscriptionEntry subscription, CancellationToken cancellationToken)
+    public async ValueTask<bool> OnRedriveAsync(DeadLetter letter, EventContext context, Subscription subscription, CancellationToken cancellationToken)
     {
         var route = new Route([subscription], [0], 0);
         var record = ToRecord(context, route);
@@ -134,10 +134,10 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
             return null;
         var payload = payloads.SerializeToUtf8Bytes(context.Name, context.Payload);
         var names = new List<string>(route.DurableCount);
-        foreach (var entry in route.Entries)
+        foreach (var subscription in route.Subscriptions)
         {
-            if (entry.HasStableName)
-                names.Add(entry.Name);
+            if (subscription.HasStableName)
+                names.Add(subscription.Name);
         }
 
         return new WalEventRecord
@@ -173,7 +173,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
         }
         catch (Exception ex)
         {
-            Diagnostics.Log.JournalWriteFailed(logger, ex, log.Directory);
+            Diagnostics.LogMessages.JournalWriteFailed(logger, ex, log.Directory);
         }
     }
 }

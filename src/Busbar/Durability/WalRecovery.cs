@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Busbar.Dispatch;
+using Busbar.Routing;
 using Busbar.Serialization;
 
 namespace Busbar.Durability;
@@ -92,7 +93,7 @@ internal sealed class WalRecovery
     /// Takes the events waiting for <paramref name="subscription"/>, once: each comes back either as a context routed
     /// to it, ready to queue, or as a dead letter when its name has no registered type or its payload cannot be read.
     /// </summary>
-    public List<RecoveredEvent> Take(SubscriptionEntry subscription)
+    public List<RecoveredEvent> Take(Subscription subscription)
     {
         List<WalEventRecord>? records;
         lock (_lock)
@@ -144,7 +145,7 @@ internal sealed class WalRecovery
         return _payloads.Find(name) is { } typeInfo ? element.Deserialize(typeInfo) : null;
     }
 
-    private RecoveredEvent Unreadable(WalEventRecord record, SubscriptionEntry subscription, string reason)
+    private RecoveredEvent Unreadable(WalEventRecord record, Subscription subscription, string reason)
     {
         var payload = JsonDocument.Parse(record.Payload).RootElement.Clone();
         var now = _clock.GetUtcNow();

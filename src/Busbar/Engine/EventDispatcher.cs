@@ -43,8 +43,8 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     /// <returns>The event's status, from its handler results and the completion mode. Never faults.</returns>
     public ValueTask<EventStatus> DispatchAsync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults)
     {
-        var entries = route.Entries;
-        if (entries.Length == 0)
+        var subscriptions = route.Subscriptions;
+        if (subscriptions.Length == 0)
             return new ValueTask<EventStatus>(EventStatus.Completed);
 
         var options = context.Options;
@@ -53,12 +53,12 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         var fast = route.AllSimple
             && context.Deadline is null
             && completion == CompletionMode.All
-            && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
+            && (concurrency == HandlerConcurrency.Serial || subscriptions.Length == 1)
             && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null;
         if (!fast)
             return DispatchGeneralAsync(context, route, token, 0, null, default, null);
 
-        var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
+        var results = recordResults ? context.Results ??= new HandlerResult[subscriptions.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var handlerToken = token.CanBeCanceled ? token : stopToken;
         var eventFrame = callerFrame is null ? Ambient.Install(context, null) : null;
@@ -72,33 +72,33 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         // of the next). Inline sends read the clock only when a listener wants handler durations.
         var timed = recordResults || BusMetrics.DurationEnabled;
         var start = timed ? _time.GetTimestamp() : 0;
-        for (var i = 0; i < entries.Length; i++)
+        for (var i = 0; i < subscriptions.Length; i++)
         {
-            var entry = entries[i];
-            if (!entry.IsActive)
+            var subscription = subscriptions[i];
+            if (!subscription.IsActive)
             {
                 if (results is not null)
-                    results[i] = new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                    results[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
                 continue;
             }
 
             if (eventFrame is not null)
             {
-                eventFrame.Subscription = entry;
+                eventFrame.Subscription = subscription;
             }
             else
             {
                 // Visible to this thread only: a flow another handler left running must not see this event.
                 callerFrame!.SyncContext = context;
-                callerFrame.SyncSubscription = entry;
+                callerFrame.SyncSubscription = subscription;
                 callerFrame.SyncThread = thread;
             }
 
-            var span = BusTracing.StartProcess(context, entry);
+            var span = BusTracing.StartProcess(context, subscription);
             ValueTask<object?> pending;
             try
             {
-                pending = entry.InvokeAsync(context.Payload, context, handlerToken);
+                pending = subscription.InvokeAsync(context.Payload, context, handlerToken);
             }
             catch (Exception ex)
             {
@@ -121,7 +121,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 var caller = callerFrame!;
                 var resume = new Resume(resumeAt, caller, caller.Context, caller.Subscription, caller.OwnerThread, span);
                 caller.Context = context;
-                caller.Subscription = entry;
+                caller.Subscription = subscription;
                 caller.OwnerThread = -1;
                 caller.SyncThread = savedSyncThread;
                 caller.SyncContext = savedSyncContext;
@@ -138,21 +138,21 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 span.End(HandlerStatus.Succeeded, null);
                 if (timed)
                 {
-                    observer.HandlerSucceeded(context, entry, elapsed);
+                    observer.HandlerSucceeded(context, subscription, elapsed);
                 }
 
                 if (results is not null)
-                    results[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                    results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                 else if (value is not null)
-                    (context.Results ??= new HandlerResult[entries.Length])[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                    (context.Results ??= new HandlerResult[subscriptions.Length])[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
             }
             else
             {
                 anyFailed = true;
-                var result = Classify(GetException(pending), entry, handlerToken, null, null, 1, elapsed);
+                var result = Classify(GetException(pending), subscription, handlerToken, null, null, 1, elapsed);
                 span.End(result.Status, result.Exception);
-                (context.Results ??= NewResults(entries))[i] = result;
-                observer.HandlerFailed(context, entry, result);
+                (context.Results ??= NewResults(subscriptions))[i] = result;
+                observer.HandlerFailed(context, subscription, result);
             }
         }
 
@@ -168,24 +168,24 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         }
 
         if (results is null && context.Results is { } lazily)
-            FillPlainSuccesses(lazily, entries);
+            FillPlainSuccesses(lazily, subscriptions);
         return new ValueTask<EventStatus>(anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
     }
 
-    private static HandlerResult[] NewResults(SubscriptionEntry[] entries) => new HandlerResult[entries.Length];
+    private static HandlerResult[] NewResults(Subscription[] subscriptions) => new HandlerResult[subscriptions.Length];
 
     /// <summary>Entries left default by the allocation-free path succeeded plainly.</summary>
-    private static void FillPlainSuccesses(HandlerResult[] results, SubscriptionEntry[] entries)
+    private static void FillPlainSuccesses(HandlerResult[] results, Subscription[] subscriptions)
     {
         for (var i = 0; i < results.Length; i++)
         {
             if (results[i].Subscription is null)
-                results[i] = new HandlerResult(entries[i].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.Zero);
+                results[i] = new HandlerResult(subscriptions[i].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.Zero);
         }
     }
 
     /// <summary>A handler the synchronous path left running, and the caller's frame state to restore when the event ends.</summary>
-    private readonly record struct Resume(long Start, AmbientFrame? CallerFrame, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner, ProcessSpan Span);
+    private readonly record struct Resume(long Start, AmbientFrame? CallerFrame, EventContext? SavedContext, Subscription? SavedSubscription, int Owner, ProcessSpan Span);
 
     /// <summary>
     /// The general path: policies, parallel tiers, first-wins, and handlers the synchronous path left running.
@@ -193,8 +193,8 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     /// </summary>
     private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, AmbientFrame? eventFrame, ValueTask<object?> inFlight, Resume? resume)
     {
-        var entries = route.Entries;
-        var results = context.Results ??= new HandlerResult[entries.Length];
+        var subscriptions = route.Subscriptions;
+        var results = context.Results ??= new HandlerResult[subscriptions.Length];
         var options = context.Options;
         var concurrency = options?.HandlerConcurrency ?? defaults.HandlerConcurrency;
         var completion = options?.Completion ?? defaults.Completion;
@@ -208,21 +208,21 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             if (resume is { } r)
             {
                 // Finish the handler the synchronous path left running.
-                var entry = entries[index];
+                var subscription = subscriptions[index];
                 HandlerResult result;
                 try
                 {
-                    var value = await AwaitAbandonableAsync(inFlight, run.Token, context, entry).ConfigureAwait(false);
+                    var value = await AwaitAbandonableAsync(inFlight, run.Token, context, subscription).ConfigureAwait(false);
                     var elapsed = _time.GetElapsedTime(r.Start);
-                    result = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                    result = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                     r.Span.End(HandlerStatus.Succeeded, null);
-                    observer.HandlerSucceeded(context, entry, elapsed);
+                    observer.HandlerSucceeded(context, subscription, elapsed);
                 }
                 catch (Exception ex)
                 {
-                    result = Classify(ex, entry, run.Token, null, run, 1, _time.GetElapsedTime(r.Start));
+                    result = Classify(ex, subscription, run.Token, null, run, 1, _time.GetElapsedTime(r.Start));
                     r.Span.End(result.Status, result.Exception);
-                    observer.HandlerFailed(context, entry, result);
+                    observer.HandlerFailed(context, subscription, result);
                 }
 
                 results[index] = result;
@@ -231,22 +231,22 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
 
             var tiers = route.TierStarts;
-            while (index < entries.Length)
+            while (index < subscriptions.Length)
             {
                 if (completion == CompletionMode.First && succeeded)
                 {
-                    MarkSkipped(results, entries, index, entries.Length);
+                    MarkSkipped(results, subscriptions, index, subscriptions.Length);
                     break;
                 }
 
-                var tierEnd = TierEnd(tiers, entries.Length, index);
+                var tierEnd = TierEnd(tiers, subscriptions.Length, index);
                 if (concurrency == HandlerConcurrency.Parallel && tierEnd - index > 1)
                 {
                     // Each handler starts on this thread and runs until its first await; the tier
                     // then waits for all of them. No thread-pool hop for handlers that finish at once.
                     var tasks = new ValueTask<HandlerResult>[tierEnd - index];
                     for (var i = index; i < tierEnd; i++)
-                        tasks[i - index] = RunInOwnFrameAsync(context, entries[i], run);
+                        tasks[i - index] = RunInOwnFrameAsync(context, subscriptions[i], run);
                     for (var i = index; i < tierEnd; i++)
                     {
                         results[i] = await tasks[i - index].ConfigureAwait(false);
@@ -259,13 +259,13 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                     {
                         if (completion == CompletionMode.First && succeeded)
                         {
-                            MarkSkipped(results, entries, i, tierEnd);
+                            MarkSkipped(results, subscriptions, i, tierEnd);
                             break;
                         }
 
                         frame.Context = context;
-                        frame.Subscription = entries[i];
-                        results[i] = await InvokeAsync(context, entries[i], run).ConfigureAwait(false);
+                        frame.Subscription = subscriptions[i];
+                        results[i] = await InvokeAsync(context, subscriptions[i], run).ConfigureAwait(false);
                         succeeded |= results[i].Status == HandlerStatus.Succeeded;
                         if (succeeded)
                             run.OnSucceeded();
@@ -302,7 +302,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     /// more for the handler to end (a handler that honours its token ends here, its clean-up done); only a handler still
     /// running after that is abandoned.
     /// </summary>
-    private async ValueTask<object?> AwaitAbandonableAsync(ValueTask<object?> pending, CancellationToken token, EventContext context, SubscriptionEntry entry)
+    private async ValueTask<object?> AwaitAbandonableAsync(ValueTask<object?> pending, CancellationToken token, EventContext context, Subscription subscription)
     {
         if (pending.IsCompleted || !token.CanBeCanceled)
             return await pending.ConfigureAwait(false);
@@ -329,16 +329,16 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         catch (TimeoutException)
         {
             // Still running after the grace: stop waiting, and observe its end so no exception goes unobserved.
-            observer.HandlerAbandoned(context, entry);
+            observer.HandlerAbandoned(context, subscription);
             _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw new OperationCanceledException(token);
         }
     }
 
-    private static void MarkSkipped(HandlerResult[] results, SubscriptionEntry[] entries, int from, int to)
+    private static void MarkSkipped(HandlerResult[] results, Subscription[] subscriptions, int from, int to)
     {
         for (var i = from; i < to; i++)
-            results[i] = new HandlerResult(entries[i].Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+            results[i] = new HandlerResult(subscriptions[i].Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
     }
 
     private static int TierEnd(int[] tierStarts, int count, int index)
@@ -352,14 +352,14 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         return count;
     }
 
-    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventCancellation run)
+    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, Subscription subscription, EventCancellation run)
     {
         // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
         // method restores the caller's execution context when it returns), closed when it ends.
-        var frame = Ambient.Install(context, entry);
+        var frame = Ambient.Install(context, subscription);
         try
         {
-            var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
+            var result = await InvokeAsync(context, subscription, run).ConfigureAwait(false);
             if (result.Status == HandlerStatus.Succeeded)
                 run.OnSucceeded();
             return result;
@@ -371,11 +371,11 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     }
 
     /// <summary>One invocation with filter, once, timeout and retry policies. Never throws.</summary>
-    private async ValueTask<HandlerResult> InvokeAsync(EventContext context, SubscriptionEntry entry, EventCancellation run)
+    private async ValueTask<HandlerResult> InvokeAsync(EventContext context, Subscription subscription, EventCancellation run)
     {
-        if (!entry.IsActive)
-            return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
-        if (entry.Filter is { } filter)
+        if (!subscription.IsActive)
+            return new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+        if (subscription.Filter is { } filter)
         {
             bool accepted;
             try
@@ -384,32 +384,32 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
             catch (Exception ex)
             {
-                var failed = new HandlerResult(entry.Name, HandlerStatus.Failed, null, ex, 0, TimeSpan.Zero);
-                observer.HandlerFailed(context, entry, failed);
+                var failed = new HandlerResult(subscription.Name, HandlerStatus.Failed, null, ex, 0, TimeSpan.Zero);
+                observer.HandlerFailed(context, subscription, failed);
                 return failed;
             }
 
             if (!accepted)
-                return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                return new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
         }
 
-        if (entry.Once && !entry.TryConsumeOnce())
-            return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
-        var timeout = entry.Timeout ?? context.Options?.HandlerTimeout ?? defaults.HandlerTimeout;
+        if (subscription.Once && !subscription.TryConsumeOnce())
+            return new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+        var timeout = subscription.Timeout ?? context.Options?.HandlerTimeout ?? defaults.HandlerTimeout;
         var start = _time.GetTimestamp();
         HandlerResult result;
         if (run.IsDeadlinePassed)
         {
-            result = DeadlinePassed(context, entry, 0, TimeSpan.Zero);
+            result = DeadlinePassed(context, subscription, 0, TimeSpan.Zero);
         }
         else if (run.Reason == CancelReason.Stopping)
         {
             // The stop's drain timeout has passed: a handler not started yet does not start.
-            result = new HandlerResult(entry.Name, HandlerStatus.Cancelled, null, null, 0, TimeSpan.Zero);
+            result = new HandlerResult(subscription.Name, HandlerStatus.Cancelled, null, null, 0, TimeSpan.Zero);
         }
-        else if (entry.RetryPipeline is { } pipeline)
+        else if (subscription.RetryPipeline is { } pipeline)
         {
-            var state = new RetryState(this, context, entry, run, timeout);
+            var state = new RetryState(this, context, subscription, run, timeout);
             try
             {
                 await pipeline.ExecuteAsync(
@@ -433,13 +433,13 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
             catch (Exception ex) when (state.Attempts == 0)
             {
-                state.Last = Classify(ex, entry, run.Token, null, run, 0, TimeSpan.Zero);
+                state.Last = Classify(ex, subscription, run.Token, null, run, 0, TimeSpan.Zero);
             }
             catch (OperationCanceledException ex) when (run.Token.IsCancellationRequested)
             {
                 // The token fired during the back-off between attempts: the invocation ends for that
                 // reason (Cancelled on stop, TimedOut at the deadline), not with the previous attempt's failure.
-                state.Last = Classify(ex, entry, run.Token, null, run, state.Attempts, state.Last.Duration);
+                state.Last = Classify(ex, subscription, run.Token, null, run, state.Attempts, state.Last.Duration);
             }
             catch (Exception)
             {
@@ -447,34 +447,34 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
 
             var last = state.Last;
-            result = new HandlerResult(entry.Name, last.Status, last.Value, last.Exception, state.Attempts, _time.GetElapsedTime(start));
+            result = new HandlerResult(subscription.Name, last.Status, last.Value, last.Exception, state.Attempts, _time.GetElapsedTime(start));
         }
         else
         {
-            var single = await RunAttemptAsync(context, entry, run, timeout, 1).ConfigureAwait(false);
-            result = new HandlerResult(entry.Name, single.Status, single.Value, single.Exception, single.Attempts, _time.GetElapsedTime(start));
+            var single = await RunAttemptAsync(context, subscription, run, timeout, 1).ConfigureAwait(false);
+            result = new HandlerResult(subscription.Name, single.Status, single.Value, single.Exception, single.Attempts, _time.GetElapsedTime(start));
         }
 
         if (result.Status == HandlerStatus.Succeeded)
-            observer.HandlerSucceeded(context, entry, result.Duration);
+            observer.HandlerSucceeded(context, subscription, result.Duration);
         else
-            observer.HandlerFailed(context, entry, result);
+            observer.HandlerFailed(context, subscription, result);
 
         return result;
     }
 
-    private ValueTask<HandlerResult> RunAttemptAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt) =>
-        BusTracing.IsEnabled ? RunTracedAttemptAsync(context, entry, run, timeout, attempt) : RunAttemptCoreAsync(context, entry, run, timeout, attempt);
+    private ValueTask<HandlerResult> RunAttemptAsync(EventContext context, Subscription subscription, EventCancellation run, TimeSpan? timeout, int attempt) =>
+        BusTracing.IsEnabled ? RunTracedAttemptAsync(context, subscription, run, timeout, attempt) : RunAttemptCoreAsync(context, subscription, run, timeout, attempt);
 
-    private async ValueTask<HandlerResult> RunTracedAttemptAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt)
+    private async ValueTask<HandlerResult> RunTracedAttemptAsync(EventContext context, Subscription subscription, EventCancellation run, TimeSpan? timeout, int attempt)
     {
-        var span = BusTracing.StartProcess(context, entry);
-        var result = await RunAttemptCoreAsync(context, entry, run, timeout, attempt).ConfigureAwait(false);
+        var span = BusTracing.StartProcess(context, subscription);
+        var result = await RunAttemptCoreAsync(context, subscription, run, timeout, attempt).ConfigureAwait(false);
         span.End(result.Status, result.Exception);
         return result;
     }
 
-    private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt)
+    private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, Subscription subscription, EventCancellation run, TimeSpan? timeout, int attempt)
     {
         var eventToken = run.Token;
         var attemptTimeout = timeout is { } limit ? AttemptTimeout.Start(eventToken, limit, _time, logger) : null;
@@ -486,11 +486,11 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             ValueTask<object?> pending;
             try
             {
-                pending = entry.Blocking ? RunBlocking(entry, context, token) : entry.InvokeAsync(context.Payload, context, token);
+                pending = subscription.Blocking ? RunBlocking(subscription, context, token) : subscription.InvokeAsync(context.Payload, context, token);
             }
             catch (Exception ex)
             {
-                return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
+                return Classify(ex, subscription, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
             }
 
             if (pending.IsCompleted || !token.CanBeCanceled)
@@ -498,22 +498,22 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 try
                 {
                     var value = await pending.ConfigureAwait(false);
-                    return new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, _time.GetElapsedTime(start));
+                    return new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, attempt, _time.GetElapsedTime(start));
                 }
                 catch (Exception ex)
                 {
-                    return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
+                    return Classify(ex, subscription, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
                 }
             }
 
             try
             {
-                var value = await AwaitAbandonableAsync(pending, token, context, entry).ConfigureAwait(false);
-                return new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, _time.GetElapsedTime(start));
+                var value = await AwaitAbandonableAsync(pending, token, context, subscription).ConfigureAwait(false);
+                return new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, attempt, _time.GetElapsedTime(start));
             }
             catch (Exception ex)
             {
-                return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
+                return Classify(ex, subscription, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
             }
         }
         finally
@@ -522,41 +522,41 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         }
     }
 
-    private static ValueTask<object?> RunBlocking(SubscriptionEntry entry, EventContext context, CancellationToken token)
+    private static ValueTask<object?> RunBlocking(Subscription subscription, EventContext context, CancellationToken token)
     {
         // A blocking handler gets a dedicated thread so it cannot starve the pool.
         var task = Task.Factory.StartNew(
             static state =>
             {
-                var (e, c, t) = ((SubscriptionEntry, EventContext, CancellationToken))state!;
+                var (e, c, t) = ((Subscription, EventContext, CancellationToken))state!;
                 return e.InvokeAsync(c.Payload, c, t).AsTask();
             },
-            (entry, context, token),
+            (subscription, context, token),
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default).Unwrap();
         return new ValueTask<object?>(task);
     }
 
-    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventCancellation? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
+    private HandlerResult Classify(Exception exception, Subscription subscription, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventCancellation? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
     {
         if (exception is OperationCanceledException)
         {
             if (attemptTimeout is { IsCancellationRequested: true } && !eventToken.IsCancellationRequested)
-                return new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{entry.Name}' exceeded its timeout of {timeout}."), attempt, elapsed);
+                return new HandlerResult(subscription.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{subscription.Name}' exceeded its timeout of {timeout}."), attempt, elapsed);
             if (eventToken.IsCancellationRequested)
             {
                 return run?.Reason == CancelReason.Deadline
-                    ? new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{entry.Name}' was cancelled at the event deadline."), attempt, elapsed)
-                    : new HandlerResult(entry.Name, HandlerStatus.Cancelled, null, exception, attempt, elapsed);
+                    ? new HandlerResult(subscription.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{subscription.Name}' was cancelled at the event deadline."), attempt, elapsed)
+                    : new HandlerResult(subscription.Name, HandlerStatus.Cancelled, null, exception, attempt, elapsed);
             }
         }
 
-        return new HandlerResult(entry.Name, HandlerStatus.Failed, null, exception, attempt, elapsed);
+        return new HandlerResult(subscription.Name, HandlerStatus.Failed, null, exception, attempt, elapsed);
     }
 
-    private static HandlerResult DeadlinePassed(EventContext context, SubscriptionEntry entry, int attempts, TimeSpan elapsed) =>
-        new(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{entry.Name}' started (attempt {attempts + 1})."), attempts, elapsed);
+    private static HandlerResult DeadlinePassed(EventContext context, Subscription subscription, int attempts, TimeSpan elapsed) =>
+        new(subscription.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{subscription.Name}' started (attempt {attempts + 1})."), attempts, elapsed);
 
     private static Exception GetException(ValueTask<object?> faulted)
     {
@@ -597,11 +597,11 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         return EventStatus.Completed;
     }
 
-    private sealed class RetryState(EventDispatcher dispatcher, EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout)
+    private sealed class RetryState(EventDispatcher dispatcher, EventContext context, Subscription subscription, EventCancellation run, TimeSpan? timeout)
     {
         public EventDispatcher Dispatcher { get; } = dispatcher;
         public EventContext Context { get; } = context;
-        public SubscriptionEntry Entry { get; } = entry;
+        public Subscription Entry { get; } = subscription;
         public EventCancellation Run { get; } = run;
         public TimeSpan? Timeout { get; } = timeout;
         public int Attempts { get; set; }

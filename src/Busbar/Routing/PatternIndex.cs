@@ -1,4 +1,3 @@
-using Busbar.Dispatch;
 
 namespace Busbar.Routing;
 
@@ -10,16 +9,16 @@ namespace Busbar.Routing;
 internal sealed class PatternIndex
 {
     private readonly Node _root = new();
-    private readonly List<SubscriptionEntry> _matchAll = [];
+    private readonly List<Subscription> _matchAll = [];
 
-    public PatternIndex(IEnumerable<SubscriptionEntry> entries)
+    public PatternIndex(IEnumerable<Subscription> subscriptions)
     {
-        foreach (var entry in entries)
+        foreach (var subscription in subscriptions)
         {
-            var pattern = entry.TopicPattern!;
+            var pattern = subscription.TopicPattern!;
             if (pattern.MatchesAll)
             {
-                _matchAll.Add(entry);
+                _matchAll.Add(subscription);
                 continue;
             }
 
@@ -39,17 +38,17 @@ internal sealed class PatternIndex
                 }
             }
 
-            (pattern.TrailingMulti ? node.Multi ??= [] : node.Exact ??= []).Add(entry);
+            (pattern.TrailingMulti ? node.Multi ??= [] : node.Exact ??= []).Add(subscription);
         }
     }
 
-    public void Collect(string name, List<SubscriptionEntry> into)
+    public void Collect(string name, List<Subscription> into)
     {
         into.AddRange(_matchAll);
         Walk(_root, name, 0, into);
     }
 
-    private static void Walk(Node node, string name, int index, List<SubscriptionEntry> into)
+    private static void Walk(Node node, string name, int index, List<Subscription> into)
     {
         if (index > name.Length)
         {
@@ -78,7 +77,7 @@ internal sealed class PatternIndex
     {
         public Dictionary<string, Node>? Literals;
         public Node? Star;
-        public List<SubscriptionEntry>? Exact;
-        public List<SubscriptionEntry>? Multi;
+        public List<Subscription>? Exact;
+        public List<Subscription>? Multi;
     }
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Busbar.Dispatch;
 
 namespace Busbar.Routing;
 
@@ -25,43 +24,43 @@ internal sealed class Router
     public long Version => Volatile.Read(ref _snapshot).Version;
 
     /// <summary>The active subscription named <paramref name="name"/>, or <see langword="null"/>.</summary>
-    public SubscriptionEntry? FindActive(string name)
+    public Subscription? FindActive(string name)
     {
-        foreach (var entry in Subscriptions)
+        foreach (var subscription in Subscriptions)
         {
-            if (entry.Name == name && entry.IsActive)
-                return entry;
+            if (subscription.Name == name && subscription.IsActive)
+                return subscription;
         }
 
         return null;
     }
 
-    public IReadOnlyList<SubscriptionEntry> Subscriptions => Volatile.Read(ref _snapshot).All;
+    public IReadOnlyList<Subscription> Subscriptions => Volatile.Read(ref _snapshot).All;
 
-    public void Add(SubscriptionEntry entry)
+    public void Add(Subscription subscription)
     {
         lock (_writeLock)
         {
             var old = _snapshot;
-            entry.Sequence = ++_sequence;
-            var all = Append(old.All, entry);
-            var typed = entry.TopicPattern is null ? Append(old.Typed, entry) : old.Typed;
-            var patterns = entry.TopicPattern is null ? old.PatternEntries : Append(old.PatternEntries, entry);
+            subscription.Sequence = ++_sequence;
+            var all = Append(old.All, subscription);
+            var typed = subscription.TopicPattern is null ? Append(old.Typed, subscription) : old.Typed;
+            var patterns = subscription.TopicPattern is null ? old.PatternSubscriptions : Append(old.PatternSubscriptions, subscription);
             Publish(new Snapshot(all, typed, patterns, old.Version + 1));
         }
     }
 
-    public bool Remove(SubscriptionEntry entry)
+    public bool Remove(Subscription subscription)
     {
         lock (_writeLock)
         {
             var old = _snapshot;
-            var index = Array.IndexOf(old.All, entry);
+            var index = Array.IndexOf(old.All, subscription);
             if (index < 0)
                 return false;
-            var all = Without(old.All, entry);
-            var typed = entry.TopicPattern is null ? Without(old.Typed, entry) : old.Typed;
-            var patterns = entry.TopicPattern is null ? old.PatternEntries : Without(old.PatternEntries, entry);
+            var all = Without(old.All, subscription);
+            var typed = subscription.TopicPattern is null ? Without(old.Typed, subscription) : old.Typed;
+            var patterns = subscription.TopicPattern is null ? old.PatternSubscriptions : Without(old.PatternSubscriptions, subscription);
             Publish(new Snapshot(all, typed, patterns, old.Version + 1));
             return true;
         }
@@ -73,20 +72,20 @@ internal sealed class Router
         _cache.Clear();
     }
 
-    private static SubscriptionEntry[] Append(SubscriptionEntry[] source, SubscriptionEntry entry)
+    private static Subscription[] Append(Subscription[] source, Subscription subscription)
     {
-        var copy = new SubscriptionEntry[source.Length + 1];
+        var copy = new Subscription[source.Length + 1];
         source.CopyTo(copy, 0);
-        copy[^1] = entry;
+        copy[^1] = subscription;
         return copy;
     }
 
-    private static SubscriptionEntry[] Without(SubscriptionEntry[] source, SubscriptionEntry entry)
+    private static Subscription[] Without(Subscription[] source, Subscription subscription)
     {
-        var index = Array.IndexOf(source, entry);
+        var index = Array.IndexOf(source, subscription);
         if (index < 0)
             return source;
-        var copy = new SubscriptionEntry[source.Length - 1];
+        var copy = new Subscription[source.Length - 1];
         Array.Copy(source, 0, copy, 0, index);
         Array.Copy(source, index + 1, copy, index, copy.Length - index);
         return copy;
@@ -118,11 +117,11 @@ internal sealed class Router
     {
         if (snapshot.All.Length == 0)
             return new Route([], [], snapshot.Version);
-        var matches = new List<SubscriptionEntry>();
-        foreach (var entry in snapshot.Typed)
+        var matches = new List<Subscription>();
+        foreach (var subscription in snapshot.Typed)
         {
-            if (entry.EventType!.IsAssignableFrom(type))
-                matches.Add(entry);
+            if (subscription.EventType!.IsAssignableFrom(type))
+                matches.Add(subscription);
         }
 
         snapshot.Patterns.Collect(name, matches);
@@ -138,15 +137,15 @@ internal sealed class Router
     }
 
     /// <summary>An immutable view of the subscriptions. The pattern trie is built on first use, so subscribing many patterns in a row costs no rebuild each.</summary>
-    private sealed class Snapshot(SubscriptionEntry[] all, SubscriptionEntry[] typed, SubscriptionEntry[] patterns, long version)
+    private sealed class Snapshot(Subscription[] all, Subscription[] typed, Subscription[] patterns, long version)
     {
         private PatternIndex? _index;
 
-        public SubscriptionEntry[] All { get; } = all;
+        public Subscription[] All { get; } = all;
 
-        public SubscriptionEntry[] Typed { get; } = typed;
+        public Subscription[] Typed { get; } = typed;
 
-        public SubscriptionEntry[] PatternEntries { get; } = patterns;
+        public Subscription[] PatternSubscriptions { get; } = patterns;
 
         public long Version { get; } = version;
 
@@ -157,7 +156,7 @@ internal sealed class Router
                 var index = Volatile.Read(ref _index);
                 if (index is null)
                 {
-                    index = new PatternIndex(PatternEntries);
+                    index = new PatternIndex(PatternSubscriptions);
                     index = Interlocked.CompareExchange(ref _index, index, null) ?? index;
                 }
 

@@ -1,5 +1,6 @@
 using Busbar.Diagnostics;
 using Busbar.Dispatch;
+using Busbar.Routing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Busbar.Tests.Engine;
@@ -45,7 +46,7 @@ public class DeadLetterStoreTests
     {
         using var kit = new EngineTestKit();
         var old = kit.Subscribe("s", (_, _, _) => default);
-        (DeadLetter Letter, SubscriptionEntry Subscription)? seen = null;
+        (DeadLetter Letter, Subscription Subscription)? seen = null;
         var store = Store(kit, capacity: 10, (letter, subscription, _) =>
         {
             seen = (letter, subscription);
@@ -79,10 +80,10 @@ public class DeadLetterStoreTests
         Assert.Equal(1, store.Count);
     }
 
-    private static DeadLetterStore Store(EngineTestKit kit, int capacity, Func<DeadLetter, SubscriptionEntry, CancellationToken, ValueTask<EventOutcome>> redrive) =>
+    private static DeadLetterStore Store(EngineTestKit kit, int capacity, Func<DeadLetter, Subscription, CancellationToken, ValueTask<EventOutcome>> redrive) =>
         new(capacity, TimeProvider.System, kit.Metrics, "store-test", kit.Router, redrive);
 
-    private static ValueTask<EventOutcome> Unused(DeadLetter letter, SubscriptionEntry subscription, CancellationToken cancellationToken) =>
+    private static ValueTask<EventOutcome> Unused(DeadLetter letter, Subscription subscription, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("No re-drive expected.");
 
     private static HandlerResult Failed(string subscription, string message, int attempts = 1) =>

@@ -25,8 +25,8 @@ public class RoutingTests
     public void Matches_PatternTable_MatchesExpected(string pattern, string name, bool expected)
     {
         Assert.Equal(expected, TopicPattern.Parse(pattern).Matches(name));
-        var index = new PatternIndex([new FakeEntry(pattern)]);
-        var found = new List<Busbar.Dispatch.SubscriptionEntry>();
+        var index = new PatternIndex([new FakeSubscription(pattern)]);
+        var found = new List<Busbar.Routing.Subscription>();
         index.Collect(name, found);
         Assert.Equal(expected, found.Count == 1);
     }
@@ -145,11 +145,11 @@ public class RoutingTests
             bus.Subscribe($"other{i}.*", (_, _) => { });
         bus.Subscribe<Ping>(_ => { });
         var route = bus.Router.Resolve(typeof(Ping), "test.ping");
-        Assert.Single(route.Entries);
+        Assert.Single(route.Subscriptions);
         Assert.Same(route, bus.Router.Resolve(typeof(Ping), "test.ping"));
     }
 
-    private sealed class FakeEntry(string pattern) : Busbar.Dispatch.SubscriptionEntry(
+    private sealed class FakeSubscription(string pattern) : Busbar.Routing.Subscription(
         new Router(), null, pattern, null, TopicPattern.Parse(pattern), new SubscriptionOptions())
     {
         public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken) => default;
