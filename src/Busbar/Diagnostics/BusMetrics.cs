@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
-using Busbar.Dispatch;
 using Busbar.Routing;
 
 namespace Busbar.Diagnostics;

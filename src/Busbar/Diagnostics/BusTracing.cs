@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Busbar.Dispatch;
 using Busbar.Routing;
 
 namespace Busbar.Diagnostics;

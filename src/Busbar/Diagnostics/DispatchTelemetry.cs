@@ -1,4 +1,3 @@
-using Busbar.Dispatch;
 using Busbar.Engine;
 using Busbar.Routing;
 

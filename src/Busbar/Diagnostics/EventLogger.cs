@@ -1,4 +1,3 @@
-using Busbar.Dispatch;
 using Busbar.Routing;
 using Microsoft.Extensions.Logging;
 

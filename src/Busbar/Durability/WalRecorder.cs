@@ -1,4 +1,3 @@
-using Busbar.Dispatch;
 using Busbar.Routing;
 using Busbar.Serialization;
 using Microsoft.Extensions.Logging;

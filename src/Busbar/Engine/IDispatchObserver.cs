@@ -1,4 +1,3 @@
-using Busbar.Dispatch;
 using Busbar.Routing;
 
 namespace Busbar.Engine;
