@@ -5,6 +5,7 @@ using Busbar.Benchmarks.Infrastructure;
 // Usage (see bench/results/README.md; bench/run.sh runs everything):
 //   Busbar.Benchmarks [BenchmarkDotNet args]        BenchmarkDotNet with the short job, e.g. --filter '*'
 //   Busbar.Benchmarks driver [--dry] [--out FILE]   throughput, latency, overload and fan-out tables
+//     driver --latency-only / --durability-only      one scenario: round trips (fresh processes and warm), durable publish
 //   Busbar.Benchmarks --dry                         every benchmark once in-process plus the driver with
 //                                                   tiny counts: proves the suite builds and runs (CI)
 if (args is ["driver", .. var driverArgs])

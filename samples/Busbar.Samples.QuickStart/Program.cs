@@ -70,7 +70,7 @@ static async Task BackpressureAsync()
     {
         Capacity = 2,
         FullMode = BusFullMode.Reject, // Wait (default), Reject, DropNewest, DropOldest
-        OnEventDropped = args => Console.WriteLine($"{args.Status}: {args.Context.Name}"),
+        OnEventShed = args => Console.WriteLine($"{args.Status}: {args.Context.Name}"),
     });
     var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -170,7 +170,7 @@ static async Task RetriesAndDeadLettersAsync()
     Console.WriteLine($"{outcome.Status} after {outcome.Handlers[0].Attempts} attempts"); // Failed after 3 attempts
 
     DeadLetter letter = bus.DeadLetters.List()[0];
-    Console.WriteLine($"dead letter: {letter.Subscription}, {letter.ExceptionType}: {letter.Reason}");
+    Console.WriteLine($"dead letter: {letter.SubscriptionName}, {letter.ExceptionType}: {letter.ExceptionMessage}");
 
     inventoryUp = true;
     EventOutcome redriven = await bus.DeadLetters.RedriveAsync(letter.Id); // runs on attempt 4
@@ -205,10 +205,10 @@ static async Task TimeoutsAsync()
     await using var bus = EventBus.Create(new EventBusOptions { HandlerTimeout = TimeSpan.FromSeconds(30) }); // bus default
     bus.Subscribe<OrderPlaced>(
         async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct),   // honours its token
-        new SubscriptionOptions { Name = "stuck", Timeout = TimeSpan.FromMilliseconds(50) }); // per attempt
+        new SubscriptionOptions { Name = "stuck", HandlerTimeout = TimeSpan.FromMilliseconds(50) }); // per attempt
 
     // Timeout: a hard deadline for the whole event; HandlerTimeout: per attempt where the subscription sets none.
-    var options = new PublishOptions { Timeout = TimeSpan.FromSeconds(2), HandlerTimeout = TimeSpan.FromSeconds(1) };
+    var options = new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(2), HandlerTimeout = TimeSpan.FromSeconds(1) };
     EventOutcome outcome = await bus.PublishAndWaitAsync(new OrderPlaced(7, 1m), options);
     Console.WriteLine($"{outcome.Status}: {outcome.Handlers[0].Exception?.Message}"); // TimedOut: ... 50 ms
 }
@@ -233,7 +233,7 @@ static async Task FirstResultAsync()
     EventOutcome outcome = await bus.PublishAndWaitAsync(new QuoteRequested("parcel"));
     Console.WriteLine($"quote {outcome.FirstResult<decimal>()}");          // 9.5
     foreach (HandlerResult h in outcome.Handlers)
-        Console.WriteLine($"  {h.Subscription}: {h.Status} in {h.Duration.TotalMilliseconds:F0} ms"); // Cancelled, Succeeded
+        Console.WriteLine($"  {h.SubscriptionName}: {h.Status} in {h.Duration.TotalMilliseconds:F0} ms"); // Cancelled, Succeeded
     outcome.ThrowIfFailed(); // no-op: nothing failed
 }
 

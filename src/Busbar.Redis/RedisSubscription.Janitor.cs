@@ -18,6 +18,11 @@ internal sealed partial class RedisSubscription
     private const int PendingPage = 100;
     private const int MaxPagesPerRound = 10;
 
+    private long _janitorRounds;
+
+    /// <summary>How many janitor rounds finished (every stream visited once); tests wait on it instead of on time.</summary>
+    internal long JanitorRounds => Interlocked.Read(ref _janitorRounds);
+
     private async Task JanitorLoopAsync()
     {
         var token = _stop.Token;
@@ -39,6 +44,8 @@ internal sealed partial class RedisSubscription
                         await RecreateGroupsAsync([stream]).ConfigureAwait(false);
                     }
                 }
+
+                Interlocked.Increment(ref _janitorRounds);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {

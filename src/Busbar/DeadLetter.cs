@@ -9,8 +9,8 @@ public sealed record DeadLetter
     /// <summary>The event's envelope (with its payload in <see cref="EventContext.Event"/>).</summary>
     public required EventContext Context { get; init; }
 
-    /// <summary>The subscription that failed.</summary>
-    public required string Subscription { get; init; }
+    /// <summary>The name of the subscription that failed (<see cref="ISubscription.Name"/>); re-drive finds the subscription by it.</summary>
+    public required string SubscriptionName { get; init; }
 
     /// <summary>Attempts made.</summary>
     public required int Attempts { get; init; }
@@ -21,8 +21,8 @@ public sealed record DeadLetter
     /// <summary>The last exception's type name.</summary>
     public required string ExceptionType { get; init; }
 
-    /// <summary>The last exception's message.</summary>
-    public required string Reason { get; init; }
+    /// <summary>The last exception's message (the handler status, such as <c>TimedOut</c>, when there was no exception).</summary>
+    public required string ExceptionMessage { get; init; }
 
     /// <summary>When it was dead-lettered.</summary>
     public required DateTimeOffset FailedAt { get; init; }

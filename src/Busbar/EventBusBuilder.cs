@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Busbar;
 
 /// <summary>Configures and builds a bus: options, time, logging, validation.</summary>
-public sealed class EventBusBuilder
+public sealed partial class EventBusBuilder
 {
     private readonly List<BusValidation.Registration> _validators = [];
     private EventBusOptions _options = new();
@@ -98,7 +98,7 @@ public sealed class EventBusBuilder
     /// <summary>
     /// Makes the bus durable on this machine: every published event is appended to a write-ahead log
     /// in <paramref name="directory"/> before it is admitted, handler completion is recorded, and
-    /// unfinished work is re-dispatched after a restart once its named subscriptions are registered.
+    /// pending events are re-dispatched after a restart once its named subscriptions are registered.
     /// </summary>
     /// <param name="directory">The log directory; created if missing. One bus or process at a time (a lock file enforces it).</param>
     /// <param name="serializerOptions">How payloads are serialized. Give a source-generated <c>JsonSerializerContext</c> as the type resolver for trimming and AOT.</param>
@@ -148,6 +148,8 @@ public sealed class EventBusBuilder
     {
         var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability);
         bus.EventLogger.Payloads = _payloads;
+        if (_transport is not null)
+            bus.AttachTransport(_transport, _loggerFactory);
         return bus;
     }
 }

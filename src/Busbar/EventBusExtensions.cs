@@ -112,7 +112,7 @@ public static class EventBusExtensions
     /// <param name="options">Priority, ordering key, deadline, ids, headers.</param>
     /// <param name="cancellationToken">
     /// Cancels waiting for room and then waiting for the outcome. Once the event is admitted it is not
-    /// cancelled: the wait gives up and the event goes on (set <see cref="PublishOptions.Timeout"/> to bound the event itself).
+    /// cancelled: the wait gives up and the event goes on (set <see cref="PublishOptions.DeadlineAfter"/> to bound the event itself).
     /// </param>
     /// <returns>The outcome. A failed handler does not throw: read <see cref="EventOutcome.Status"/> or call <see cref="EventOutcome.ThrowIfFailed"/>.</returns>
     /// <remarks>

@@ -103,10 +103,11 @@ public sealed record EventBusOptions
     /// </remarks>
     public TimeSpan CancellationGrace { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Called once for every event that is dropped or rejected because the queue was full.</summary>
+    /// <summary>Called once for every event the bus sheds: dropped (<see cref="BusFullMode.DropNewest"/>, <see cref="BusFullMode.DropOldest"/>)
+    /// or rejected (<see cref="BusFullMode.Reject"/>, or the queue closed under the publish).</summary>
     /// <value>Default <see langword="null"/>.</value>
     /// <remarks>Runs on the publishing thread; keep it short and do not throw (exceptions are caught and logged).</remarks>
-    public Action<EventDroppedArguments>? OnEventDropped { get; init; }
+    public Action<EventShedArguments>? OnEventShed { get; init; }
 
     internal void Validate()
     {

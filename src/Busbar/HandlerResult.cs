@@ -5,7 +5,7 @@ public readonly struct HandlerResult
 {
     internal HandlerResult(string subscription, HandlerStatus status, object? value, Exception? exception, int attempts, TimeSpan duration, IReadOnlyList<Guid>? children = null)
     {
-        Subscription = subscription;
+        SubscriptionName = subscription;
         Status = status;
         Value = value;
         Exception = exception;
@@ -14,8 +14,8 @@ public readonly struct HandlerResult
         ChildEventIds = children ?? [];
     }
 
-    /// <summary>The subscription's name.</summary>
-    public string Subscription { get; }
+    /// <summary>The subscription's name (<see cref="ISubscription.Name"/>).</summary>
+    public string SubscriptionName { get; }
 
     /// <summary>How the invocation ended.</summary>
     public HandlerStatus Status { get; }
@@ -35,8 +35,8 @@ public readonly struct HandlerResult
     /// <summary>Ids of the events this handler published while it ran.</summary>
     public IReadOnlyList<Guid> ChildEventIds { get; }
 
-    internal HandlerResult WithChildren(IReadOnlyList<Guid> children) => new(Subscription, Status, Value, Exception, Attempts, Duration, children);
+    internal HandlerResult WithChildren(IReadOnlyList<Guid> children) => new(SubscriptionName, Status, Value, Exception, Attempts, Duration, children);
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Subscription}: {Status} after {Attempts} attempt(s)";
+    public override string ToString() => $"{SubscriptionName}: {Status} after {Attempts} attempt(s)";
 }

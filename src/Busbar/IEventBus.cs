@@ -140,8 +140,9 @@ public interface IEventBus : IAsyncDisposable
     /// <returns>The forwarding subscription; dispose it to stop forwarding.</returns>
     ISubscription ForwardTo(IEventBus target, string pattern = "*", ForwardOptions? options = null);
 
-    /// <summary>The write-ahead log's state, or <see langword="null"/> when the bus has none.</summary>
-    WriteAheadLogStatus? WriteAheadLog { get; }
+    /// <summary>A snapshot of the write-ahead log's state, or <see langword="null"/> when the bus has none.</summary>
+    /// <returns>A new snapshot on each call (it copies the pending counts per subscription), so call it once and read the copy.</returns>
+    WriteAheadLogStatus? GetWriteAheadLogStatus();
 
     /// <summary>A snapshot of the bus's counters and queue.</summary>
     /// <returns>The statistics.</returns>

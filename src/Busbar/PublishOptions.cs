@@ -11,9 +11,10 @@ public sealed record PublishOptions
     /// <value>Default <see langword="null"/>: no key.</value>
     public string? OrderingKey { get; init; }
 
-    /// <summary>Hard cap on the time from publish to the end of handling; handlers still running then are cancelled and recorded as timed out.</summary>
+    /// <summary>The event's deadline, as a time after publish: a hard cap on the time from publish to the end of handling; handlers still running then are cancelled and recorded as timed out.</summary>
+    /// <remarks>Sets <see cref="EventContext.Deadline"/>. Not to be confused with <see cref="HandlerTimeout"/>, which limits each attempt of each handler.</remarks>
     /// <value>Default <see langword="null"/>: no deadline.</value>
-    public TimeSpan? Timeout { get; init; }
+    public TimeSpan? DeadlineAfter { get; init; }
 
     /// <summary>Per-attempt handler timeout for this event, used where the subscription sets none.</summary>
     /// <value>Default <see langword="null"/>: the bus default.</value>
@@ -47,8 +48,8 @@ public sealed record PublishOptions
     {
         if (OrderingKey is { Length: 0 })
             throw new ArgumentException("PublishOptions.OrderingKey must not be empty; use null for no key.", nameof(OrderingKey));
-        if (Timeout is { } t && t <= TimeSpan.Zero)
-            throw new ArgumentOutOfRangeException(nameof(Timeout), t, $"PublishOptions.Timeout must be positive (was {t}).");
+        if (DeadlineAfter is { } t && t <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(DeadlineAfter), t, $"PublishOptions.DeadlineAfter must be positive (was {t}).");
         if (HandlerTimeout is { } h && h <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(HandlerTimeout), h, $"PublishOptions.HandlerTimeout must be positive (was {h}).");
     }

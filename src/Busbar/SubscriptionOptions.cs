@@ -14,7 +14,7 @@ public sealed record SubscriptionOptions
 
     /// <summary>Per-attempt timeout, enforced through the handler's cancellation token.</summary>
     /// <value>Default <see langword="null"/>: the publish option, else the bus default.</value>
-    public TimeSpan? Timeout { get; init; }
+    public TimeSpan? HandlerTimeout { get; init; }
 
     /// <summary>Retries before the invocation goes to the dead-letter store.</summary>
     /// <value>Default <see langword="null"/>: one attempt, no retry.</value>
@@ -36,8 +36,8 @@ public sealed record SubscriptionOptions
     {
         if (Name is not null && string.IsNullOrWhiteSpace(Name))
             throw new ArgumentException("SubscriptionOptions.Name must not be empty or white space.", nameof(Name));
-        if (Timeout is { } t && t <= TimeSpan.Zero)
-            throw new ArgumentOutOfRangeException(nameof(Timeout), t, $"SubscriptionOptions.Timeout must be positive (was {t}).");
+        if (HandlerTimeout is { } t && t <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(HandlerTimeout), t, $"SubscriptionOptions.HandlerTimeout must be positive (was {t}).");
         Retry?.Validate();
     }
 }

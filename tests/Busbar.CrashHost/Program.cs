@@ -8,7 +8,7 @@ using Busbar.CrashHost;
 //   P <problem>        a problem recovery found in the log (a torn tail is expected after a kill)
 //   B <seq> <attempt>  a handler started (only with --slow)
 //   H <seq> <attempt>  a handler finished the event
-//   R <count>          the recovered events are all handled (WaitingEvents 0, nothing in flight)
+//   R <count>          the recovered events are all handled (PendingEvents 0, nothing in flight)
 //   A <seq>            PublishAsync returned: the event is acknowledged, so durable (FlushMode Always)
 //   D <left-in-log>    the bus stopped cleanly (--recover-only, or after --max-seconds)
 var settings = CrashHostSettings.Parse(args);
@@ -20,9 +20,9 @@ await using var bus = new EventBusBuilder()
     .UseWriteAheadLog(settings.Directory, new System.Text.Json.JsonSerializerOptions { TypeInfoResolver = CrashJsonContext.Default }, new WriteAheadLogOptions { FlushMode = WalFlushMode.Always })
     .Build();
 
-var recovered = bus.WriteAheadLog!.WaitingEvents;
+var recovered = bus.GetWriteAheadLogStatus()!.PendingEvents;
 output.Line($"S {recovered}");
-foreach (var problem in bus.WriteAheadLog!.Problems)
+foreach (var problem in bus.GetWriteAheadLogStatus()!.Problems)
     output.Line($"P {problem}");
 
 bus.Subscribe<Tick>(async (tick, context, cancellationToken) =>
@@ -43,11 +43,11 @@ bus.Subscribe<Tick>(async (tick, context, cancellationToken) =>
 using var deadline = new CancellationTokenSource(settings.MaxRun);
 
 // Recovered events were dispatched when the subscription was registered: wait until they are handled.
-while (bus.WriteAheadLog!.WaitingEvents > 0 || bus.GetStatistics().InFlight > 0)
+while (bus.GetWriteAheadLogStatus()!.PendingEvents > 0 || bus.GetStatistics().InFlight > 0)
 {
     if (deadline.IsCancellationRequested)
     {
-        output.Line($"X recovery did not finish: waiting {bus.WriteAheadLog!.WaitingEvents}, in flight {bus.GetStatistics().InFlight}");
+        output.Line($"X recovery did not finish: waiting {bus.GetWriteAheadLogStatus()!.PendingEvents}, in flight {bus.GetStatistics().InFlight}");
         return 2;
     }
 
@@ -78,5 +78,5 @@ else if (!settings.RecoverOnly)
 }
 
 var report = await bus.StopAsync();
-output.Line($"D {report.LeftInLog}");
+output.Line($"D {report.PendingInLog}");
 return 0;

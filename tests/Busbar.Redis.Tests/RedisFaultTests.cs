@@ -345,8 +345,11 @@ public sealed class RedisFaultTests : IAsyncLifetime
         }
 
         await UntilAsync(async () => (await raw.StreamPendingAsync(key, "fast")).PendingMessageCount == 0, "fast acks recorded");
-        for (var round = 0; round < 5; round++)
-            await Task.Delay(100);
+        // Wait for three full janitor rounds of both groups (counted, not timed) before looking at the stream.
+        var fastJanitor = (RedisSubscription)fast;
+        var slowJanitor = (RedisSubscription)slow;
+        var (fastStart, slowStart) = (fastJanitor.JanitorRounds, slowJanitor.JanitorRounds);
+        await Until(() => fastJanitor.JanitorRounds >= fastStart + 3 && slowJanitor.JanitorRounds >= slowStart + 3, "three janitor rounds of each group");
         Assert.Equal(100, await raw.StreamLengthAsync(key));
 
         foreach (var delivery in slowHeld)

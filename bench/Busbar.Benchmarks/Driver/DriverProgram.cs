@@ -14,6 +14,9 @@ public static class DriverProgram
     public static async Task<int> RunAsync(string[] args)
     {
         var settings = new DriverSettings(Dry: args.Contains("--dry"));
+        if (FreshProcessLatencyScenario.IsChild(args))
+            return await FreshProcessLatencyScenario.RunChildAsync(settings, args);
+
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : null;
 
@@ -23,6 +26,13 @@ public static class DriverProgram
         report.AppendLine(MachineInfo.MarkdownHeader());
         report.AppendLine(settings.Dry ? "- Mode: **dry** (tiny counts; numbers mean nothing)" : "- Mode: full");
         report.AppendLine();
+
+        if (args.Contains("--latency-only"))
+        {
+            report.Append(await FreshProcessLatencyScenario.RunAsync(settings));
+            report.Append(await LatencyScenario.RunAsync(settings, [new ChannelRoundTrip(settings.Capacity), new BusbarRoundTrip(settings.Capacity)]));
+            return await WriteAsync(report.ToString(), output, 0);
+        }
 
         if (args.Contains("--durability-only"))
         {
@@ -71,6 +81,9 @@ public static class DriverProgram
 
         Console.WriteLine("(f) durable publish");
         report.Append(await DurabilityScenario.RunAsync(settings));
+
+        Console.WriteLine("(g) latency in fresh processes");
+        report.Append(await FreshProcessLatencyScenario.RunAsync(settings));
 
         return await WriteAsync(report.ToString(), output, overload.All(r => r.Accounted) ? 0 : 1);
     }

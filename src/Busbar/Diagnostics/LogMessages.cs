@@ -31,7 +31,7 @@ internal static partial class LogMessages
     [LoggerMessage(7, LogLevel.Critical, "Internal error while processing {EventName} {EventId}")]
     public static partial void ProcessorFault(ILogger logger, Exception exception, string eventName, Guid eventId);
 
-    [LoggerMessage(8, LogLevel.Error, "An OnEventDropped callback threw")]
+    [LoggerMessage(8, LogLevel.Error, "An OnEventShed callback threw")]
     public static partial void CallbackFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(9, LogLevel.Information, "Bus {Bus} stopping: {Queued} queued, draining for up to {DrainMs} ms")]
@@ -46,7 +46,7 @@ internal static partial class LogMessages
     [LoggerMessage(12, LogLevel.Warning, "Handler {Subscription} failed on {EventName} {EventId}, attempt {Attempt}; retrying")]
     public static partial void Retrying(ILogger logger, Exception? exception, string eventName, Guid eventId, string subscription, int attempt);
 
-    [LoggerMessage(13, LogLevel.Warning, "Write-ahead log {Directory}: {Count} unfinished event(s) wait for subscriptions {Subscriptions} to be registered")]
+    [LoggerMessage(13, LogLevel.Warning, "Write-ahead log {Directory}: {Count} pending event(s) wait for subscriptions {Subscriptions} to be registered")]
     public static partial void RecoveryWaiting(ILogger logger, string directory, int count, string subscriptions);
 
     [LoggerMessage(14, LogLevel.Error, "Write-ahead log {Directory}: a record could not be written")]
@@ -55,7 +55,7 @@ internal static partial class LogMessages
     [LoggerMessage(16, LogLevel.Error, "A callback registered on a handler's cancellation token threw when the bus cancelled it")]
     public static partial void CancellationCallbackFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(15, LogLevel.Warning, "Write-ahead log {Directory}: at stop, {Count} unfinished event(s) wait for subscriptions that were never registered: {Subscriptions}")]
+    [LoggerMessage(15, LogLevel.Warning, "Write-ahead log {Directory}: at stop, {Count} pending event(s) wait for subscriptions that were never registered: {Subscriptions}")]
     public static partial void RecoveryUnclaimed(ILogger logger, string directory, int count, string subscriptions);
 
     // 101–199: written by EventLogger inside an EventLogScope.

@@ -43,11 +43,11 @@ internal sealed class DeadLetterStore(
         {
             Id = EventIds.Create(clock.GetUtcNow()),
             Context = context,
-            Subscription = subscription.Name,
+            SubscriptionName = subscription.Name,
             Attempts = result.Attempts,
             Exception = exception,
             ExceptionType = exception?.GetType().FullName ?? "unknown",
-            Reason = exception?.Message ?? result.Status.ToString(),
+            ExceptionMessage = exception?.Message ?? result.Status.ToString(),
             FailedAt = clock.GetUtcNow(),
         };
         Add(letter, subscription);
@@ -65,7 +65,7 @@ internal sealed class DeadLetterStore(
 
     public void Add(DeadLetter letter, Subscription? subscription)
     {
-        metrics.DeadLettered(letter.Context, letter.Subscription);
+        metrics.DeadLettered(letter.Context, letter.SubscriptionName);
         lock (_lock)
         {
             if (_entries.Count >= capacity && _entries.First is { } oldest)
@@ -100,9 +100,9 @@ internal sealed class DeadLetterStore(
             entry = node.Value;
         }
 
-        var subscription = entry.Subscription is { IsActive: true } live ? live : router.FindActive(entry.Letter.Subscription);
+        var subscription = entry.Subscription is { IsActive: true } live ? live : router.FindActive(entry.Letter.SubscriptionName);
         if (subscription is null)
-            throw new InvalidOperationException($"Dead letter {id} belongs to subscription '{entry.Letter.Subscription}', which is not registered on bus '{busName}'.");
+            throw new InvalidOperationException($"Dead letter {id} belongs to subscription '{entry.Letter.SubscriptionName}', which is not registered on bus '{busName}'.");
         lock (_lock)
         {
             if (!_byId.Remove(id, out var node))

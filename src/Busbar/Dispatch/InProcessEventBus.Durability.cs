@@ -67,13 +67,13 @@ internal sealed partial class InProcessEventBus
         OnAdmitted(context);
     }
 
-    public WriteAheadLogStatus? WriteAheadLog => _log is null
+    public WriteAheadLogStatus? GetWriteAheadLogStatus() => _log is null
         ? null
         : new WriteAheadLogStatus
         {
             Directory = _log.Directory,
-            WaitingEvents = _recovery!.WaitingCount,
-            WaitingBySubscription = _recovery.Waiting,
+            PendingEvents = _recovery!.WaitingCount,
+            PendingBySubscription = _recovery.Waiting,
             Problems = _recovery.Problems,
         };
 }

@@ -31,12 +31,16 @@ internal sealed partial class InProcessEventBus
         _queue.Close();
         if (_inFlight.Value == 0)
             drained.TrySetResult();
+
+        // A transport's intake ends first; its running deliveries and publishes on their way drain beside the queue.
+        var transportIdle = _link?.BeginStop();
+        var allDrained = transportIdle is null ? drained.Task : Task.WhenAll(drained.Task, transportIdle);
         LogMessages.Stopping(Logger, Name, _queue.Count, drainTimeout.TotalMilliseconds);
 
         var completed = true;
         try
         {
-            await drained.Task.WaitAsync(drainTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
+            await allDrained.WaitAsync(drainTimeout, TimeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
@@ -57,7 +61,7 @@ internal sealed partial class InProcessEventBus
             // abandons those still running, so the events (and their DI scopes) are done within the grace.
             try
             {
-                await drained.Task.WaitAsync(Options.CancellationGrace + s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
+                await allDrained.WaitAsync(Options.CancellationGrace + s_cancelGrace, s_safetyClock, CancellationToken.None).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -74,7 +78,15 @@ internal sealed partial class InProcessEventBus
             LogMessages.StopAbandoned(Logger, Name, _inFlight.Value);
         }
 
-        long leftInLog = 0;
+        long pendingInBroker = 0;
+        if (_link is not null)
+        {
+            // Deliveries given back (cancelled by the stop) and any still running: none was acknowledged, all come again.
+            pendingInBroker = _transportSettler!.Returned + _link.Running;
+            await _link.DisposeAsync().ConfigureAwait(false);
+        }
+
+        long pendingInLog = 0;
         if (_log is not null)
         {
             // Publishes still writing their record end in admission (the queue is closed: refused) within one flush.
@@ -94,7 +106,7 @@ internal sealed partial class InProcessEventBus
             var waiting = _recovery!.WaitingCount;
             if (waiting > 0)
                 LogMessages.RecoveryUnclaimed(Logger, _log.Directory, waiting, string.Join(", ", _recovery.Waiting.Keys));
-            leftInLog = _walRecorder!.CancelledDurable + waiting;
+            pendingInLog = _walRecorder!.CancelledDurable + waiting;
             await _log.DisposeAsync().ConfigureAwait(false);
         }
 
@@ -105,8 +117,10 @@ internal sealed partial class InProcessEventBus
         {
             Drained = Metrics.ProcessedCount - processedBefore - cancelled,
             Cancelled = cancelled,
-            Dropped = Metrics.DroppedCount + Metrics.RejectedCount,
-            LeftInLog = leftInLog,
+            Dropped = Metrics.DroppedCount,
+            Rejected = Metrics.RejectedCount,
+            PendingInLog = pendingInLog,
+            PendingInBroker = pendingInBroker,
             Completed = completed,
             Elapsed = TimeProvider.GetElapsedTime(start),
         };

@@ -11,6 +11,8 @@ internal sealed partial class InProcessEventBus
         where T : notnull
     {
         var context = CreateContext(@event, options, queued: true);
+        if (_link is not null && _link.IsRemote(context.Name))
+            return PublishToTransport(context, cancellationToken);
         return _log is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
     }
 
@@ -54,6 +56,8 @@ internal sealed partial class InProcessEventBus
     {
         var context = CreateContext(@event, options, queued: true);
         handle = new EventHandle(context);
+        if (_link is not null && _link.IsRemote(context.Name))
+            return TryPublishToTransport(context);
         if (_walRecorder is not null)
         {
             // Never waits: the record is handed to the log, durable at its next flush.
@@ -74,6 +78,8 @@ internal sealed partial class InProcessEventBus
         ArgumentNullException.ThrowIfNull(events);
         if (options?.EventId is not null)
             throw new ArgumentException("PublishOptions.EventId cannot be used with PublishBatchAsync: every event of the batch would share the id.", nameof(options));
+        if (_link is not null)
+            return await PublishEachAsync(events, options, cancellationToken).ConfigureAwait(false);
 
         // Validate everything first: an invalid event in the batch admits none of them. The clock is
         // read once for the batch.
@@ -270,11 +276,11 @@ internal sealed partial class InProcessEventBus
             _inFlight.SignalDrained();
         EventLogger.Refused(context, status);
         BusTracing.EndPublish(context, status);
-        if (Options.OnEventDropped is { } callback)
+        if (Options.OnEventShed is { } callback)
         {
             try
             {
-                callback(new EventDroppedArguments(context, status));
+                callback(new EventShedArguments(context, status));
             }
             catch (Exception ex)
             {
@@ -307,13 +313,13 @@ internal sealed partial class InProcessEventBus
                 context.Headers = headers;
         }
 
-        if (queued || options?.Timeout is not null)
+        if (queued || options?.DeadlineAfter is not null)
         {
             var createdAt = now ?? TimeProvider.GetUtcNow();
             context.CreatedAt = createdAt;
             if (options?.EventId is null)
                 context.EventId = EventIds.Create(createdAt);
-            if (options?.Timeout is { } timeout)
+            if (options?.DeadlineAfter is { } timeout)
                 context.Deadline = createdAt + timeout;
         }
 

@@ -13,6 +13,7 @@ internal sealed partial class InProcessEventBus
         var subscription = new TypedSubscription<T>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
         Router.Add(subscription);
         Recover(subscription);
+        _link?.SubscriptionsChanged();
         return subscription;
     }
 
@@ -23,6 +24,7 @@ internal sealed partial class InProcessEventBus
         var subscription = new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
         Router.Add(subscription);
         Recover(subscription);
+        _link?.SubscriptionsChanged();
         return subscription;
     }
 
@@ -34,6 +36,7 @@ internal sealed partial class InProcessEventBus
         var subscription = new PatternSubscription(Router, RetryPipelineOf(options), options.Name ?? DefaultName(pattern), compiled, handler, options);
         Router.Add(subscription);
         Recover(subscription);
+        _link?.SubscriptionsChanged();
         return subscription;
     }
 
@@ -44,7 +47,7 @@ internal sealed partial class InProcessEventBus
         options ??= s_defaultSubscription;
         options.Validate();
         if (_log is not null && options.Name is null)
-            throw new ArgumentException($"Bus '{Name}' has a write-ahead log, so every subscription needs SubscriptionOptions.Name: recovery finds unfinished work by subscription name after a restart.", nameof(options));
+            throw new ArgumentException($"Bus '{Name}' has a write-ahead log, so every subscription needs SubscriptionOptions.Name: recovery finds pending events by subscription name after a restart.", nameof(options));
         return options;
     }
 

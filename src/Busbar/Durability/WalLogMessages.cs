@@ -8,8 +8,8 @@ namespace Busbar.Durability;
 /// </summary>
 internal static partial class WalLogMessages
 {
-    [LoggerMessage(201, LogLevel.Information, "Write-ahead log '{Directory}' recovered: {UnfinishedEvents} unfinished events, {DeadLetters} dead letters, {Segments} segments, {Problems} problems.")]
-    public static partial void Recovered(ILogger logger, string directory, int unfinishedEvents, int deadLetters, int segments, int problems);
+    [LoggerMessage(201, LogLevel.Information, "Write-ahead log '{Directory}' recovered: {PendingEvents} pending events, {DeadLetters} dead letters, {Segments} segments, {Problems} problems.")]
+    public static partial void Recovered(ILogger logger, string directory, int pendingEvents, int deadLetters, int segments, int problems);
 
     [LoggerMessage(202, LogLevel.Warning, "Write-ahead log problem {Kind} in {Segment} at offset {Offset} ({Bytes} bytes, {Action}): {Message}")]
     public static partial void Problem(ILogger logger, WalProblemKind kind, string segment, long offset, long bytes, WalRecoveryAction action, string message);

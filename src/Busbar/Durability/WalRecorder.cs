@@ -59,7 +59,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
             if (!subscription.HasStableName)
                 continue;
             var result = results is not null && i < results.Length ? results[i] : default;
-            var status = result.Subscription is null ? HandlerStatus.Succeeded : result.Status;
+            var status = result.SubscriptionName is null ? HandlerStatus.Succeeded : result.Status;
             switch (status)
             {
                 case HandlerStatus.Succeeded:
@@ -107,10 +107,10 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
         {
             DeadLetterId = letter.Id,
             EventId = context.EventId,
-            SubscriptionName = letter.Subscription,
+            SubscriptionName = letter.SubscriptionName,
             Attempts = letter.Attempts,
             ExceptionType = letter.ExceptionType,
-            ExceptionMessage = letter.Reason,
+            ExceptionMessage = letter.ExceptionMessage,
             FailedAt = letter.FailedAt,
         }));
     }

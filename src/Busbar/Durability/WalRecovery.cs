@@ -153,10 +153,10 @@ internal sealed class WalRecovery
         {
             Id = EventIds.Create(now),
             Context = FromRecord(record, payload, record.Attempt),
-            Subscription = subscription.Name,
+            SubscriptionName = subscription.Name,
             Attempts = 0,
             ExceptionType = typeof(InvalidDataException).FullName!,
-            Reason = reason,
+            ExceptionMessage = reason,
             FailedAt = now,
         });
     }
@@ -180,10 +180,10 @@ internal sealed class WalRecovery
         {
             Id = dead.DeadLetter.DeadLetterId,
             Context = FromRecord(record, payload, record.Attempt),
-            Subscription = dead.DeadLetter.SubscriptionName,
+            SubscriptionName = dead.DeadLetter.SubscriptionName,
             Attempts = dead.DeadLetter.Attempts,
             ExceptionType = dead.DeadLetter.ExceptionType,
-            Reason = dead.DeadLetter.ExceptionMessage,
+            ExceptionMessage = dead.DeadLetter.ExceptionMessage,
             FailedAt = dead.DeadLetter.FailedAt,
         };
     }

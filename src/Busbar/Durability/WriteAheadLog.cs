@@ -359,7 +359,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             case WalEventRecord e when requireNewEvent && _liveSet.TryGetEvent(e.EventId, out _):
                 // Appending would merge into the live event, and the first finish would then end both.
                 throw new ArgumentException(
-                    $"Event id {e.EventId} is still live in the write-ahead log (an earlier event with this id is unfinished or dead-lettered); a durable publish needs an id of its own. Nothing was written.",
+                    $"Event id {e.EventId} is still live in the write-ahead log (an earlier event with this id is pending or dead-lettered); a durable publish needs an id of its own. Nothing was written.",
                     nameof(record));
             case WalHandlerFinishedRecord f:
                 return _liveSet.IsPending(f.EventId, f.SubscriptionName);

@@ -9,8 +9,8 @@ public sealed record WriteAheadLogInspection
     /// <summary>Gets the readable segment files, oldest first (a segment with an invalid header is only in <see cref="Problems"/>).</summary>
     public IReadOnlyList<WalSegmentInfo> Segments { get; init; } = [];
 
-    /// <summary>Gets how many events have durable subscriptions that have not finished with them.</summary>
-    public int UnfinishedEvents { get; init; }
+    /// <summary>Gets how many events are pending: a durable subscription has not finished with them (a bus opening the log handles them).</summary>
+    public int PendingEvents { get; init; }
 
     /// <summary>Gets how many dead letters have not been re-driven.</summary>
     public int DeadLetters { get; init; }

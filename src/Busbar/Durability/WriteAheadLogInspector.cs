@@ -7,7 +7,7 @@ public static class WriteAheadLogInspector
 {
     /// <summary>Reads every segment of <paramref name="directory"/> and reports what recovery would find.</summary>
     /// <param name="directory">The log directory (the one passed to <see cref="EventBusBuilder.UseWriteAheadLog(string, WriteAheadLogOptions?)"/>).</param>
-    /// <returns>Segments, counts of unfinished work, and every problem with the action recovery would take.</returns>
+    /// <returns>Segments, counts of pending events and dead letters, and every problem with the action recovery would take.</returns>
     /// <exception cref="ArgumentException"><paramref name="directory"/> is null, empty or white space.</exception>
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
     /// <remarks>
@@ -21,7 +21,7 @@ public static class WriteAheadLogInspector
         {
             Directory = inspection.Directory,
             Segments = inspection.Segments,
-            UnfinishedEvents = inspection.UnfinishedEvents.Count,
+            PendingEvents = inspection.UnfinishedEvents.Count,
             DeadLetters = inspection.DeadLetters.Count,
             Problems = inspection.Problems,
         };

@@ -179,7 +179,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     {
         for (var i = 0; i < results.Length; i++)
         {
-            if (results[i].Subscription is null)
+            if (results[i].SubscriptionName is null)
                 results[i] = new HandlerResult(subscriptions[i].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.Zero);
         }
     }

@@ -10,11 +10,15 @@ namespace Busbar.Hosting;
 /// </summary>
 internal sealed class BusbarHostedService(IServiceProvider services, BusRegistry registry) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         foreach (var registration in registry.Buses)
-            registration.Resolve(services);
-        return Task.CompletedTask;
+        {
+            // A bus with a transport starts once it is connected and consumes its subscriptions: a broker that cannot be
+            // reached fails the host's start instead of every later publish.
+            if (registration.Resolve(services) is Dispatch.InProcessEventBus { Link: { } link })
+                await link.WaitUntilSubscribedAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -20,7 +20,7 @@ internal abstract class Subscription : ISubscription
         TopicPattern = pattern;
         Options = options;
         Priority = options.Priority;
-        Timeout = options.Timeout;
+        Timeout = options.HandlerTimeout;
         Filter = options.Filter;
         Once = options.Once;
         Blocking = options.Blocking;

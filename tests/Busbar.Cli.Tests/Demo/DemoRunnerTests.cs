@@ -14,7 +14,7 @@ public sealed partial class DemoRunnerTests
         Assert.DoesNotContain('\u001b', run.Output);
         Assert.Contains("graceful shutdown (run complete)", run.Output);
         Assert.Contains("write-ahead log", run.Output);
-        Assert.Contains("left in the log", run.Output);
+        Assert.Contains("pending in log", run.Output);
         var invariant = CliRun.ParseInvariant(run.Output);
         invariant.AssertAddsUp();
         Assert.True(invariant.DeadLettered >= 1, "the poison order should end in the dead letters");
@@ -169,7 +169,7 @@ public sealed partial class DemoRunnerTests
 
         Assert.NotNull(forced);
         Assert.Equal(CliInterrupt.ForcedBySigint, forced.Value.ExitCode);
-        Assert.Matches(@"^busbar: forced exit by a second Ctrl\+C: \d+ events left unfinished in the write-ahead log \S+ \(kept\); a bus that opens it handles them", forced.Value.Line);
+        Assert.Matches(@"^busbar: forced exit by a second Ctrl\+C: \d+ events pending in the write-ahead log \S+ \(kept\); a bus that opens it handles them", forced.Value.Line);
         Assert.EndsWith("\u001b[?25h\n", output.Replace("\r\n", "\n", StringComparison.Ordinal));
         Assert.Null(interrupt.Force("Ctrl+C"));
         await running;

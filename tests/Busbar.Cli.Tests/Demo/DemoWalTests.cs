@@ -21,7 +21,7 @@ public sealed partial class DemoWalTests : IDisposable
 
         Assert.Equal(0, first.ExitCode);
         CliRun.ParseInvariant(first.Output).AssertAddsUp();
-        var leftInLog = Number(LeftInLogPattern(), first.Output);
+        var pendingInLog = Number(PendingInLogPattern(), first.Output);
         var deadLettered = CliRun.ParseInvariant(first.Output).DeadLettered;
         Assert.True(Directory.GetFiles(_dir, "*.wal").Length > 0, "the demo wrote no segment files");
 
@@ -30,18 +30,18 @@ public sealed partial class DemoWalTests : IDisposable
         Assert.Equal(0, inspect.ExitCode);
         var counts = InspectPattern().Match(inspect.Output);
         Assert.True(counts.Success, "no counts line in:\n" + inspect.Output);
-        Assert.Equal(leftInLog, long.Parse(counts.Groups["unfinished"].Value, CultureInfo.InvariantCulture));
+        Assert.Equal(pendingInLog, long.Parse(counts.Groups["pending"].Value, CultureInfo.InvariantCulture));
         Assert.Equal(deadLettered, long.Parse(counts.Groups["dead"].Value, CultureInfo.InvariantCulture));
         Assert.Equal("0", counts.Groups["problems"].Value);
         Assert.Contains("damage: none", inspect.Output);
 
-        // The next run on the same directory re-handles what the first one left unfinished.
+        // The next run on the same directory re-handles what the first one left pending.
         var second = await CliRun.RunAsync("demo", "--wal", _dir, "--duration", "2", "--no-live");
 
         Assert.Equal(0, second.ExitCode);
         CliRun.ParseInvariant(second.Output).AssertAddsUp();
-        if (leftInLog > 0)
-            Assert.Equal(leftInLog, Number(RecoveredPattern(), second.Output));
+        if (pendingInLog > 0)
+            Assert.Equal(pendingInLog, Number(RecoveredPattern(), second.Output));
         else
             Assert.DoesNotMatch(RecoveredPattern(), second.Output);
     }
@@ -53,12 +53,12 @@ public sealed partial class DemoWalTests : IDisposable
         return long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
-    [GeneratedRegex(@"left in the log\s+(\d+)")]
-    private static partial Regex LeftInLogPattern();
+    [GeneratedRegex(@"pending in log\s+(\d+)")]
+    private static partial Regex PendingInLogPattern();
 
     [GeneratedRegex(@"recovered\s+(\d+)")]
     private static partial Regex RecoveredPattern();
 
-    [GeneratedRegex(@"unfinished events: (?<unfinished>\d+); dead letters: (?<dead>\d+); problems: (?<problems>\d+)")]
+    [GeneratedRegex(@"pending events: (?<pending>\d+); dead letters: (?<dead>\d+); problems: (?<problems>\d+)")]
     private static partial Regex InspectPattern();
 }

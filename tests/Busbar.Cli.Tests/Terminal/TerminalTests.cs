@@ -127,7 +127,7 @@ public sealed partial class TerminalTests
         throw new InvalidOperationException("python3 is not on PATH: the pseudo-terminal tests need it (apt-get install -y python3).");
     }
 
-    [GeneratedRegex(@"busbar: forced exit by a second Ctrl\+C: (?<count>\d+) events left unfinished in the write-ahead log (?<dir>\S+) \(kept\)")]
+    [GeneratedRegex(@"busbar: forced exit by a second Ctrl\+C: (?<count>\d+) events pending in the write-ahead log (?<dir>\S+) \(kept\)")]
     private static partial Regex ForcedLinePattern();
 
     [GeneratedRegex(@"exit=(\S+)")]

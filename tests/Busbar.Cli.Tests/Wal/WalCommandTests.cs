@@ -7,14 +7,14 @@ namespace Busbar.Cli.Tests.Wal;
 public sealed class WalCommandTests
 {
     [Fact]
-    public async Task Inspect_Log_ShowsSegmentsUnfinishedWorkAndNoProblems()
+    public async Task Inspect_Log_ShowsSegmentsPendingEventsAndNoProblems()
     {
         using var wal = await WalFixture.CreateAsync();
 
         var run = await CliRun.RunAsync("wal", "inspect", wal.Directory);
 
         Assert.Equal(0, run.ExitCode);
-        Assert.Contains("unfinished events: 1; dead letters: 1; problems: 0", run.Output);
+        Assert.Contains("pending events: 1; dead letters: 1; problems: 0", run.Output);
         Assert.Contains(Path.GetFileName(wal.SegmentPath), run.Output);
         Assert.Matches(@"\.wal\s+\d+\s+3\s+2\s+1\s+0", run.Output);
         Assert.Contains(wal.UnfinishedEventId.ToString(), run.Output);
@@ -53,7 +53,7 @@ public sealed class WalCommandTests
     }
 
     [Fact]
-    public async Task Redrive_ById_MovesTheDeadLetterBackToUnfinishedWork()
+    public async Task Redrive_ById_MovesTheDeadLetterBackToPendingEvents()
     {
         using var wal = await WalFixture.CreateAsync();
 
@@ -62,7 +62,7 @@ public sealed class WalCommandTests
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("1 dead letters re-driven", run.Output);
         var after = await CliRun.RunAsync("wal", "inspect", wal.Directory);
-        Assert.Contains("unfinished events: 2; dead letters: 0", after.Output);
+        Assert.Contains("pending events: 2; dead letters: 0", after.Output);
         Assert.Contains(wal.PoisonEventId.ToString(), after.Output);
     }
 
@@ -131,7 +131,7 @@ public sealed class WalCommandTests
         var segment = Assert.Single(root.GetProperty("segments").EnumerateArray());
         Assert.Equal(3, segment.GetProperty("eventRecords").GetInt32());
         Assert.Equal(2, segment.GetProperty("handlerFinishedRecords").GetInt32());
-        var unfinished = Assert.Single(root.GetProperty("unfinishedEvents").EnumerateArray());
+        var unfinished = Assert.Single(root.GetProperty("pendingEvents").EnumerateArray());
         Assert.Equal(wal.UnfinishedEventId, unfinished.GetProperty("eventId").GetGuid());
         Assert.Equal(["email"], unfinished.GetProperty("pendingSubscriptions").EnumerateArray().Select(static e => e.GetString()));
         var letter = Assert.Single(root.GetProperty("deadLetters").EnumerateArray());

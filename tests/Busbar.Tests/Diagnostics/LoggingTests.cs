@@ -242,6 +242,7 @@ public class LoggingTests
             {
                 "LogMessages" => (1, 199),
                 "WalLogMessages" => (201, 299),
+                "TransportLogMessages" => (301, 399),
                 _ => throw new Xunit.Sdk.XunitException($"{m.Type}.{m.Method}: a log area without a documented id range"),
             };
             Assert.InRange(m.Id, low, high);

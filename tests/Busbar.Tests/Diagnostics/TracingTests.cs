@@ -168,7 +168,7 @@ public class TracingTests
                     throw new FormatException("bad");
                 await Task.Delay(Timeout.Infinite, ct);
             },
-            new SubscriptionOptions { Name = "failing", Timeout = timesOut ? TimeSpan.FromMilliseconds(1) : null });
+            new SubscriptionOptions { Name = "failing", HandlerTimeout = timesOut ? TimeSpan.FromMilliseconds(1) : null });
 
         var outcome = await bus.PublishAndWaitAsync(new DiagOrder(1)).Within();
         await Eventually.True(() => recorder.For(name).Count == 2, "publish and process");

@@ -21,10 +21,10 @@ public class CoreGuaranteeTests
         // A handler that waits exactly its timeout ends while the timer fires: the timer used to cancel a
         // disposed token source on a pool thread (ObjectDisposedException, exit 134). Bounded in count and time.
         var bus = EventBus.Create(new EventBusOptions { MaxConcurrentEvents = 2, Capacity = 100 });
-        bus.Subscribe<Ping>(async (_, _, ct) => await Task.Delay(1, ct), new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(1) });
+        bus.Subscribe<Ping>(async (_, _, ct) => await Task.Delay(1, ct), new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(1) });
         bus.Subscribe<Ping>(
             async (_, _, ct) => await Task.Delay(1, ct),
-            new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(1), Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)) });
+            new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(1), Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)) });
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var handles = new List<EventHandle>();
         for (var i = 0; i < 2_000 && !limit.IsCancellationRequested; i++)
@@ -32,7 +32,7 @@ public class CoreGuaranteeTests
             var options = (i % 3) switch
             {
                 0 => null,
-                1 => new PublishOptions { Timeout = TimeSpan.FromMilliseconds(1) },
+                1 => new PublishOptions { DeadlineAfter = TimeSpan.FromMilliseconds(1) },
                 _ => new PublishOptions { HandlerTimeout = TimeSpan.FromMilliseconds(1) },
             };
             handles.Add(await bus.PublishAsync(new Ping(i), options));
@@ -60,7 +60,7 @@ public class CoreGuaranteeTests
                 ct.Register(static () => throw new InvalidOperationException("callback"));
                 await Task.Delay(Timeout.Infinite, ct);
             },
-            new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(20) });
+            new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(20) });
 
         var outcome = await (await bus.PublishAsync(new Ping(1))).AsValueTask().Within();
 
@@ -80,7 +80,7 @@ public class CoreGuaranteeTests
             await Task.Delay(Timeout.Infinite, ct);
         });
 
-        var outcome = await (await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromMilliseconds(20) })).AsValueTask().Within();
+        var outcome = await (await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromMilliseconds(20) })).AsValueTask().Within();
 
         Assert.Equal(EventStatus.TimedOut, outcome.Status);
         await bus.StopAsync().Within();
@@ -122,7 +122,7 @@ public class CoreGuaranteeTests
             await Task.Delay(Timeout.Infinite, ct);
         }, new SubscriptionOptions { Name = "first" });
         bus.Subscribe<Ping>(_ => Interlocked.Increment(ref secondRan), new SubscriptionOptions { Name = "second" });
-        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(1) });
         await started.Task.Within();
 
         time.Advance(TimeSpan.FromSeconds(1));
@@ -145,7 +145,7 @@ public class CoreGuaranteeTests
         bus.Subscribe<Ping>(async (_, _, ct) => { Interlocked.Increment(ref started); await Task.Delay(Timeout.Infinite, ct); }, new SubscriptionOptions { Priority = 10 });
         bus.Subscribe<Ping>(async (_, _, ct) => { Interlocked.Increment(ref started); await Task.Delay(Timeout.Infinite, ct); }, new SubscriptionOptions { Priority = 10 });
         bus.Subscribe<Ping>(_ => Interlocked.Increment(ref lowRan), new SubscriptionOptions { Name = "low" });
-        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(1) });
         await TestTimeout.Until(() => Volatile.Read(ref started) == 2);
 
         time.Advance(TimeSpan.FromSeconds(1));
@@ -153,7 +153,7 @@ public class CoreGuaranteeTests
 
         Assert.Equal(EventStatus.TimedOut, outcome.Status);
         Assert.Equal(0, Volatile.Read(ref lowRan));
-        var low = Assert.Single(outcome.Handlers, h => h.Subscription == "low");
+        var low = Assert.Single(outcome.Handlers, h => h.SubscriptionName == "low");
         Assert.Equal(HandlerStatus.TimedOut, low.Status);
         Assert.Equal(0, low.Attempts);
     }
@@ -173,7 +173,7 @@ public class CoreGuaranteeTests
             await gate.Task;
             throw new IOException("down");
         }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.Zero) });
-        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(1) });
         await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
 
         time.Advance(TimeSpan.FromSeconds(2));
@@ -197,7 +197,7 @@ public class CoreGuaranteeTests
             Interlocked.Increment(ref calls);
             throw new IOException("down");
         }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.FromSeconds(10)) });
-        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(5) });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(5) });
         await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
 
         // The deadline timer was armed when the event started, so it fires whether or not Polly has armed its delay yet.
@@ -351,7 +351,7 @@ public class CoreGuaranteeTests
 
         var letters = bus.DeadLetters.List();
         Assert.Equal(2, letters.Count);
-        Assert.All(letters, l => Assert.Equal("flaky", l.Subscription));
+        Assert.All(letters, l => Assert.Equal("flaky", l.SubscriptionName));
         up = true;
         var redriven = await bus.DeadLetters.RedriveAsync(letters[0].Id).Within();
         Assert.Equal(EventStatus.Completed, redriven.Status);
@@ -404,7 +404,7 @@ public class CoreGuaranteeTests
                 await Task.Delay(50, CancellationToken.None);
                 Interlocked.Exchange(ref cleanedUp, 1);
             }
-        }, new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(20) });
+        }, new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(20) });
 
         var outcome = await (await bus.PublishAsync(new Ping(1))).AsValueTask().Within();
 
@@ -462,7 +462,7 @@ public class CoreGuaranteeTests
             started.TrySetResult();
             await release.Task;
             throw new InvalidOperationException("after abandonment: observed, never unobserved");
-        }, new SubscriptionOptions { Timeout = TimeSpan.FromSeconds(1) });
+        }, new SubscriptionOptions { HandlerTimeout = TimeSpan.FromSeconds(1) });
         var handle = await bus.PublishAsync(new Ping(1));
         await started.Task.Within();
 
@@ -633,7 +633,7 @@ public class CoreGuaranteeTests
         }
 
         var bus = EventBus.Create(new EventBusOptions { MaxConcurrentEvents = 2, CancellationGrace = TimeSpan.Zero });
-        bus.Subscribe<Ping>((_, _, ct) => FaultWhenCancelled(ct, marker), new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(1) });
+        bus.Subscribe<Ping>((_, _, ct) => FaultWhenCancelled(ct, marker), new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(1) });
 
         // And on its own timer, racing the timeout's timer on another thread.
         bus.Subscribe<Ping>(
@@ -642,7 +642,7 @@ public class CoreGuaranteeTests
                 await Task.Delay(1, CancellationToken.None);
                 throw new InvalidOperationException(marker);
             },
-            new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(1) });
+            new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(1) });
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var handles = new List<EventHandle>();
         for (var i = 0; i < 1_000 && !limit.IsCancellationRequested; i++)

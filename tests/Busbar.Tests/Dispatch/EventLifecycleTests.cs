@@ -188,7 +188,7 @@ public class EventLifecycleTests
     {
         await using var bus = EventBus.Create();
         var later = 0;
-        bus.Subscribe<Ping>(async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct), new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(50), Name = "slow" });
+        bus.Subscribe<Ping>(async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct), new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(50), Name = "slow" });
         bus.Subscribe<Ping>(_ => later++);
         var outcome = await (await bus.PublishAsync(new Ping(1))).AsValueTask().Within();
         Assert.Equal(EventStatus.TimedOut, outcome.Status);
@@ -206,7 +206,7 @@ public class EventLifecycleTests
         {
             if (p.Value == 1)
                 await never.Task;
-        }, new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(30) });
+        }, new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(30) });
         var first = await bus.PublishAsync(new Ping(1));
         var second = await bus.PublishAsync(new Ping(2));
         Assert.Equal(EventStatus.TimedOut, (await first.AsValueTask().Within()).Status);
@@ -220,7 +220,7 @@ public class EventLifecycleTests
         var time = new FakeTimeProvider();
         await using var bus = new EventBusBuilder().WithTimeProvider(time).WithOptions(new EventBusOptions { HandlerTimeout = TimeSpan.FromSeconds(30) }).Build();
         var tokens = new ConcurrentDictionary<string, CancellationToken>();
-        bus.Subscribe<Ping>(async (_, _, ct) => { tokens["sub"] = ct; await Task.Delay(Timeout.Infinite, ct); }, new SubscriptionOptions { Name = "sub", Timeout = TimeSpan.FromSeconds(1) });
+        bus.Subscribe<Ping>(async (_, _, ct) => { tokens["sub"] = ct; await Task.Delay(Timeout.Infinite, ct); }, new SubscriptionOptions { Name = "sub", HandlerTimeout = TimeSpan.FromSeconds(1) });
         bus.Subscribe<Ping>(async (_, _, ct) => { tokens["pub"] = ct; await Task.Delay(Timeout.Infinite, ct); }, new SubscriptionOptions { Name = "pub" });
         var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { HandlerTimeout = TimeSpan.FromSeconds(5), HandlerConcurrency = HandlerConcurrency.Parallel });
         await TestTimeout.Until(() => tokens.Count == 2);
@@ -242,7 +242,7 @@ public class EventLifecycleTests
         bus.Subscribe<OrderPlaced>(async (_, _, _) => await gate.Task);
         bus.Subscribe<Ping>(_ => ran++);
         await bus.PublishAsync(new OrderPlaced(1));
-        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) });
+        var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(1) });
         time.Advance(TimeSpan.FromSeconds(2));
         gate.SetResult();
         var outcome = await handle.AsValueTask().Within();
@@ -367,7 +367,7 @@ public class EventLifecycleTests
         Assert.All(calls.Where(kv => kv.Key != 13), kv => Assert.Equal(1, kv.Value));
         var letter = Assert.Single(bus.DeadLetters.List());
         Assert.Equal(4, letter.Attempts);
-        Assert.Equal("orders", letter.Subscription);
+        Assert.Equal("orders", letter.SubscriptionName);
         Assert.Equal(13, ((Ping)letter.Context.Event).Value);
         Assert.IsType<InvalidDataException>(letter.Exception);
         Assert.Equal(typeof(InvalidDataException).FullName, letter.ExceptionType);

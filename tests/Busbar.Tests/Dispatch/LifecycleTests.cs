@@ -299,7 +299,7 @@ public class InlineAndBatchTests
         await using var bus = new EventBusBuilder().WithTimeProvider(time).Build();
         var broken = true;
         bus.Subscribe<Ping>((_, _, _) => broken ? throw new InvalidOperationException("x") : ValueTask.CompletedTask, new SubscriptionOptions { Name = "h" });
-        await (await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.FromSeconds(1) })).AsValueTask().Within();
+        await (await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(1) })).AsValueTask().Within();
         var letter = Assert.Single(bus.DeadLetters.List());
         time.Advance(TimeSpan.FromMinutes(5));
         broken = false;

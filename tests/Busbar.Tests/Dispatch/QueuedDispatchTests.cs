@@ -104,9 +104,9 @@ public class QueuedDispatchTests
         Assert.Equal([2, 4, 1, 5, 3], order);
     }
 
-    private static async Task<(IEventBus Bus, TaskCompletionSource Gate, EventHandle Blocker)> FullBusAsync(BusFullMode mode, int capacity = 2, Action<EventDroppedArguments>? onDropped = null)
+    private static async Task<(IEventBus Bus, TaskCompletionSource Gate, EventHandle Blocker)> FullBusAsync(BusFullMode mode, int capacity = 2, Action<EventShedArguments>? onShed = null)
     {
-        var bus = EventBus.Create(new EventBusOptions { Capacity = capacity, FullMode = mode, OnEventDropped = onDropped });
+        var bus = EventBus.Create(new EventBusOptions { Capacity = capacity, FullMode = mode, OnEventShed = onShed });
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bus.Subscribe<Ping>(async (p, _, _) =>
         {
@@ -123,8 +123,8 @@ public class QueuedDispatchTests
     [Fact]
     public async Task FullMode_Reject_ThrowsAndCountsAndCallsBack()
     {
-        var dropped = new ConcurrentQueue<EventDroppedArguments>();
-        var (bus, gate, _) = await FullBusAsync(BusFullMode.Reject, onDropped: dropped.Enqueue);
+        var dropped = new ConcurrentQueue<EventShedArguments>();
+        var (bus, gate, _) = await FullBusAsync(BusFullMode.Reject, onShed: dropped.Enqueue);
         await using var _b = bus;
         await Assert.ThrowsAsync<BusFullException>(async () => await bus.PublishAsync(new Ping(100)));
         Assert.Equal(1, bus.GetStatistics().Rejected);
@@ -157,6 +157,49 @@ public class QueuedDispatchTests
         gate.SetResult();
         Assert.Equal(EventStatus.Completed, (await newest.AsValueTask().Within()).Status);
         Assert.Equal(1, bus.GetStatistics().Dropped);
+    }
+
+    [Fact]
+    public async Task FullMode_DropOldest_CallsOnEventShedWithTheEvictedEvent()
+    {
+        var shed = new ConcurrentQueue<EventShedArguments>();
+        var (bus, gate, _) = await FullBusAsync(BusFullMode.DropOldest, onShed: shed.Enqueue);
+        await using var _b = bus;
+        var oldest = bus.History<Ping>((p, _) => p.Value == 0).Single();
+        await bus.PublishAsync(new Ping(100));
+        var arg = Assert.Single(shed);
+        Assert.Equal(EventStatus.Dropped, arg.Status);
+        Assert.Equal(oldest.EventId, arg.Context.EventId);
+        gate.SetResult();
+    }
+
+    [Theory]
+    [InlineData(BusFullMode.DropNewest)]
+    [InlineData(BusFullMode.Reject)]
+    public async Task StopAsync_AfterShedEvents_ReportsDroppedAndRejectedApartLikeStatistics(BusFullMode mode)
+    {
+        var (bus, gate, _) = await FullBusAsync(mode);
+        await using var _b = bus;
+        for (var i = 0; i < 2; i++)
+        {
+            try
+            {
+                await bus.PublishAsync(new Ping(100 + i));
+            }
+            catch (BusFullException)
+            {
+                // Reject: counted as rejected.
+            }
+        }
+
+        gate.SetResult();
+        var report = await bus.StopAsync();
+        var stats = bus.GetStatistics();
+
+        Assert.Equal(mode == BusFullMode.Reject ? 0 : 2, report.Dropped);
+        Assert.Equal(mode == BusFullMode.Reject ? 2 : 0, report.Rejected);
+        Assert.Equal(stats.Dropped, report.Dropped);
+        Assert.Equal(stats.Rejected, report.Rejected);
     }
 
     [Fact]
@@ -498,8 +541,8 @@ public class QueuedDispatchTests
         await using var bus = EventBus.Create();
         var sub = Assert.Throws<ArgumentOutOfRangeException>(() => bus.Subscribe<Ping>(_ => { }, new SubscriptionOptions { Retry = new RetryPolicy { MaxAttempts = 0 } }));
         Assert.Contains("RetryPolicy.MaxAttempts", sub.Message, StringComparison.Ordinal);
-        var pub = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await bus.PublishAsync(new Ping(1), new PublishOptions { Timeout = TimeSpan.Zero }));
-        Assert.Contains("PublishOptions.Timeout", pub.Message, StringComparison.Ordinal);
+        var pub = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.Zero }));
+        Assert.Contains("PublishOptions.DeadlineAfter", pub.Message, StringComparison.Ordinal);
     }
 
     [Fact]

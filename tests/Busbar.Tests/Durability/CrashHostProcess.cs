@@ -29,8 +29,8 @@ internal sealed class CrashHostProcess : IDisposable
     /// <summary>The <c>R</c> line: how many recovered events the run re-handled before going on.</summary>
     public int? Recovered { get; private set; }
 
-    /// <summary>The <c>D</c> line: StopReport.LeftInLog of a clean stop.</summary>
-    public long? LeftInLog { get; private set; }
+    /// <summary>The <c>D</c> line: StopReport.PendingInLog of a clean stop.</summary>
+    public long? PendingInLog { get; private set; }
 
     public int AcknowledgedCount => _acknowledged.Count;
 
@@ -194,7 +194,7 @@ internal sealed class CrashHostProcess : IDisposable
                 Recovered = int.Parse(parts[1], CultureInfo.InvariantCulture);
                 break;
             case "D":
-                LeftInLog = long.Parse(parts[1], CultureInfo.InvariantCulture);
+                PendingInLog = long.Parse(parts[1], CultureInfo.InvariantCulture);
                 break;
             case "P":
                 _problems.Add(line[2..]);

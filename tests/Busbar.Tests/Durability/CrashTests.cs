@@ -88,7 +88,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
                 Assert.Equal(0, await host.WaitForExitAsync());
                 var end = host.Snapshot();
                 Count(end, handled);
-                Assert.Equal(0, host.LeftInLog);
+                Assert.Equal(0, host.PendingInLog);
                 Assert.Empty(end.Unexpected);
                 break;
             }

@@ -38,11 +38,11 @@ public sealed class DurableBusTests : IDisposable
             handles.Add(await bus.PublishAsync(new OrderPlaced(i)));
         await started.Task.Within();
         var report = await bus.StopAsync(TimeSpan.FromMilliseconds(50)).Within();
-        Assert.Equal(5, report.LeftInLog);
+        Assert.Equal(5, report.PendingInLog);
 
         var seen = new ConcurrentQueue<(int Order, int Attempt, Guid Id)>();
         await using var again = Open();
-        Assert.Equal(5, again.WriteAheadLog!.WaitingEvents);
+        Assert.Equal(5, again.GetWriteAheadLogStatus()!.PendingEvents);
         again.Subscribe<OrderPlaced>((e, ctx, _) =>
         {
             seen.Enqueue((e.OrderId, ctx.Attempt, ctx.EventId));
@@ -53,7 +53,7 @@ public sealed class DurableBusTests : IDisposable
         Assert.All(seen, s => Assert.Equal(2, s.Attempt));
         Assert.Equal(handles.Select(h => h.EventId).Order(), seen.Select(s => s.Id).Order());
         await TestTimeout.Until(() => again.GetStatistics().InFlight == 0);
-        Assert.Equal(0, again.WriteAheadLog!.WaitingEvents);
+        Assert.Equal(0, again.GetWriteAheadLogStatus()!.PendingEvents);
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class DurableBusTests : IDisposable
         }
 
         await using var again = Open();
-        Assert.Equal(0, again.WriteAheadLog!.WaitingEvents);
+        Assert.Equal(0, again.GetWriteAheadLogStatus()!.PendingEvents);
         var count = 0;
         again.Subscribe<OrderPlaced>(_ => count++, new SubscriptionOptions { Name = "billing" });
         Assert.Equal(0, again.GetStatistics().Published);
@@ -116,9 +116,9 @@ public sealed class DurableBusTests : IDisposable
         await using (var bus = Open())
         {
             letter = Assert.Single(bus.DeadLetters.List());
-            Assert.Equal("billing", letter.Subscription);
+            Assert.Equal("billing", letter.SubscriptionName);
             Assert.Equal(2, letter.Attempts);
-            Assert.Contains("card declined", letter.Reason, StringComparison.Ordinal);
+            Assert.Contains("card declined", letter.ExceptionMessage, StringComparison.Ordinal);
             bus.Subscribe<OrderPlaced>(e => handled.Enqueue(e.OrderId), new SubscriptionOptions { Name = "billing" });
             var outcome = await bus.DeadLetters.RedriveAsync(letter.Id).Within();
             Assert.Equal(EventStatus.Completed, outcome.Status);
@@ -128,7 +128,7 @@ public sealed class DurableBusTests : IDisposable
         await using (var bus = Open())
         {
             Assert.Equal(0, bus.DeadLetters.Count);
-            Assert.Equal(0, bus.WriteAheadLog!.WaitingEvents);
+            Assert.Equal(0, bus.GetWriteAheadLogStatus()!.PendingEvents);
         }
     }
 
@@ -150,7 +150,7 @@ public sealed class DurableBusTests : IDisposable
             .Build();
         again.Subscribe("orders.*", (_, _) => { }, new SubscriptionOptions { Name = "audit" });
         var letter = Assert.Single(again.DeadLetters.List());
-        Assert.Contains("Unknown event name 'orders.placed'", letter.Reason, StringComparison.Ordinal);
+        Assert.Contains("Unknown event name 'orders.placed'", letter.ExceptionMessage, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -196,7 +196,7 @@ public sealed class DurableBusTests : IDisposable
     public async Task Stop_WhileDurablePublishesAreWriting_RefusedPublishesNotRedelivered()
     {
         // A publish that passed the stopping check, then found the queue closed after its record was written,
-        // throws BusStoppedException: its event must not come back after a restart, and LeftInLog must match the log.
+        // throws BusStoppedException: its event must not come back after a restart, and PendingInLog must match the log.
         for (var round = 0; round < 10; round++)
         {
             Dispose();
@@ -232,7 +232,7 @@ public sealed class DurableBusTests : IDisposable
             var inspection = WriteAheadLog.Inspect(_dir);
             var redelivered = inspection.UnfinishedEvents.Select(e => JsonSerializer.Deserialize<OrderPlaced>(e.Event.Payload.Span)!.OrderId).ToList();
             Assert.DoesNotContain(redelivered, refused.ContainsKey);
-            Assert.Equal(report.LeftInLog, inspection.UnfinishedEvents.Count);
+            Assert.Equal(report.PendingInLog, inspection.UnfinishedEvents.Count);
         }
     }
 
@@ -259,12 +259,12 @@ public sealed class DurableBusTests : IDisposable
             report = await bus.StopAsync(TimeSpan.FromMilliseconds(50)).Within();
         }
 
-        Assert.Equal(1, report.LeftInLog);
+        Assert.Equal(1, report.PendingInLog);
         var pending = Assert.Single(WriteAheadLog.Inspect(_dir).UnfinishedEvents);
         Assert.Equal(id, pending.Event.EventId);
         Assert.Equal(1, JsonSerializer.Deserialize<OrderPlaced>(pending.Event.Payload.Span)!.OrderId);
         await using var again = Open();
-        Assert.Equal(report.LeftInLog, again.WriteAheadLog!.WaitingEvents);
+        Assert.Equal(report.PendingInLog, again.GetWriteAheadLogStatus()!.PendingEvents);
     }
 
     [Fact]
@@ -347,8 +347,8 @@ public sealed class DurableBusTests : IDisposable
 
         var inspection = WriteAheadLog.Inspect(_dir);
         Assert.Equal(kept, inspection.UnfinishedEvents.Select(e => JsonSerializer.Deserialize<OrderPlaced>(e.Event.Payload.Span)!.OrderId).Order());
-        Assert.Equal(report.LeftInLog, inspection.UnfinishedEvents.Count);
+        Assert.Equal(report.PendingInLog, inspection.UnfinishedEvents.Count);
         await using var again = Open();
-        Assert.Equal(kept.Count, again.WriteAheadLog!.WaitingEvents);
+        Assert.Equal(kept.Count, again.GetWriteAheadLogStatus()!.PendingEvents);
     }
 }

@@ -72,8 +72,8 @@ public sealed class WalRecorderTests : IDisposable
         var recovered = Assert.Single(recovery.Take(subscription));
 
         Assert.Null(recovered.Ready);
-        Assert.Equal("audit", recovered.Unreadable!.Subscription);
-        Assert.Contains($"Unknown event name '{EngineTestKit.PingName}'", recovered.Unreadable.Reason, StringComparison.Ordinal);
+        Assert.Equal("audit", recovered.Unreadable!.SubscriptionName);
+        Assert.Contains($"Unknown event name '{EngineTestKit.PingName}'", recovered.Unreadable.ExceptionMessage, StringComparison.Ordinal);
         Assert.IsType<JsonElement>(recovered.Unreadable.Context.Payload);
     }
 

@@ -98,7 +98,7 @@ public class WalVersion1Tests
         Assert.Equal(4, segment.EventRecords);
         Assert.Equal(2, segment.HandlerFinishedRecords);
         Assert.Equal(1, segment.DeadLetterRecords);
-        Assert.Equal(2, inspection.UnfinishedEvents);
+        Assert.Equal(2, inspection.PendingEvents);
         Assert.Equal(1, inspection.DeadLetters);
         Assert.False(inspection.HasDamage);
     }

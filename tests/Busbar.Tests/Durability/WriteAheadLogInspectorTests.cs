@@ -29,7 +29,7 @@ public class WriteAheadLogInspectorTests
 
         Assert.True(inspection.HasDamage);
         Assert.Equal(Path.GetFullPath(dir.Path), inspection.Directory);
-        Assert.Equal(2, inspection.UnfinishedEvents);
+        Assert.Equal(2, inspection.PendingEvents);
         Assert.Equal(0, inspection.DeadLetters);
         Assert.Equal(Path.GetFileName(segment), Assert.Single(inspection.Segments).FileName);
         var problem = Assert.Single(inspection.Problems);
@@ -61,7 +61,7 @@ public class WriteAheadLogInspectorTests
         var problem = Assert.Single(inspection.Problems);
         Assert.Equal(WalProblemKind.TornTail, problem.Kind);
         Assert.Equal(WalRecoveryAction.Truncate, problem.Action);
-        Assert.Equal(0, inspection.UnfinishedEvents);
+        Assert.Equal(0, inspection.PendingEvents);
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public class WriteAheadLogInspectorTests
 
         Assert.False(inspection.HasDamage);
         Assert.Empty(inspection.Problems);
-        Assert.Equal(1, inspection.UnfinishedEvents);
+        Assert.Equal(1, inspection.PendingEvents);
     }
 
     [Fact]

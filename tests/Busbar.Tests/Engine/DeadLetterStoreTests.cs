@@ -21,7 +21,7 @@ public class DeadLetterStoreTests
 
         Assert.Equal(2, store.Count);
         Assert.Equal(1, store.Evicted);
-        Assert.Equal(["two", "three"], store.List().Select(l => l.Reason));
+        Assert.Equal(["two", "three"], store.List().Select(l => l.ExceptionMessage));
         Assert.DoesNotContain(store.List(), l => l.Id == first.Id);
     }
 
@@ -37,7 +37,7 @@ public class DeadLetterStoreTests
 
         Assert.Equal(time.GetUtcNow(), letter.FailedAt);
         Assert.Equal(3, letter.Attempts);
-        Assert.Equal("s", letter.Subscription);
+        Assert.Equal("s", letter.SubscriptionName);
         Assert.Equal(typeof(InvalidOperationException).FullName, letter.ExceptionType);
     }
 

@@ -32,7 +32,7 @@ public class EventDispatcherTests
 
         Assert.Equal(EventStatus.Completed, status);
         Assert.Equal(["high", "middle", "low"], order);
-        Assert.Equal(["high", "middle", "low"], context.Results!.Select(r => r.Subscription));
+        Assert.Equal(["high", "middle", "low"], context.Results!.Select(r => r.SubscriptionName));
         Assert.All(context.Results!, r => Assert.Equal(HandlerStatus.Succeeded, r.Status));
     }
 
@@ -114,7 +114,7 @@ public class EventDispatcherTests
     public async Task Dispatch_HandlerTimeout_EndsAsTimedOut()
     {
         using var kit = new EngineTestKit();
-        kit.Subscribe("slow", async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct), new SubscriptionOptions { Timeout = TimeSpan.FromMilliseconds(20) });
+        kit.Subscribe("slow", async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct), new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(20) });
         var context = EngineTestKit.Context();
 
         var status = await kit.DispatchAsync(context).Within();

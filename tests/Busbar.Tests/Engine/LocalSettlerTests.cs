@@ -33,7 +33,7 @@ public class LocalSettlerTests
 
         Assert.Equal(EventStatus.Failed, status);
         Assert.Equal(EventStatus.Failed, context.GetOutcome().Status);
-        Assert.Equal("broken", Assert.Single(store.List()).Subscription);
+        Assert.Equal("broken", Assert.Single(store.List()).SubscriptionName);
         Assert.Equal(1, lettersSeenByAwaiter);
         Assert.Equal(0, inFlightSeenByAwaiter);
     }

@@ -84,8 +84,8 @@ namespace Busbar.Tests.Hosting
             await host.StopAsync().WaitAsync(Eventually.Limit);
 
             Assert.Equal(EventStatus.Completed, order.Status);
-            Assert.Equal([nameof(ScanAuditHandler), nameof(ScanBillingHandler)], order.Handlers.Select(h => h.Subscription));
-            Assert.Equal([nameof(ScanAuditHandler)], refund.Handlers.Select(h => h.Subscription));
+            Assert.Equal([nameof(ScanAuditHandler), nameof(ScanBillingHandler)], order.Handlers.Select(h => h.SubscriptionName));
+            Assert.Equal([nameof(ScanAuditHandler)], refund.Handlers.Select(h => h.SubscriptionName));
             var log = host.Services.GetRequiredService<ScanLog>();
             Assert.Equal([(nameof(ScanAuditHandler), -2), (nameof(ScanAuditHandler), 1), (nameof(ScanBillingHandler), 1)], log.Handled.Order());
         }
@@ -102,7 +102,7 @@ namespace Busbar.Tests.Hosting
             var scannedOutcome = await scanned.Services.GetRequiredService<IEventBus>().PublishAndWaitAsync(new ScanOrder(1)).Within();
             var explicitOutcome = await explicitly.Services.GetRequiredService<IEventBus>().PublishAndWaitAsync(new ScanOrder(1)).Within();
 
-            Assert.Equal(explicitOutcome.Handlers.Select(h => h.Subscription), scannedOutcome.Handlers.Select(h => h.Subscription));
+            Assert.Equal(explicitOutcome.Handlers.Select(h => h.SubscriptionName), scannedOutcome.Handlers.Select(h => h.SubscriptionName));
             Assert.Equal(
                 explicitly.Services.GetRequiredService<IEventBus>().GetStatistics().Handlers.Keys.Order(StringComparer.Ordinal),
                 scanned.Services.GetRequiredService<IEventBus>().GetStatistics().Handlers.Keys.Order(StringComparer.Ordinal));

@@ -73,8 +73,8 @@ internal static class DemoRunner
         var bus = DemoBus.Build(settings.Capacity, settings.FullMode, settings.Concurrency, settings.DrainTimeout, walDirectory, settings.FlushMode);
         await using (bus)
         {
-            // Events a previous run on this directory left unfinished: re-handled as the pipeline subscribes.
-            var recovered = bus.WriteAheadLog!.WaitingEvents;
+            // Events a previous run on this directory left pending: re-handled as the pipeline subscribes.
+            var recovered = bus.GetWriteAheadLogStatus()!.PendingEvents;
             pipeline.SubscribeTo(bus);
             var publisher = new DemoPublisher(bus, settings, ledger, time);
             var monitor = new DemoMonitor(bus, settings, ledger, publisher, pipeline, walDirectory, interrupt, time);
@@ -207,20 +207,20 @@ internal static class DemoRunner
         }
     }
 
-    /// <summary>The forced exit's line: how many events the log holds unfinished, read from the log itself.</summary>
+    /// <summary>The forced exit's line: how many events the log holds pending, read from the log itself.</summary>
     private static string DescribeForced(IEventBus bus, string walDirectory)
     {
         string count;
         try
         {
-            count = WriteAheadLogInspector.Inspect(walDirectory).UnfinishedEvents.ToString(CultureInfo.InvariantCulture);
+            count = WriteAheadLogInspector.Inspect(walDirectory).PendingEvents.ToString(CultureInfo.InvariantCulture);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             count = "about " + bus.GetStatistics().InFlight.ToString(CultureInfo.InvariantCulture);
         }
 
-        return $"{count} events left unfinished in the write-ahead log {walDirectory} (kept); a bus that opens it handles them, e.g. busbar demo --wal {walDirectory}";
+        return $"{count} events pending in the write-ahead log {walDirectory} (kept); a bus that opens it handles them, e.g. busbar demo --wal {walDirectory}";
     }
 
     private static string PrepareWalDirectory(string? requested)

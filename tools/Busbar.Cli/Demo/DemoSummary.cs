@@ -51,7 +51,7 @@ internal sealed record DemoSummary
 
     public string? WalRemoveError { get; init; }
 
-    /// <summary>Unfinished events a previous run left in the log, re-handled by this run (not counted in <see cref="Published"/>).</summary>
+    /// <summary>Pending events a previous run left in the log, re-handled by this run (not counted in <see cref="Published"/>).</summary>
     public long Recovered { get; init; }
 
     public required TimeSpan Elapsed { get; init; }
@@ -75,7 +75,7 @@ internal sealed record DemoSummary
         yield return Invariant($"  dead-lettered    {DeadLettered,8}  (poison orders, counted once each)");
         yield return Invariant($"  cancelled        {Cancelled,8}");
         yield return Invariant($"  drained          {Stop.Drained,8}  (finished during the shutdown)");
-        yield return Invariant($"  left in the log  {Stop.LeftInLog,8}  (unfinished: handled when a bus next opens the log)");
+        yield return Invariant($"  pending in log   {Stop.PendingInLog,8}  (pending: handled when a bus next opens the log)");
         yield return Invariant($"  shutdown took    {Stop.Elapsed.TotalSeconds,8:F2} s (drain timeout {Settings.DrainTimeout.TotalSeconds:F1} s, {(Stop.Completed ? "drained in time" : "cancelled the rest")})");
         var pace = Settings.Pace is { } p ? "; " + p.Describe() : "";
         yield return Invariant($"  pace             {Settings.Rate,8}  orders/s steady, queue capacity {Settings.Capacity}{pace}");
@@ -86,7 +86,7 @@ internal sealed record DemoSummary
         if (ChildrenNotPublished > 0)
             yield return Invariant($"  not published    {ChildrenNotPublished,8}  invoices billing tried to publish while the bus was stopping{(RejectedRacingStop > 0 ? $"; {RejectedRacingStop} raced the stop, and the bus counts them as published and rejected" : "")}");
         if (ExampleDeadLetter is { } letter)
-            yield return Invariant($"  dead letter      {letter.Subscription} after {letter.Attempts} attempts: {letter.Reason}");
+            yield return Invariant($"  dead letter      {letter.SubscriptionName} after {letter.Attempts} attempts: {letter.ExceptionMessage}");
         if (!WalIsTemporary)
             yield return Invariant($"  write-ahead log  {WalDirectory}");
         else if (WalRemoveError is null)
@@ -94,7 +94,7 @@ internal sealed record DemoSummary
         else
             yield return Invariant($"  write-ahead log  {WalDirectory} (temporary, but could not be removed: {WalRemoveError})");
         if (Recovered > 0)
-            yield return Invariant($"  recovered        {Recovered,8}  (left unfinished by a previous run, re-handled first; not counted above)");
+            yield return Invariant($"  recovered        {Recovered,8}  (left pending by a previous run, re-handled first; not counted above)");
         yield return Invariant(
             $"invariant: published {Published} = completed {Completed} + dropped {Dropped} + rejected {Rejected} + dead-lettered {DeadLettered} + cancelled {Cancelled}: {(InvariantHolds ? "holds" : "DOES NOT HOLD")}");
     }

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace Busbar.Cli.Wal;
 
 /// <summary>
-/// <c>busbar wal inspect &lt;dir&gt; [--json]</c>: segments, record counts, unfinished work and damage.
+/// <c>busbar wal inspect &lt;dir&gt; [--json]</c>: segments, record counts, pending events and damage.
 /// Exits <see cref="ExitCodes.Damaged"/> when the log has damage, so a script can tell. Damage is what
 /// <see cref="WriteAheadLogInspection.HasDamage"/> calls so: any problem but a torn tail, which is the
 /// normal trace of a crash mid-write (or, on a log a bus is writing, a record being written).
@@ -21,7 +21,7 @@ internal static class WalInspectCommand
         var json = WalCommand.JsonOption();
         var command = new Command(
             "inspect",
-            $"Show segments, records, unfinished events and damage, without locking or changing the log. Exits {ExitCodes.Damaged} when the log is damaged (any problem but a torn tail).")
+            $"Show segments, records, pending events and damage, without locking or changing the log. Exits {ExitCodes.Damaged} when the log is damaged (any problem but a torn tail).")
         {
             directory, json,
         };
@@ -46,7 +46,7 @@ internal static class WalInspectCommand
         var totalBytes = inspection.Segments.Sum(static s => s.SizeBytes);
         console.WriteLine(Invariant($"write-ahead log {inspection.Directory}"));
         console.WriteLine(Invariant(
-            $"segments: {inspection.Segments.Count} ({totalBytes} bytes); unfinished events: {inspection.UnfinishedEvents.Count}; dead letters: {inspection.DeadLetters.Count}; problems: {inspection.Problems.Count}"));
+            $"segments: {inspection.Segments.Count} ({totalBytes} bytes); pending events: {inspection.UnfinishedEvents.Count}; dead letters: {inspection.DeadLetters.Count}; problems: {inspection.Problems.Count}"));
 
         // Record counts by type: how many records of each kind the segment holds, not events.
         var segments = new Table().Border(TableBorder.Simple).Title("segments (records by type)")
@@ -60,7 +60,7 @@ internal static class WalInspectCommand
 
         if (inspection.UnfinishedEvents.Count > 0)
         {
-            var unfinished = new Table().Border(TableBorder.Simple).Title("unfinished events (re-dispatched when a bus opens this log)")
+            var unfinished = new Table().Border(TableBorder.Simple).Title("pending events (re-dispatched when a bus opens this log)")
                 .AddColumn(new TableColumn("event id").NoWrap()).AddColumn(new TableColumn("name").NoWrap())
                 .AddColumn(new TableColumn("created (UTC)").NoWrap()).AddColumn("pending subscriptions");
             foreach (var pending in inspection.UnfinishedEvents.Take(MaxUnfinishedShown))
@@ -74,7 +74,7 @@ internal static class WalInspectCommand
 
             console.Write(unfinished);
             if (inspection.UnfinishedEvents.Count > MaxUnfinishedShown)
-                console.WriteLine(Invariant($"... and {inspection.UnfinishedEvents.Count - MaxUnfinishedShown} more unfinished events (all of them with --json)"));
+                console.WriteLine(Invariant($"... and {inspection.UnfinishedEvents.Count - MaxUnfinishedShown} more pending events (all of them with --json)"));
         }
 
         if (inspection.DeadLetters.Count > 0)

@@ -32,7 +32,7 @@ internal static class WalJson
         }
 
         writer.WriteEndArray();
-        writer.WriteStartArray("unfinishedEvents");
+        writer.WriteStartArray("pendingEvents");
         foreach (var pending in inspection.UnfinishedEvents)
         {
             writer.WriteStartObject();

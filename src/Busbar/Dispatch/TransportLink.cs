@@ -1,0 +1,426 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Reflection;
+using System.Threading.Channels;
+using Busbar.Diagnostics;
+using Busbar.Routing;
+using Busbar.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Busbar.Dispatch;
+
+/// <summary>
+/// A bus's link to its transport: the connection, which events travel, the publish window, and the consumer that keeps the
+/// group's transport subscriptions in step with the bus's subscriptions and feeds their deliveries to the
+/// <see cref="TransportSource"/>.
+/// </summary>
+/// <remarks>
+/// <para>Subscriptions only widen: a subscription added after start whose events the group does not receive yet gets a
+/// new transport subscription for the missing names and patterns; removing one never narrows them, and a delivery no
+/// handler wants any more is acknowledged (its route is empty, so it completes at once).</para>
+/// <para>Stop: <see cref="BeginStop"/> ends intake (the read loops end; deliveries the transport handed out and the bus
+/// did not read stay leased and come again to another consumer), then waits for the running deliveries and the publishes
+/// on their way; <see cref="DisposeAsync"/> closes the transport subscriptions, and the transport when the bus owns it.</para>
+/// </remarks>
+internal sealed class TransportLink : IAsyncDisposable
+{
+    private static readonly TimeSpan s_resubscribeDelay = TimeSpan.FromSeconds(1);
+
+    private readonly TransportSetup _setup;
+    private readonly EnvelopeCodec _codec;
+    private readonly FrozenDictionary<string, Type> _types;
+    private readonly ConcurrentDictionary<string, bool> _remote = new(StringComparer.Ordinal);
+    private readonly Router _router;
+    private readonly TransportSource _source;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _bus;
+    private readonly int _maxInFlight;
+    private readonly SemaphoreSlim _window;
+    private readonly BusyCounter _sending = new();
+    private readonly CancellationTokenSource _intake = new();
+    private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly List<ITransportSubscription> _subscriptions = [];
+    private readonly HashSet<string> _subscribed = new(StringComparer.Ordinal);
+    private readonly Task<IEventTransport> _connect;
+    private Task _consumer = Task.CompletedTask;
+    private long _reconciledVersion = -1;
+    private TaskCompletionSource _reconciled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _disposed;
+
+    public TransportLink(TransportSetup setup, EventBusOptions busOptions, string bus, Router router, TransportSource source, EnvelopeCodec codec, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger)
+    {
+        _setup = setup;
+        _codec = codec;
+        _types = setup.Events.Snapshot().ToFrozenDictionary(static p => p.Key, static p => p.Value.Type, StringComparer.Ordinal);
+        _router = router;
+        _source = source;
+        _time = time;
+        _logger = logger;
+        _bus = bus;
+        _maxInFlight = busOptions.MaxConcurrentEvents;
+        _window = new SemaphoreSlim(busOptions.Capacity, busOptions.Capacity);
+        Group = setup.Options.Group ?? DefaultGroup(busOptions.Name);
+        var arguments = new TransportConnectArguments(busOptions, time, loggerFactory);
+        using (ExecutionContext.SuppressFlow())
+            _connect = Task.Run(() => ConnectAsync(arguments));
+    }
+
+    /// <summary>The group the bus consumes in.</summary>
+    public string Group { get; }
+
+    /// <summary>The transport once connected (tests, health).</summary>
+    public Task<IEventTransport> Transport => _connect;
+
+    /// <summary>The names and patterns the group's transport subscriptions cover.</summary>
+    public IReadOnlyCollection<string> SubscribedPatterns
+    {
+        get
+        {
+            lock (_subscribed)
+                return [.. _subscribed];
+        }
+    }
+
+    /// <summary>The default group: the bus name, else the entry assembly's name, else "busbar"; characters a group may not hold become '-'.</summary>
+    internal static string DefaultGroup(string? busName)
+    {
+        var name = busName ?? Assembly.GetEntryAssembly()?.GetName().Name ?? "busbar";
+        var chars = name.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (!EventNaming.IsNameChar(chars[i]) && chars[i] != '.')
+                chars[i] = '-';
+        }
+
+        var group = new string(chars);
+        return group.Length is > 0 and <= 128 ? group : "busbar";
+    }
+
+    /// <summary>Starts the consumer: it subscribes once connected, and again whenever <see cref="SubscriptionsChanged"/> says so.</summary>
+    public void Start()
+    {
+        using (ExecutionContext.SuppressFlow())
+            _consumer = Task.Run(ConsumeAsync);
+    }
+
+    /// <summary>Whether an event of this name goes to the broker: it is not kept local.</summary>
+    public bool IsRemote(string name)
+    {
+        if (_setup.LocalEvents.Count == 0)
+            return true;
+        if (_remote.TryGetValue(name, out var remote))
+            return remote;
+        remote = true;
+        foreach (var pattern in _setup.LocalEvents)
+        {
+            if (pattern.Matches(name))
+            {
+                remote = false;
+                break;
+            }
+        }
+
+        _remote.TryAdd(name, remote);
+        return remote;
+    }
+
+    /// <summary>Encodes a published event with its ids, trace context and headers.</summary>
+    /// <exception cref="ArgumentException">The event's type is not registered under its name (the message says to register it or keep it local).</exception>
+    public TransportMessage Encode(EventContext context)
+    {
+        if (!_types.TryGetValue(context.Name, out var type) || type != context.Payload.GetType())
+            throw new ArgumentException($"Event '{context.Name}' ({context.Payload.GetType().FullName}) is not registered in the bus's EventTypeRegistry, so it cannot go to the transport: register it (EventTypeRegistry.Add), or keep it in the process with EventBusBuilder.KeepLocal.", "event");
+        string? traceParent = null;
+        string? traceState = null;
+        IReadOnlyDictionary<string, string> headers = EventEnvelope.EmptyHeaders;
+        if (context.Headers.Count > 0)
+        {
+            var rest = new Dictionary<string, string>(context.Headers.Count, StringComparer.Ordinal);
+            foreach (var (key, value) in context.Headers)
+            {
+                if (key == BusTracing.TraceParentHeader)
+                    traceParent = value;
+                else if (key == BusTracing.TraceStateHeader)
+                    traceState = value;
+                else
+                    rest[key] = value;
+            }
+
+            if (rest.Count > 0)
+                headers = rest;
+        }
+
+        var envelope = new EventEnvelope
+        {
+            EventId = context.EventId,
+            Name = context.Name,
+            CreatedAt = context.CreatedAt,
+            CorrelationId = context.CorrelationId,
+            CausationId = context.CausationId,
+            TraceParent = traceParent,
+            TraceState = traceState,
+            Headers = headers,
+        };
+        return _codec.Encode(envelope, context.Payload);
+    }
+
+    /// <summary>Takes a place in the publish window if one is free.</summary>
+    public bool TryEnterWindow() => _window.Wait(0);
+
+    /// <summary>Waits for a place in the publish window.</summary>
+    /// <exception cref="BusStoppedException">The bus began to stop meanwhile.</exception>
+    public async ValueTask EnterWindowAsync(CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _intake.Token);
+        try
+        {
+            await _window.WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new BusStoppedException($"Bus '{_bus}' is stopped and accepts no more events.");
+        }
+    }
+
+    /// <summary>Publishes one message that holds a place in the window; the place is given back when the broker answered.</summary>
+    public async Task PublishAsync(TransportMessage message)
+    {
+        _sending.Enter();
+        try
+        {
+            var transport = await _connect.ConfigureAwait(false);
+            await transport.PublishAsync([message]).ConfigureAwait(false);
+        }
+        finally
+        {
+            _window.Release();
+            _sending.Leave();
+        }
+    }
+
+    /// <summary>A subscription was added: the consumer checks whether the group's transport subscriptions cover it.</summary>
+    public void SubscriptionsChanged() => _changed.Writer.TryWrite(true);
+
+    /// <summary>Completes once the transport subscriptions cover every subscription the bus had when it was called (tests, hosting).</summary>
+    public async Task WaitUntilSubscribedAsync(CancellationToken cancellationToken)
+    {
+        var target = _router.Version;
+        while (true)
+        {
+            var signal = Volatile.Read(ref _reconciled);
+            if (Interlocked.Read(ref _reconciledVersion) >= target)
+                return;
+            if (_consumer.IsCompleted)
+            {
+                await _connect.ConfigureAwait(false);
+                throw new InvalidOperationException($"Bus '{_bus}' no longer consumes from its transport.");
+            }
+
+            await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Ends intake: the read loops end and the transport subscriptions close, so the broker hands this bus nothing more (a
+    /// delivery given back by a cancelled handler goes to another consumer of the group). Completes when the running
+    /// deliveries are settled (settling needs the transport, not the subscription) and the publishes on their way answered.
+    /// </summary>
+    public Task BeginStop()
+    {
+        _intake.Cancel();
+        return Task.WhenAll(CloseSubscriptionsAsync(), _source.StopAndWaitIdleAsync(), _sending.StopAndWaitIdleAsync());
+    }
+
+    private async Task CloseSubscriptionsAsync()
+    {
+        await _consumer.ConfigureAwait(false);
+        ITransportSubscription[] subscriptions;
+        lock (_subscriptions)
+        {
+            subscriptions = [.. _subscriptions];
+            _subscriptions.Clear();
+        }
+
+        foreach (var subscription in subscriptions)
+        {
+            try
+            {
+                await subscription.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                TransportLogMessages.ReadFailed(_logger, ex, _bus, Group);
+            }
+        }
+    }
+
+    /// <summary>Deliveries still running when the stop gave up on them: unsettled, they come again after their lease.</summary>
+    public long Running => _source.Running;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        if (!_intake.IsCancellationRequested)
+            _intake.Cancel();
+        await CloseSubscriptionsAsync().ConfigureAwait(false);
+        if (_setup.OwnsTransport)
+        {
+            // Cancelling intake cancelled a connect still under way; a transport it made anyway is closed here.
+            try
+            {
+                await (await _connect.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (_connect.IsFaulted || _connect.IsCanceled)
+            {
+                _ = ex;
+            }
+        }
+
+        _intake.Dispose();
+    }
+
+    private async Task<IEventTransport> ConnectAsync(TransportConnectArguments arguments)
+    {
+        try
+        {
+            return await _setup.Connect(arguments, _intake.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            TransportLogMessages.ConnectFailed(_logger, ex, _bus);
+            throw;
+        }
+    }
+
+    private async Task ConsumeAsync()
+    {
+        IEventTransport transport;
+        try
+        {
+            transport = await _connect.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Logged by ConnectAsync; publishes see the exception.
+            return;
+        }
+
+        var token = _intake.Token;
+        var readers = new List<Task>();
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                var version = _router.Version;
+                var missing = MissingPatterns();
+                if (missing.Count > 0)
+                {
+                    var patterns = string.Join(", ", missing);
+                    try
+                    {
+                        var subscription = await transport.SubscribeAsync(new TransportSubscriptionOptions { Group = Group, Patterns = missing, MaxInFlight = _maxInFlight }, token).ConfigureAwait(false);
+                        lock (_subscriptions)
+                            _subscriptions.Add(subscription);
+                        lock (_subscribed)
+                            _subscribed.UnionWith(missing);
+                        readers.Add(ReadAsync(subscription, token));
+                        TransportLogMessages.Subscribed(_logger, _bus, patterns, Group);
+                    }
+                    catch (OperationCanceledException) when (token.IsCancellationRequested)
+                    {
+                        break;
+                    }
+                    catch (Exception ex)
+                    {
+                        TransportLogMessages.SubscribeFailed(_logger, ex, _bus, Group, patterns);
+                        await Task.Delay(s_resubscribeDelay, _time, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                        continue;
+                    }
+                }
+
+                Interlocked.Exchange(ref _reconciledVersion, version);
+                Interlocked.Exchange(ref _reconciled, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                try
+                {
+                    if (!await _changed.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+                        break;
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                _changed.Reader.TryRead(out _);
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(readers).ConfigureAwait(false);
+            _reconciled.TrySetResult();
+        }
+    }
+
+    /// <summary>The names (typed subscriptions, through the registry) and patterns no transport subscription covers yet.</summary>
+    private List<string> MissingPatterns()
+    {
+        var wanted = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var entry in _router.Subscriptions)
+        {
+            if (!entry.IsActive)
+                continue;
+            if (entry.TopicPattern is { } pattern)
+            {
+                wanted.Add(pattern.Text);
+                continue;
+            }
+
+            foreach (var (name, type) in _types)
+            {
+                if (entry.EventType!.IsAssignableFrom(type) && IsRemote(name))
+                    wanted.Add(name);
+            }
+        }
+
+        var missing = new List<string>();
+        lock (_subscribed)
+        {
+            foreach (var name in wanted)
+            {
+                if (!_subscribed.Contains(name) && !CoveredByPattern(name))
+                    missing.Add(name);
+            }
+        }
+
+        return missing;
+    }
+
+    private bool CoveredByPattern(string name)
+    {
+        foreach (var subscribed in _subscribed)
+        {
+            if (subscribed.Contains('*', StringComparison.Ordinal) && EventNaming.Validate(name) is null && TopicPattern.Parse(subscribed).Matches(name))
+                return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Reads one transport subscription until intake ends; each delivery runs on the source.</summary>
+    private async Task ReadAsync(ITransportSubscription subscription, CancellationToken token)
+    {
+        try
+        {
+            await foreach (var delivery in subscription.ReadAllAsync(token).ConfigureAwait(false))
+                _source.Start(delivery);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            TransportLogMessages.ReadFailed(_logger, ex, _bus, Group);
+        }
+    }
+}

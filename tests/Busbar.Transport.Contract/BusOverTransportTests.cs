@@ -1,0 +1,435 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Busbar.Dispatch;
+
+namespace Busbar.Transport.Contract;
+
+/// <summary>
+/// A bus over a transport (<see cref="EventBusBuilder.UseTransport(IEventTransport, EventTypeRegistry, TransportBusOptions?)"/>):
+/// what every transport must give the bus. A transport's test project subclasses it as it does
+/// <see cref="TransportContractTests"/>; xUnit makes a new instance per test, so each test has its own broker namespace.
+/// </summary>
+public abstract class BusOverTransportTests : IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _cleanup = [];
+
+    /// <summary>The types the buses move: every contract event except <see cref="StockReserved"/>, which stays unknown.</summary>
+    protected static EventTypeRegistry Events() => new EventTypeRegistry()
+        .Add(ContractJsonContext.Default.OrderPlaced)
+        .Add(ContractJsonContext.Default.OrderShipped)
+        .Add(ContractJsonContext.Default.CardCaptured);
+
+    protected EnvelopeCodec Codec { get; } = new(Events());
+
+    /// <summary>The lease the fixture's transports are configured with.</summary>
+    protected abstract TimeSpan Lease { get; }
+
+    /// <summary>The maximum delivery count the fixture's transports are configured with.</summary>
+    protected abstract int MaxDeliveries { get; }
+
+    /// <summary>How long a test waits for something that should happen (generous: the machine is shared).</summary>
+    protected virtual TimeSpan Patience => TimeSpan.FromSeconds(30);
+
+    /// <summary>A new transport instance (its own consumer identity) on this test's broker namespace.</summary>
+    protected abstract ValueTask<IEventTransport> CreateTransportAsync(string instance);
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync()
+    {
+        for (var i = _cleanup.Count - 1; i >= 0; i--)
+            await _cleanup[i].DisposeAsync();
+    }
+
+    /// <summary>A recording transport for one bus instance.</summary>
+    protected async Task<RecordingTransport> TransportAsync(string instance)
+    {
+        var transport = new RecordingTransport(await CreateTransportAsync(instance), Codec);
+        _cleanup.Add(transport);
+        return transport;
+    }
+
+    /// <summary>A bus named <paramref name="name"/> over <paramref name="transport"/>, consuming in <paramref name="group"/>.</summary>
+    protected IEventBus Bus(string name, IEventTransport transport, string group, TransportBusOptions? options = null, EventBusOptions? busOptions = null, Action<EventBusBuilder>? configure = null)
+    {
+        var builder = new EventBusBuilder()
+            .WithOptions((busOptions ?? new EventBusOptions()) with { Name = name })
+            .UseTransport(transport, Events(), (options ?? Options()) with { Group = group });
+        configure?.Invoke(builder);
+        var bus = builder.Build();
+        _cleanup.Add(bus);
+        return bus;
+    }
+
+    /// <summary>Transport options for these tests: the fixture's maximum deliveries, short retry delays, extension at a quarter of the lease.</summary>
+    protected TransportBusOptions Options() => new()
+    {
+        MaxDeliveries = MaxDeliveries,
+        RetryDelay = TimeSpan.FromMilliseconds(10),
+        MaxRetryDelay = TimeSpan.FromMilliseconds(50),
+        LeaseExtensionInterval = Lease / 4,
+    };
+
+    /// <summary>Waits until the bus's transport subscriptions cover its subscriptions.</summary>
+    protected async Task ConsumingAsync(IEventBus bus)
+    {
+        using var limit = new CancellationTokenSource(Patience);
+        await ((InProcessEventBus)bus).Link!.WaitUntilSubscribedAsync(limit.Token);
+    }
+
+    protected async Task UntilAsync(Func<bool> condition, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (watch.Elapsed > Patience)
+                throw new TimeoutException($"Not within {Patience}: {what}");
+            await Task.Delay(10);
+        }
+    }
+
+    protected async Task<IReadOnlyList<TransportDeadLetter>> DeadLettersAsync(IEventTransport transport, int atLeast)
+    {
+        IReadOnlyList<TransportDeadLetter> letters = [];
+        await UntilAsync(() =>
+        {
+            letters = transport.ReadDeadLettersAsync(1000).AsTask().GetAwaiter().GetResult();
+            return letters.Count >= atLeast;
+        }, $"{atLeast} dead letter(s)");
+        return letters;
+    }
+
+    [Fact]
+    public async Task PublishAsync_RemoteEvent_HandlerReceivesItThroughTheBrokerWithItsEnvelope()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var received = new TaskCompletionSource<(OrderPlaced Event, EventContext Context)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<OrderPlaced>((e, context, _) =>
+        {
+            received.TrySetResult((e, context));
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+        var correlation = Guid.NewGuid();
+
+        var handle = await bus.PublishAsync(new OrderPlaced(7, "c7"), new PublishOptions { CorrelationId = correlation, Headers = new Dictionary<string, string> { ["tenant"] = "t1" } });
+        var outcome = await handle.AsTask().WaitAsync(Patience);
+        var (e, context) = await received.Task.WaitAsync(Patience);
+
+        Assert.Equal(EventStatus.Completed, outcome.Status);
+        Assert.Equal(new OrderPlaced(7, "c7"), e);
+        Assert.Equal(handle.EventId, context.EventId);
+        Assert.Equal(correlation, context.CorrelationId);
+        Assert.Equal("t1", context.Headers["tenant"]);
+        Assert.Equal(1, context.Attempt);
+        Assert.Equal(1, transport.PublishedCount("contract.orders.placed"));
+        await UntilAsync(() => transport.Acked.ContainsKey(handle.EventId), "the delivery acknowledged");
+    }
+
+    [Fact]
+    public async Task PublishAsync_TwoBusesInOneGroup_ShareTheEventsEachHandledOnce()
+    {
+        var handled = new ConcurrentDictionary<int, ConcurrentBag<string>>();
+        var buses = new List<IEventBus>();
+        foreach (var name in new[] { "w1", "w2" })
+        {
+            var bus = Bus(name, await TransportAsync(name), "workers", busOptions: new EventBusOptions { MaxConcurrentEvents = 2 });
+            bus.Subscribe<OrderPlaced>(async (e, _, ct) =>
+            {
+                handled.GetOrAdd(e.Number, _ => []).Add(name);
+                await Task.Delay(5, ct);
+            });
+            buses.Add(bus);
+        }
+
+        foreach (var bus in buses)
+            await ConsumingAsync(bus);
+        var publisher = Bus("publisher", await TransportAsync("p"), "publisher");
+        for (var i = 0; i < 40; i++)
+            await publisher.PublishAsync(new OrderPlaced(i, "c"));
+
+        await UntilAsync(() => handled.Count == 40, "40 events handled");
+        Assert.All(handled.Values, by => Assert.Single(by));
+        Assert.Equal(2, handled.Values.SelectMany(b => b).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task PublishAsync_TwoGroups_EachGroupHandlesEveryEvent()
+    {
+        var handled = new ConcurrentDictionary<string, ConcurrentBag<int>>();
+        foreach (var group in new[] { "billing", "shipping" })
+        {
+            var bus = Bus(group, await TransportAsync(group), group);
+            bus.Subscribe<OrderPlaced>((e, _, _) =>
+            {
+                handled.GetOrAdd(group, _ => []).Add(e.Number);
+                return ValueTask.CompletedTask;
+            });
+            await ConsumingAsync(bus);
+        }
+
+        var publisher = Bus("publisher", await TransportAsync("p"), "publisher");
+        for (var i = 0; i < 10; i++)
+            await publisher.PublishAsync(new OrderPlaced(i, "c"));
+
+        await UntilAsync(() => handled.Values.Sum(b => b.Count) == 20, "10 events in each of two groups");
+        Assert.Equal(Enumerable.Range(0, 10), handled["billing"].Order());
+        Assert.Equal(Enumerable.Range(0, 10), handled["shipping"].Order());
+    }
+
+    [Fact]
+    public async Task HandlerFails_RedeliveredUntilMaxDeliveriesThenDeadLetteredWithTheHandlerAndReason()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var attempts = new ConcurrentQueue<int>();
+        bus.Subscribe<OrderPlaced>((_, context, _) =>
+        {
+            attempts.Enqueue(context.Attempt);
+            throw new InvalidOperationException("poison");
+        }, new SubscriptionOptions { Name = "poison-handler" });
+        await ConsumingAsync(bus);
+
+        var handle = await bus.PublishAsync(new OrderPlaced(1, "c"));
+        var letters = await DeadLettersAsync(transport, 1);
+
+        var letter = Assert.Single(letters);
+        Assert.Equal("orders", letter.Group);
+        Assert.Equal(MaxDeliveries, letter.DeliveryCount);
+        Assert.Contains("poison-handler", letter.Reason, StringComparison.Ordinal);
+        Assert.Contains(nameof(InvalidOperationException), letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(Enumerable.Range(1, MaxDeliveries), attempts);
+        Assert.False(transport.Acked.ContainsKey(handle.EventId));
+    }
+
+    [Fact]
+    public async Task Delivery_UnknownNameOrBadBody_DeadLetteredWithReasonAndGoodEventsKeepFlowing()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var good = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe("contract.**", (e, _, _) =>
+        {
+            if (e is OrderPlaced)
+                good.TrySetResult();
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+        var unknown = new EnvelopeCodec(new EventTypeRegistry().Add(ContractJsonContext.Default.StockReserved))
+            .Encode(new EventEnvelope { EventId = Guid.NewGuid(), Name = "contract.stock.reserved", CreatedAt = DateTimeOffset.UtcNow }, new StockReserved(1));
+        var garbage = new TransportMessage(Guid.NewGuid(), "contract.orders.shipped", "{\"v\":1,\"id\":"u8.ToArray());
+
+        await transport.PublishAsync([unknown, garbage]);
+        await bus.PublishAsync(new OrderPlaced(2, "c"));
+        var letters = await DeadLettersAsync(transport, 2);
+        await good.Task.WaitAsync(Patience);
+
+        Assert.Contains(letters, l => l.Name == "contract.stock.reserved" && l.Reason.Contains("UnknownName", StringComparison.Ordinal));
+        Assert.Contains(letters, l => l.Name == "contract.orders.shipped" && l.Reason.Contains("MalformedEnvelope", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task PublishAsync_EventKeptLocal_HandledInProcessAndNeverPublishedToTheBroker()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders", configure: b => b.KeepLocal<OrderShipped>());
+        var local = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<OrderShipped>((_, context, _) =>
+        {
+            local.TrySetResult(context);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+
+        var handle = await bus.PublishAsync(new OrderShipped(3));
+        var outcome = await handle.AsTask().WaitAsync(Patience);
+
+        Assert.Equal(EventStatus.Completed, outcome.Status);
+        Assert.Equal(handle.EventId, (await local.Task.WaitAsync(Patience)).EventId);
+        Assert.Empty(transport.Published);
+        Assert.DoesNotContain("contract.orders.shipped", ((InProcessEventBus)bus).Link!.SubscribedPatterns);
+    }
+
+    [Fact]
+    public async Task SendAsync_OnABusWithATransport_RunsTheLocalHandlersInlineWithoutTheBroker()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var handled = 0;
+        bus.Subscribe<OrderPlaced>((_, _, _) =>
+        {
+            handled++;
+            return ValueTask.CompletedTask;
+        });
+
+        await bus.SendAsync(new OrderPlaced(4, "c"));
+        var outcome = await bus.InvokeAsync(new OrderPlaced(5, "c"));
+
+        Assert.Equal(2, handled);
+        Assert.Equal(EventStatus.Completed, outcome.Status);
+        Assert.Empty(transport.Published);
+    }
+
+    [Fact]
+    public async Task StopAsync_HandlerStillRunningAfterTheDrain_DeliveryNotAckedAndRedeliveredToAnotherBusOfTheGroup()
+    {
+        var first = await TransportAsync("a");
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var busA = Bus("a", first, "orders");
+        busA.Subscribe<OrderPlaced>(async (_, _, ct) =>
+        {
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+        });
+        await ConsumingAsync(busA);
+        var handle = await busA.PublishAsync(new OrderPlaced(8, "c"));
+        await started.Task.WaitAsync(Patience);
+
+        var report = await busA.StopAsync(TimeSpan.FromMilliseconds(50));
+        var busB = Bus("b", await TransportAsync("b"), "orders");
+        var redelivered = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+        busB.Subscribe<OrderPlaced>((_, context, _) =>
+        {
+            redelivered.TrySetResult(context);
+            return ValueTask.CompletedTask;
+        });
+        var context = await redelivered.Task.WaitAsync(Patience);
+
+        Assert.False(report.Completed);
+        Assert.Equal(1, report.PendingInBroker);
+        Assert.Equal(1, report.Cancelled);
+        Assert.Equal(handle.EventId, context.EventId);
+        Assert.Equal(2, context.Attempt);
+        Assert.False(first.Acked.ContainsKey(handle.EventId));
+    }
+
+    [Fact]
+    public async Task StopAsync_HandlersFinishWithinTheDrain_EveryDeliveryAckedBeforeItReturns()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("a", transport, "orders");
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = 0;
+        bus.Subscribe<OrderPlaced>(async (_, _, _) =>
+        {
+            Interlocked.Increment(ref started);
+            await release.Task;
+        });
+        await ConsumingAsync(bus);
+        for (var i = 0; i < 3; i++)
+            await bus.PublishAsync(new OrderPlaced(i, "c"));
+        await UntilAsync(() => Volatile.Read(ref started) >= 1, "a handler started");
+
+        var stopping = bus.StopAsync(Patience).AsTask();
+        release.SetResult();
+        var report = await stopping.WaitAsync(Patience);
+
+        Assert.True(report.Completed);
+        Assert.Equal(0, report.PendingInBroker);
+        Assert.Equal(Volatile.Read(ref started), transport.Acked.Count);
+    }
+
+    [Fact]
+    public async Task PublishAsync_InsideAnActivity_HandlerSpanContinuesTheTraceAcrossTheBroker()
+    {
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == "Busbar",
+            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var bus = Bus("a", await TransportAsync("a"), "orders");
+        var seen = new TaskCompletionSource<(ActivityTraceId Trace, ActivityKind Kind, string Name)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<OrderPlaced>((_, _, _) =>
+        {
+            var current = Activity.Current!;
+            seen.TrySetResult((current.TraceId, current.Kind, current.OperationName));
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+        using var source = new ActivitySource("Busbar.Tests.Caller");
+        using var callerListener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == source.Name,
+            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(callerListener);
+
+        ActivityTraceId trace;
+        using (var caller = source.StartActivity("request")!)
+        {
+            trace = caller.TraceId;
+            await bus.PublishAsync(new OrderPlaced(9, "c"));
+        }
+
+        var handler = await seen.Task.WaitAsync(Patience);
+        Assert.Equal(trace, handler.Trace);
+        Assert.Equal(ActivityKind.Consumer, handler.Kind);
+        Assert.Equal("process contract.orders.placed", handler.Name);
+    }
+
+    [Fact]
+    public async Task Subscribe_AfterTheBusStarted_NewEventNameIsConsumed()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("a", transport, "orders");
+        bus.Subscribe<OrderPlaced>((_, _, _) => ValueTask.CompletedTask);
+        await ConsumingAsync(bus);
+
+        var captured = new TaskCompletionSource<CardCaptured>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe("contract.payments.**", (e, _, _) =>
+        {
+            captured.TrySetResult((CardCaptured)e);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+        await bus.PublishAsync(new CardCaptured(11));
+
+        Assert.Equal(new CardCaptured(11), await captured.Task.WaitAsync(Patience));
+        Assert.Contains("contract.payments.**", ((InProcessEventBus)bus).Link!.SubscribedPatterns);
+    }
+
+    [Fact]
+    public async Task Unsubscribe_EventForNoHandler_IsAcknowledged()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("a", transport, "orders");
+        var subscription = bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("must not run"));
+        await ConsumingAsync(bus);
+        subscription.Dispose();
+
+        var handle = await bus.PublishAsync(new OrderPlaced(12, "c"));
+
+        await UntilAsync(() => transport.Acked.ContainsKey(handle.EventId), "the event for no handler acknowledged");
+    }
+
+    [Fact]
+    public async Task SlowHandler_RunsLongerThanTheLease_LeaseExtendedAndNotRedelivered()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("a", transport, "orders");
+        var runs = 0;
+        bus.Subscribe<OrderPlaced>(async (_, _, ct) =>
+        {
+            Interlocked.Increment(ref runs);
+            await Task.Delay(Lease * 3, ct);
+        });
+        await ConsumingAsync(bus);
+        var handle = await bus.PublishAsync(new OrderPlaced(13, "c"));
+        await UntilAsync(() => Volatile.Read(ref runs) == 1, "the slow handler started");
+
+        // A competing consumer of the group, idle: it would receive the event if the lease lapsed.
+        var other = Bus("b", await TransportAsync("b"), "orders");
+        other.Subscribe<OrderPlaced>((_, _, _) =>
+        {
+            Interlocked.Increment(ref runs);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(other);
+        await UntilAsync(() => transport.Acked.ContainsKey(handle.EventId), "the slow delivery acknowledged");
+
+        Assert.Equal(1, Volatile.Read(ref runs));
+        Assert.True(transport.Extended.GetValueOrDefault(handle.EventId) >= 2, $"extended {transport.Extended.GetValueOrDefault(handle.EventId)} time(s)");
+    }
+}
