@@ -116,8 +116,6 @@ internal sealed partial class InProcessEventBus : IEventBus
 
     internal CancellationToken StopToken => _stopCts.Token;
 
-    internal DeadLetterStore DeadLetterStore => _deadLetters;
-
     public override string ToString() => Name;
 
     private static class EventNameCache<T>
