@@ -148,6 +148,9 @@ public sealed partial class EventContext
         ResetDispatchState();
     }
 
+    /// <summary>The bus that admits a context created without one (an event recovered from the write-ahead log) binds it to itself.</summary>
+    internal void BindTo(InProcessEventBus bus) => Bus = bus;
+
     internal EventContext CloneForAttempt(int attempt, object? payload = null)
     {
         var clone = new EventContext(payload ?? Payload, Name, Origin, Clock)
@@ -164,7 +167,6 @@ public sealed partial class EventContext
             Headers = Headers,
             Attempt = attempt,
             Options = Options,
-            IsLogged = IsLogged,
         };
         return clone;
     }

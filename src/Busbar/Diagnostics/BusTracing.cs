@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Busbar.Dispatch;
+using Busbar.Routing;
 
 namespace Busbar.Diagnostics;
 
@@ -124,7 +124,7 @@ internal static class BusTracing
     }
 
     /// <summary>Starts the process span of one handler attempt and makes it current; default when nobody traces.</summary>
-    public static ProcessSpan StartProcess(EventContext context, SubscriptionEntry entry)
+    public static ProcessSpan StartProcess(EventContext context, Subscription subscription)
     {
         if (!Source.HasListeners())
             return default;
@@ -141,8 +141,8 @@ internal static class BusTracing
         if (activity.IsAllDataRequested)
         {
             SetMessageTags(activity, context, "process");
-            activity.SetTag("messaging.consumer.group.name", entry.Name);
-            activity.SetTag("messaging.destination.subscription.name", entry.Name);
+            activity.SetTag("messaging.consumer.group.name", subscription.Name);
+            activity.SetTag("messaging.destination.subscription.name", subscription.Name);
             activity.SetTag("messaging.message.conversation_id", context.CorrelationId.ToString());
             activity.SetTag("busbar.bus", context.Origin);
             if (context.Attempt > 1)

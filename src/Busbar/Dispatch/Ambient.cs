@@ -1,3 +1,5 @@
+using Busbar.Routing;
+
 namespace Busbar.Dispatch;
 
 /// <summary>
@@ -40,7 +42,7 @@ internal static class Ambient
     }
 
     /// <summary>The handler visible to the calling thread in its flow, or none.</summary>
-    public static void Current(out EventContext? context, out SubscriptionEntry? subscription)
+    public static void Current(out EventContext? context, out Subscription? subscription)
     {
         switch (s_frame.Value)
         {
@@ -83,7 +85,7 @@ internal static class Ambient
     }
 
     /// <summary>Installs a fresh frame in the current flow: one per worker, one after each parallel handler that went asynchronous.</summary>
-    public static AmbientFrame Install(EventContext? context, SubscriptionEntry? subscription)
+    public static AmbientFrame Install(EventContext? context, Subscription? subscription)
     {
         var frame = new AmbientFrame(Environment.CurrentManagedThreadId) { Context = context, Subscription = subscription };
         s_frame.Value = frame;
@@ -109,12 +111,12 @@ internal sealed class AmbientFrame(int ownerThread)
 
     /// <summary>The handler this frame names for every flow holding it; when null, the running handler of <see cref="OriginEvent"/>, if any.</summary>
     public EventContext? Context;
-    public SubscriptionEntry? Subscription;
+    public Subscription? Subscription;
 
     /// <summary>The thread running a synchronous <c>SendAsync</c> handler under this frame, or 0.</summary>
     public int SyncThread;
     public EventContext? SyncContext;
-    public SubscriptionEntry? SyncSubscription;
+    public Subscription? SyncSubscription;
 
     /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire"/>); closing it closes this one.</summary>
     public AmbientFrame? Origin;
@@ -129,7 +131,7 @@ internal sealed class AmbientFrame(int ownerThread)
 
     public bool IsClosed => _closed || Origin is { _closed: true } || OriginEvent is { IsAmbientClosed: true };
 
-    public void Visible(out EventContext? context, out SubscriptionEntry? subscription)
+    public void Visible(out EventContext? context, out Subscription? subscription)
     {
         if (SyncThread != 0 && SyncThread == Environment.CurrentManagedThreadId)
         {

@@ -29,7 +29,7 @@ internal sealed partial class InProcessEventBus
 
         if (_validation.HasValidators)
             _validation.Validate(@event, type, name);
-        if (route.Entries.Length == 0)
+        if (route.Subscriptions.Length == 0)
             return default;
         var context = InlineContexts.Rent(this, @event, name);
         context.Route = route;

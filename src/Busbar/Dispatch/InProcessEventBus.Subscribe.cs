@@ -3,29 +3,29 @@ using Polly;
 
 namespace Busbar.Dispatch;
 
-/// <summary>Subscribing: entries added to the router.</summary>
+/// <summary>Subscribing: subscriptions added to the router.</summary>
 internal sealed partial class InProcessEventBus
 {
     public ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
-        var entry = new TypedSubscription<T>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
-        Router.Add(entry);
-        _journal?.OnSubscribed(entry);
+        var subscription = new TypedSubscription<T>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
+        Router.Add(subscription);
+        Recover(subscription);
         _link?.SubscriptionsChanged();
-        return entry;
+        return subscription;
     }
 
     public ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
-        var entry = new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
-        Router.Add(entry);
-        _journal?.OnSubscribed(entry);
+        var subscription = new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
+        Router.Add(subscription);
+        Recover(subscription);
         _link?.SubscriptionsChanged();
-        return entry;
+        return subscription;
     }
 
     public ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null)
@@ -33,11 +33,11 @@ internal sealed partial class InProcessEventBus
         ArgumentNullException.ThrowIfNull(handler);
         var compiled = TopicPattern.Parse(pattern);
         options = PrepareSubscription(options);
-        var entry = new PatternSubscription(Router, RetryPipelineOf(options), options.Name ?? DefaultName(pattern), compiled, handler, options);
-        Router.Add(entry);
-        _journal?.OnSubscribed(entry);
+        var subscription = new PatternSubscription(Router, RetryPipelineOf(options), options.Name ?? DefaultName(pattern), compiled, handler, options);
+        Router.Add(subscription);
+        Recover(subscription);
         _link?.SubscriptionsChanged();
-        return entry;
+        return subscription;
     }
 
     private SubscriptionOptions PrepareSubscription(SubscriptionOptions? options)
@@ -46,7 +46,7 @@ internal sealed partial class InProcessEventBus
             throw new BusStoppedException($"Bus '{Name}' is stopped; subscriptions are no longer accepted.");
         options ??= s_defaultSubscription;
         options.Validate();
-        if (_journal is not null && options.Name is null)
+        if (_log is not null && options.Name is null)
             throw new ArgumentException($"Bus '{Name}' has a write-ahead log, so every subscription needs SubscriptionOptions.Name: recovery finds pending events by subscription name after a restart.", nameof(options));
         return options;
     }
@@ -58,5 +58,5 @@ internal sealed partial class InProcessEventBus
     private static string DefaultName(string what) => $"{what}#{Interlocked.Increment(ref s_subscriptionCounter)}";
 
     private ResiliencePipeline? RetryPipelineOf(SubscriptionOptions options) =>
-        options.Retry is { MaxAttempts: > 1 } retry ? RetryPipelines.Create(retry, Metrics, EventLog, TimeProvider) : null;
+        options.Retry is { MaxAttempts: > 1 } retry ? RetryPipelines.Create(retry, Metrics, EventLogger, TimeProvider) : null;
 }

@@ -109,7 +109,7 @@ internal sealed partial class InProcessEventBus
         }
 
         BusTracing.EndPublishFailed(context, error);
-        TransportLog.PublishFailed(Logger, error, context.Name, context.EventId);
+        TransportLogMessages.PublishFailed(Logger, error, context.Name, context.EventId);
     }
 
     /// <summary>

@@ -249,7 +249,7 @@ internal sealed class TransportLink : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                TransportLog.ReadFailed(_logger, ex, _bus, Group);
+                TransportLogMessages.ReadFailed(_logger, ex, _bus, Group);
             }
         }
     }
@@ -288,7 +288,7 @@ internal sealed class TransportLink : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            TransportLog.ConnectFailed(_logger, ex, _bus);
+            TransportLogMessages.ConnectFailed(_logger, ex, _bus);
             throw;
         }
     }
@@ -325,7 +325,7 @@ internal sealed class TransportLink : IAsyncDisposable
                         lock (_subscribed)
                             _subscribed.UnionWith(missing);
                         readers.Add(ReadAsync(subscription, token));
-                        TransportLog.Subscribed(_logger, _bus, patterns, Group);
+                        TransportLogMessages.Subscribed(_logger, _bus, patterns, Group);
                     }
                     catch (OperationCanceledException) when (token.IsCancellationRequested)
                     {
@@ -333,7 +333,7 @@ internal sealed class TransportLink : IAsyncDisposable
                     }
                     catch (Exception ex)
                     {
-                        TransportLog.SubscribeFailed(_logger, ex, _bus, Group, patterns);
+                        TransportLogMessages.SubscribeFailed(_logger, ex, _bus, Group, patterns);
                         await Task.Delay(s_resubscribeDelay, _time, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                         continue;
                     }
@@ -419,7 +419,7 @@ internal sealed class TransportLink : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            TransportLog.ReadFailed(_logger, ex, _bus, Group);
+            TransportLogMessages.ReadFailed(_logger, ex, _bus, Group);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Busbar.Dispatch;
 
 namespace Busbar.Routing;
 
@@ -11,32 +10,32 @@ namespace Busbar.Routing;
 /// Updated in place, one pattern at a time, so adding or removing a pattern costs the length of that
 /// pattern, not the number of patterns. One writer at a time (the router's lock); readers never lock.
 /// A reader sees every pattern added before and not removed during its walk: children live in
-/// concurrent dictionaries and each node's entries are an immutable array replaced whole. A walk that
+/// concurrent dictionaries and each node's subscriptions are an immutable array replaced whole. A walk that
 /// overlaps a change may or may not see that change, which the router's versioned route cache tolerates
 /// (a route built during a change is stale as soon as the change is published).
 /// </remarks>
 internal sealed class PatternIndex
 {
     private readonly Node _root = new();
-    private SubscriptionEntry[] _matchAll = [];
+    private Subscription[] _matchAll = [];
 
     public PatternIndex()
     {
     }
 
-    public PatternIndex(IEnumerable<SubscriptionEntry> entries)
+    public PatternIndex(IEnumerable<Subscription> subscriptions)
     {
-        foreach (var entry in entries)
-            Add(entry);
+        foreach (var subscription in subscriptions)
+            Add(subscription);
     }
 
     /// <summary>Adds a pattern subscription. Callers serialize writes.</summary>
-    public void Add(SubscriptionEntry entry)
+    public void Add(Subscription subscription)
     {
-        var pattern = entry.TopicPattern!;
+        var pattern = subscription.TopicPattern!;
         if (pattern.MatchesAll)
         {
-            Volatile.Write(ref _matchAll, Append(_matchAll, entry));
+            Volatile.Write(ref _matchAll, Append(_matchAll, subscription));
             return;
         }
 
@@ -58,18 +57,18 @@ internal sealed class PatternIndex
         }
 
         if (pattern.TrailingMulti)
-            Volatile.Write(ref node.Multi, Append(node.Multi, entry));
+            Volatile.Write(ref node.Multi, Append(node.Multi, subscription));
         else
-            Volatile.Write(ref node.Exact, Append(node.Exact, entry));
+            Volatile.Write(ref node.Exact, Append(node.Exact, subscription));
     }
 
     /// <summary>Removes a pattern subscription and prunes the nodes it leaves empty. Callers serialize writes.</summary>
-    public void Remove(SubscriptionEntry entry)
+    public void Remove(Subscription subscription)
     {
-        var pattern = entry.TopicPattern!;
+        var pattern = subscription.TopicPattern!;
         if (pattern.MatchesAll)
         {
-            Volatile.Write(ref _matchAll, Without(_matchAll, entry) ?? []);
+            Volatile.Write(ref _matchAll, Without(_matchAll, subscription) ?? []);
             return;
         }
 
@@ -91,12 +90,12 @@ internal sealed class PatternIndex
 
         var last = path[^1];
         if (pattern.TrailingMulti)
-            Volatile.Write(ref last.Multi, Without(last.Multi, entry));
+            Volatile.Write(ref last.Multi, Without(last.Multi, subscription));
         else
-            Volatile.Write(ref last.Exact, Without(last.Exact, entry));
+            Volatile.Write(ref last.Exact, Without(last.Exact, subscription));
 
         // Prune from the leaf up, so churn of distinct patterns does not grow the trie. A reader inside a
-        // pruned node sees what it held, minus the removed entry: still a consistent view.
+        // pruned node sees what it held, minus the removed subscription: still a consistent view.
         for (var i = segments.Length; i > 0 && path[i].IsEmpty; i--)
         {
             var parent = path[i - 1];
@@ -107,13 +106,13 @@ internal sealed class PatternIndex
         }
     }
 
-    public void Collect(string name, List<SubscriptionEntry> into)
+    public void Collect(string name, List<Subscription> into)
     {
         into.AddRange(Volatile.Read(ref _matchAll));
         Walk(_root, name, 0, into);
     }
 
-    private static void Walk(Node node, string name, int index, List<SubscriptionEntry> into)
+    private static void Walk(Node node, string name, int index, List<Subscription> into)
     {
         if (index > name.Length)
         {
@@ -138,24 +137,24 @@ internal sealed class PatternIndex
             Walk(star, name, next, into);
     }
 
-    private static SubscriptionEntry[] Append(SubscriptionEntry[]? source, SubscriptionEntry entry)
+    private static Subscription[] Append(Subscription[]? source, Subscription subscription)
     {
         if (source is null)
-            return [entry];
-        var copy = new SubscriptionEntry[source.Length + 1];
+            return [subscription];
+        var copy = new Subscription[source.Length + 1];
         source.CopyTo(copy, 0);
-        copy[^1] = entry;
+        copy[^1] = subscription;
         return copy;
     }
 
-    private static SubscriptionEntry[]? Without(SubscriptionEntry[]? source, SubscriptionEntry entry)
+    private static Subscription[]? Without(Subscription[]? source, Subscription subscription)
     {
-        var index = source is null ? -1 : Array.IndexOf(source, entry);
+        var index = source is null ? -1 : Array.IndexOf(source, subscription);
         if (index < 0)
             return source;
         if (source!.Length == 1)
             return null;
-        var copy = new SubscriptionEntry[source.Length - 1];
+        var copy = new Subscription[source.Length - 1];
         Array.Copy(source, 0, copy, 0, index);
         Array.Copy(source, index + 1, copy, index, copy.Length - index);
         return copy;
@@ -165,8 +164,8 @@ internal sealed class PatternIndex
     {
         public ConcurrentDictionary<string, Node>? Literals;
         public Node? Star;
-        public SubscriptionEntry[]? Exact;
-        public SubscriptionEntry[]? Multi;
+        public Subscription[]? Exact;
+        public Subscription[]? Multi;
 
         public bool IsEmpty => Exact is null && Multi is null && Star is null && (Literals is null || Literals.IsEmpty);
     }

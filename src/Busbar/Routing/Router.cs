@@ -1,13 +1,12 @@
 using System.Collections.Concurrent;
-using Busbar.Dispatch;
 
 namespace Busbar.Routing;
 
 /// <summary>
 /// Holds the subscriptions of one bus and resolves the handlers of an event type. Writers
 /// (subscribe, unsubscribe) update the indexes under a lock, each change costing what the one
-/// subscription touches (its type's entries, its pattern's path in the trie), never a rebuild of
-/// everything; readers never lock: they read the per-type route cache, whose entries carry the
+/// subscription touches (its type's subscriptions, its pattern's path in the trie), never a rebuild of
+/// everything; readers never lock: they read the per-type route cache, whose subscriptions carry the
 /// version they were built from.
 /// </summary>
 /// <remarks>
@@ -24,10 +23,10 @@ internal sealed class Router
     private readonly ConcurrentDictionary<Type, Route> _cache = new();
 
     /// <summary>Every subscription in registration order; read and written under the lock.</summary>
-    private readonly SortedDictionary<long, SubscriptionEntry> _all = [];
+    private readonly SortedDictionary<long, Subscription> _all = [];
 
     /// <summary>Typed subscriptions by their event type; each array is replaced whole, never changed.</summary>
-    private readonly ConcurrentDictionary<Type, SubscriptionEntry[]> _typed = new();
+    private readonly ConcurrentDictionary<Type, Subscription[]> _typed = new();
 
     private readonly PatternIndex _patterns = new();
     private long _version;
@@ -40,8 +39,23 @@ internal sealed class Router
 
     public long Version => Volatile.Read(ref _version);
 
+    /// <summary>The active subscription named <paramref name="name"/>, or <see langword="null"/>.</summary>
+    public Subscription? FindActive(string name)
+    {
+        lock (_writeLock)
+        {
+            foreach (var subscription in _all.Values)
+            {
+                if (subscription.Name == name && subscription.IsActive)
+                    return subscription;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>A copy of the subscriptions, in registration order.</summary>
-    public IReadOnlyList<SubscriptionEntry> Subscriptions
+    public IReadOnlyList<Subscription> Subscriptions
     {
         get
         {
@@ -52,37 +66,37 @@ internal sealed class Router
         }
     }
 
-    public void Add(SubscriptionEntry entry)
+    public void Add(Subscription subscription)
     {
         lock (_writeLock)
         {
-            entry.Sequence = ++_sequence;
-            _all.Add(entry.Sequence, entry);
-            if (entry.TopicPattern is null)
+            subscription.Sequence = ++_sequence;
+            _all.Add(subscription.Sequence, subscription);
+            if (subscription.TopicPattern is null)
             {
-                var type = entry.EventType!;
-                _typed[type] = _typed.TryGetValue(type, out var existing) ? Append(existing, entry) : [entry];
+                var type = subscription.EventType!;
+                _typed[type] = _typed.TryGetValue(type, out var existing) ? Append(existing, subscription) : [subscription];
             }
             else
             {
-                _patterns.Add(entry);
+                _patterns.Add(subscription);
             }
 
             PublishChange();
         }
     }
 
-    public bool Remove(SubscriptionEntry entry)
+    public bool Remove(Subscription subscription)
     {
         lock (_writeLock)
         {
-            if (!_all.TryGetValue(entry.Sequence, out var found) || !ReferenceEquals(found, entry))
+            if (!_all.TryGetValue(subscription.Sequence, out var found) || !ReferenceEquals(found, subscription))
                 return false;
-            _all.Remove(entry.Sequence);
-            if (entry.TopicPattern is null)
+            _all.Remove(subscription.Sequence);
+            if (subscription.TopicPattern is null)
             {
-                var type = entry.EventType!;
-                var remaining = Without(_typed[type], entry);
+                var type = subscription.EventType!;
+                var remaining = Without(_typed[type], subscription);
                 if (remaining.Length == 0)
                     _typed.TryRemove(type, out _);
                 else
@@ -90,7 +104,7 @@ internal sealed class Router
             }
             else
             {
-                _patterns.Remove(entry);
+                _patterns.Remove(subscription);
             }
 
             PublishChange();
@@ -98,7 +112,7 @@ internal sealed class Router
         }
     }
 
-    /// <summary>Makes every cached route stale; clearing the cache releases the entries they hold.</summary>
+    /// <summary>Makes every cached route stale; clearing the cache releases the subscriptions they hold.</summary>
     private void PublishChange()
     {
         Volatile.Write(ref _version, _version + 1);
@@ -106,20 +120,20 @@ internal sealed class Router
             _cache.Clear();
     }
 
-    private static SubscriptionEntry[] Append(SubscriptionEntry[] source, SubscriptionEntry entry)
+    private static Subscription[] Append(Subscription[] source, Subscription subscription)
     {
-        var copy = new SubscriptionEntry[source.Length + 1];
+        var copy = new Subscription[source.Length + 1];
         source.CopyTo(copy, 0);
-        copy[^1] = entry;
+        copy[^1] = subscription;
         return copy;
     }
 
-    private static SubscriptionEntry[] Without(SubscriptionEntry[] source, SubscriptionEntry entry)
+    private static Subscription[] Without(Subscription[] source, Subscription subscription)
     {
-        var index = Array.IndexOf(source, entry);
+        var index = Array.IndexOf(source, subscription);
         if (index < 0)
             return source;
-        var copy = new SubscriptionEntry[source.Length - 1];
+        var copy = new Subscription[source.Length - 1];
         Array.Copy(source, 0, copy, 0, index);
         Array.Copy(source, index + 1, copy, index, copy.Length - index);
         return copy;
@@ -150,11 +164,11 @@ internal sealed class Router
     /// <summary>Builds a route from the indexes as they are now; <paramref name="version"/> was read before.</summary>
     private Route Build(Type type, string name, long version)
     {
-        var matches = new List<SubscriptionEntry>();
-        foreach (var (subscribed, entries) in _typed)
+        var matches = new List<Subscription>();
+        foreach (var (subscribed, subscriptions) in _typed)
         {
             if (subscribed.IsAssignableFrom(type))
-                matches.AddRange(entries);
+                matches.AddRange(subscriptions);
         }
 
         _patterns.Collect(name, matches);

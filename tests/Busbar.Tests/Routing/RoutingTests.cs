@@ -25,8 +25,8 @@ public class RoutingTests
     public void Matches_PatternTable_MatchesExpected(string pattern, string name, bool expected)
     {
         Assert.Equal(expected, TopicPattern.Parse(pattern).Matches(name));
-        var index = new PatternIndex([new FakeEntry(pattern)]);
-        var found = new List<Busbar.Dispatch.SubscriptionEntry>();
+        var index = new PatternIndex([new FakeSubscription(pattern)]);
+        var found = new List<Busbar.Routing.Subscription>();
         index.Collect(name, found);
         Assert.Equal(expected, found.Count == 1);
     }
@@ -145,7 +145,7 @@ public class RoutingTests
             bus.Subscribe($"other{i}.*", (_, _) => { });
         bus.Subscribe<Ping>(_ => { });
         var route = bus.Router.Resolve(typeof(Ping), "test.ping");
-        Assert.Single(route.Entries);
+        Assert.Single(route.Subscriptions);
         Assert.Same(route, bus.Router.Resolve(typeof(Ping), "test.ping"));
     }
 
@@ -157,7 +157,7 @@ public class RoutingTests
         string[] segments = ["a", "b", "c", "*"];
         string[] names = ["a", "b", "a.b", "a.c", "b.a", "a.b.c", "c.c.c", "a.a.a.a", "b.c.a.b"];
         var index = new PatternIndex();
-        var live = new List<FakeEntry>();
+        var live = new List<FakeSubscription>();
         for (var step = 0; step < 2_000; step++)
         {
             if (live.Count > 0 && random.Next(3) == 0)
@@ -171,17 +171,17 @@ public class RoutingTests
                 var parts = Enumerable.Range(0, random.Next(1, 4)).Select(_ => segments[random.Next(segments.Length)]).ToList();
                 if (random.Next(4) == 0)
                     parts.Add("**");
-                var entry = new FakeEntry(string.Join('.', parts));
+                var entry = new FakeSubscription(string.Join('.', parts));
                 live.Add(entry);
                 index.Add(entry);
             }
 
             foreach (var name in names)
             {
-                var found = new List<Busbar.Dispatch.SubscriptionEntry>();
+                var found = new List<Busbar.Routing.Subscription>();
                 index.Collect(name, found);
                 var expected = live.Where(e => e.TopicPattern!.Matches(name)).ToHashSet();
-                Assert.True(expected.SetEquals(found.OfType<FakeEntry>()) && found.Count == expected.Count, $"step {step}, name {name}: found [{string.Join(", ", found)}], expected [{string.Join(", ", expected)}] (seed {seed})");
+                Assert.True(expected.SetEquals(found.OfType<FakeSubscription>()) && found.Count == expected.Count, $"step {step}, name {name}: found [{string.Join(", ", found)}], expected [{string.Join(", ", expected)}] (seed {seed})");
             }
         }
     }
@@ -190,12 +190,12 @@ public class RoutingTests
     public void PatternIndex_RemoveEveryPattern_LeavesNothingToMatch()
     {
         string[] patterns = ["a.*", "a.b", "a.**", "*", "*.b.*", "**"];
-        var entries = patterns.Select(p => new FakeEntry(p)).ToList();
+        var entries = patterns.Select(p => new FakeSubscription(p)).ToList();
         var index = new PatternIndex(entries);
         foreach (var entry in entries)
             index.Remove(entry);
         index.Remove(entries[0]);
-        var found = new List<Busbar.Dispatch.SubscriptionEntry>();
+        var found = new List<Busbar.Routing.Subscription>();
         index.Collect("a.b.c", found);
         index.Collect("a.b", found);
         Assert.Empty(found);
@@ -238,7 +238,7 @@ public class RoutingTests
         return (GC.GetAllocatedBytesForCurrentThread() - before) / rounds;
     }
 
-    private sealed class FakeEntry(string pattern) : Busbar.Dispatch.SubscriptionEntry(
+    private sealed class FakeSubscription(string pattern) : Busbar.Routing.Subscription(
         new Router(), null, pattern, null, TopicPattern.Parse(pattern), new SubscriptionOptions())
     {
         public override string ToString() => Pattern!;
