@@ -11,11 +11,15 @@ namespace Busbar.Redis;
 /// </remarks>
 internal sealed partial class RedisSubscription
 {
+    // One per stream: acks settled while an XACK is on its way share the next one.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RedisKey, AckBatcher> _ackBatchers = new();
+
     internal async ValueTask AckAsync(RedisDelivery delivery)
     {
         try
         {
-            await _context.Database.StreamAcknowledgeAsync(delivery.Stream.Key, _group, delivery.DeliveryId).ConfigureAwait(false);
+            var batcher = _ackBatchers.GetOrAdd(delivery.Stream.Key, static (key, self) => new AckBatcher(self._context.Database, key, self._group), this);
+            await batcher.AckAsync(delivery.DeliveryId).ConfigureAwait(false);
             _context.Metrics.Acked.Add(1);
         }
         catch (RedisServerException ex) when (RedisContext.IsNoGroup(ex))

@@ -412,6 +412,45 @@ public sealed class RedisFaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ack_ManyConcurrentAcks_ShareXackCommandsAndEveryEntryLeavesThePendingList()
+    {
+        const int total = 300;
+        var codec = Codec();
+        var transport = await ConnectAsync(Options(_server));
+        var subscription = await transport.SubscribeAsync(new TransportSubscriptionOptions { Group = "g", Patterns = ["contract.orders.placed"], MaxInFlight = total });
+        await transport.PublishAsync(Enumerable.Range(1, total).Select(codec.Placed).ToArray());
+        var deliveries = new List<ITransportDelivery>();
+        await using (var enumerator = subscription.ReadAllAsync().GetAsyncEnumerator())
+        {
+            while (deliveries.Count < total)
+            {
+                Assert.True(await enumerator.MoveNextAsync().AsTask().WaitAsync(Patience), $"{deliveries.Count} of {total} read");
+                deliveries.Add(enumerator.Current);
+            }
+        }
+
+        var raw = await RawAsync();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(_server.Configuration + ",allowAdmin=true");
+        var server = admin.GetServer(admin.GetEndPoints()[0]);
+        var before = await XackCallsAsync(server);
+        await Task.WhenAll(deliveries.Select(d => d.AckAsync().AsTask()));
+        var calls = await XackCallsAsync(server) - before;
+
+        Assert.Equal(0, (await raw.StreamPendingAsync("f:stream:contract.orders.placed", "g")).PendingMessageCount);
+        Assert.InRange(calls, 1, total - 1);
+    }
+
+    private static async Task<long> XackCallsAsync(IServer server)
+    {
+        var stats = await server.InfoAsync("commandstats");
+        var line = stats.SelectMany(group => group).FirstOrDefault(pair => pair.Key == "cmdstat_xack").Value;
+        if (line is null)
+            return 0;
+        var calls = line.Split(',')[0];
+        return long.Parse(calls[(calls.IndexOf('=') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task Publish_WindowFullUnderReject_ThrowsBusFullException()
     {
         var codec = Codec();
