@@ -133,4 +133,37 @@ public static class EventBusExtensions
             ? await handle.WaitAsync(cancellationToken).ConfigureAwait(false)
             : await handle.AsValueTask().ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Waits for any event of type <typeparamref name="T"/>: the latest one in history, else the first one
+    /// published after the call; see <see cref="IEventBus.WaitForAsync{T}(Func{T, EventContext, bool}?, TimeSpan, WaitOptions?, CancellationToken)"/>.
+    /// </summary>
+    /// <typeparam name="T">The event type (polymorphic).</typeparam>
+    /// <param name="bus">The bus.</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="options">History window and parent filter.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    /// <returns>The event as <typeparamref name="T"/> with its context and handle, or <see langword="null"/> on timeout.</returns>
+    public static ValueTask<EventMatch<T>?> WaitForAsync<T>(this IEventBus bus, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        return bus.WaitForAsync<T>(null, timeout, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits for any event whose name matches <paramref name="pattern"/>: the latest one in history, else the first one
+    /// published after the call; see <see cref="IEventBus.WaitForAsync(string, Func{object, EventContext, bool}?, TimeSpan, WaitOptions?, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="bus">The bus.</param>
+    /// <param name="pattern">The name pattern.</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="options">History window and parent filter.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    /// <returns>The event with its context and handle, or <see langword="null"/> on timeout.</returns>
+    /// <exception cref="ArgumentException">The pattern is invalid.</exception>
+    public static ValueTask<EventMatch<object>?> WaitForAsync(this IEventBus bus, string pattern, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(bus);
+        return bus.WaitForAsync(pattern, null, timeout, options, cancellationToken);
+    }
 }
