@@ -61,10 +61,16 @@ public interface IEventBus : IAsyncDisposable
     /// </summary>
     /// <typeparam name="T">The event type.</typeparam>
     /// <param name="event">The event.</param>
+    /// <param name="options">Ids, headers, deadline, handler timeout, concurrency, as for <see cref="InvokeAsync{T}"/>; <see cref="PublishOptions.Priority"/> and <see cref="PublishOptions.OrderingKey"/> do not apply inline.</param>
     /// <param name="cancellationToken">Passed to the handlers (instead of the bus's stop token when it can be cancelled).</param>
     /// <returns>A task that completes when every handler has finished.</returns>
-    /// <remarks>Failures are thrown to the caller and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.</remarks>
-    ValueTask SendAsync<T>(T @event, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Failures are thrown to the caller and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.
+    /// Without options a warm send whose handlers complete synchronously allocates nothing; with options the event gets a context of its own
+    /// (as <see cref="InvokeAsync{T}"/> does), which costs one allocation per send.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
+    ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull;
 
     /// <summary>Inline dispatch that returns the full outcome instead of throwing.</summary>
