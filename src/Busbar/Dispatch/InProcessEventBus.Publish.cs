@@ -232,7 +232,7 @@ internal sealed partial class InProcessEventBus
     /// <summary>A handler publishing into its own bus may exceed capacity (up to twice) instead of waiting.</summary>
     private int LimitFor(EventContext context) => IsOwnHandler() ? _overflowLimit : Options.Capacity;
 
-    private bool IsOwnHandler() => Ambient.CurrentContext?.Bus == this;
+    private bool IsOwnHandler() => Ambient.CurrentContext?.LocalBus == this;
 
     /// <summary>
     /// Marks the event admitted before it enters the queue: once queued, a worker may finish it at any moment,
