@@ -1,6 +1,7 @@
 // The README's "API at a glance", runnable: every snippet there is copied from this file.
 // Run: dotnet run --project samples/Busbar.Samples.QuickStart
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
 using Busbar;
 
 await PublishAndAwaitAsync();
@@ -15,6 +16,7 @@ await FirstResultAsync();
 await WaitForAsync();
 await ForwardingAsync();
 await ValidationAsync();
+await MiddlewareAsync();
 await BatchAsync();
 await StopAsync();
 
@@ -288,6 +290,23 @@ static async Task ValidationAsync()
     Console.WriteLine($"published {bus.GetStatistics().Published}"); // 0: nothing queued or counted
 }
 
+// ---------------------------------------------------------------- middleware
+
+static async Task MiddlewareAsync()
+{
+    Section("middleware around every handler");
+    await using var bus = new EventBusBuilder()
+        .Use(new TimingMiddleware())                 // every event; registered first, so outermost
+        .Use<IOrderEvent>((order, invocation, next) => // events assignable to IOrderEvent only
+            order.OrderId < 0 ? ValueTask.CompletedTask : next(invocation)) // not calling next skips the handler
+        .Build();
+    bus.Subscribe<OrderPlaced>(o => Console.WriteLine($"billing order {o.OrderId}"), new SubscriptionOptions { Name = "billing" });
+
+    await bus.PublishAndWaitAsync(new OrderPlaced(10, 5m)); // billing order 10, then: billing on orders.placed: 0.1 ms
+    EventOutcome skipped = await bus.PublishAndWaitAsync(new OrderPlaced(-1, 5m));
+    Console.WriteLine($"{skipped.Handlers[0].SubscriptionName}: {skipped.Handlers[0].Status}"); // billing: Skipped
+}
+
 // ---------------------------------------------------------------- batches
 
 static async Task BatchAsync()
@@ -349,6 +368,22 @@ internal sealed record QuoteRequested(string Parcel); // no attribute: named "Qu
 
 [EventName("customers.signed-up")]
 internal sealed record SignedUp([property: Required, EmailAddress] string Email, [property: Range(18, 130)] int Age);
+
+internal sealed class TimingMiddleware : IEventMiddleware
+{
+    public async ValueTask InvokeAsync(HandlerInvocation invocation, HandlerDelegate next)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await next(invocation); // the rest of the pipeline, then the handler; its exception comes through here
+        }
+        finally
+        {
+            Console.WriteLine($"{invocation.Subscription.Name} on {invocation.Context.Name}: {Stopwatch.GetElapsedTime(started).TotalMilliseconds:F1} ms");
+        }
+    }
+}
 
 internal sealed class NoDisposableDomains : IEventValidator<SignedUp>
 {

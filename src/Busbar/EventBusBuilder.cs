@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Busbar;
 
-/// <summary>Configures and builds a bus: options, time, logging, validation.</summary>
+/// <summary>Configures and builds a bus: options, time, logging, validation, middleware.</summary>
 public sealed partial class EventBusBuilder
 {
     private readonly List<BusValidation.Registration> _validators = [];
@@ -146,7 +146,7 @@ public sealed partial class EventBusBuilder
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public IEventBus Build()
     {
-        var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability);
+        var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability, Engine.MiddlewarePipeline.Create(_middlewares));
         bus.EventLog.Payloads = _payloads;
         if (_transport is not null)
             bus.AttachTransport(_transport, _loggerFactory);

@@ -26,7 +26,7 @@ public readonly struct HandlerResult
     /// <summary>The exception of the last attempt when it failed or timed out.</summary>
     public Exception? Exception { get; }
 
-    /// <summary>How many attempts ran (0 when skipped).</summary>
+    /// <summary>How many attempts ran (0 when skipped before any attempt; a middleware that skips the handler still counts its attempt).</summary>
     public int Attempts { get; }
 
     /// <summary>Wall time from the first attempt to the end, retries and their delays included.</summary>

@@ -15,6 +15,6 @@ public enum HandlerStatus
     /// <summary>The handler was cancelled (bus stopping, or another handler won in <see cref="CompletionMode.First"/>).</summary>
     Cancelled,
 
-    /// <summary>The handler did not run (its filter declined, or the event completed before its turn).</summary>
+    /// <summary>The handler did not run (its filter declined, a middleware did not call <c>next</c>, or the event completed before its turn).</summary>
     Skipped,
 }

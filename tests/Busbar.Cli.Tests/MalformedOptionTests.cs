@@ -23,6 +23,16 @@ public sealed class MalformedOptionTests
             ["--wal"] = ["", "   "],
             ["--flush"] = ["sometimes", "", "0"],
             ["--no-live"] = [Flag],
+            ["--transport"] = ["http://127.0.0.1:6379", "", "127.0.0.1:6379", "redis://127.0.0.1:6379/0"],
+            ["--workers"] = ["x", "0", "-1", "17", "2.5", ""],
+            ["--kill-worker-after"] = ["soon", "0", "50ms", "-1s", "NaN", ""],
+            ["--json"] = [Flag],
+        },
+        ["demo-worker"] = new()
+        {
+            ["--run"] = ["xyz", "", "0123ABCD", "0123abcd0"],
+            ["--worker"] = ["0", "x", ""],
+            ["--concurrency"] = ["0", "-1", "many"],
         },
         ["wal inspect"] = new() { ["--json"] = [Flag] },
         ["wal dead-letters"] = new() { ["--json"] = [Flag] },
@@ -55,12 +65,14 @@ public sealed class MalformedOptionTests
     };
 
     /// <summary>The arguments a command needs before its options: a log directory, a broker address (port 1: nothing is ever connected).</summary>
-    private static string[] Arguments(string command) => command switch
+    private static string[] Arguments(string command, string option) => command switch
     {
         _ when command.StartsWith("wal", StringComparison.Ordinal) => [Path.GetTempPath()],
         "publish" => ["redis://127.0.0.1:1", "orders.placed", "{}"],
         "tail" => ["redis://127.0.0.1:1", "*"],
         "dead-letters" or "redrive" => ["redis://127.0.0.1:1"],
+        "demo-worker" when option != "--run" => ["redis://127.0.0.1:1", "--run", "0123abcd"],
+        "demo-worker" => ["redis://127.0.0.1:1"],
         _ => [],
     };
 
@@ -84,7 +96,7 @@ public sealed class MalformedOptionTests
     public async Task Run_MalformedOptionValue_OneLineReasonUsageAndExit2(string command, string option, string value)
     {
         var args = new List<string>(command.Split(' '));
-        args.AddRange(Arguments(command));
+        args.AddRange(Arguments(command, option));
         if (value == Flag)
         {
             args.Add(option + "=perhaps");
@@ -119,6 +131,13 @@ public sealed class MalformedOptionTests
     [InlineData("tail", "redis://127.0.0.1:1", "orders.**.placed")]
     [InlineData("publish", "redis://127.0.0.1:1", "orders.placed")]
     [InlineData("publish", "nats://127.0.0.1:1", "orders.placed", "{} {}")]
+    [InlineData("demo", "--workers", "2")]
+    [InlineData("demo", "--kill-worker-after", "3s")]
+    [InlineData("demo", "--json")]
+    [InlineData("demo", "--transport", "redis://127.0.0.1:1", "--workers", "1", "--kill-worker-after", "1s")]
+    [InlineData("demo", "--transport", "nats://127.0.0.1:1", "--wal", "DIR")]
+    [InlineData("demo", "--transport", "redis://127.0.0.1:1", "--capacity", "10")]
+    [InlineData("demo-worker", "redis://127.0.0.1:1")]
     public async Task Run_MalformedCombination_OneLineReasonUsageAndExit2(params string[] args)
     {
         var run = await CliRun.RunAsync([.. args.Select(static a => a == "DIR" ? Path.GetTempPath() : a)]);

@@ -3,6 +3,7 @@ using System.CommandLine.Help;
 using System.CommandLine.Parsing;
 using Busbar.Cli.Broker;
 using Busbar.Cli.Demo;
+using Busbar.Cli.Distributed;
 using Busbar.Cli.Wal;
 
 namespace Busbar.Cli;
@@ -73,6 +74,7 @@ internal static class BusbarCli
             PublishCommand.Create(io),
             DeadLettersCommand.Create(io),
             RedriveCommand.Create(io),
+            WorkerCommand.Create(io),
         };
 
     /// <summary>One usage line for the command the parser got to, e.g. <c>usage: busbar wal inspect &lt;dir&gt; [options]</c>.</summary>
@@ -84,7 +86,7 @@ internal static class BusbarCli
         var command = result.Command;
         var parts = new List<string>(path);
         if (command.Subcommands.Count > 0)
-            parts.Add("<" + string.Join('|', command.Subcommands.Select(static s => s.Name)) + ">");
+            parts.Add("<" + string.Join('|', command.Subcommands.Where(static s => !s.Hidden).Select(static s => s.Name)) + ">");
         foreach (var argument in command.Arguments)
             parts.Add($"<{argument.Name}>");
         if (command.Options.Any(static o => o is not HelpOption and not VersionOption))

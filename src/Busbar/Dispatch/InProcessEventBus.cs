@@ -41,7 +41,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     private int _appending;
     private TaskCompletionSource? _appendsDone;
 
-    public InProcessEventBus(EventBusOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, BusValidation validation, DurabilitySetup? durability = null)
+    public InProcessEventBus(EventBusOptions options, TimeProvider timeProvider, ILoggerFactory? loggerFactory, BusValidation validation, DurabilitySetup? durability = null, MiddlewarePipeline? middleware = null)
     {
         options.Validate();
         Options = options;
@@ -51,7 +51,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         Metrics = new BusMetrics(Name);
         Router = new Router();
         EventLog = new BusLogger(Logger, timeProvider);
-        _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLog, options.SlowHandlerThreshold), _stopCts.Token);
+        _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLog, options.SlowHandlerThreshold), _stopCts.Token, middleware);
         _validation = validation;
         _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;

@@ -16,10 +16,10 @@ namespace Busbar.Engine;
 /// invoke, queue jumps, re-drives; next, broker deliveries) hands it a context, its route and the caller's token,
 /// and gets the event's status back. It knows nothing of queues, the log, the bus or a broker: the source's
 /// <see cref="IEventSettler"/> ends the event with that status. Its collaborators are what it uses: the options
-/// (defaults and grace), a clock, a logger for cancellation callbacks, an observer for telemetry and the bus's
-/// stop token.
+/// (defaults and grace), a clock, a logger for cancellation callbacks, an observer for telemetry, the bus's
+/// stop token and the bus's middlewares (<see langword="null"/> when it has none), which run inside every attempt.
 /// </remarks>
-internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider timeProvider, ILogger logger, IDispatchObserver observer, CancellationToken stopToken)
+internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider timeProvider, ILogger logger, IDispatchObserver observer, CancellationToken stopToken, MiddlewarePipeline? middleware = null)
 {
     // The grace after cancellation is a safety net against handlers that never return, so it runs on the
     // real clock: a test clock that is never advanced must not hold an event (or a stop) forever.
@@ -50,7 +50,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         var options = context.Options;
         var concurrency = options?.HandlerConcurrency ?? defaults.HandlerConcurrency;
         var completion = options?.Completion ?? defaults.Completion;
-        var fast = route.AllSimple
+        // Middlewares need an invocation object and run inside the attempt, which only the general path has.
+        var fast = (middleware is null || middleware.For(context.Payload.GetType()) is null)
+            && route.AllSimple
             && context.Deadline is null
             && completion == CompletionMode.All
             && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
@@ -457,7 +459,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
 
         if (result.Status == HandlerStatus.Succeeded)
             observer.HandlerSucceeded(context, entry, result.Duration);
-        else
+        else if (result.Status != HandlerStatus.Skipped)
             observer.HandlerFailed(context, entry, result);
 
         return result;
@@ -481,12 +483,16 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         var token = attemptTimeout?.Token ?? eventToken;
 
         var start = _time.GetTimestamp();
+        var pipeline = middleware?.For(context.Payload.GetType());
+        var invocation = pipeline is null ? null : new HandlerInvocation(entry, context, token);
         try
         {
             ValueTask<object?> pending;
             try
             {
-                pending = entry.Blocking ? RunBlocking(entry, context, token) : entry.InvokeAsync(context.Payload, context, token);
+                pending = invocation is not null ? RunPipeline(pipeline!, invocation)
+                    : entry.Blocking ? RunBlocking(entry, context, token, null)
+                    : entry.InvokeAsync(context.Payload, context, token);
             }
             catch (Exception ex)
             {
@@ -498,7 +504,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 try
                 {
                     var value = await pending.ConfigureAwait(false);
-                    return new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, _time.GetElapsedTime(start));
+                    return Ended(entry, invocation, value, attempt, _time.GetElapsedTime(start));
                 }
                 catch (Exception ex)
                 {
@@ -509,7 +515,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             try
             {
                 var value = await AwaitAbandonableAsync(pending, token, context, entry).ConfigureAwait(false);
-                return new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, _time.GetElapsedTime(start));
+                return Ended(entry, invocation, value, attempt, _time.GetElapsedTime(start));
             }
             catch (Exception ex)
             {
@@ -522,16 +528,42 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         }
     }
 
-    private static ValueTask<object?> RunBlocking(SubscriptionEntry entry, EventContext context, CancellationToken token)
+    /// <summary>An attempt that returned normally: succeeded, or skipped when a middleware did not call the handler.</summary>
+    private static HandlerResult Ended(SubscriptionEntry entry, HandlerInvocation? invocation, object? value, int attempt, TimeSpan elapsed) =>
+        invocation is { HandlerCalled: false }
+            ? new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, attempt, elapsed)
+            : new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, elapsed);
+
+    /// <summary>Runs the middlewares around the handler; the value is the handler's, read once the pipeline has ended.</summary>
+    private static ValueTask<object?> RunPipeline(HandlerDelegate pipeline, HandlerInvocation invocation)
+    {
+        var pending = pipeline(invocation);
+        if (pending.IsCompletedSuccessfully)
+        {
+            pending.GetAwaiter().GetResult();
+            return new ValueTask<object?>(invocation.Value);
+        }
+
+        return AwaitAsync(pending, invocation);
+
+        static async ValueTask<object?> AwaitAsync(ValueTask pending, HandlerInvocation invocation)
+        {
+            await pending.ConfigureAwait(false);
+            return invocation.Value;
+        }
+    }
+
+    /// <summary>Runs a <see cref="SubscriptionOptions.Blocking"/> handler on a dedicated thread (with its invocation visible there when middlewares run).</summary>
+    internal static ValueTask<object?> RunBlocking(SubscriptionEntry entry, EventContext context, CancellationToken token, HandlerInvocation? invocation)
     {
         // A blocking handler gets a dedicated thread so it cannot starve the pool.
         var task = Task.Factory.StartNew(
             static state =>
             {
-                var (e, c, t) = ((SubscriptionEntry, EventContext, CancellationToken))state!;
-                return e.InvokeAsync(c.Payload, c, t).AsTask();
+                var (e, c, t, i) = ((SubscriptionEntry, EventContext, CancellationToken, HandlerInvocation?))state!;
+                return (i is null ? e.InvokeAsync(c.Payload, c, t) : i.InvokeHandler()).AsTask();
             },
-            (entry, context, token),
+            (entry, context, token, invocation),
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default).Unwrap();

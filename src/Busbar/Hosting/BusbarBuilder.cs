@@ -93,6 +93,45 @@ public sealed class BusbarBuilder
     }
 
     /// <summary>
+    /// Adds middleware class <typeparamref name="TMiddleware"/> around every handler invocation of this bus (see
+    /// <see cref="IEventMiddleware"/>). It is registered as scoped (unless already registered) and resolved for every
+    /// invocation from the invocation's DI scope, the one the handler class is resolved from too.
+    /// </summary>
+    /// <typeparam name="TMiddleware">The middleware class.</typeparam>
+    /// <returns>This builder.</returns>
+    /// <remarks>
+    /// Middlewares run in the order they are added (the first outermost), together with those added by
+    /// <see cref="ConfigureBus"/> through <see cref="EventBusBuilder.Use(IEventMiddleware)"/>, in the order of the calls.
+    /// The first DI middleware of an invocation opens its scope and disposes it when the rest of the pipeline (the handler
+    /// included) has ended; later DI middlewares and a handler added with <see cref="AddHandler{T, THandler}"/> share it.
+    /// Each attempt of a retried handler gets a new scope.
+    /// </remarks>
+    public BusbarBuilder AddMiddleware<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TMiddleware>()
+        where TMiddleware : class, IEventMiddleware
+    {
+        Services.TryAddScoped<TMiddleware>();
+        _registration.BuilderConfigurations.Add(static (services, bus) =>
+            bus.Use(new ScopedMiddleware<TMiddleware>(services.GetRequiredService<IServiceScopeFactory>())));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds middleware class <typeparamref name="TMiddleware"/> around the handler invocations of events assignable to
+    /// <typeparamref name="T"/>; otherwise as <see cref="AddMiddleware{TMiddleware}"/>.
+    /// </summary>
+    /// <typeparam name="T">The event type (a class, a base type or an interface) it applies to.</typeparam>
+    /// <typeparam name="TMiddleware">The middleware class.</typeparam>
+    /// <returns>This builder.</returns>
+    public BusbarBuilder AddMiddleware<T, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TMiddleware>()
+        where TMiddleware : class, IEventMiddleware<T>
+    {
+        Services.TryAddScoped<TMiddleware>();
+        _registration.BuilderConfigurations.Add(static (services, bus) =>
+            bus.Use(new ScopedMiddleware<T, TMiddleware>(services.GetRequiredService<IServiceScopeFactory>())));
+        return this;
+    }
+
+    /// <summary>
     /// Subscribes every handler class of <paramref name="assembly"/>: each non-abstract, non-generic
     /// class implementing <see cref="IEventHandler{T}"/>, once per event type it handles, exactly as
     /// <see cref="AddHandler{T, THandler}"/> would (scoped, a DI scope per invocation, subscription

@@ -73,11 +73,23 @@ internal sealed record BrokerUrl(string Scheme, string Host, int Port, string? U
     }
 
     /// <summary>Connects a transport, or throws a <see cref="UserErrorException"/> saying what is wrong and, locally, how to start a server.</summary>
-    public async Task<IEventTransport> ConnectAsync(CancellationToken cancellationToken)
+    public Task<IEventTransport> ConnectAsync(CancellationToken cancellationToken) =>
+        ConnectAsync(static redis => redis, static nats => nats, cancellationToken);
+
+    /// <summary>
+    /// Connects a transport with options adjusted from the address's defaults (the distributed demo's own namespace and
+    /// short lease), or throws a <see cref="UserErrorException"/> as <see cref="ConnectAsync(CancellationToken)"/> does.
+    /// </summary>
+    public async Task<IEventTransport> ConnectAsync(
+        Func<RedisTransportOptions, RedisTransportOptions> redis,
+        Func<NatsTransportOptions, NatsTransportOptions> nats,
+        CancellationToken cancellationToken)
     {
         try
         {
-            return IsRedis ? await ConnectRedisAsync(cancellationToken) : await ConnectNatsAsync(cancellationToken);
+            return IsRedis
+                ? await RedisTransport.ConnectAsync(redis(RedisOptions()), cancellationToken: cancellationToken)
+                : await NatsTransport.ConnectAsync(nats(NatsOptions()), cancellationToken: cancellationToken);
         }
         catch (Exception ex) when (ex is RedisException or NatsException or TimeoutException or System.Net.Sockets.SocketException)
         {
@@ -111,9 +123,9 @@ internal sealed record BrokerUrl(string Scheme, string Host, int Port, string? U
         }
     }
 
-    private async Task<IEventTransport> ConnectRedisAsync(CancellationToken cancellationToken)
-    {
-        var options = new RedisTransportOptions
+    /// <summary>The address as Redis transport options, with the CLI's timeouts.</summary>
+    public RedisTransportOptions RedisOptions() =>
+        new()
         {
             Configuration = string.Create(CultureInfo.InvariantCulture, $"{Host}:{Port}"),
             User = User,
@@ -122,18 +134,14 @@ internal sealed record BrokerUrl(string Scheme, string Host, int Port, string? U
             ConnectTimeout = TimeSpan.FromSeconds(5),
             FallbackPollInterval = TimeSpan.FromMilliseconds(500),
         };
-        return await RedisTransport.ConnectAsync(options, cancellationToken: cancellationToken);
-    }
 
-    private async Task<IEventTransport> ConnectNatsAsync(CancellationToken cancellationToken)
-    {
-        var options = new NatsTransportOptions
+    /// <summary>The address as NATS transport options, with the CLI's timeouts.</summary>
+    public NatsTransportOptions NatsOptions() =>
+        new()
         {
             Url = string.Create(CultureInfo.InvariantCulture, $"nats://{Host}:{Port}"),
             User = User,
             Password = Password,
             ConnectTimeout = TimeSpan.FromSeconds(5),
         };
-        return await NatsTransport.ConnectAsync(options, cancellationToken: cancellationToken);
-    }
 }

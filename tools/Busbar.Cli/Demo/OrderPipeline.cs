@@ -29,13 +29,21 @@ internal sealed class OrderPipeline
 
     private static readonly RetryPolicy s_retry = RetryPolicy.Fixed(3, TimeSpan.FromMilliseconds(20));
 
-    private readonly OutcomeLedger _ledger;
+    private readonly OutcomeLedger? _ledger;
+    private readonly Func<InvoiceIssued, EventContext, CancellationToken, ValueTask>? _publishInvoice;
     private IEventBus? _bus;
     private long _correlatedChildren;
     private long _uncorrelatedChildren;
     private long _childrenNotPublished;
 
+    /// <summary>The embedded demo's pipeline: billing publishes each invoice on the same bus and tracks it in <paramref name="ledger"/>.</summary>
     public OrderPipeline(OutcomeLedger ledger) => _ledger = ledger;
+
+    /// <summary>
+    /// A distributed demo worker's pipeline: billing hands each invoice to <paramref name="publishInvoice"/>, which
+    /// publishes it through the broker (so any worker may handle it), instead of onto the worker's own bus.
+    /// </summary>
+    public OrderPipeline(Func<InvoiceIssued, EventContext, CancellationToken, ValueTask> publishInvoice) => _publishInvoice = publishInvoice;
 
     /// <summary>Invoices whose causation and correlation ids pointed back at their order, as the bus promises.</summary>
     public long CorrelatedChildren => Interlocked.Read(ref _correlatedChildren);
@@ -106,11 +114,17 @@ internal sealed class OrderPipeline
     private async ValueTask BillAsync(OrderPlaced order, EventContext context, CancellationToken cancellationToken)
     {
         var invoice = new InvoiceIssued(order.Number, context.EventId, order.Amount);
+        if (_publishInvoice is not null)
+        {
+            await _publishInvoice(invoice, context, cancellationToken);
+            return;
+        }
+
         try
         {
             // Published from inside the handler: the bus sets the invoice's correlation and causation ids.
             var handle = await _bus!.PublishAsync(invoice, cancellationToken: cancellationToken);
-            _ledger.Track(handle, isOrder: false);
+            _ledger!.Track(handle, isOrder: false);
         }
         catch (BusStoppedException)
         {
@@ -120,7 +134,7 @@ internal sealed class OrderPipeline
         catch (BusFullException)
         {
             // Handlers never wait for room (that could deadlock the bus); past twice the capacity the child is rejected.
-            _ledger.Refused(isOrder: false);
+            _ledger!.Refused(isOrder: false);
         }
     }
 
