@@ -92,7 +92,7 @@ internal sealed class BusLogger(ILogger logger, TimeProvider timeProvider)
         if (!logger.IsEnabled(LogLevel.Error))
             return;
         using var scope = logger.BeginScope(new EventLogScope(context, null));
-        Log.CallbackFailed(logger, exception);
+        Log.CallbackFailed(logger, exception, context.Name, context.EventId, context.Status);
     }
 
     private void WritePayload(LogLevel level, EventContext context)
