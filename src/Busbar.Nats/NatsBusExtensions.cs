@@ -2,6 +2,7 @@ using Busbar.Hosting;
 using Busbar.Transport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Busbar.Nats;
 
@@ -56,12 +57,18 @@ public static class NatsBusExtensions
     /// <param name="configure">Adjusts the transport options read from configuration (credentials, stream, lease).</param>
     /// <param name="options">Group, redelivery and lease extension; see <see cref="UseNats(EventBusBuilder, NatsTransportOptions, EventTypeRegistry, TransportBusOptions?)"/>.</param>
     /// <returns>The bus registration.</returns>
-    /// <remarks>A missing connection string fails when the bus is built (the host's start), with a message naming the key.</remarks>
+    /// <remarks>
+    /// A missing connection string fails when the bus is built (the host's start), with a message naming the key. The transport's
+    /// health check (NatsTransportHealthCheck: connection, alarms, lag) is added to the host's health checks as <c>busbar-nats</c>
+    /// (<c>busbar-{bus name}-nats</c> for a named bus); it reports unhealthy until the bus is connected.
+    /// </remarks>
     public static BusbarBuilder UseNats(this BusbarBuilder builder, EventTypeRegistry events, string connectionName = DefaultConnectionName, Func<NatsTransportOptions, NatsTransportOptions>? configure = null, TransportBusOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(events);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionName);
+        var health = new BusTransportHealthCheck();
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(builder.Name is null ? "busbar-nats" : $"busbar-{builder.Name}-nats", health, failureStatus: null, tags: ["busbar", "nats"]));
         return builder.ConfigureBus((services, bus) =>
         {
             var configuration = services.GetService<IConfiguration>()?.GetConnectionString(connectionName);
@@ -70,7 +77,11 @@ public static class NatsBusExtensions
             var nats = new NatsTransportOptions { Url = configuration };
             if (configure is not null)
                 nats = configure(nats);
-            bus.UseNats(nats, events, options);
+            nats.Validate();
+            bus.UseTransport(
+                async (arguments, cancellationToken) => health.Transport = await NatsTransport.ConnectAsync(nats, arguments.LoggerFactory, arguments.TimeProvider, null, cancellationToken).ConfigureAwait(false),
+                events,
+                Fit(options ?? new TransportBusOptions(), nats));
         });
     }
 
@@ -82,5 +93,22 @@ public static class NatsBusExtensions
             MaxDeliveries = options.MaxDeliveries ?? nats.MaxDeliveries,
             LeaseExtensionInterval = options.LeaseExtensionInterval < halfLease ? options.LeaseExtensionInterval : halfLease,
         };
+    }
+
+    /// <summary>Reports the bus's transport once it is connected (<see cref="NatsTransportHealthCheck"/>), unhealthy before.</summary>
+    private sealed class BusTransportHealthCheck : IHealthCheck
+    {
+        private volatile INatsTransport? _transport;
+
+        public INatsTransport? Transport
+        {
+            get => _transport;
+            set => _transport = value;
+        }
+
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            _transport is { } transport
+                ? new NatsTransportHealthCheck(transport).CheckHealthAsync(context, cancellationToken)
+                : Task.FromResult(HealthCheckResult.Unhealthy("The bus has not connected its NATS transport yet."));
     }
 }

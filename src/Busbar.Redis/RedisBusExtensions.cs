@@ -2,6 +2,7 @@ using Busbar.Hosting;
 using Busbar.Transport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Busbar.Redis;
 
@@ -56,12 +57,18 @@ public static class RedisBusExtensions
     /// <param name="configure">Adjusts the transport options read from configuration (credentials, key prefix, lease).</param>
     /// <param name="options">Group, redelivery and lease extension; see <see cref="UseRedis(EventBusBuilder, RedisTransportOptions, EventTypeRegistry, TransportBusOptions?)"/>.</param>
     /// <returns>The bus registration.</returns>
-    /// <remarks>A missing connection string fails when the bus is built (the host's start), with a message naming the key.</remarks>
+    /// <remarks>
+    /// A missing connection string fails when the bus is built (the host's start), with a message naming the key. The transport's
+    /// health check (RedisTransportHealthCheck: connection, alarms, lag) is added to the host's health checks as <c>busbar-redis</c>
+    /// (<c>busbar-{bus name}-redis</c> for a named bus); it reports unhealthy until the bus is connected.
+    /// </remarks>
     public static BusbarBuilder UseRedis(this BusbarBuilder builder, EventTypeRegistry events, string connectionName = DefaultConnectionName, Func<RedisTransportOptions, RedisTransportOptions>? configure = null, TransportBusOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(events);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionName);
+        var health = new BusTransportHealthCheck();
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(builder.Name is null ? "busbar-redis" : $"busbar-{builder.Name}-redis", health, failureStatus: null, tags: ["busbar", "redis"]));
         return builder.ConfigureBus((services, bus) =>
         {
             var configuration = services.GetService<IConfiguration>()?.GetConnectionString(connectionName);
@@ -70,7 +77,11 @@ public static class RedisBusExtensions
             var redis = new RedisTransportOptions { Configuration = configuration };
             if (configure is not null)
                 redis = configure(redis);
-            bus.UseRedis(redis, events, options);
+            redis.Validate();
+            bus.UseTransport(
+                async (arguments, cancellationToken) => health.Transport = await RedisTransport.ConnectAsync(redis, arguments.LoggerFactory, arguments.TimeProvider, null, cancellationToken).ConfigureAwait(false),
+                events,
+                Fit(options ?? new TransportBusOptions(), redis));
         });
     }
 
@@ -82,5 +93,22 @@ public static class RedisBusExtensions
             MaxDeliveries = options.MaxDeliveries ?? redis.MaxDeliveries,
             LeaseExtensionInterval = options.LeaseExtensionInterval < halfLease ? options.LeaseExtensionInterval : halfLease,
         };
+    }
+
+    /// <summary>Reports the bus's transport once it is connected (<see cref="RedisTransportHealthCheck"/>), unhealthy before.</summary>
+    private sealed class BusTransportHealthCheck : IHealthCheck
+    {
+        private volatile IRedisTransport? _transport;
+
+        public IRedisTransport? Transport
+        {
+            get => _transport;
+            set => _transport = value;
+        }
+
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            _transport is { } transport
+                ? new RedisTransportHealthCheck(transport).CheckHealthAsync(context, cancellationToken)
+                : Task.FromResult(HealthCheckResult.Unhealthy("The bus has not connected its Redis transport yet."));
     }
 }

@@ -147,7 +147,7 @@ public sealed partial class EventBusBuilder
     public IEventBus Build()
     {
         var bus = new InProcessEventBus(_options, _timeProvider, _loggerFactory, new BusValidation([.. _validators], _dataAnnotations), _durability, Engine.MiddlewarePipeline.Create(_middlewares));
-        bus.EventLog.Payloads = _payloads;
+        bus.EventLogger.Payloads = _payloads;
         if (_transport is not null)
             bus.AttachTransport(_transport, _loggerFactory);
         return bus;

@@ -159,6 +159,9 @@ public sealed partial class EventContext
         ResetDispatchState();
     }
 
+    /// <summary>The bus that admits a context created without one (an event recovered from the write-ahead log) binds it to itself.</summary>
+    internal void BindTo(InProcessEventBus bus) => LocalBus = bus;
+
     internal EventContext CloneForAttempt(int attempt, object? payload = null)
     {
         var clone = new EventContext(payload ?? Payload, Name, Origin, Clock)
@@ -175,7 +178,6 @@ public sealed partial class EventContext
             Headers = Headers,
             Attempt = attempt,
             Options = Options,
-            IsLogged = IsLogged,
         };
         return clone;
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Busbar.Dispatch;
 
 namespace Busbar;
 
@@ -18,11 +17,11 @@ public sealed class HandlerInvocation
     [ThreadStatic]
     private static HandlerInvocation? t_calling;
 
-    private readonly SubscriptionEntry _entry;
+    private readonly Routing.Subscription _subscription;
 
-    internal HandlerInvocation(SubscriptionEntry entry, EventContext context, CancellationToken cancellationToken)
+    internal HandlerInvocation(Routing.Subscription subscription, EventContext context, CancellationToken cancellationToken)
     {
-        _entry = entry;
+        _subscription = subscription;
         Context = context;
         CancellationToken = cancellationToken;
     }
@@ -34,7 +33,7 @@ public sealed class HandlerInvocation
     public EventContext Context { get; }
 
     /// <summary>The subscription whose handler this is.</summary>
-    public ISubscription Subscription => _entry;
+    public ISubscription Subscription => _subscription;
 
     /// <summary>The token the handler receives: cancelled on the handler's timeout, the event deadline, <see cref="CompletionMode.First"/> or bus stop.</summary>
     public CancellationToken CancellationToken { get; }
@@ -60,7 +59,7 @@ public sealed class HandlerInvocation
     private ValueTask CallHandlerAsync()
     {
         HandlerCalled = true;
-        var pending = _entry.Blocking ? Engine.EventDispatcher.RunBlocking(_entry, Context, CancellationToken, this) : InvokeHandler();
+        var pending = _subscription.Blocking ? Engine.EventDispatcher.RunBlocking(_subscription, Context, CancellationToken, this) : InvokeHandler();
         if (pending.IsCompletedSuccessfully)
         {
             Value = pending.Result;
@@ -79,7 +78,7 @@ public sealed class HandlerInvocation
         t_calling = this;
         try
         {
-            return _entry.InvokeAsync(Context.Payload, Context, CancellationToken);
+            return _subscription.InvokeAsync(Context.Payload, Context, CancellationToken);
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Threading.Channels;
+using Busbar.Benchmarks.Driver.Transports;
 using Busbar.Benchmarks.Infrastructure;
 using Busbar.Benchmarks.Pipelines;
 
@@ -16,6 +17,8 @@ public static class DriverProgram
         var settings = new DriverSettings(Dry: args.Contains("--dry"));
         if (FreshProcessLatencyScenario.IsChild(args))
             return await FreshProcessLatencyScenario.RunChildAsync(settings, args);
+        if (TransportScenario.IsChild(args))
+            return await TransportScenario.RunChildAsync(settings, args);
 
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : null;
@@ -32,6 +35,13 @@ public static class DriverProgram
             report.Append(await FreshProcessLatencyScenario.RunAsync(settings));
             report.Append(await LatencyScenario.RunAsync(settings, [new ChannelRoundTrip(settings.Capacity), new BusbarRoundTrip(settings.Capacity)]));
             return await WriteAsync(report.ToString(), output, 0);
+        }
+
+        if (args.Contains("--transports-only"))
+        {
+            var (transports, transportsOk) = await TransportScenario.RunAsync(settings);
+            report.Append(transports);
+            return await WriteAsync(report.ToString(), output, transportsOk ? 0 : 1);
         }
 
         if (args.Contains("--durability-only"))
@@ -85,7 +95,11 @@ public static class DriverProgram
         Console.WriteLine("(g) latency in fresh processes");
         report.Append(await FreshProcessLatencyScenario.RunAsync(settings));
 
-        return await WriteAsync(report.ToString(), output, overload.All(r => r.Accounted) ? 0 : 1);
+        Console.WriteLine("(h) transports through the bus");
+        var (transportText, transportOk) = await TransportScenario.RunAsync(settings);
+        report.Append(transportText);
+
+        return await WriteAsync(report.ToString(), output, overload.All(r => r.Accounted) && transportOk ? 0 : 1);
     }
 
     private static async Task<int> WriteAsync(string text, string? output, int exitCode)

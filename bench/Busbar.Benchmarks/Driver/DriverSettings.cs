@@ -32,4 +32,31 @@ public sealed record DriverSettings(bool Dry)
 
     /// <summary>Hard cap on any one scenario; a row that hits it is reported as cut short.</summary>
     public TimeSpan ScenarioLimit => Dry ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(120);
+
+    /// <summary>Events per publish round through Redis (raw windowed XADD ≈ 220–270 k/s here).</summary>
+    public int RedisPublishEvents => Dry ? 300 : 100_000;
+
+    /// <summary>Events per consume round from Redis (raw XREADGROUP + XACK ≈ 240–290 k/s here).</summary>
+    public int RedisConsumeEvents => Dry ? 300 : 100_000;
+
+    /// <summary>Events per publish round through NATS JetStream (raw windowed publish with a message id ≈ 52–56 k/s here).</summary>
+    public int NatsPublishEvents => Dry ? 300 : 30_000;
+
+    /// <summary>Events per consume round from NATS JetStream (raw pull-consume + ack ≈ 89 k/s here).</summary>
+    public int NatsConsumeEvents => Dry ? 300 : 50_000;
+
+    /// <summary>Sequential publish → handler samples per transport latency row, after <see cref="TransportLatencyWarmup"/>.</summary>
+    public int TransportLatencySamples => Dry ? 20 : 2_000;
+
+    /// <summary>Unmeasured publish → handler round trips per transport latency row before it is measured.</summary>
+    public int TransportLatencyWarmup => Dry ? 5 : 200;
+
+    /// <summary>Fresh processes per transport latency row in the fresh-process variant.</summary>
+    public int TransportFreshProcesses => Dry ? 1 : 3;
+
+    /// <summary>Samples per fresh process in the transport fresh-process variant (after <see cref="TransportFreshWarmup"/>).</summary>
+    public int TransportFreshSamples => Dry ? 10 : 500;
+
+    /// <summary>Unmeasured round trips per fresh process before it measures.</summary>
+    public int TransportFreshWarmup => Dry ? 5 : 50;
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
-using Busbar.Dispatch;
+using Busbar.Routing;
 
 namespace Busbar.Diagnostics;
 
@@ -166,40 +166,40 @@ internal sealed class BusMetrics : IDisposable
         }
     }
 
-    public void HandlerSucceeded(EventContext context, SubscriptionEntry entry, TimeSpan elapsed)
+    public void HandlerSucceeded(EventContext context, Subscription subscription, TimeSpan elapsed)
     {
-        entry.Latency.Record(elapsed);
+        subscription.Latency.Record(elapsed);
         if (s_handlerDuration.Enabled)
         {
-            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, entry.Name }, { SubscriptionTagName, entry.Name } };
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, subscription.Name }, { SubscriptionTagName, subscription.Name } };
             s_handlerDuration.Record(elapsed.TotalSeconds, tags);
         }
     }
 
-    public void HandlerFailed(EventContext context, SubscriptionEntry entry, HandlerResult result)
+    public void HandlerFailed(EventContext context, Subscription subscription, HandlerResult result)
     {
-        entry.Latency.Record(result.Duration);
+        subscription.Latency.Record(result.Duration);
         if (!s_handlerFailed.Enabled && !s_handlerDuration.Enabled)
             return;
         var errorType = BusTracing.ErrorTypeOf(result.Status, result.Exception);
         if (s_handlerFailed.Enabled)
         {
-            var tags = new TagList { BusTag, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, entry.Name }, { SubscriptionTagName, entry.Name }, { ErrorTypeTagName, errorType } };
+            var tags = new TagList { BusTag, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, subscription.Name }, { SubscriptionTagName, subscription.Name }, { ErrorTypeTagName, errorType } };
             s_handlerFailed.Add(1, tags);
         }
 
         if (s_handlerDuration.Enabled)
         {
-            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, entry.Name }, { SubscriptionTagName, entry.Name }, { ErrorTypeTagName, errorType } };
+            var tags = new TagList { BusTag, { SystemTagName, "busbar" }, { OperationTagName, "process" }, { OperationTypeTagName, "process" }, { DestinationTagName, context.Name }, { ConsumerGroupTagName, subscription.Name }, { SubscriptionTagName, subscription.Name }, { ErrorTypeTagName, errorType } };
             s_handlerDuration.Record(result.Duration.TotalSeconds, tags);
         }
     }
 
-    public void Retried(EventContext? context, SubscriptionEntry? entry)
+    public void Retried(EventContext? context, Subscription? subscription)
     {
         Interlocked.Increment(ref _retriedCount.Value);
         if (s_retried.Enabled)
-            s_retried.Add(1, BusTag, new(DestinationTagName, context?.Name), new(ConsumerGroupTagName, entry?.Name), new(SubscriptionTagName, entry?.Name));
+            s_retried.Add(1, BusTag, new(DestinationTagName, context?.Name), new(ConsumerGroupTagName, subscription?.Name), new(SubscriptionTagName, subscription?.Name));
     }
 
     public void Dropped(EventContext context)
@@ -223,11 +223,11 @@ internal sealed class BusMetrics : IDisposable
             s_deadLettered.Add(1, BusTag, new(DestinationTagName, context.Name), new(ConsumerGroupTagName, subscription), new(SubscriptionTagName, subscription));
     }
 
-    public void SlowHandler(EventContext context, SubscriptionEntry entry)
+    public void SlowHandler(EventContext context, Subscription subscription)
     {
         Interlocked.Increment(ref _slowCount.Value);
         if (s_slow.Enabled)
-            s_slow.Add(1, BusTag, new(DestinationTagName, context.Name), new(SubscriptionTagName, entry.Name));
+            s_slow.Add(1, BusTag, new(DestinationTagName, context.Name), new(SubscriptionTagName, subscription.Name));
     }
 
     private static string StatusName(EventStatus status) => status switch
@@ -241,11 +241,11 @@ internal sealed class BusMetrics : IDisposable
         _ => "pending",
     };
 
-    public BusStatistics Snapshot(int depth, int capacity, long inFlight, IReadOnlyList<SubscriptionEntry> subscriptions)
+    public BusStatistics Snapshot(int depth, int capacity, long inFlight, IReadOnlyList<Subscription> subscriptions)
     {
         var handlers = new Dictionary<string, HandlerLatency>(subscriptions.Count, StringComparer.Ordinal);
-        foreach (var entry in subscriptions)
-            handlers[entry.Name] = entry.Latency.Summarize();
+        foreach (var subscription in subscriptions)
+            handlers[subscription.Name] = subscription.Latency.Summarize();
 
         // Outcomes first, Published last: an event is counted published before its outcome, so a snapshot
         // taken while events flow shows Published >= Processed + Dropped + Rejected + InFlight - never less.

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Busbar.Dispatch;
+using Busbar.Routing;
 
 namespace Busbar.Diagnostics;
 
@@ -154,8 +154,27 @@ internal static class BusTracing
         activity.Stop();
     }
 
+    /// <summary>Ends the publish span of an event the broker refused (a bus with a transport): error status and the exception's type.</summary>
+    public static void EndPublishFailed(EventContext context, Exception exception)
+    {
+        if (Volatile.Read(ref context.PublishStartTimestamp) != 0)
+        {
+            var started = Interlocked.Exchange(ref context.PublishStartTimestamp, 0);
+            if (started != 0)
+                BusMetrics.PublishFinished(context, context.Clock.GetElapsedTime(started), exception.GetType().FullName);
+        }
+
+        var activity = context.PublishActivity;
+        if (activity is null)
+            return;
+        context.PublishActivity = null;
+        activity.SetStatus(ActivityStatusCode.Error, "the broker did not accept the event");
+        activity.SetTag("error.type", exception.GetType().FullName);
+        activity.Stop();
+    }
+
     /// <summary>Starts the process span of one handler attempt and makes it current; default when nobody traces.</summary>
-    public static ProcessSpan StartProcess(EventContext context, SubscriptionEntry entry)
+    public static ProcessSpan StartProcess(EventContext context, Subscription subscription)
     {
         if (!Source.HasListeners())
             return default;
@@ -172,8 +191,8 @@ internal static class BusTracing
         if (activity.IsAllDataRequested)
         {
             SetMessageTags(activity, context, "process");
-            activity.SetTag("messaging.consumer.group.name", entry.Name);
-            activity.SetTag("messaging.destination.subscription.name", entry.Name);
+            activity.SetTag("messaging.consumer.group.name", subscription.Name);
+            activity.SetTag("messaging.destination.subscription.name", subscription.Name);
             activity.SetTag("messaging.message.conversation_id", context.CorrelationId.ToString());
             activity.SetTag("busbar.bus", context.Origin);
             if (context.Attempt > 1)

@@ -1,4 +1,3 @@
-using Busbar.Dispatch;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Busbar.Diagnostics;
@@ -18,7 +17,7 @@ public sealed class BusbarHealthCheck : IHealthCheck
 {
     private const long NotAbove = long.MinValue;
 
-    private readonly IEventBus _bus;
+    private readonly IBusStatus _bus;
     private readonly BusbarHealthCheckOptions _options;
     private readonly TimeProvider _timeProvider;
     private long _aboveSince = NotAbove;
@@ -29,8 +28,13 @@ public sealed class BusbarHealthCheck : IHealthCheck
     /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is invalid; the message names it.</exception>
     public BusbarHealthCheck(IEventBus bus, BusbarHealthCheckOptions? options = null, TimeProvider? timeProvider = null)
+        : this(bus as IBusStatus ?? new StatisticsOnly(bus ?? throw new ArgumentNullException(nameof(bus))), options, timeProvider)
     {
-        ArgumentNullException.ThrowIfNull(bus);
+    }
+
+    /// <summary>Creates the check over what it reads of a bus.</summary>
+    internal BusbarHealthCheck(IBusStatus bus, BusbarHealthCheckOptions? options, TimeProvider? timeProvider)
+    {
         _bus = bus;
         _options = options ?? new BusbarHealthCheckOptions();
         _options.Validate();
@@ -54,7 +58,7 @@ public sealed class BusbarHealthCheck : IHealthCheck
             ["rejected"] = stats.Rejected,
             ["deadLettered"] = stats.DeadLettered,
         };
-        if (_bus is InProcessEventBus { IsStopping: true })
+        if (_bus.IsStopping)
             return Task.FromResult(new HealthCheckResult(context?.Registration?.FailureStatus ?? HealthStatus.Unhealthy, $"Bus '{stats.Name}' is stopped.", data: data));
 
         var mark = Math.Max(1, (int)Math.Ceiling(stats.Capacity * _options.HighWaterMark));
@@ -71,5 +75,13 @@ public sealed class BusbarHealthCheck : IHealthCheck
         return Task.FromResult(above >= _options.DegradedAfter
             ? HealthCheckResult.Degraded(description, data: data)
             : HealthCheckResult.Healthy(description, data));
+    }
+
+    /// <summary>A bus that is not Busbar's own: its statistics, and never seen stopping.</summary>
+    private sealed class StatisticsOnly(IEventBus bus) : IBusStatus
+    {
+        public bool IsStopping => false;
+
+        public BusStatistics GetStatistics() => bus.GetStatistics();
     }
 }

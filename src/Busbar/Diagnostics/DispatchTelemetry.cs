@@ -1,5 +1,5 @@
-using Busbar.Dispatch;
 using Busbar.Engine;
+using Busbar.Routing;
 
 namespace Busbar.Diagnostics;
 
@@ -7,9 +7,9 @@ namespace Busbar.Diagnostics;
 /// The bus's <see cref="IDispatchObserver"/>: handler counters and durations, the slow-handler check, and the
 /// handler logs. Holds the bus's metrics and logger, never the bus.
 /// </summary>
-internal sealed class DispatchTelemetry(BusMetrics metrics, BusLogger log, TimeSpan? slowHandlerThreshold) : IDispatchObserver
+internal sealed class DispatchTelemetry(BusMetrics metrics, EventLogger log, TimeSpan? slowHandlerThreshold) : IDispatchObserver
 {
-    public void HandlerSucceeded(EventContext context, SubscriptionEntry subscription, TimeSpan elapsed)
+    public void HandlerSucceeded(EventContext context, Subscription subscription, TimeSpan elapsed)
     {
         metrics.HandlerSucceeded(context, subscription, elapsed);
         if (slowHandlerThreshold is { } threshold && elapsed >= threshold)
@@ -19,7 +19,7 @@ internal sealed class DispatchTelemetry(BusMetrics metrics, BusLogger log, TimeS
         }
     }
 
-    public void HandlerFailed(EventContext context, SubscriptionEntry subscription, HandlerResult result)
+    public void HandlerFailed(EventContext context, Subscription subscription, HandlerResult result)
     {
         // A cancelled handler is the consequence of a stop or first-wins completion, not a failure of its own.
         if (result.Status is HandlerStatus.Failed or HandlerStatus.TimedOut)
@@ -29,7 +29,7 @@ internal sealed class DispatchTelemetry(BusMetrics metrics, BusLogger log, TimeS
         }
     }
 
-    public void HandlerAbandoned(EventContext context, SubscriptionEntry subscription) =>
+    public void HandlerAbandoned(EventContext context, Subscription subscription) =>
         log.HandlerAbandoned(context, subscription);
 
     public void DispatchFaulted(EventContext context, Exception exception) =>

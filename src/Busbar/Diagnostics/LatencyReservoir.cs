@@ -1,10 +1,11 @@
 namespace Busbar.Diagnostics;
 
 /// <summary>The last 1,024 durations of one subscription, for percentile snapshots. Writers never lock.</summary>
+/// <remarks>The 8 KB buffer is allocated by the first recording: a subscription that never runs (or a subscribe/dispose churn) does not pay for it.</remarks>
 internal sealed class LatencyReservoir
 {
     private const int Size = 1024;
-    private readonly long[] _ticks = new long[Size];
+    private long[]? _ticks;
     private long _count;
 
     /// <remarks>
@@ -14,18 +15,22 @@ internal sealed class LatencyReservoir
     /// </remarks>
     public void Record(TimeSpan elapsed)
     {
+        var ticks = Volatile.Read(ref _ticks) ?? Allocate();
         var index = _count++;
-        _ticks[index & (Size - 1)] = elapsed.Ticks;
+        ticks[index & (Size - 1)] = elapsed.Ticks;
     }
+
+    private long[] Allocate() => Interlocked.CompareExchange(ref _ticks, new long[Size], null) ?? _ticks!;
 
     public HandlerLatency Summarize()
     {
         var count = Volatile.Read(ref _count);
         var n = (int)Math.Min(count, Size);
-        if (n == 0)
+        var ticks = Volatile.Read(ref _ticks);
+        if (n == 0 || ticks is null)
             return new HandlerLatency(0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero);
         var copy = new long[n];
-        Array.Copy(_ticks, copy, n);
+        Array.Copy(ticks, copy, n);
         Array.Sort(copy);
         return new HandlerLatency(
             count,

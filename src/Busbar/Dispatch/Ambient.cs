@@ -1,3 +1,5 @@
+using Busbar.Routing;
+
 namespace Busbar.Dispatch;
 
 /// <summary>
@@ -9,8 +11,9 @@ namespace Busbar.Dispatch;
 /// A frame is captured by reference by every flow a handler starts (an await, <c>Task.Run</c>, a timer),
 /// and such a flow may outlive the handler. So a frame that user code ran under is never pointed at another
 /// event afterwards: each event a worker, <c>InvokeAsync</c>, a queue jump or a re-drive handles gets its own
-/// frame, and parallel handlers get one each. When the event (or parallel handler) ends its frame is
-/// <see cref="AmbientFrame.Close">closed</see>: a flow still holding it then sees no handler, so a publish
+/// frame (the event's own context serves as its frame, so this costs no object), and in a parallel tier each
+/// handler that goes asynchronous keeps the frame it started under, the ones after it starting under a fresh one.
+/// When the event (or the parallel handler holding a frame) ends its frame is <see cref="AmbientFrame.Close">closed</see>: a flow still holding it then sees no handler, so a publish
 /// made after the handler finished is attributed to no event (no causation, its own correlation, not listed
 /// as a child, no queue jump, no overflow allowance), never to an event that happens to be running.
 /// </para>
@@ -25,9 +28,9 @@ namespace Busbar.Dispatch;
 /// </remarks>
 internal static class Ambient
 {
-    private static readonly AsyncLocal<AmbientFrame?> s_frame = new();
-
-    public static AmbientFrame? Frame => s_frame.Value;
+    // Holds an AmbientFrame (a worker, an inline caller, a parallel handler) or the EventContext of the event
+    // running in the flow: an event is its own frame, so handling it costs no frame object.
+    private static readonly AsyncLocal<object?> s_frame = new();
 
     public static EventContext? CurrentContext
     {
@@ -39,42 +42,64 @@ internal static class Ambient
     }
 
     /// <summary>The handler visible to the calling thread in its flow, or none.</summary>
-    public static void Current(out EventContext? context, out SubscriptionEntry? subscription)
+    public static void Current(out EventContext? context, out Subscription? subscription)
     {
-        if (s_frame.Value is { } frame)
+        switch (s_frame.Value)
         {
-            frame.Visible(out context, out subscription);
-            return;
+            case AmbientFrame frame:
+                frame.Visible(out context, out subscription);
+                return;
+            case EventContext running:
+                running.AmbientVisible(out context, out subscription);
+                return;
+            default:
+                context = null;
+                subscription = null;
+                return;
         }
-
-        context = null;
-        subscription = null;
     }
 
     /// <summary>Returns a frame the current thread may mutate, installing one in the flow if needed.</summary>
     public static AmbientFrame Acquire()
     {
-        var frame = s_frame.Value;
+        var value = s_frame.Value;
         var thread = Environment.CurrentManagedThreadId;
-        if (frame is not null && frame.OwnerThread == thread && !frame.IsClosed)
-            return frame;
+        if (value is AmbientFrame { IsClosed: false } own && own.OwnerThread == thread)
+            return own;
         var derived = new AmbientFrame(thread);
-        if (frame is not null)
+        if (value is AmbientFrame frame)
         {
             frame.Visible(out derived.Context, out derived.Subscription);
             derived.Origin = frame.Origin ?? frame;
+            derived.OriginEvent = frame.OriginEvent;
+        }
+        else if (value is EventContext running)
+        {
+            // Context left null: the frame follows the event's running handler (see AmbientFrame.Visible), so a frame
+            // derived by one serial handler's SendAsync names the next handler when that one sends too.
+            derived.OriginEvent = running;
         }
 
         s_frame.Value = derived;
         return derived;
     }
 
-    /// <summary>Installs a fresh frame in the current flow: one per event handled, one per parallel handler.</summary>
-    public static AmbientFrame Install(EventContext? context, SubscriptionEntry? subscription)
+    /// <summary>Installs a fresh frame in the current flow: one per worker, one after each parallel handler that went asynchronous.</summary>
+    public static AmbientFrame Install(EventContext? context, Subscription? subscription)
     {
         var frame = new AmbientFrame(Environment.CurrentManagedThreadId) { Context = context, Subscription = subscription };
         s_frame.Value = frame;
         return frame;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="context"/> the frame of the current flow, naming it until <see cref="EventContext.CloseAmbient"/>:
+    /// one per event handled (queued, <c>InvokeAsync</c>, a queue jump, a re-drive). An inline context installed so is never reused.
+    /// </summary>
+    public static void Enter(EventContext context)
+    {
+        context.MarkAmbient();
+        s_frame.Value = context;
     }
 }
 
@@ -84,26 +109,29 @@ internal sealed class AmbientFrame(int ownerThread)
     /// <summary>The thread allowed to mutate the frame; -1 while an inline handler that went asynchronous holds it.</summary>
     public int OwnerThread = ownerThread;
 
-    /// <summary>The handler this frame names for every flow holding it.</summary>
+    /// <summary>The handler this frame names for every flow holding it; when null, the running handler of <see cref="OriginEvent"/>, if any.</summary>
     public EventContext? Context;
-    public SubscriptionEntry? Subscription;
+    public Subscription? Subscription;
 
     /// <summary>The thread running a synchronous <c>SendAsync</c> handler under this frame, or 0.</summary>
     public int SyncThread;
     public EventContext? SyncContext;
-    public SubscriptionEntry? SyncSubscription;
+    public Subscription? SyncSubscription;
 
     /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire"/>); closing it closes this one.</summary>
     public AmbientFrame? Origin;
+
+    /// <summary>The event whose flow this frame was derived in; its end closes this frame.</summary>
+    public EventContext? OriginEvent;
 
     private volatile bool _closed;
 
     /// <summary>The event (or parallel handler) this frame was installed for has ended: flows still holding it see no handler.</summary>
     public void Close() => _closed = true;
 
-    public bool IsClosed => _closed || Origin is { _closed: true };
+    public bool IsClosed => _closed || Origin is { _closed: true } || OriginEvent is { IsAmbientClosed: true };
 
-    public void Visible(out EventContext? context, out SubscriptionEntry? subscription)
+    public void Visible(out EventContext? context, out Subscription? subscription)
     {
         if (SyncThread != 0 && SyncThread == Environment.CurrentManagedThreadId)
         {
@@ -116,6 +144,12 @@ internal sealed class AmbientFrame(int ownerThread)
         {
             context = null;
             subscription = null;
+            return;
+        }
+
+        if (Context is null && OriginEvent is { } origin)
+        {
+            origin.AmbientVisible(out context, out subscription);
             return;
         }
 

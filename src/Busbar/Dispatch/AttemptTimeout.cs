@@ -6,14 +6,21 @@ namespace Busbar.Dispatch;
 internal sealed class AttemptTimeout : IDisposable
 {
     private readonly CancellationTokenSource _source;
-    private readonly ITimer _timer;
     private readonly ILogger _logger;
+    private ITimer? _timer;
 
-    public AttemptTimeout(CancellationToken eventToken, TimeSpan limit, TimeProvider time, ILogger logger)
+    private AttemptTimeout(CancellationTokenSource source, ILogger logger)
     {
-        _source = CancellationTokenSource.CreateLinkedTokenSource(eventToken);
+        _source = source;
         _logger = logger;
-        _timer = time.CreateTimer(static s => ((AttemptTimeout)s!).Fire(), this, limit, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Starts the timer of one attempt. The timer gets the timeout once it is fully built, never from its constructor.</summary>
+    public static AttemptTimeout Start(CancellationToken eventToken, TimeSpan limit, TimeProvider time, ILogger logger)
+    {
+        var timeout = new AttemptTimeout(CancellationTokenSource.CreateLinkedTokenSource(eventToken), logger);
+        timeout._timer = time.CreateTimer(static s => ((AttemptTimeout)s!).Fire(), timeout, limit, Timeout.InfiniteTimeSpan);
+        return timeout;
     }
 
     public CancellationToken Token => _source.Token;
@@ -26,7 +33,7 @@ internal sealed class AttemptTimeout : IDisposable
     public void Dispose()
     {
         // Dispose does not wait for a callback already running: Fire tolerates the disposed source.
-        _timer.Dispose();
+        _timer?.Dispose();
         _source.Dispose();
     }
 }

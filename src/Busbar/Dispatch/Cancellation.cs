@@ -28,7 +28,7 @@ internal static class Cancellation
         }
         catch (AggregateException ex)
         {
-            Log.CancellationCallbackFailed(logger, ex);
+            LogMessages.CancellationCallbackFailed(logger, ex);
         }
     }
 
@@ -44,7 +44,7 @@ internal static class Cancellation
         }
         catch (AggregateException ex)
         {
-            Log.CancellationCallbackFailed(logger, ex);
+            LogMessages.CancellationCallbackFailed(logger, ex);
         }
     }
 }

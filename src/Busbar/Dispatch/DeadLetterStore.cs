@@ -1,7 +1,22 @@
+using Busbar.Diagnostics;
+using Busbar.Routing;
+
 namespace Busbar.Dispatch;
 
 /// <summary>The bounded in-memory dead-letter store of one bus. Oldest entries are evicted (and counted) when full.</summary>
-internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDeadLetterStore
+/// <param name="capacity">How many letters it keeps (<see cref="EventBusOptions.DeadLetterCapacity"/>).</param>
+/// <param name="clock">Stamps and ids new letters.</param>
+/// <param name="metrics">Counts letters added.</param>
+/// <param name="busName">The bus named in error messages.</param>
+/// <param name="router">Finds the live subscription of a letter whose own subscription was removed and registered again.</param>
+/// <param name="redrive">Runs a letter taken out of the store on its subscription and returns the outcome.</param>
+internal sealed class DeadLetterStore(
+    int capacity,
+    TimeProvider clock,
+    BusMetrics metrics,
+    string busName,
+    Router router,
+    Func<DeadLetter, Subscription, CancellationToken, ValueTask<EventOutcome>> redrive) : IDeadLetterStore
 {
     private readonly object _lock = new();
     private readonly LinkedList<Entry> _entries = new();
@@ -21,19 +36,19 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
 
     public long Evicted => Interlocked.Read(ref _evicted);
 
-    public DeadLetter Add(EventContext context, SubscriptionEntry subscription, HandlerResult result)
+    public DeadLetter Add(EventContext context, Subscription subscription, HandlerResult result)
     {
         var exception = result.Exception;
         var letter = new DeadLetter
         {
-            Id = EventIds.Create(bus.TimeProvider.GetUtcNow()),
+            Id = EventIds.Create(clock.GetUtcNow()),
             Context = context,
             SubscriptionName = subscription.Name,
             Attempts = result.Attempts,
             Exception = exception,
             ExceptionType = exception?.GetType().FullName ?? "unknown",
             ExceptionMessage = exception?.Message ?? result.Status.ToString(),
-            FailedAt = bus.TimeProvider.GetUtcNow(),
+            FailedAt = clock.GetUtcNow(),
         };
         Add(letter, subscription);
         return letter;
@@ -48,9 +63,9 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
         }
     }
 
-    public void Add(DeadLetter letter, SubscriptionEntry? subscription)
+    public void Add(DeadLetter letter, Subscription? subscription)
     {
-        bus.Metrics.DeadLettered(letter.Context, letter.SubscriptionName);
+        metrics.DeadLettered(letter.Context, letter.SubscriptionName);
         lock (_lock)
         {
             if (_entries.Count >= capacity && _entries.First is { } oldest)
@@ -81,13 +96,13 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
         lock (_lock)
         {
             if (!_byId.TryGetValue(id, out var node))
-                throw new KeyNotFoundException($"No dead letter with id {id} on bus '{bus.Name}'.");
+                throw new KeyNotFoundException($"No dead letter with id {id} on bus '{busName}'.");
             entry = node.Value;
         }
 
-        var subscription = entry.Subscription is { IsActive: true } live ? live : bus.FindSubscription(entry.Letter.SubscriptionName);
+        var subscription = entry.Subscription is { IsActive: true } live ? live : router.FindActive(entry.Letter.SubscriptionName);
         if (subscription is null)
-            throw new InvalidOperationException($"Dead letter {id} belongs to subscription '{entry.Letter.SubscriptionName}', which is not registered on bus '{bus.Name}'.");
+            throw new InvalidOperationException($"Dead letter {id} belongs to subscription '{entry.Letter.SubscriptionName}', which is not registered on bus '{busName}'.");
         lock (_lock)
         {
             if (!_byId.Remove(id, out var node))
@@ -95,8 +110,8 @@ internal sealed class DeadLetterStore(InProcessEventBus bus, int capacity) : IDe
             _entries.Remove(node);
         }
 
-        return await bus.RedriveAsync(entry.Letter, subscription, cancellationToken).ConfigureAwait(false);
+        return await redrive(entry.Letter, subscription, cancellationToken).ConfigureAwait(false);
     }
 
-    private sealed record Entry(DeadLetter Letter, SubscriptionEntry? Subscription);
+    private sealed record Entry(DeadLetter Letter, Subscription? Subscription);
 }

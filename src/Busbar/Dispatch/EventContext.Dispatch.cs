@@ -29,11 +29,12 @@ public sealed partial class EventContext
 
     internal long EnqueuedTimestamp { get; set; }
 
-    /// <summary>Counted in the bus's in-flight total (queued or running), until it completes.</summary>
-    internal bool IsAdmitted { get; set; }
-
-    /// <summary>The event's record is in the write-ahead log: handler completion is journaled.</summary>
-    internal bool IsLogged { get; set; }
+    /// <summary>
+    /// The settler its source chose, when that is not the queue's own: events whose record is in the write-ahead log
+    /// (a durable publish, recovery) end with a settler that also records their outcome there. The queue is shared by
+    /// every source, so the choice travels with the event; <see langword="null"/> means the queue's settler.
+    /// </summary>
+    internal LocalSettler? Settler { get; set; }
 
     /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
     internal ExecutionContext? FlowedExecutionContext { get; set; }
@@ -47,6 +48,36 @@ public sealed partial class EventContext
     /// <summary>Its place among the queued events of its priority, oldest first, while queued.</summary>
     internal EventLinks AgeLinks;
 
+    /// <summary>The handler of this event that flows holding the event as their ambient frame see (see <see cref="Ambient.Enter"/>).</summary>
+    internal Subscription? AmbientSubscription;
+
+    private volatile bool _ambientClosed;
+    private bool _isAmbient;
+
+    /// <summary>Installed as an ambient frame: flows may hold it after the event ends, so it is never reused for another event.</summary>
+    internal bool IsAmbient => _isAmbient;
+
+    /// <summary>The event's handlers have ended: flows still holding it as their frame see no handler.</summary>
+    internal bool IsAmbientClosed => _ambientClosed;
+
+    internal void MarkAmbient() => _isAmbient = true;
+
+    internal void CloseAmbient() => _ambientClosed = true;
+
+    /// <summary>What a flow holding this event as its frame sees: the event and its running handler, or nothing once it ended.</summary>
+    internal void AmbientVisible(out EventContext? context, out Subscription? subscription)
+    {
+        if (_ambientClosed)
+        {
+            context = null;
+            subscription = null;
+            return;
+        }
+
+        context = this;
+        subscription = AmbientSubscription;
+    }
+
     private void ResetDispatchState()
     {
         _stage = StageCreated;
@@ -57,10 +88,11 @@ public sealed partial class EventContext
         Route = null;
         Results = null;
         EnqueuedTimestamp = 0;
-        IsAdmitted = false;
-        IsLogged = false;
+        Settler = null;
         TakeLinks = default;
         AgeLinks = default;
+        Debug.Assert(!_isAmbient, "A context installed as an ambient frame is never reused.");
+        AmbientSubscription = null;
     }
 
     internal bool IsCompleted => Volatile.Read(ref _stage) == StageCompleted;
@@ -76,9 +108,9 @@ public sealed partial class EventContext
 
     /// <summary>The event and handler that published this queued event, until admission makes it their child.</summary>
     private EventContext? _publisher;
-    private SubscriptionEntry? _publisherHandler;
+    private Subscription? _publisherHandler;
 
-    internal void SetPublisher(EventContext publisher, SubscriptionEntry? handler)
+    internal void SetPublisher(EventContext publisher, Subscription? handler)
     {
         _publisher = publisher;
         _publisherHandler = handler;
@@ -100,7 +132,7 @@ public sealed partial class EventContext
         _publisherHandler = null;
     }
 
-    internal void AddChild(SubscriptionEntry? parentHandler, Guid childId)
+    internal void AddChild(Subscription? parentHandler, Guid childId)
     {
         lock (this)
         {
@@ -187,13 +219,13 @@ public sealed partial class EventContext
         if (children is null)
             return results;
         var copy = (HandlerResult[])results.Clone();
-        var entries = Route?.Entries;
+        var subscriptions = Route?.Subscriptions;
         for (var i = 0; i < copy.Length; i++)
         {
             List<Guid>? ids = null;
             foreach (var link in children)
             {
-                if (entries is not null && i < entries.Length && ReferenceEquals(link.Handler, entries[i]))
+                if (subscriptions is not null && i < subscriptions.Length && ReferenceEquals(link.Handler, subscriptions[i]))
                     (ids ??= []).Add(link.ChildId);
             }
 
@@ -217,5 +249,5 @@ public sealed partial class EventContext
         }
     }
 
-    private readonly record struct ChildLink(SubscriptionEntry? Handler, Guid ChildId);
+    private readonly record struct ChildLink(Subscription? Handler, Guid ChildId);
 }

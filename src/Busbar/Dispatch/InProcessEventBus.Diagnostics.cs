@@ -3,11 +3,11 @@ using Busbar.Diagnostics;
 namespace Busbar.Dispatch;
 
 /// <summary>What diagnostics (logs inside event scopes, health checks) read from the bus.</summary>
-internal sealed partial class InProcessEventBus
+internal sealed partial class InProcessEventBus : IBusStatus
 {
-    /// <summary>Logs about events, each inside an event scope; see <see cref="BusLogger"/>.</summary>
-    internal BusLogger EventLog { get; }
+    /// <summary>Logs about events, each inside an event scope; see <see cref="EventLogger"/>.</summary>
+    internal EventLogger EventLogger { get; }
 
     /// <summary>True once <c>StopAsync</c> has begun: the bus accepts no more events.</summary>
-    internal bool IsStopping => _inFlight.IsStopping;
+    public bool IsStopping => _inFlight.IsStopping;
 }

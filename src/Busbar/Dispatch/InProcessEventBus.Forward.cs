@@ -53,7 +53,7 @@ internal sealed partial class InProcessEventBus
         if (_inFlight.IsStopping)
             throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
         Metrics.Published(context);
-        admitted = _journal is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
+        admitted = _log is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
         return true;
     }
 }

@@ -31,7 +31,7 @@ internal sealed partial class InProcessEventBus
 
         if (_validation.HasValidators)
             _validation.Validate(@event, type, name);
-        if (route.Entries.Length == 0)
+        if (route.Subscriptions.Length == 0)
             return default;
         var context = InlineContexts.Rent(this, @event, name);
         context.Route = route;
@@ -45,7 +45,8 @@ internal sealed partial class InProcessEventBus
         }
 
         var pending = _dispatcher.DispatchAsync(context, route, cancellationToken, frame, recordResults: false);
-        if (pending.IsCompletedSuccessfully && pending.Result == EventStatus.Completed)
+        // A context the dispatcher installed as an ambient frame may be held by work its handlers left running: never reused.
+        if (pending.IsCompletedSuccessfully && pending.Result == EventStatus.Completed && !context.IsAmbient)
         {
             InlineContexts.Return(context);
             return default;

@@ -35,7 +35,7 @@ internal sealed partial class InProcessEventBus
         // A transport's intake ends first; its running deliveries and publishes on their way drain beside the queue.
         var transportIdle = _link?.BeginStop();
         var allDrained = transportIdle is null ? drained.Task : Task.WhenAll(drained.Task, transportIdle);
-        Log.Stopping(Logger, Name, _queue.Count, drainTimeout.TotalMilliseconds);
+        LogMessages.Stopping(Logger, Name, _queue.Count, drainTimeout.TotalMilliseconds);
 
         var completed = true;
         try
@@ -53,7 +53,7 @@ internal sealed partial class InProcessEventBus
             // hands them all over, claimed, and they complete as cancelled. Only then are running handlers
             // cancelled, so no worker can start one in between.
             foreach (var context in _queue.TakeAll())
-                _queuedSettler.Settle(context, EventStatus.Cancelled);
+                (context.Settler ?? _queuedSettler).Settle(context, EventStatus.Cancelled);
 
             await Cancellation.TryCancelAsync(_stopCts, Logger).ConfigureAwait(false);
 
@@ -65,7 +65,7 @@ internal sealed partial class InProcessEventBus
             }
             catch (TimeoutException)
             {
-                Log.StopAbandoned(Logger, Name, _inFlight.Value);
+                LogMessages.StopAbandoned(Logger, Name, _inFlight.Value);
             }
         }
 
@@ -75,7 +75,7 @@ internal sealed partial class InProcessEventBus
         }
         catch (TimeoutException)
         {
-            Log.StopAbandoned(Logger, Name, _inFlight.Value);
+            LogMessages.StopAbandoned(Logger, Name, _inFlight.Value);
         }
 
         long pendingInBroker = 0;
@@ -87,7 +87,7 @@ internal sealed partial class InProcessEventBus
         }
 
         long pendingInLog = 0;
-        if (_journal is not null)
+        if (_log is not null)
         {
             // Publishes still writing their record end in admission (the queue is closed: refused) within one flush.
             var appendsDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -103,11 +103,11 @@ internal sealed partial class InProcessEventBus
                 // A wedged disk: the log is closed anyway, and such a publish fails.
             }
 
-            var waiting = _journal.WaitingCount;
+            var waiting = _recovery!.WaitingCount;
             if (waiting > 0)
-                Log.RecoveryUnclaimed(Logger, _journal.Log.Directory, waiting, string.Join(", ", _journal.Waiting.Keys));
-            pendingInLog = _journal.CancelledDurable + waiting;
-            await _journal.DisposeAsync().ConfigureAwait(false);
+                LogMessages.RecoveryUnclaimed(Logger, _log.Directory, waiting, string.Join(", ", _recovery.Waiting.Keys));
+            pendingInLog = _walRecorder!.CancelledDurable + waiting;
+            await _log.DisposeAsync().ConfigureAwait(false);
         }
 
         // Read from the per-status counters, so the report says what the handles say: an event that was running
@@ -124,7 +124,7 @@ internal sealed partial class InProcessEventBus
             Completed = completed,
             Elapsed = TimeProvider.GetElapsedTime(start),
         };
-        Log.Stopped(Logger, Name, report.Drained, report.Cancelled);
+        LogMessages.Stopped(Logger, Name, report.Drained, report.Cancelled);
         return report;
     }
 

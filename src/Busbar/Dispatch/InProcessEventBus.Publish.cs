@@ -13,7 +13,7 @@ internal sealed partial class InProcessEventBus
         var context = CreateContext(@event, options, queued: true);
         if (_link is not null && _link.IsRemote(context.Name))
             return PublishToTransport(context, cancellationToken);
-        return _journal is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
+        return _log is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
     }
 
     /// <summary>With a write-ahead log the event is appended (and durable under the flush mode) before it is admitted.</summary>
@@ -29,7 +29,11 @@ internal sealed partial class InProcessEventBus
         {
             try
             {
-                await _journal!.AppendAsync(context, route, cancellationToken).ConfigureAwait(false);
+                if (_walRecorder!.TryAppend(context, route, cancellationToken, out var append))
+                {
+                    context.Settler = _loggedSettler;
+                    await append.ConfigureAwait(false);
+                }
             }
             catch (Exception)
             {
@@ -54,11 +58,12 @@ internal sealed partial class InProcessEventBus
         handle = new EventHandle(context);
         if (_link is not null && _link.IsRemote(context.Name))
             return TryPublishToTransport(context);
-        if (_journal is not null)
+        if (_walRecorder is not null)
         {
             // Never waits: the record is handed to the log, durable at its next flush.
             var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
-            _journal.AppendWithoutWaiting(context, route);
+            if (_walRecorder.AppendWithoutWaiting(context, route))
+                context.Settler = _loggedSettler;
         }
 
         if (TryAdmitNow(context))
@@ -108,7 +113,7 @@ internal sealed partial class InProcessEventBus
         // Counted as published before any is admitted: a worker may finish one at once, and its outcome must
         // not be counted before its publish.
         Metrics.PublishedMany(contexts, 0, contexts.Count);
-        var first = _journal is null ? AdmitRun(contexts) : 0;
+        var first = _log is null ? AdmitRun(contexts) : 0;
         for (var i = 0; i < first; i++)
             handles[i] = new EventHandle(contexts[i]);
         var next = first;
@@ -118,7 +123,7 @@ internal sealed partial class InProcessEventBus
             {
                 try
                 {
-                    handles[next] = _journal is null
+                    handles[next] = _log is null
                         ? await Admit(contexts[next], cancellationToken).ConfigureAwait(false)
                         : await AdmitDurableAsync(contexts[next], cancellationToken).ConfigureAwait(false);
                 }
@@ -154,26 +159,20 @@ internal sealed partial class InProcessEventBus
         var timed = Metrics.DwellEnabled || Logger.IsEnabled(LogLevel.Debug);
         var stamp = timed ? TimeProvider.GetTimestamp() : 0;
         foreach (var context in contexts)
-        {
-            context.IsAdmitted = true;
             context.EnqueuedTimestamp = stamp;
-        }
 
         var admitted = _queue.TryEnqueueRange(contexts, 0, limit);
         for (var i = 0; i < admitted; i++)
             contexts[i].LinkToPublisher();
         for (var i = admitted; i < contexts.Count; i++)
-        {
-            contexts[i].IsAdmitted = false;
             contexts[i].EnqueuedTimestamp = 0;
-        }
 
         if (admitted == 0)
             return 0;
         _history.AddRange(contexts, 0, admitted);
         for (var i = 0; i < admitted; i++)
         {
-            EventLog.Published(contexts[i]);
+            EventLogger.Published(contexts[i]);
             BusTracing.EndPublish(contexts[i], null);
         }
 
@@ -189,7 +188,7 @@ internal sealed partial class InProcessEventBus
             case EnqueueResult.Admitted:
                 OnAdmitted(context);
                 if (evicted is not null)
-                    Refuse(evicted, EventStatus.Dropped);
+                    Refuse(evicted, EventStatus.Dropped, leavesFlight: true);
                 return true;
             case EnqueueResult.Closed:
                 // The stop closed the queue after this publish was counted: it ends as rejected, like a
@@ -255,55 +254,48 @@ internal sealed partial class InProcessEventBus
 
     private bool IsOwnHandler() => Ambient.CurrentContext?.LocalBus == this;
 
-    /// <summary>
-    /// Marks the event admitted before it enters the queue: once queued, a worker may finish it at any moment,
-    /// and its completion must know to count it out. The queue counts it in flight when it adds it.
-    /// </summary>
+    /// <summary>Stamps the event before it enters the queue (a worker may take it at once). The queue counts it in flight when it adds it.</summary>
     private void EnterFlight(EventContext context)
     {
-        context.IsAdmitted = true;
-
         // The clock is read only when someone looks at queue dwell time: a read costs tens of nanoseconds.
         if (Metrics.DwellEnabled || Logger.IsEnabled(LogLevel.Debug))
             context.EnqueuedTimestamp = TimeProvider.GetTimestamp();
     }
 
     /// <summary>The queue did not take the event: it was never counted in flight.</summary>
-    private static void UndoFlight(EventContext context)
-    {
-        context.IsAdmitted = false;
-        context.EnqueuedTimestamp = 0;
-    }
+    private static void UndoFlight(EventContext context) => context.EnqueuedTimestamp = 0;
 
     private void OnAdmitted(EventContext context)
     {
         context.LinkToPublisher();
         _history.Add(context);
-        EventLog.Published(context);
+        EventLogger.Published(context);
         BusTracing.EndPublish(context, null);
     }
 
     /// <summary>
     /// Completes an event that will not run: refused at admission (full, or the queue closed under the publish),
-    /// or evicted by DropOldest. With a write-ahead log, the log must not deliver it after a restart.
+    /// or evicted by DropOldest. The settler its source chose records the refusal (with a write-ahead log, the log must
+    /// not deliver it after a restart).
     /// </summary>
-    private void Refuse(EventContext context, EventStatus status)
+    /// <param name="context">The event.</param>
+    /// <param name="status">Dropped or rejected.</param>
+    /// <param name="leavesFlight">The event was in the queue (evicted by DropOldest), so it leaves the in-flight count; a refused publish never entered it.</param>
+    private void Refuse(EventContext context, EventStatus status, bool leavesFlight = false)
     {
-        var wasAdmitted = context.IsAdmitted;
         if (!context.TryBeginComplete(status))
             return;
         context.UnlinkPublisher();
-        if (context.IsLogged)
-            _journal?.OnRefused(context);
+        (context.Settler ?? _queuedSettler).RecordRefusal(context);
         if (status == EventStatus.Dropped)
             Metrics.Dropped(context);
         else
             Metrics.Rejected(context);
-        var last = wasAdmitted && _inFlight.LeaveDuringStop();
+        var last = leavesFlight && _inFlight.LeaveDuringStop();
         context.EndComplete();
         if (last)
             _inFlight.SignalDrained();
-        EventLog.Refused(context, status);
+        EventLogger.Refused(context, status);
         BusTracing.EndPublish(context, status);
         if (Options.OnEventShed is { } callback)
         {
@@ -313,7 +305,7 @@ internal sealed partial class InProcessEventBus
             }
             catch (Exception ex)
             {
-                EventLog.CallbackFailed(context, ex);
+                EventLogger.CallbackFailed(context, ex);
             }
         }
     }

@@ -3,7 +3,7 @@ using Polly;
 
 namespace Busbar.Dispatch;
 
-/// <summary>Subscribing: entries added to the router.</summary>
+/// <summary>Subscribing: subscriptions added to the router.</summary>
 internal sealed partial class InProcessEventBus
 {
     public ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null) =>
@@ -41,11 +41,11 @@ internal sealed partial class InProcessEventBus
     }
 
     /// <summary>Names the new entry (explicit, or a stable default), refuses a duplicate explicit name, and registers it.</summary>
-    private SubscriptionEntry Add(SubscriptionOptions options, object origin, string fallbackName, Func<string, SubscriptionEntry> create)
+    private Subscription Add(SubscriptionOptions options, object origin, string fallbackName, Func<string, Subscription> create)
     {
         var reserved = options.Name is null;
         var name = options.Name ?? _names.ReserveDefault(origin, fallbackName);
-        SubscriptionEntry entry;
+        Subscription entry;
         try
         {
             entry = create(name);
@@ -59,7 +59,7 @@ internal sealed partial class InProcessEventBus
 
         _names.Claim(entry, reserved, Name);
         Router.Add(entry);
-        _journal?.OnSubscribed(entry);
+        Recover(entry);
         _link?.SubscriptionsChanged();
         return entry;
     }
@@ -70,7 +70,7 @@ internal sealed partial class InProcessEventBus
             throw new BusStoppedException($"Bus '{Name}' is stopped; subscriptions are no longer accepted.");
         options ??= s_defaultSubscription;
         options.Validate();
-        if (_journal is not null && options.Name is null)
+        if (_log is not null && options.Name is null)
             throw new ArgumentException($"Bus '{Name}' has a write-ahead log, so every subscription needs SubscriptionOptions.Name: recovery finds pending events by subscription name after a restart.", nameof(options));
         return options;
     }
@@ -80,5 +80,5 @@ internal sealed partial class InProcessEventBus
     private readonly SubscriptionNames _names = new();
 
     private ResiliencePipeline? RetryPipelineOf(SubscriptionOptions options) =>
-        options.Retry is { MaxAttempts: > 1 } retry ? RetryPipelines.Create(retry, Metrics, EventLog, TimeProvider) : null;
+        options.Retry is { MaxAttempts: > 1 } retry ? RetryPipelines.Create(retry, Metrics, EventLogger, TimeProvider) : null;
 }

@@ -102,9 +102,14 @@ internal sealed partial class InProcessEventBus
         else
             context.UnlinkPublisher();
         context.EndComplete();
-        BusTracing.EndPublish(context, null);
-        if (error is not null)
-            TransportLog.PublishFailed(Logger, error, context.Name, context.EventId);
+        if (error is null)
+        {
+            BusTracing.EndPublish(context, null);
+            return;
+        }
+
+        BusTracing.EndPublishFailed(context, error);
+        TransportLogMessages.PublishFailed(Logger, error, context.Name, context.EventId);
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using Busbar.Diagnostics;
 using Busbar.Durability;
 using Busbar.Engine;
 using Busbar.Routing;
+using Busbar.Serialization;
 using Microsoft.Extensions.Logging;
 
 namespace Busbar.Dispatch;
@@ -36,8 +37,13 @@ internal sealed partial class InProcessEventBus : IEventBus
     private readonly LocalSettler _queuedSettler;
     private readonly LocalSettler _inlineSettler;
     private readonly LocalSettler _redriveSettler;
+    private readonly LocalSettler? _loggedSettler;
+    private readonly LocalSettler? _loggedRedriveSettler;
     private readonly QueueSource _queueSource;
-    private readonly DurableJournal? _journal;
+    private readonly EventNameRegistry? _eventNames;
+    private readonly Durability.WriteAheadLog? _log;
+    private readonly WalRecorder? _walRecorder;
+    private readonly WalRecovery? _recovery;
     private int _appending;
     private TaskCompletionSource? _appendsDone;
 
@@ -50,25 +56,46 @@ internal sealed partial class InProcessEventBus : IEventBus
         Logger = loggerFactory?.CreateLogger("Busbar") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         Metrics = new BusMetrics(Name);
         Router = new Router();
-        EventLog = new BusLogger(Logger, timeProvider);
-        _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLog, options.SlowHandlerThreshold), _stopCts.Token, middleware);
+        EventLogger = new EventLogger(Logger, timeProvider);
+        _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLogger, options.SlowHandlerThreshold), _stopCts.Token, middleware);
         _validation = validation;
         _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
         _history = new EventHistory(options.HistoryCapacity);
-        _deadLetters = new DeadLetterStore(this, options.DeadLetterCapacity);
+        // The re-drive runs on the parts composed here (dispatcher, router, settlers, log); the store calls it only when
+        // a caller of the built bus asks for a re-drive, never during construction.
+        _deadLetters = new DeadLetterStore(options.DeadLetterCapacity, timeProvider, Metrics, Name, Router, RedriveAsync);
         if (durability is not null)
         {
-            var log = Durability.WriteAheadLog.Open(durability.Directory, durability.Options, timeProvider, Logger);
-            _journal = new DurableJournal(this, log, durability.Json, durability.KnownTypes);
+            // The bus's registry of event names: the builder's registered events, then every type published or
+            // subscribed, so payloads read back from the log find their type.
+            _eventNames = new EventNameRegistry();
+            foreach (var type in durability.KnownTypes)
+                _eventNames.Add(type);
+            var payloads = new PayloadSerializer(_eventNames, durability.Json, "the write-ahead log");
+            _log = Durability.WriteAheadLog.Open(durability.Directory, durability.Options, timeProvider, Logger);
+            _walRecorder = new WalRecorder(_log, payloads, Logger);
+            _recovery = new WalRecovery(_log.Recovery, payloads, Name, timeProvider);
+            foreach (var letter in _recovery.DeadLetters)
+                _deadLetters.AddRecovered(letter);
+            if (_recovery.WaitingCount > 0)
+                LogMessages.RecoveryWaiting(Logger, _log.Directory, _recovery.UnfinishedCount, string.Join(", ", _recovery.Waiting.Keys));
         }
 
-        _queuedSettler = new LocalSettler(_deadLetters, _journal, Metrics, _inFlight, deadLetterFailures: true);
+        _queuedSettler = new LocalSettler(_deadLetters, null, Metrics, _inFlight, deadLetterFailures: true);
         _inlineSettler = new LocalSettler(_deadLetters, null, Metrics, null, options.DeadLetterInlineFailures);
-        _redriveSettler = new LocalSettler(_deadLetters, _journal, Metrics, null, deadLetterFailures: true);
+        _redriveSettler = new LocalSettler(_deadLetters, null, Metrics, null, deadLetterFailures: true);
+        if (_walRecorder is not null)
+        {
+            _loggedSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, _inFlight, deadLetterFailures: true);
+            _loggedRedriveSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, null, deadLetterFailures: true);
+        }
 
-        Metrics.ObserveQueue(() => _queue.Count, () => _inFlight.Value);
-        _queueSource = new QueueSource(_dispatcher, Router, _queuedSettler, Metrics, EventLog, timeProvider);
+        // The gauges read the queue and the in-flight count, never the bus under construction.
+        var queue = _queue;
+        var inFlight = _inFlight;
+        Metrics.ObserveQueue(() => queue.Count, () => inFlight.Value);
+        _queueSource = new QueueSource(_dispatcher, Router, _queuedSettler, Metrics, EventLogger, timeProvider);
         _workers = new EventWorkers(_queue, options.MaxConcurrentEvents, _queueSource.ProcessAsync, _queueSource.Fault);
         _workers.Start();
     }
@@ -88,8 +115,6 @@ internal sealed partial class InProcessEventBus : IEventBus
     internal Router Router { get; }
 
     internal CancellationToken StopToken => _stopCts.Token;
-
-    internal DeadLetterStore DeadLetterStore => _deadLetters;
 
     public override string ToString() => Name;
 

@@ -11,11 +11,11 @@ namespace Busbar.Dispatch;
 /// </summary>
 /// <param name="dispatcher">The engine.</param>
 /// <param name="router">Resolves an event's route when the publish did not.</param>
-/// <param name="settler">Ends queued events: handle, in-flight count, counters, dead letters, the log's finish record.</param>
+/// <param name="settler">Ends queued events whose source chose no other (see <see cref="EventContext.Settler"/>): handle, in-flight count, counters, dead letters.</param>
 /// <param name="metrics">Counts dequeued events and their dwell time.</param>
 /// <param name="log">Logs the start of each event.</param>
 /// <param name="time">Measures queue dwell.</param>
-internal sealed class QueueSource(EventDispatcher dispatcher, Router router, LocalSettler settler, BusMetrics metrics, BusLogger log, TimeProvider time)
+internal sealed class QueueSource(EventDispatcher dispatcher, Router router, LocalSettler settler, BusMetrics metrics, EventLogger log, TimeProvider time)
 {
     /// <summary>Runs an event a worker dequeued; the queue claimed it for the worker when it handed it out.</summary>
     /// <remarks>Every queued event gets an ambient frame of its own, so work a handler leaves running never sees the worker's next event (see <see cref="Ambient"/>).</remarks>
@@ -39,17 +39,17 @@ internal sealed class QueueSource(EventDispatcher dispatcher, Router router, Loc
     public void Fault(EventContext context, Exception exception)
     {
         log.ProcessorFault(context, exception);
-        settler.Settle(context, EventStatus.Failed);
+        (context.Settler ?? settler).Settle(context, EventStatus.Failed);
     }
 
     private ValueTask Start(EventContext context) =>
         context.FlowedExecutionContext is null ? Dispatch(context) : DispatchInPublisherContext(context);
 
-    /// <summary>The event's route is resolved now (a durable publish resolved it before the append), and the queued settler ends it.</summary>
+    /// <summary>The event's route is resolved now (a durable publish resolved it before the append), and the settler its source chose ends it.</summary>
     private ValueTask Dispatch(EventContext context)
     {
         var route = context.Route ??= router.Resolve(context.Payload.GetType(), context.Name);
-        return Settlement.SettleAfter(dispatcher.DispatchAsync(context, route, default, null, recordResults: true), context, settler);
+        return Settlement.SettleAfter(dispatcher.DispatchAsync(context, route, default, null, recordResults: true), context, context.Settler ?? settler);
     }
 
     /// <summary>Starts processing inside the publisher's execution context (<see cref="EventBusOptions.FlowExecutionContext"/>).</summary>

@@ -12,7 +12,7 @@ internal static class RetryPipelines
     /// <param name="metrics">Counts retries.</param>
     /// <param name="log">Logs retries.</param>
     /// <param name="time">The clock of the back-off delays.</param>
-    public static ResiliencePipeline Create(RetryPolicy policy, BusMetrics metrics, BusLogger log, TimeProvider time)
+    public static ResiliencePipeline Create(RetryPolicy policy, BusMetrics metrics, EventLogger log, TimeProvider time)
     {
         var shouldRetry = policy.ShouldRetry;
         var options = new RetryStrategyOptions

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Busbar.Routing;
 
 namespace Busbar.Dispatch;
 
@@ -15,7 +16,7 @@ namespace Busbar.Dispatch;
 internal sealed class SubscriptionNames
 {
     private readonly object _lock = new();
-    private readonly Dictionary<string, SubscriptionEntry?> _taken = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Subscription?> _taken = new(StringComparer.Ordinal);
     private int _sweepAt = 64;
 
     /// <summary>
@@ -44,7 +45,7 @@ internal sealed class SubscriptionNames
     }
 
     /// <summary>Records <paramref name="entry"/> under its name; throws when another active subscription of this bus has the name.</summary>
-    public void Claim(SubscriptionEntry entry, bool reserved, string busName)
+    public void Claim(Subscription entry, bool reserved, string busName)
     {
         lock (_lock)
         {

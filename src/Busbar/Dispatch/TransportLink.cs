@@ -206,17 +206,16 @@ internal sealed class TransportLink : IAsyncDisposable
     public async Task WaitUntilSubscribedAsync(CancellationToken cancellationToken)
     {
         var target = _router.Version;
+
+        // A connect that failed throws here, with its own exception.
+        await _connect.WaitAsync(cancellationToken).ConfigureAwait(false);
         while (true)
         {
             var signal = Volatile.Read(ref _reconciled);
             if (Interlocked.Read(ref _reconciledVersion) >= target)
                 return;
-            if (_consumer.IsCompleted)
-            {
-                await _connect.ConfigureAwait(false);
-                throw new InvalidOperationException($"Bus '{_bus}' no longer consumes from its transport.");
-            }
-
+            if (_intake.IsCancellationRequested)
+                throw new BusStoppedException($"Bus '{_bus}' is stopped and no longer consumes from its transport.");
             await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -250,7 +249,7 @@ internal sealed class TransportLink : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                TransportLog.ReadFailed(_logger, ex, _bus, Group);
+                TransportLogMessages.ReadFailed(_logger, ex, _bus, Group);
             }
         }
     }
@@ -289,7 +288,7 @@ internal sealed class TransportLink : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            TransportLog.ConnectFailed(_logger, ex, _bus);
+            TransportLogMessages.ConnectFailed(_logger, ex, _bus);
             throw;
         }
     }
@@ -326,7 +325,7 @@ internal sealed class TransportLink : IAsyncDisposable
                         lock (_subscribed)
                             _subscribed.UnionWith(missing);
                         readers.Add(ReadAsync(subscription, token));
-                        TransportLog.Subscribed(_logger, _bus, patterns, Group);
+                        TransportLogMessages.Subscribed(_logger, _bus, patterns, Group);
                     }
                     catch (OperationCanceledException) when (token.IsCancellationRequested)
                     {
@@ -334,7 +333,7 @@ internal sealed class TransportLink : IAsyncDisposable
                     }
                     catch (Exception ex)
                     {
-                        TransportLog.SubscribeFailed(_logger, ex, _bus, Group, patterns);
+                        TransportLogMessages.SubscribeFailed(_logger, ex, _bus, Group, patterns);
                         await Task.Delay(s_resubscribeDelay, _time, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                         continue;
                     }
@@ -420,7 +419,7 @@ internal sealed class TransportLink : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            TransportLog.ReadFailed(_logger, ex, _bus, Group);
+            TransportLogMessages.ReadFailed(_logger, ex, _bus, Group);
         }
     }
 }

@@ -48,14 +48,14 @@ internal sealed class TransportSettler(TransportBusOptions options, BusMetrics m
                     if (options.MaxDeliveries is { } max && delivery.DeliveryCount >= max)
                     {
                         var (reason, handler) = ReasonOf(context, status, delivery.DeliveryCount);
-                        TransportLog.Terminated(logger, context.Name, context.EventId, delivery.DeliveryId, reason);
+                        TransportLogMessages.Terminated(logger, context.Name, context.EventId, delivery.DeliveryId, reason);
                         metrics.DeadLettered(context, handler);
                         await delivery.TerminateAsync(reason).ConfigureAwait(false);
                     }
                     else
                     {
                         var delay = DelayAfter(delivery.DeliveryCount);
-                        TransportLog.RetryLater(logger, context.Name, context.EventId, delivery.DeliveryId, status, delivery.DeliveryCount, delay.TotalMilliseconds);
+                        TransportLogMessages.RetryLater(logger, context.Name, context.EventId, delivery.DeliveryId, status, delivery.DeliveryCount, delay.TotalMilliseconds);
                         await delivery.RetryLaterAsync(delay).ConfigureAwait(false);
                     }
 
@@ -64,21 +64,21 @@ internal sealed class TransportSettler(TransportBusOptions options, BusMetrics m
         }
         catch (Exception ex)
         {
-            TransportLog.SettleFailed(logger, ex, context.Name, delivery.DeliveryId);
+            TransportLogMessages.SettleFailed(logger, ex, context.Name, delivery.DeliveryId);
         }
     }
 
     /// <summary>Terminates a delivery that never became an event (undecodable); the reason says why.</summary>
     public async ValueTask TerminateUndecodableAsync(ITransportDelivery delivery, string reason)
     {
-        TransportLog.Undecodable(logger, delivery.Name, delivery.DeliveryId, reason);
+        TransportLogMessages.Undecodable(logger, delivery.Name, delivery.DeliveryId, reason);
         try
         {
             await delivery.TerminateAsync(reason).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            TransportLog.SettleFailed(logger, ex, delivery.Name, delivery.DeliveryId);
+            TransportLogMessages.SettleFailed(logger, ex, delivery.Name, delivery.DeliveryId);
         }
     }
 

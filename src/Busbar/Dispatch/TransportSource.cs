@@ -78,7 +78,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         }
         catch (Exception ex)
         {
-            TransportLog.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
         }
         finally
         {
@@ -141,7 +141,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
             }
             catch (Exception ex)
             {
-                TransportLog.ExtendFailed(logger, ex, delivery.Name, delivery.DeliveryId);
+                TransportLogMessages.ExtendFailed(logger, ex, delivery.Name, delivery.DeliveryId);
             }
         }
     }

@@ -6,7 +6,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Busbar.Durability;
 
 /// <summary>
-/// Reads every segment of a directory in order into a <see cref="WalState"/>, collecting problems instead of
+/// Reads every segment of a directory in order into a <see cref="WalLiveSet"/>, collecting problems instead of
 /// throwing on corruption, then (when repairing) copies the bytes it cuts to side files and truncates a torn tail.
 /// </summary>
 /// <remarks>
@@ -28,7 +28,7 @@ internal static class WalReplay
     /// <summary>Fixed part of the checksum work a resync scan may do in one segment (see the type's remarks).</summary>
     private const long ScanBudgetBytes = 256L * 1024 * 1024;
 
-    public static WalReplayResult Run(string directory, WalState state, WalReplayMode mode)
+    public static WalReplayResult Run(string directory, WalLiveSet liveSet, WalReplayMode mode)
     {
         var files = new List<(long Sequence, string Path)>();
         foreach (var path in Directory.EnumerateFiles(directory, "*" + WalFormat.SegmentExtension))
@@ -52,7 +52,7 @@ internal static class WalReplay
                 SegmentPlan plan;
                 try
                 {
-                    plan = ReadSegment(segment, isLast: i == files.Count - 1, state, result.Problems, ref buffer);
+                    plan = ReadSegment(segment, isLast: i == files.Count - 1, liveSet, result.Problems, ref buffer);
                 }
                 catch (FileNotFoundException) when (mode == WalReplayMode.Inspect)
                 {
@@ -72,7 +72,7 @@ internal static class WalReplay
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        state.CompleteReplay(result.Problems);
+        liveSet.CompleteReplay(result.Problems);
         if (mode == WalReplayMode.Strict && result.Problems.Exists(static p => p.Kind != WalProblemKind.TornTail))
         {
             throw new WalCorruptionException(
@@ -88,21 +88,21 @@ internal static class WalReplay
         return result;
     }
 
-    public static void Apply(WalState state, WalRecord record, WalSegment segment, int frameLength)
+    public static void Apply(WalLiveSet liveSet, WalRecord record, WalSegment segment, int frameLength)
     {
         switch (record)
         {
             case WalEventRecord e:
-                state.ApplyEvent(e, segment, frameLength);
+                liveSet.ApplyEvent(e, segment, frameLength);
                 break;
             case WalHandlerFinishedRecord f:
-                state.ApplyHandlerFinished(f.EventId, f.SubscriptionName);
+                liveSet.ApplyHandlerFinished(f.EventId, f.SubscriptionName);
                 break;
             case WalDeadLetterRecord d:
-                state.ApplyDeadLetter(d, segment, frameLength);
+                liveSet.ApplyDeadLetter(d, segment, frameLength);
                 break;
             case WalDeadLetterRedrivenRecord r:
-                state.ApplyDeadLetterRedriven(r.DeadLetterId);
+                liveSet.ApplyDeadLetterRedriven(r.DeadLetterId);
                 break;
         }
     }
@@ -114,7 +114,7 @@ internal static class WalReplay
     public static string DamagedBytesFileName(string segmentFileName, long offset) =>
         string.Create(CultureInfo.InvariantCulture, $"{segmentFileName}.{offset}.damaged");
 
-    private static SegmentPlan ReadSegment(WalSegment segment, bool isLast, WalState state, List<WalProblem> problems, ref byte[] buffer)
+    private static SegmentPlan ReadSegment(WalSegment segment, bool isLast, WalLiveSet liveSet, List<WalProblem> problems, ref byte[] buffer)
     {
         var plan = new SegmentPlan(segment);
         using var handle = File.OpenHandle(segment.FilePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
@@ -165,11 +165,11 @@ internal static class WalReplay
             plan.Cut(problems, Problem(WalProblemKind.InvalidSegmentHeader, segment.FileName, 0, WalFormat.SegmentHeaderSize, WalRecoveryAction.Skip, Invariant($"The segment header is damaged (expected magic \"BBWAL\", version 1 or 2) but version {layout.Version} records verify after it; the header is ignored and the records are recovered.")));
         }
 
-        ReadRecords(handle, plan, length, layout, isLast, state, problems, ref buffer);
+        ReadRecords(handle, plan, length, layout, isLast, liveSet, problems, ref buffer);
         return plan;
     }
 
-    private static void ReadRecords(SafeFileHandle handle, SegmentPlan plan, long length, FrameLayout layout, bool isLast, WalState state, List<WalProblem> problems, ref byte[] buffer)
+    private static void ReadRecords(SafeFileHandle handle, SegmentPlan plan, long length, FrameLayout layout, bool isLast, WalLiveSet liveSet, List<WalProblem> problems, ref byte[] buffer)
     {
         var segment = plan.Segment;
         var scanBudget = ScanBudgetBytes + (16 * length);
@@ -239,7 +239,7 @@ internal static class WalReplay
             }
 
             segment.CountRecord(type);
-            Apply(state, record, segment, frameLength);
+            Apply(liveSet, record, segment, frameLength);
             offset += frameLength;
         }
     }

@@ -11,7 +11,7 @@ namespace Busbar.Durability;
 /// Appenders encode their record into the pending <see cref="WalBatch"/> under <c>_gate</c> and await the batch's
 /// completion. One flusher loop swaps the batch out, writes it with one positional write per segment, fsyncs once
 /// (for <see cref="WalFlushMode.Always"/>) and completes every appender of that batch: appenders that arrive during
-/// an fsync share the next one. The live set (<see cref="WalState"/>) is updated under the same lock in log order,
+/// an fsync share the next one. The live set (<see cref="WalLiveSet"/>) is updated under the same lock in log order,
 /// so it always matches what replaying the log would produce.
 /// </para>
 /// <para>
@@ -28,7 +28,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     private readonly WriteAheadLogOptions _options;
     private readonly ILogger _logger;
     private readonly WalDirectoryLock _directoryLock;
-    private readonly WalState _state;
+    private readonly WalLiveSet _liveSet;
     private readonly List<WalSegment> _segments;
     private readonly ITimer? _flushTimer;
     private readonly Task _flushLoop;
@@ -47,17 +47,17 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
     private int _disposed;
 
-    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage, WalDirectoryLock lockFile, WalState state, WalReplayResult replay)
+    private WriteAheadLog(string directory, WriteAheadLogOptions options, TimeProvider timeProvider, ILogger logger, IWalStorage storage, WalDirectoryLock lockFile, WalLiveSet liveSet, WalReplayResult replay)
     {
         Directory = directory;
         _options = options;
         _logger = logger;
         _writer = new WalSegmentWriter(directory, storage, options.FlushMode);
         _directoryLock = lockFile;
-        _state = state;
+        _liveSet = liveSet;
         _segments = replay.Segments;
         _segments.Add(new WalSegment(directory, replay.MaxSequence + 1) { Size = WalFormat.SegmentHeaderSize });
-        Recovery = new WalRecoveryResult(state.GetPendingEvents(), state.GetDeadLetters(), replay.Problems);
+        Recovery = new WalRecoveryResult(liveSet.GetPendingEvents(), liveSet.GetDeadLetters(), replay.Problems);
         lock (_gate)
         {
             CompactLocked();
@@ -115,15 +115,15 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
         try
         {
-            var state = new WalState();
-            var replay = WalReplay.Run(fullPath, state, options.RecoveryMode == WalRecoveryMode.Strict ? WalReplayMode.Strict : WalReplayMode.Repair);
+            var liveSet = new WalLiveSet();
+            var replay = WalReplay.Run(fullPath, liveSet, options.RecoveryMode == WalRecoveryMode.Strict ? WalReplayMode.Strict : WalReplayMode.Repair);
             foreach (var problem in replay.Problems)
             {
-                WalLog.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Action, problem.Message);
+                WalLogMessages.Problem(logger, problem.Kind, problem.SegmentFileName, problem.Offset, problem.ByteCount, problem.Action, problem.Message);
             }
 
-            var log = new WriteAheadLog(fullPath, options, timeProvider, logger, storage, lockFile, state, replay);
-            WalLog.Recovered(logger, fullPath, log.Recovery.UnfinishedEvents.Count, log.Recovery.DeadLetters.Count, replay.Segments.Count, replay.Problems.Count);
+            var log = new WriteAheadLog(fullPath, options, timeProvider, logger, storage, lockFile, liveSet, replay);
+            WalLogMessages.Recovered(logger, fullPath, log.Recovery.UnfinishedEvents.Count, log.Recovery.DeadLetters.Count, replay.Segments.Count, replay.Problems.Count);
             return log;
         }
         catch
@@ -170,13 +170,13 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             throw new DirectoryNotFoundException($"The write-ahead log directory '{fullPath}' does not exist.");
         }
 
-        var state = new WalState();
-        var replay = WalReplay.Run(fullPath, state, WalReplayMode.Inspect);
+        var liveSet = new WalLiveSet();
+        var replay = WalReplay.Run(fullPath, liveSet, WalReplayMode.Inspect);
         return new WalInspection(
             fullPath,
             replay.Segments.ConvertAll(static s => s.ToInfo()),
-            state.GetPendingEvents(),
-            state.GetDeadLetters(),
+            liveSet.GetPendingEvents(),
+            liveSet.GetDeadLetters(),
             replay.Problems);
     }
 
@@ -356,22 +356,22 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     {
         switch (record)
         {
-            case WalEventRecord e when requireNewEvent && _state.TryGetEvent(e.EventId, out _):
+            case WalEventRecord e when requireNewEvent && _liveSet.TryGetEvent(e.EventId, out _):
                 // Appending would merge into the live event, and the first finish would then end both.
                 throw new ArgumentException(
                     $"Event id {e.EventId} is still live in the write-ahead log (an earlier event with this id is pending or dead-lettered); a durable publish needs an id of its own. Nothing was written.",
                     nameof(record));
             case WalHandlerFinishedRecord f:
-                return _state.IsPending(f.EventId, f.SubscriptionName);
+                return _liveSet.IsPending(f.EventId, f.SubscriptionName);
             case WalDeadLetterRedrivenRecord r:
-                return _state.TryGetDeadLetter(r.DeadLetterId, out _);
+                return _liveSet.TryGetDeadLetter(r.DeadLetterId, out _);
             case WalDeadLetterRecord d:
-                if (!_state.TryGetEvent(d.EventId, out _))
+                if (!_liveSet.TryGetEvent(d.EventId, out _))
                 {
                     throw new InvalidOperationException($"Cannot dead-letter event {d.EventId}: it is not live in the write-ahead log (never appended, or every subscription already finished).");
                 }
 
-                if (_state.TryGetDeadLetter(d.DeadLetterId, out _))
+                if (_liveSet.TryGetDeadLetter(d.DeadLetterId, out _))
                 {
                     throw new InvalidOperationException($"Dead letter {d.DeadLetterId} is already recorded.");
                 }
@@ -398,7 +398,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             _pending.NeedsSync = true;
         segment.Size += frameLength;
         segment.CountRecord(record.Type);
-        WalReplay.Apply(_state, record, segment, frameLength);
+        WalReplay.Apply(_liveSet, record, segment, frameLength);
     }
 
     /// <summary>
@@ -432,7 +432,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 }
 
                 var copied = CopyLiveRecordsLocked(oldest);
-                WalLog.Compacted(_logger, oldest.FileName, copied);
+                WalLogMessages.Compacted(_logger, oldest.FileName, copied);
             }
         }
         finally
@@ -446,8 +446,8 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         var copied = 0;
         foreach (var deadLetterId in segment.LiveDeadLetters.ToArray())
         {
-            _state.TryGetDeadLetter(deadLetterId, out var deadLetter);
-            if (_state.TryGetEvent(deadLetter.Record.EventId, out var live) && live.Segment == segment)
+            _liveSet.TryGetDeadLetter(deadLetterId, out var deadLetter);
+            if (_liveSet.TryGetEvent(deadLetter.Record.EventId, out var live) && live.Segment == segment)
             {
                 CopyEventLocked(live);
                 copied++;
@@ -459,7 +459,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
 
         foreach (var eventId in segment.LiveEvents.ToArray())
         {
-            _state.TryGetEvent(eventId, out var live);
+            _liveSet.TryGetEvent(eventId, out var live);
             CopyEventLocked(live);
             copied++;
         }
@@ -467,7 +467,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         return copied;
     }
 
-    private void CopyEventLocked(WalState.LiveEvent live)
+    private void CopyEventLocked(WalLiveSet.LiveEvent live)
     {
         // The copy lists only the still-pending subscriptions, so the finish records behind it are no longer needed.
         var copy = live.Record! with { Subscriptions = live.Pending.ToArray() };
@@ -605,7 +605,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             _fault ??= exception;
         }
 
-        WalLog.WriteFailed(_logger, exception, Directory);
+        WalLogMessages.WriteFailed(_logger, exception, Directory);
     }
 
     private enum EnqueueOutcome

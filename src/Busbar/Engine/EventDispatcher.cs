@@ -35,7 +35,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     /// <see langword="default"/> for queued events, whose handlers see the stop token alone.
     /// </param>
     /// <param name="callerFrame">
-    /// <see langword="null"/>: the event gets an ambient frame of its own, closed when it ends (queued events,
+    /// <see langword="null"/>: the event is its own ambient frame, closed when it ends (queued events,
     /// <c>InvokeAsync</c>, queue jumps, re-drives). Otherwise the calling flow's frame, pointed at the event
     /// without allocating and restored before returning (<c>SendAsync</c>); see <see cref="Ambient"/>.
     /// </param>
@@ -43,8 +43,8 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     /// <returns>The event's status, from its handler results and the completion mode. Never faults.</returns>
     public ValueTask<EventStatus> DispatchAsync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults)
     {
-        var entries = route.Entries;
-        if (entries.Length == 0)
+        var subscriptions = route.Subscriptions;
+        if (subscriptions.Length == 0)
             return new ValueTask<EventStatus>(EventStatus.Completed);
 
         var options = context.Options;
@@ -55,15 +55,17 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             && route.AllSimple
             && context.Deadline is null
             && completion == CompletionMode.All
-            && (concurrency == HandlerConcurrency.Serial || entries.Length == 1)
+            && (concurrency == HandlerConcurrency.Serial || subscriptions.Length == 1)
             && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null;
         if (!fast)
-            return DispatchGeneralAsync(context, route, token, 0, null, default, null);
+            return DispatchGeneralAsync(context, route, token, 0, framed: false, default, null);
 
-        var results = recordResults ? context.Results ??= new HandlerResult[entries.Length] : null;
+        var results = recordResults ? context.Results ??= new HandlerResult[subscriptions.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var handlerToken = token.CanBeCanceled ? token : stopToken;
-        var eventFrame = callerFrame is null ? Ambient.Install(context, null) : null;
+        var ownFrame = callerFrame is null;
+        if (ownFrame)
+            Ambient.Enter(context);
         var thread = Environment.CurrentManagedThreadId;
         var savedSyncThread = callerFrame?.SyncThread ?? 0;
         var savedSyncContext = callerFrame?.SyncContext;
@@ -74,33 +76,33 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         // of the next). Inline sends read the clock only when a listener wants handler durations.
         var timed = recordResults || BusMetrics.DurationEnabled;
         var start = timed ? _time.GetTimestamp() : 0;
-        for (var i = 0; i < entries.Length; i++)
+        for (var i = 0; i < subscriptions.Length; i++)
         {
-            var entry = entries[i];
-            if (!entry.IsActive)
+            var subscription = subscriptions[i];
+            if (!subscription.IsActive)
             {
                 if (results is not null)
-                    results[i] = new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                    results[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
                 continue;
             }
 
-            if (eventFrame is not null)
+            if (ownFrame)
             {
-                eventFrame.Subscription = entry;
+                context.AmbientSubscription = subscription;
             }
             else
             {
                 // Visible to this thread only: a flow another handler left running must not see this event.
                 callerFrame!.SyncContext = context;
-                callerFrame.SyncSubscription = entry;
+                callerFrame.SyncSubscription = subscription;
                 callerFrame.SyncThread = thread;
             }
 
-            var span = BusTracing.StartProcess(context, entry);
+            var span = BusTracing.StartProcess(context, subscription);
             ValueTask<object?> pending;
             try
             {
-                pending = entry.InvokeAsync(context.Payload, context, handlerToken);
+                pending = subscription.InvokeAsync(context.Payload, context, handlerToken);
             }
             catch (Exception ex)
             {
@@ -111,11 +113,10 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             {
                 span.Detach();
                 var resumeAt = timed ? start : _time.GetTimestamp();
-                if (eventFrame is not null)
+                if (ownFrame)
                 {
-                    // The handler went asynchronous holding the event's frame: nobody else may mutate it until the event ends.
-                    eventFrame.OwnerThread = -1;
-                    return DispatchGeneralAsync(context, route, token, i, eventFrame, pending, new Resume(resumeAt, null, null, null, 0, span));
+                    // The handler went asynchronous holding the event as its frame; the event stays its frame until it ends.
+                    return DispatchGeneralAsync(context, route, token, i, framed: true, pending, new Resume(resumeAt, null, null, null, 0, span));
                 }
 
                 // The handler went asynchronous holding the caller's frame: it names the event for every flow
@@ -123,12 +124,12 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 var caller = callerFrame!;
                 var resume = new Resume(resumeAt, caller, caller.Context, caller.Subscription, caller.OwnerThread, span);
                 caller.Context = context;
-                caller.Subscription = entry;
+                caller.Subscription = subscription;
                 caller.OwnerThread = -1;
                 caller.SyncThread = savedSyncThread;
                 caller.SyncContext = savedSyncContext;
                 caller.SyncSubscription = savedSyncSubscription;
-                return DispatchGeneralAsync(context, route, token, i, null, pending, resume);
+                return DispatchGeneralAsync(context, route, token, i, framed: false, pending, resume);
             }
 
             var end = timed ? _time.GetTimestamp() : 0;
@@ -140,27 +141,27 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 span.End(HandlerStatus.Succeeded, null);
                 if (timed)
                 {
-                    observer.HandlerSucceeded(context, entry, elapsed);
+                    observer.HandlerSucceeded(context, subscription, elapsed);
                 }
 
                 if (results is not null)
-                    results[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                    results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                 else if (value is not null)
-                    (context.Results ??= new HandlerResult[entries.Length])[i] = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                    (context.Results ??= new HandlerResult[subscriptions.Length])[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
             }
             else
             {
                 anyFailed = true;
-                var result = Classify(GetException(pending), entry, handlerToken, null, null, 1, elapsed);
+                var result = Classify(GetException(pending), subscription, handlerToken, null, null, 1, elapsed);
                 span.End(result.Status, result.Exception);
-                (context.Results ??= NewResults(entries))[i] = result;
-                observer.HandlerFailed(context, entry, result);
+                (context.Results ??= NewResults(subscriptions))[i] = result;
+                observer.HandlerFailed(context, subscription, result);
             }
         }
 
-        if (eventFrame is not null)
+        if (ownFrame)
         {
-            eventFrame.Close();
+            context.CloseAmbient();
         }
         else
         {
@@ -170,39 +171,40 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         }
 
         if (results is null && context.Results is { } lazily)
-            FillPlainSuccesses(lazily, entries);
+            FillPlainSuccesses(lazily, subscriptions);
         return new ValueTask<EventStatus>(anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
     }
 
-    private static HandlerResult[] NewResults(SubscriptionEntry[] entries) => new HandlerResult[entries.Length];
+    private static HandlerResult[] NewResults(Subscription[] subscriptions) => new HandlerResult[subscriptions.Length];
 
     /// <summary>Entries left default by the allocation-free path succeeded plainly.</summary>
-    private static void FillPlainSuccesses(HandlerResult[] results, SubscriptionEntry[] entries)
+    private static void FillPlainSuccesses(HandlerResult[] results, Subscription[] subscriptions)
     {
         for (var i = 0; i < results.Length; i++)
         {
             if (results[i].SubscriptionName is null)
-                results[i] = new HandlerResult(entries[i].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.Zero);
+                results[i] = new HandlerResult(subscriptions[i].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.Zero);
         }
     }
 
     /// <summary>A handler the synchronous path left running, and the caller's frame state to restore when the event ends.</summary>
-    private readonly record struct Resume(long Start, AmbientFrame? CallerFrame, EventContext? SavedContext, SubscriptionEntry? SavedSubscription, int Owner, ProcessSpan Span);
+    private readonly record struct Resume(long Start, AmbientFrame? CallerFrame, EventContext? SavedContext, Subscription? SavedSubscription, int Owner, ProcessSpan Span);
 
     /// <summary>
     /// The general path: policies, parallel tiers, first-wins, and handlers the synchronous path left running.
-    /// <c>eventFrame</c> is the event's own frame when the synchronous path installed one; otherwise this method installs it.
+    /// <c>framed</c>: the synchronous path already made the event the flow's frame; otherwise this method does.
     /// </summary>
-    private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, AmbientFrame? eventFrame, ValueTask<object?> inFlight, Resume? resume)
+    private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, bool framed, ValueTask<object?> inFlight, Resume? resume)
     {
-        var entries = route.Entries;
-        var results = context.Results ??= new HandlerResult[entries.Length];
+        var subscriptions = route.Subscriptions;
+        var results = context.Results ??= new HandlerResult[subscriptions.Length];
         var options = context.Options;
         var concurrency = options?.HandlerConcurrency ?? defaults.HandlerConcurrency;
         var completion = options?.Completion ?? defaults.Completion;
         using var run = EventCancellation.Create(stopToken, token, context.Deadline, completion, _time, logger);
         EventStatus status;
-        var frame = eventFrame ?? Ambient.Install(context, null);
+        if (!framed)
+            Ambient.Enter(context);
         try
         {
             var index = startIndex;
@@ -210,21 +212,21 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             if (resume is { } r)
             {
                 // Finish the handler the synchronous path left running.
-                var entry = entries[index];
+                var subscription = subscriptions[index];
                 HandlerResult result;
                 try
                 {
-                    var value = await AwaitAbandonableAsync(inFlight, run.Token, context, entry).ConfigureAwait(false);
+                    var value = await AwaitAbandonableAsync(inFlight, run.Token, context, subscription).ConfigureAwait(false);
                     var elapsed = _time.GetElapsedTime(r.Start);
-                    result = new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                    result = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                     r.Span.End(HandlerStatus.Succeeded, null);
-                    observer.HandlerSucceeded(context, entry, elapsed);
+                    observer.HandlerSucceeded(context, subscription, elapsed);
                 }
                 catch (Exception ex)
                 {
-                    result = Classify(ex, entry, run.Token, null, run, 1, _time.GetElapsedTime(r.Start));
+                    result = Classify(ex, subscription, run.Token, null, run, 1, _time.GetElapsedTime(r.Start));
                     r.Span.End(result.Status, result.Exception);
-                    observer.HandlerFailed(context, entry, result);
+                    observer.HandlerFailed(context, subscription, result);
                 }
 
                 results[index] = result;
@@ -233,27 +235,18 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
 
             var tiers = route.TierStarts;
-            while (index < entries.Length)
+            while (index < subscriptions.Length)
             {
                 if (completion == CompletionMode.First && succeeded)
                 {
-                    MarkSkipped(results, entries, index, entries.Length);
+                    MarkSkipped(results, subscriptions, index, subscriptions.Length);
                     break;
                 }
 
-                var tierEnd = TierEnd(tiers, entries.Length, index);
+                var tierEnd = TierEnd(tiers, subscriptions.Length, index);
                 if (concurrency == HandlerConcurrency.Parallel && tierEnd - index > 1)
                 {
-                    // Each handler starts on this thread and runs until its first await; the tier
-                    // then waits for all of them. No thread-pool hop for handlers that finish at once.
-                    var tasks = new ValueTask<HandlerResult>[tierEnd - index];
-                    for (var i = index; i < tierEnd; i++)
-                        tasks[i - index] = RunInOwnFrameAsync(context, entries[i], run);
-                    for (var i = index; i < tierEnd; i++)
-                    {
-                        results[i] = await tasks[i - index].ConfigureAwait(false);
-                        succeeded |= results[i].Status == HandlerStatus.Succeeded;
-                    }
+                    succeeded |= await RunParallelTierAsync(context, subscriptions, results, index, tierEnd, run).ConfigureAwait(false);
                 }
                 else
                 {
@@ -261,13 +254,12 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                     {
                         if (completion == CompletionMode.First && succeeded)
                         {
-                            MarkSkipped(results, entries, i, tierEnd);
+                            MarkSkipped(results, subscriptions, i, tierEnd);
                             break;
                         }
 
-                        frame.Context = context;
-                        frame.Subscription = entries[i];
-                        results[i] = await InvokeAsync(context, entries[i], run).ConfigureAwait(false);
+                        context.AmbientSubscription = subscriptions[i];
+                        results[i] = await InvokeAsync(context, subscriptions[i], run).ConfigureAwait(false);
                         succeeded |= results[i].Status == HandlerStatus.Succeeded;
                         if (succeeded)
                             run.OnSucceeded();
@@ -287,7 +279,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         }
         finally
         {
-            frame.Close();
+            context.CloseAmbient();
             if (resume is { CallerFrame: { } caller } back)
             {
                 caller.Context = back.SavedContext;
@@ -304,7 +296,7 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     /// more for the handler to end (a handler that honours its token ends here, its clean-up done); only a handler still
     /// running after that is abandoned.
     /// </summary>
-    private async ValueTask<object?> AwaitAbandonableAsync(ValueTask<object?> pending, CancellationToken token, EventContext context, SubscriptionEntry entry)
+    private async ValueTask<object?> AwaitAbandonableAsync(ValueTask<object?> pending, CancellationToken token, EventContext context, Subscription subscription)
     {
         if (pending.IsCompleted || !token.CanBeCanceled)
             return await pending.ConfigureAwait(false);
@@ -331,16 +323,16 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         catch (TimeoutException)
         {
             // Still running after the grace: stop waiting, and observe its end so no exception goes unobserved.
-            observer.HandlerAbandoned(context, entry);
+            observer.HandlerAbandoned(context, subscription);
             _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw new OperationCanceledException(token);
         }
     }
 
-    private static void MarkSkipped(HandlerResult[] results, SubscriptionEntry[] entries, int from, int to)
+    private static void MarkSkipped(HandlerResult[] results, Subscription[] subscriptions, int from, int to)
     {
         for (var i = from; i < to; i++)
-            results[i] = new HandlerResult(entries[i].Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+            results[i] = new HandlerResult(subscriptions[i].Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
     }
 
     private static int TierEnd(int[] tierStarts, int count, int index)
@@ -354,30 +346,103 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         return count;
     }
 
-    private async ValueTask<HandlerResult> RunInOwnFrameAsync(EventContext context, SubscriptionEntry entry, EventCancellation run)
+    /// <summary>
+    /// Runs a parallel tier: each handler starts on this thread and runs until its first await, then the tier waits for
+    /// the ones that went asynchronous. Returns whether any succeeded.
+    /// </summary>
+    /// <remarks>
+    /// A handler that completes synchronously costs no frame and no state machine: it runs under the tier's current
+    /// frame (the event itself at first), pointed at it, as a serial handler does. A handler that goes asynchronous
+    /// keeps the frame it started under, which names it until it ends, so the handlers after it start under a fresh
+    /// frame; such a frame closes when the handler holding it ends. Work a synchronous handler left running holds the
+    /// frame it ran under, so it is attributed to whichever handler that frame names then, as in a serial tier.
+    /// </remarks>
+    private ValueTask<bool> RunParallelTierAsync(EventContext context, Subscription[] subscriptions, HandlerResult[] results, int start, int end, EventCancellation run)
     {
-        // Parallel handlers overlap once they await, so each gets its own ambient frame (an async
-        // method restores the caller's execution context when it returns), closed when it ends.
-        var frame = Ambient.Install(context, entry);
+        var succeeded = false;
+        AmbientFrame? frame = null;
+        List<(int Index, ValueTask<HandlerResult> Pending)>? running = null;
+        for (var i = start; i < end; i++)
+        {
+            var subscription = subscriptions[i];
+            if (running is not null && running[^1].Index == i - 1)
+            {
+                // The previous handler went asynchronous keeping the current frame: this one starts under a new one.
+                frame = Ambient.Install(context, subscription);
+            }
+            else if (frame is null)
+            {
+                context.AmbientSubscription = subscription;
+            }
+            else
+            {
+                frame.Subscription = subscription;
+            }
+
+            var pending = InvokeAsync(context, subscription, run);
+            if (pending.IsCompleted)
+            {
+                results[i] = pending.Result;
+                if (results[i].Status == HandlerStatus.Succeeded)
+                {
+                    succeeded = true;
+                    run.OnSucceeded();
+                }
+
+                continue;
+            }
+
+            // It keeps the frame it started under until it ends.
+            (running ??= []).Add((i, AwaitParallelAsync(pending, frame, run)));
+        }
+
+        if (running is null)
+            return new ValueTask<bool>(succeeded);
+        if (frame is not null)
+        {
+            // A frame installed for later handlers stays in this flow: the event is its frame again for the next
+            // tier. The last such frame is held by no running handler unless the tier's last handler went asynchronous.
+            Ambient.Enter(context);
+            if (running[^1].Index != end - 1)
+                frame.Close();
+        }
+
+        return AwaitTierAsync(results, running, succeeded);
+    }
+
+    private static async ValueTask<bool> AwaitTierAsync(HandlerResult[] results, List<(int Index, ValueTask<HandlerResult> Pending)> running, bool succeeded)
+    {
+        foreach (var (index, pending) in running)
+        {
+            results[index] = await pending.ConfigureAwait(false);
+            succeeded |= results[index].Status == HandlerStatus.Succeeded;
+        }
+
+        return succeeded;
+    }
+
+    /// <summary>Waits for a parallel handler that went asynchronous; reports its success at once (first-wins) and closes the frame it holds.</summary>
+    private static async ValueTask<HandlerResult> AwaitParallelAsync(ValueTask<HandlerResult> pending, AmbientFrame? frame, EventCancellation run)
+    {
         try
         {
-            var result = await InvokeAsync(context, entry, run).ConfigureAwait(false);
+            var result = await pending.ConfigureAwait(false);
             if (result.Status == HandlerStatus.Succeeded)
                 run.OnSucceeded();
             return result;
         }
         finally
         {
-            frame.Close();
+            frame?.Close();
         }
     }
 
     /// <summary>One invocation with filter, once, timeout and retry policies. Never throws.</summary>
-    private async ValueTask<HandlerResult> InvokeAsync(EventContext context, SubscriptionEntry entry, EventCancellation run)
+    private async ValueTask<HandlerResult> InvokeAsync(EventContext context, Subscription subscription, EventCancellation run)
     {
-        if (!entry.IsActive)
-            return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
-        if (entry.Filter is { } filter)
+        if (!subscription.IsActive)
+            return new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+        if (subscription.Filter is { } filter)
         {
             bool accepted;
             try
@@ -386,32 +451,32 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
             catch (Exception ex)
             {
-                var failed = new HandlerResult(entry.Name, HandlerStatus.Failed, null, ex, 0, TimeSpan.Zero);
-                observer.HandlerFailed(context, entry, failed);
+                var failed = new HandlerResult(subscription.Name, HandlerStatus.Failed, null, ex, 0, TimeSpan.Zero);
+                observer.HandlerFailed(context, subscription, failed);
                 return failed;
             }
 
             if (!accepted)
-                return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                return new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
         }
 
-        if (entry.Once && !entry.TryConsumeOnce())
-            return new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
-        var timeout = entry.Timeout ?? context.Options?.HandlerTimeout ?? defaults.HandlerTimeout;
+        if (subscription.Once && !subscription.TryConsumeOnce())
+            return new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+        var timeout = subscription.Timeout ?? context.Options?.HandlerTimeout ?? defaults.HandlerTimeout;
         var start = _time.GetTimestamp();
         HandlerResult result;
         if (run.IsDeadlinePassed)
         {
-            result = DeadlinePassed(context, entry, 0, TimeSpan.Zero);
+            result = DeadlinePassed(context, subscription, 0, TimeSpan.Zero);
         }
         else if (run.Reason == CancelReason.Stopping)
         {
             // The stop's drain timeout has passed: a handler not started yet does not start.
-            result = new HandlerResult(entry.Name, HandlerStatus.Cancelled, null, null, 0, TimeSpan.Zero);
+            result = new HandlerResult(subscription.Name, HandlerStatus.Cancelled, null, null, 0, TimeSpan.Zero);
         }
-        else if (entry.RetryPipeline is { } pipeline)
+        else if (subscription.RetryPipeline is { } pipeline)
         {
-            var state = new RetryState(this, context, entry, run, timeout);
+            var state = new RetryState(this, context, subscription, run, timeout);
             try
             {
                 await pipeline.ExecuteAsync(
@@ -435,13 +500,13 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
             catch (Exception ex) when (state.Attempts == 0)
             {
-                state.Last = Classify(ex, entry, run.Token, null, run, 0, TimeSpan.Zero);
+                state.Last = Classify(ex, subscription, run.Token, null, run, 0, TimeSpan.Zero);
             }
             catch (OperationCanceledException ex) when (run.Token.IsCancellationRequested)
             {
                 // The token fired during the back-off between attempts: the invocation ends for that
                 // reason (Cancelled on stop, TimedOut at the deadline), not with the previous attempt's failure.
-                state.Last = Classify(ex, entry, run.Token, null, run, state.Attempts, state.Last.Duration);
+                state.Last = Classify(ex, subscription, run.Token, null, run, state.Attempts, state.Last.Duration);
             }
             catch (Exception)
             {
@@ -449,54 +514,54 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             }
 
             var last = state.Last;
-            result = new HandlerResult(entry.Name, last.Status, last.Value, last.Exception, state.Attempts, _time.GetElapsedTime(start));
+            result = new HandlerResult(subscription.Name, last.Status, last.Value, last.Exception, state.Attempts, _time.GetElapsedTime(start));
         }
         else
         {
-            var single = await RunAttemptAsync(context, entry, run, timeout, 1).ConfigureAwait(false);
-            result = new HandlerResult(entry.Name, single.Status, single.Value, single.Exception, single.Attempts, _time.GetElapsedTime(start));
+            var single = await RunAttemptAsync(context, subscription, run, timeout, 1).ConfigureAwait(false);
+            result = new HandlerResult(subscription.Name, single.Status, single.Value, single.Exception, single.Attempts, _time.GetElapsedTime(start));
         }
 
         if (result.Status == HandlerStatus.Succeeded)
-            observer.HandlerSucceeded(context, entry, result.Duration);
+            observer.HandlerSucceeded(context, subscription, result.Duration);
         else if (result.Status != HandlerStatus.Skipped)
-            observer.HandlerFailed(context, entry, result);
+            observer.HandlerFailed(context, subscription, result);
 
         return result;
     }
 
-    private ValueTask<HandlerResult> RunAttemptAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt) =>
-        BusTracing.IsEnabled ? RunTracedAttemptAsync(context, entry, run, timeout, attempt) : RunAttemptCoreAsync(context, entry, run, timeout, attempt);
+    private ValueTask<HandlerResult> RunAttemptAsync(EventContext context, Subscription subscription, EventCancellation run, TimeSpan? timeout, int attempt) =>
+        BusTracing.IsEnabled ? RunTracedAttemptAsync(context, subscription, run, timeout, attempt) : RunAttemptCoreAsync(context, subscription, run, timeout, attempt);
 
-    private async ValueTask<HandlerResult> RunTracedAttemptAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt)
+    private async ValueTask<HandlerResult> RunTracedAttemptAsync(EventContext context, Subscription subscription, EventCancellation run, TimeSpan? timeout, int attempt)
     {
-        var span = BusTracing.StartProcess(context, entry);
-        var result = await RunAttemptCoreAsync(context, entry, run, timeout, attempt).ConfigureAwait(false);
+        var span = BusTracing.StartProcess(context, subscription);
+        var result = await RunAttemptCoreAsync(context, subscription, run, timeout, attempt).ConfigureAwait(false);
         span.End(result.Status, result.Exception);
         return result;
     }
 
-    private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout, int attempt)
+    private async ValueTask<HandlerResult> RunAttemptCoreAsync(EventContext context, Subscription subscription, EventCancellation run, TimeSpan? timeout, int attempt)
     {
         var eventToken = run.Token;
-        var attemptTimeout = timeout is { } limit ? new AttemptTimeout(eventToken, limit, _time, logger) : null;
+        var attemptTimeout = timeout is { } limit ? AttemptTimeout.Start(eventToken, limit, _time, logger) : null;
         var token = attemptTimeout?.Token ?? eventToken;
 
         var start = _time.GetTimestamp();
         var pipeline = middleware?.For(context.Payload.GetType());
-        var invocation = pipeline is null ? null : new HandlerInvocation(entry, context, token);
+        var invocation = pipeline is null ? null : new HandlerInvocation(subscription, context, token);
         try
         {
             ValueTask<object?> pending;
             try
             {
                 pending = invocation is not null ? RunPipeline(pipeline!, invocation)
-                    : entry.Blocking ? RunBlocking(entry, context, token, null)
-                    : entry.InvokeAsync(context.Payload, context, token);
+                    : subscription.Blocking ? RunBlocking(subscription, context, token, null)
+                    : subscription.InvokeAsync(context.Payload, context, token);
             }
             catch (Exception ex)
             {
-                return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
+                return Classify(ex, subscription, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
             }
 
             if (pending.IsCompleted || !token.CanBeCanceled)
@@ -504,22 +569,22 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                 try
                 {
                     var value = await pending.ConfigureAwait(false);
-                    return Ended(entry, invocation, value, attempt, _time.GetElapsedTime(start));
+                    return Ended(subscription, invocation, value, attempt, _time.GetElapsedTime(start));
                 }
                 catch (Exception ex)
                 {
-                    return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
+                    return Classify(ex, subscription, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
                 }
             }
 
             try
             {
-                var value = await AwaitAbandonableAsync(pending, token, context, entry).ConfigureAwait(false);
-                return Ended(entry, invocation, value, attempt, _time.GetElapsedTime(start));
+                var value = await AwaitAbandonableAsync(pending, token, context, subscription).ConfigureAwait(false);
+                return Ended(subscription, invocation, value, attempt, _time.GetElapsedTime(start));
             }
             catch (Exception ex)
             {
-                return Classify(ex, entry, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
+                return Classify(ex, subscription, eventToken, attemptTimeout, run, attempt, _time.GetElapsedTime(start), timeout);
             }
         }
         finally
@@ -529,10 +594,10 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     }
 
     /// <summary>An attempt that returned normally: succeeded, or skipped when a middleware did not call the handler.</summary>
-    private static HandlerResult Ended(SubscriptionEntry entry, HandlerInvocation? invocation, object? value, int attempt, TimeSpan elapsed) =>
+    private static HandlerResult Ended(Subscription subscription, HandlerInvocation? invocation, object? value, int attempt, TimeSpan elapsed) =>
         invocation is { HandlerCalled: false }
-            ? new HandlerResult(entry.Name, HandlerStatus.Skipped, null, null, attempt, elapsed)
-            : new HandlerResult(entry.Name, HandlerStatus.Succeeded, value, null, attempt, elapsed);
+            ? new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, attempt, elapsed)
+            : new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, attempt, elapsed);
 
     /// <summary>Runs the middlewares around the handler; the value is the handler's, read once the pipeline has ended.</summary>
     private static ValueTask<object?> RunPipeline(HandlerDelegate pipeline, HandlerInvocation invocation)
@@ -554,41 +619,41 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
     }
 
     /// <summary>Runs a <see cref="SubscriptionOptions.Blocking"/> handler on a dedicated thread (with its invocation visible there when middlewares run).</summary>
-    internal static ValueTask<object?> RunBlocking(SubscriptionEntry entry, EventContext context, CancellationToken token, HandlerInvocation? invocation)
+    internal static ValueTask<object?> RunBlocking(Subscription subscription, EventContext context, CancellationToken token, HandlerInvocation? invocation)
     {
         // A blocking handler gets a dedicated thread so it cannot starve the pool.
         var task = Task.Factory.StartNew(
             static state =>
             {
-                var (e, c, t, i) = ((SubscriptionEntry, EventContext, CancellationToken, HandlerInvocation?))state!;
+                var (e, c, t, i) = ((Subscription, EventContext, CancellationToken, HandlerInvocation?))state!;
                 return (i is null ? e.InvokeAsync(c.Payload, c, t) : i.InvokeHandler()).AsTask();
             },
-            (entry, context, token, invocation),
+            (subscription, context, token, invocation),
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default).Unwrap();
         return new ValueTask<object?>(task);
     }
 
-    private HandlerResult Classify(Exception exception, SubscriptionEntry entry, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventCancellation? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
+    private HandlerResult Classify(Exception exception, Subscription subscription, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventCancellation? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
     {
         if (exception is OperationCanceledException)
         {
             if (attemptTimeout is { IsCancellationRequested: true } && !eventToken.IsCancellationRequested)
-                return new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{entry.Name}' exceeded its timeout of {timeout}."), attempt, elapsed);
+                return new HandlerResult(subscription.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{subscription.Name}' exceeded its timeout of {timeout}."), attempt, elapsed);
             if (eventToken.IsCancellationRequested)
             {
                 return run?.Reason == CancelReason.Deadline
-                    ? new HandlerResult(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{entry.Name}' was cancelled at the event deadline."), attempt, elapsed)
-                    : new HandlerResult(entry.Name, HandlerStatus.Cancelled, null, exception, attempt, elapsed);
+                    ? new HandlerResult(subscription.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"Handler '{subscription.Name}' was cancelled at the event deadline."), attempt, elapsed)
+                    : new HandlerResult(subscription.Name, HandlerStatus.Cancelled, null, exception, attempt, elapsed);
             }
         }
 
-        return new HandlerResult(entry.Name, HandlerStatus.Failed, null, exception, attempt, elapsed);
+        return new HandlerResult(subscription.Name, HandlerStatus.Failed, null, exception, attempt, elapsed);
     }
 
-    private static HandlerResult DeadlinePassed(EventContext context, SubscriptionEntry entry, int attempts, TimeSpan elapsed) =>
-        new(entry.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{entry.Name}' started (attempt {attempts + 1})."), attempts, elapsed);
+    private static HandlerResult DeadlinePassed(EventContext context, Subscription subscription, int attempts, TimeSpan elapsed) =>
+        new(subscription.Name, HandlerStatus.TimedOut, null, new HandlerTimeoutException($"The deadline of event '{context.Name}' passed before handler '{subscription.Name}' started (attempt {attempts + 1})."), attempts, elapsed);
 
     private static Exception GetException(ValueTask<object?> faulted)
     {
@@ -629,11 +694,11 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         return EventStatus.Completed;
     }
 
-    private sealed class RetryState(EventDispatcher dispatcher, EventContext context, SubscriptionEntry entry, EventCancellation run, TimeSpan? timeout)
+    private sealed class RetryState(EventDispatcher dispatcher, EventContext context, Subscription subscription, EventCancellation run, TimeSpan? timeout)
     {
         public EventDispatcher Dispatcher { get; } = dispatcher;
         public EventContext Context { get; } = context;
-        public SubscriptionEntry Entry { get; } = entry;
+        public Subscription Entry { get; } = subscription;
         public EventCancellation Run { get; } = run;
         public TimeSpan? Timeout { get; } = timeout;
         public int Attempts { get; set; }

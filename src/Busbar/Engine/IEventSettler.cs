@@ -6,7 +6,7 @@ namespace Busbar.Engine;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Local settlers (see <c>Dispatch/EventSettlers.cs</c>) complete the handle, count the event out of flight,
+/// Local settlers (<c>Dispatch/LocalSettler.cs</c>) complete the handle, count the event out of flight,
 /// add dead letters for the failed handlers in <see cref="EventContext.Results"/> and write the log's finish
 /// record; they finish synchronously. A broker-delivery settler maps the same inputs to
 /// <see cref="Transport.ITransportDelivery.AckAsync"/>, <see cref="Transport.ITransportDelivery.RetryLaterAsync"/>

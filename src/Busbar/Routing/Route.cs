@@ -1,21 +1,20 @@
-using Busbar.Dispatch;
 
 namespace Busbar.Routing;
 
 /// <summary>The resolved handlers for one event type, ordered by descending priority then registration.</summary>
 internal sealed class Route
 {
-    public Route(SubscriptionEntry[] entries, int[] tierStarts, long version)
+    public Route(Subscription[] subscriptions, int[] tierStarts, long version)
     {
-        Entries = entries;
+        Subscriptions = subscriptions;
         TierStarts = tierStarts;
         Version = version;
         var simple = true;
         var durable = 0;
-        foreach (var entry in entries)
+        foreach (var subscription in subscriptions)
         {
-            simple &= entry.IsSimple;
-            if (entry.HasStableName)
+            simple &= subscription.IsSimple;
+            if (subscription.HasStableName)
                 durable++;
         }
 
@@ -23,14 +22,14 @@ internal sealed class Route
         DurableCount = durable;
     }
 
-    public SubscriptionEntry[] Entries { get; }
+    public Subscription[] Subscriptions { get; }
 
-    /// <summary>Index of the first entry of each priority tier.</summary>
+    /// <summary>Index of the first subscription of each priority tier.</summary>
     public int[] TierStarts { get; }
 
     public long Version { get; }
 
-    /// <summary>No entry needs timeouts, retries, filters or a dedicated thread: the synchronous fast path applies.</summary>
+    /// <summary>No subscription needs timeouts, retries, filters or a dedicated thread: the synchronous fast path applies.</summary>
     public bool AllSimple { get; }
 
     public int DurableCount { get; }

@@ -1,20 +1,35 @@
 using System.Collections.Concurrent;
-using Busbar.Dispatch;
 
 namespace Busbar.Routing;
 
 /// <summary>
 /// Holds the subscriptions of one bus and resolves the handlers of an event type. Writers
-/// (subscribe, unsubscribe) rebuild immutable snapshots under a lock; readers never lock: they
-/// read the per-type route cache, whose entries carry the version they were built from.
+/// (subscribe, unsubscribe) update the indexes under a lock, each change costing what the one
+/// subscription touches (its type's subscriptions, its pattern's path in the trie), never a rebuild of
+/// everything; readers never lock: they read the per-type route cache, whose subscriptions carry the
+/// version they were built from.
 /// </summary>
+/// <remarks>
+/// A writer changes the indexes, then publishes a new version. A reader reads the version, then builds
+/// from the indexes: it sees every change published by that version, and perhaps part of the next one,
+/// whose own publication makes the route stale. So a route served for a version holds every
+/// subscription active at that version (handlers disposed meanwhile are skipped at dispatch).
+/// </remarks>
 internal sealed class Router
 {
     private static int s_nextRouterId;
 
     private readonly object _writeLock = new();
     private readonly ConcurrentDictionary<Type, Route> _cache = new();
-    private Snapshot _snapshot = new([], [], [], 0);
+
+    /// <summary>Every subscription in registration order; read and written under the lock.</summary>
+    private readonly SortedDictionary<long, Subscription> _all = [];
+
+    /// <summary>Typed subscriptions by their event type; each array is replaced whole, never changed.</summary>
+    private readonly ConcurrentDictionary<Type, Subscription[]> _typed = new();
+
+    private readonly PatternIndex _patterns = new();
+    private long _version;
     private long _sequence;
 
     public Router() => Id = Interlocked.Increment(ref s_nextRouterId);
@@ -22,59 +37,103 @@ internal sealed class Router
     /// <summary>Small process-wide number used to index the static per-type route slots.</summary>
     public int Id { get; }
 
-    public long Version => Volatile.Read(ref _snapshot).Version;
+    public long Version => Volatile.Read(ref _version);
 
-    public IReadOnlyList<SubscriptionEntry> Subscriptions => Volatile.Read(ref _snapshot).All;
-
-    public void Add(SubscriptionEntry entry)
+    /// <summary>The active subscription named <paramref name="name"/>, or <see langword="null"/>.</summary>
+    public Subscription? FindActive(string name)
     {
         lock (_writeLock)
         {
-            var old = _snapshot;
-            entry.Sequence = ++_sequence;
-            var all = Append(old.All, entry);
-            var typed = entry.TopicPattern is null ? Append(old.Typed, entry) : old.Typed;
-            var patterns = entry.TopicPattern is null ? old.PatternEntries : Append(old.PatternEntries, entry);
-            Publish(new Snapshot(all, typed, patterns, old.Version + 1));
+            foreach (var subscription in _all.Values)
+            {
+                if (subscription.Name == name && subscription.IsActive)
+                    return subscription;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A copy of the subscriptions, in registration order.</summary>
+    public IReadOnlyList<Subscription> Subscriptions
+    {
+        get
+        {
+            lock (_writeLock)
+            {
+                return [.. _all.Values];
+            }
         }
     }
 
-    public bool Remove(SubscriptionEntry entry)
+    public void Add(Subscription subscription)
     {
         lock (_writeLock)
         {
-            var old = _snapshot;
-            var index = Array.IndexOf(old.All, entry);
-            if (index < 0)
+            subscription.Sequence = ++_sequence;
+            _all.Add(subscription.Sequence, subscription);
+            if (subscription.TopicPattern is null)
+            {
+                var type = subscription.EventType!;
+                _typed[type] = _typed.TryGetValue(type, out var existing) ? Append(existing, subscription) : [subscription];
+            }
+            else
+            {
+                _patterns.Add(subscription);
+            }
+
+            PublishChange();
+        }
+    }
+
+    public bool Remove(Subscription subscription)
+    {
+        lock (_writeLock)
+        {
+            if (!_all.TryGetValue(subscription.Sequence, out var found) || !ReferenceEquals(found, subscription))
                 return false;
-            var all = Without(old.All, entry);
-            var typed = entry.TopicPattern is null ? Without(old.Typed, entry) : old.Typed;
-            var patterns = entry.TopicPattern is null ? old.PatternEntries : Without(old.PatternEntries, entry);
-            Publish(new Snapshot(all, typed, patterns, old.Version + 1));
+            _all.Remove(subscription.Sequence);
+            if (subscription.TopicPattern is null)
+            {
+                var type = subscription.EventType!;
+                var remaining = Without(_typed[type], subscription);
+                if (remaining.Length == 0)
+                    _typed.TryRemove(type, out _);
+                else
+                    _typed[type] = remaining;
+            }
+            else
+            {
+                _patterns.Remove(subscription);
+            }
+
+            PublishChange();
             return true;
         }
     }
 
-    private void Publish(Snapshot snapshot)
+    /// <summary>Makes every cached route stale; clearing the cache releases the subscriptions they hold.</summary>
+    private void PublishChange()
     {
-        Volatile.Write(ref _snapshot, snapshot);
-        _cache.Clear();
+        Volatile.Write(ref _version, _version + 1);
+        if (!_cache.IsEmpty)
+            _cache.Clear();
     }
 
-    private static SubscriptionEntry[] Append(SubscriptionEntry[] source, SubscriptionEntry entry)
+    private static Subscription[] Append(Subscription[] source, Subscription subscription)
     {
-        var copy = new SubscriptionEntry[source.Length + 1];
+        var copy = new Subscription[source.Length + 1];
         source.CopyTo(copy, 0);
-        copy[^1] = entry;
+        copy[^1] = subscription;
         return copy;
     }
 
-    private static SubscriptionEntry[] Without(SubscriptionEntry[] source, SubscriptionEntry entry)
+    private static Subscription[] Without(Subscription[] source, Subscription subscription)
     {
-        var index = Array.IndexOf(source, entry);
+        var index = Array.IndexOf(source, subscription);
         if (index < 0)
             return source;
-        var copy = new SubscriptionEntry[source.Length - 1];
+        var copy = new Subscription[source.Length - 1];
         Array.Copy(source, 0, copy, 0, index);
         Array.Copy(source, index + 1, copy, index, copy.Length - index);
         return copy;
@@ -84,7 +143,7 @@ internal sealed class Router
     public Route Resolve<T>(string name)
     {
         var slots = RouteSlots<T>.Slots;
-        var version = Volatile.Read(ref _snapshot).Version;
+        var version = Volatile.Read(ref _version);
         if ((uint)Id < (uint)slots.Length && slots[Id] is { } cached && cached.Version == version)
             return cached;
         var route = Resolve(typeof(T), name);
@@ -94,26 +153,27 @@ internal sealed class Router
 
     public Route Resolve(Type type, string name)
     {
-        var snapshot = Volatile.Read(ref _snapshot);
-        if (_cache.TryGetValue(type, out var route) && route.Version == snapshot.Version)
+        var version = Volatile.Read(ref _version);
+        if (_cache.TryGetValue(type, out var route) && route.Version == version)
             return route;
-        route = Build(snapshot, type, name);
+        route = Build(type, name, version);
         _cache[type] = route;
         return route;
     }
 
-    private static Route Build(Snapshot snapshot, Type type, string name)
+    /// <summary>Builds a route from the indexes as they are now; <paramref name="version"/> was read before.</summary>
+    private Route Build(Type type, string name, long version)
     {
-        if (snapshot.All.Length == 0)
-            return new Route([], [], snapshot.Version);
-        var matches = new List<SubscriptionEntry>();
-        foreach (var entry in snapshot.Typed)
+        var matches = new List<Subscription>();
+        foreach (var (subscribed, subscriptions) in _typed)
         {
-            if (entry.EventType!.IsAssignableFrom(type))
-                matches.Add(entry);
+            if (subscribed.IsAssignableFrom(type))
+                matches.AddRange(subscriptions);
         }
 
-        snapshot.Patterns.Collect(name, matches);
+        _patterns.Collect(name, matches);
+        if (matches.Count == 0)
+            return new Route([], [], version);
         matches.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Sequence.CompareTo(b.Sequence));
         var tiers = new List<int>();
         for (var i = 0; i < matches.Count; i++)
@@ -122,36 +182,7 @@ internal sealed class Router
                 tiers.Add(i);
         }
 
-        return new Route([.. matches], [.. tiers], snapshot.Version);
-    }
-
-    /// <summary>An immutable view of the subscriptions. The pattern trie is built on first use, so subscribing many patterns in a row costs no rebuild each.</summary>
-    private sealed class Snapshot(SubscriptionEntry[] all, SubscriptionEntry[] typed, SubscriptionEntry[] patterns, long version)
-    {
-        private PatternIndex? _index;
-
-        public SubscriptionEntry[] All { get; } = all;
-
-        public SubscriptionEntry[] Typed { get; } = typed;
-
-        public SubscriptionEntry[] PatternEntries { get; } = patterns;
-
-        public long Version { get; } = version;
-
-        public PatternIndex Patterns
-        {
-            get
-            {
-                var index = Volatile.Read(ref _index);
-                if (index is null)
-                {
-                    index = new PatternIndex(PatternEntries);
-                    index = Interlocked.CompareExchange(ref _index, index, null) ?? index;
-                }
-
-                return index;
-            }
-        }
+        return new Route([.. matches], [.. tiers], version);
     }
 
     /// <summary>A static slot array per event type, indexed by router id: the inline hot path avoids a dictionary lookup.</summary>

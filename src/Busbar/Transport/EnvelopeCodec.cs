@@ -1,8 +1,7 @@
 using System.Buffers;
-using System.Collections.Frozen;
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using Busbar.Routing;
+using Busbar.Serialization;
 
 namespace Busbar.Transport;
 
@@ -15,8 +14,8 @@ namespace Busbar.Transport;
 /// <para>Decoding never throws and never resolves a type from the data: the name is looked up in the
 /// <see cref="EventTypeRegistry"/> snapshot taken here; anything else is an <see cref="EnvelopeDecodeResult"/>
 /// failure with a reason a consumer puts on the dead letter.</para>
-/// <para>This format is deliberately separate from the write-ahead log's record serializer for now; the
-/// dispatch reshape (issue 12) is to make the log store this same envelope.</para>
+/// <para>The body is written and read by the same payload serializer as the write-ahead log's records, so an
+/// event's JSON is the same on disk and on the wire; the envelope's metadata is this codec's own.</para>
 /// </remarks>
 public sealed class EnvelopeCodec
 {
@@ -32,7 +31,7 @@ public sealed class EnvelopeCodec
     private static readonly JsonEncodedText s_headers = JsonEncodedText.Encode("headers");
     private static readonly JsonEncodedText s_body = JsonEncodedText.Encode("body");
 
-    private readonly FrozenDictionary<string, JsonTypeInfo> _types;
+    private readonly PayloadSerializer _payloads;
     private readonly int _maxBytes;
 
     /// <summary>Creates a codec over a snapshot of <paramref name="registry"/>.</summary>
@@ -43,7 +42,7 @@ public sealed class EnvelopeCodec
         ArgumentNullException.ThrowIfNull(registry);
         options ??= new EnvelopeCodecOptions();
         options.Validate();
-        _types = registry.Snapshot();
+        _payloads = new PayloadSerializer(registry.Snapshot(), "a transport");
         _maxBytes = options.MaxEnvelopeBytes;
     }
 
@@ -57,7 +56,7 @@ public sealed class EnvelopeCodec
     {
         ArgumentNullException.ThrowIfNull(envelope);
         ArgumentNullException.ThrowIfNull(payload);
-        if (!_types.TryGetValue(envelope.Name, out var typeInfo))
+        if (_payloads.Find(envelope.Name) is not { } typeInfo)
             throw new ArgumentException($"The event name '{envelope.Name}' is not registered in the EventTypeRegistry; register its type before publishing it to a transport.", nameof(envelope));
         if (typeInfo.Type != payload.GetType())
             throw new ArgumentException($"The event name '{envelope.Name}' is registered for {typeInfo.Type.FullName}, not {payload.GetType().FullName}.", nameof(payload));
@@ -67,14 +66,7 @@ public sealed class EnvelopeCodec
         {
             WriteMetadata(writer, envelope);
             writer.WritePropertyName(s_body);
-            try
-            {
-                JsonSerializer.Serialize(writer, payload, typeInfo);
-            }
-            catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or JsonException)
-            {
-                throw new ArgumentException($"Event '{envelope.Name}' ({typeInfo.Type.FullName}) cannot be serialized for a transport: {ex.Message}", nameof(payload), ex);
-            }
+            _payloads.Serialize(writer, envelope.Name, payload, typeInfo, nameof(payload));
 
             writer.WriteEndObject();
         }
@@ -117,13 +109,13 @@ public sealed class EnvelopeCodec
             return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingField, $"field 'name' is not a valid event name ({nameError})");
         if (!string.Equals(fields.Name, routedName, StringComparison.Ordinal))
             return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.NameMismatch, $"the envelope names '{fields.Name}' but was delivered as '{routedName}'");
-        if (!_types.TryGetValue(fields.Name, out var typeInfo))
+        if (_payloads.Find(fields.Name) is not { } typeInfo)
             return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UnknownName, $"'{fields.Name}' is not a registered event name");
 
         object? payload;
         try
         {
-            payload = JsonSerializer.Deserialize(envelope.Span.Slice(fields.BodyStart, fields.BodyLength), typeInfo);
+            payload = PayloadSerializer.Deserialize(envelope.Span.Slice(fields.BodyStart, fields.BodyLength), typeInfo);
         }
         catch (JsonException ex)
         {

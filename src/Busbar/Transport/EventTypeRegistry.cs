@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Busbar.Routing;
+using Busbar.Serialization;
 
 namespace Busbar.Transport;
 
@@ -16,8 +16,7 @@ namespace Busbar.Transport;
 /// </remarks>
 public sealed class EventTypeRegistry
 {
-    private readonly object _lock = new();
-    private readonly Dictionary<string, JsonTypeInfo> _byName = new(StringComparer.Ordinal);
+    private readonly EventNameRegistry _names = new();
 
     /// <summary>Registers <typeparamref name="T"/> with its JSON contract (for example from a source-generated <c>JsonSerializerContext</c>).</summary>
     /// <typeparam name="T">The event type.</typeparam>
@@ -43,33 +42,13 @@ public sealed class EventTypeRegistry
     }
 
     /// <summary>The registered names.</summary>
-    public IReadOnlyCollection<string> Names
-    {
-        get
-        {
-            lock (_lock)
-                return [.. _byName.Keys];
-        }
-    }
+    public IReadOnlyCollection<string> Names => _names.Names;
 
-    internal FrozenDictionary<string, JsonTypeInfo> Snapshot()
-    {
-        lock (_lock)
-            return _byName.ToFrozenDictionary(StringComparer.Ordinal);
-    }
+    internal FrozenDictionary<string, JsonTypeInfo> Snapshot() => _names.SnapshotContracts();
 
     private EventTypeRegistry Add(Type type, JsonTypeInfo typeInfo)
     {
-        if (type.IsAbstract || type.IsInterface)
-            throw new ArgumentException($"{type.FullName} is abstract: register the concrete event types that travel.", nameof(typeInfo));
-        var name = EventNaming.GetName(type);
-        lock (_lock)
-        {
-            if (_byName.TryGetValue(name, out var existing) && existing.Type != type)
-                throw new ArgumentException($"The event name '{name}' is already registered for {existing.Type.FullName}; {type.FullName} cannot share it.", nameof(typeInfo));
-            _byName[name] = typeInfo;
-        }
-
+        _names.Add(type, typeInfo, nameof(typeInfo));
         return this;
     }
 }

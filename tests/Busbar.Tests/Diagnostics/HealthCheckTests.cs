@@ -57,4 +57,30 @@ public class HealthCheckTests
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new BusbarHealthCheck(bus, new BusbarHealthCheckOptions { HighWaterMark = 1.5 }));
         Assert.Contains("BusbarHealthCheckOptions.HighWaterMark", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task CheckHealthAsync_StatusWithoutABus_ReadsOnlyStatisticsAndStopping()
+    {
+        // The check reads a bus through IBusStatus: no InProcessEventBus is built here.
+        var status = new FakeStatus { Statistics = new BusStatistics { Name = "fake", Capacity = 4, QueueDepth = 1 } };
+        var check = new BusbarHealthCheck(status, null, new FakeTimeProvider());
+
+        var running = await check.CheckHealthAsync(new HealthCheckContext());
+        status.IsStopping = true;
+        var stopping = await check.CheckHealthAsync(new HealthCheckContext());
+
+        Assert.Equal(HealthStatus.Healthy, running.Status);
+        Assert.Equal(1, running.Data["queueDepth"]);
+        Assert.Equal(HealthStatus.Unhealthy, stopping.Status);
+        Assert.Contains("'fake' is stopped", stopping.Description, StringComparison.Ordinal);
+    }
+
+    private sealed class FakeStatus : IBusStatus
+    {
+        public required BusStatistics Statistics { get; init; }
+
+        public bool IsStopping { get; set; }
+
+        public BusStatistics GetStatistics() => Statistics;
+    }
 }

@@ -264,9 +264,9 @@ public class LoggingTests
         {
             var (low, high) = m.Type switch
             {
-                "Log" => (1, 199),
-                "WalLog" => (201, 299),
-                "TransportLog" => (301, 399),
+                "LogMessages" => (1, 199),
+                "WalLogMessages" => (201, 299),
+                "TransportLogMessages" => (301, 399),
                 _ => throw new Xunit.Sdk.XunitException($"{m.Type}.{m.Method}: a log area without a documented id range"),
             };
             Assert.InRange(m.Id, low, high);

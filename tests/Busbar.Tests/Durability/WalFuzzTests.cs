@@ -310,7 +310,7 @@ public sealed class WalFuzzTests(ITestOutputHelper output)
             segmentRecords[1].Add(redriven);
             segmentRecords[1].Add(new WalDeadLetterRedrivenRecord { DeadLetterId = redriven.DeadLetterId });
 
-            var state = new WalState();
+            var state = new WalLiveSet();
             for (var s = 0; s < segmentRecords.Length; s++)
             {
                 var walSegment = new WalSegment(Path.GetTempPath(), s + 1);

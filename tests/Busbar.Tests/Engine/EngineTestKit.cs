@@ -17,7 +17,7 @@ internal sealed class EngineTestKit : IDisposable
     {
         Options = options ?? new EventBusOptions();
         Metrics = new BusMetrics($"engine-test-{Guid.NewGuid():N}");
-        Log = new BusLogger(NullLogger.Instance, TimeProvider.System);
+        Log = new EventLogger(NullLogger.Instance, TimeProvider.System);
         Dispatcher = new EventDispatcher(Options, TimeProvider.System, NullLogger.Instance, Observer, _stop.Token);
     }
 
@@ -27,13 +27,13 @@ internal sealed class EngineTestKit : IDisposable
 
     public BusMetrics Metrics { get; }
 
-    public BusLogger Log { get; }
+    public EventLogger Log { get; }
 
     public RecordingObserver Observer { get; } = new();
 
     public EventDispatcher Dispatcher { get; }
 
-    public SubscriptionEntry Subscribe(string name, Func<Ping, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null)
+    public Subscription Subscribe(string name, Func<Ping, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null)
     {
         options ??= new SubscriptionOptions();
         var pipeline = options.Retry is { MaxAttempts: > 1 } retry ? RetryPipelines.Create(retry, Metrics, Log, TimeProvider.System) : null;
@@ -69,19 +69,19 @@ internal sealed class RecordingObserver : IDispatchObserver
 
     public List<string> Abandoned { get; } = [];
 
-    public void HandlerSucceeded(EventContext context, SubscriptionEntry subscription, TimeSpan elapsed)
+    public void HandlerSucceeded(EventContext context, Subscription subscription, TimeSpan elapsed)
     {
         lock (_lock)
             Succeeded.Add(subscription.Name);
     }
 
-    public void HandlerFailed(EventContext context, SubscriptionEntry subscription, HandlerResult result)
+    public void HandlerFailed(EventContext context, Subscription subscription, HandlerResult result)
     {
         lock (_lock)
             Failed.Add((subscription.Name, result.Status));
     }
 
-    public void HandlerAbandoned(EventContext context, SubscriptionEntry subscription)
+    public void HandlerAbandoned(EventContext context, Subscription subscription)
     {
         lock (_lock)
             Abandoned.Add(subscription.Name);

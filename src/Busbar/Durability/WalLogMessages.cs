@@ -6,7 +6,7 @@ namespace Busbar.Durability;
 /// The write-ahead log's own messages. They share the bus's <c>Busbar</c> category, so their event ids
 /// have a range of their own, 201–299 (docs/observability.md lists every range).
 /// </summary>
-internal static partial class WalLog
+internal static partial class WalLogMessages
 {
     [LoggerMessage(201, LogLevel.Information, "Write-ahead log '{Directory}' recovered: {PendingEvents} pending events, {DeadLetters} dead letters, {Segments} segments, {Problems} problems.")]
     public static partial void Recovered(ILogger logger, string directory, int pendingEvents, int deadLetters, int segments, int problems);

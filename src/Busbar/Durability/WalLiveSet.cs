@@ -9,7 +9,7 @@ namespace Busbar.Durability;
 /// pending set (a compacted copy lists exactly the still-pending ones, so the union is exact); a dead letter may
 /// arrive before the copy of its event (the copy was made later) and waits for it as a placeholder.
 /// </remarks>
-internal sealed class WalState
+internal sealed class WalLiveSet
 {
     private readonly Dictionary<Guid, LiveEvent> _events = [];
     private readonly Dictionary<Guid, LiveDeadLetter> _deadLetters = [];

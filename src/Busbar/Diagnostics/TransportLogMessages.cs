@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Busbar.Diagnostics;
 
 /// <summary>Log messages of a bus's transport link (ids 301–399): connection, subscriptions, deliveries. Names, ids and reasons only, never payloads.</summary>
-internal static partial class TransportLog
+internal static partial class TransportLogMessages
 {
     [LoggerMessage(301, LogLevel.Error, "Bus {Bus} could not connect its transport; publishes fail and nothing is consumed")]
     public static partial void ConnectFailed(ILogger logger, Exception exception, string bus);

@@ -1,4 +1,4 @@
-using Busbar.Dispatch;
+using Busbar.Routing;
 using Microsoft.Extensions.Logging;
 
 namespace Busbar.Diagnostics;
@@ -8,7 +8,7 @@ namespace Busbar.Diagnostics;
 /// <see cref="ILogger.IsEnabled"/> first, so with logging off (or the level filtered out) a call
 /// costs that check and nothing else: no scope, no formatting, no payload serialization.
 /// </summary>
-internal sealed class BusLogger(ILogger logger, TimeProvider timeProvider)
+internal sealed class EventLogger(ILogger logger, TimeProvider timeProvider)
 {
     /// <summary>At most one drop/rejection warning per second per bus; the next one reports how many were held back.</summary>
     private readonly LogRateLimiter _refusals = new(timeProvider, TimeSpan.FromSeconds(1));
@@ -23,7 +23,7 @@ internal sealed class BusLogger(ILogger logger, TimeProvider timeProvider)
         if (!logger.IsEnabled(LogLevel.Debug))
             return;
         using var scope = logger.BeginScope(new EventLogScope(context, null));
-        Log.Published(logger, context.Name, context.EventId, context.CorrelationId);
+        LogMessages.Published(logger, context.Name, context.EventId, context.CorrelationId);
         WritePayload(LogLevel.Debug, context);
     }
 
@@ -32,7 +32,7 @@ internal sealed class BusLogger(ILogger logger, TimeProvider timeProvider)
         if (!logger.IsEnabled(LogLevel.Debug))
             return;
         using var scope = logger.BeginScope(new EventLogScope(context, null));
-        Log.Dispatching(logger, context.Name, context.EventId, dwell.TotalMilliseconds);
+        LogMessages.Dispatching(logger, context.Name, context.EventId, dwell.TotalMilliseconds);
     }
 
     public void Refused(EventContext context, EventStatus status)
@@ -40,43 +40,43 @@ internal sealed class BusLogger(ILogger logger, TimeProvider timeProvider)
         if (!logger.IsEnabled(LogLevel.Warning) || !_refusals.TryAcquire(out var suppressed))
             return;
         using var scope = logger.BeginScope(new EventLogScope(context, null));
-        Log.RefusedRateLimited(logger, context.Name, context.EventId, status, suppressed);
+        LogMessages.RefusedRateLimited(logger, context.Name, context.EventId, status, suppressed);
     }
 
-    public void HandlerFinished(EventContext context, SubscriptionEntry entry, HandlerResult result)
+    public void HandlerFinished(EventContext context, Subscription subscription, HandlerResult result)
     {
         if (!logger.IsEnabled(LogLevel.Error))
             return;
-        using var scope = logger.BeginScope(new EventLogScope(context, entry.Name));
+        using var scope = logger.BeginScope(new EventLogScope(context, subscription.Name));
         if (result.Status == HandlerStatus.TimedOut)
-            Log.HandlerTimedOut(logger, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+            LogMessages.HandlerTimedOut(logger, context.Name, context.EventId, context.CorrelationId, subscription.Name, result.Attempts);
         else
-            Log.HandlerFailed(logger, result.Exception, context.Name, context.EventId, context.CorrelationId, entry.Name, result.Attempts);
+            LogMessages.HandlerFailed(logger, result.Exception, context.Name, context.EventId, context.CorrelationId, subscription.Name, result.Attempts);
         WritePayload(LogLevel.Error, context);
     }
 
-    public void Retrying(EventContext context, SubscriptionEntry entry, Exception? exception, int attempt)
+    public void Retrying(EventContext context, Subscription subscription, Exception? exception, int attempt)
     {
         if (!logger.IsEnabled(LogLevel.Warning))
             return;
-        using var scope = logger.BeginScope(new EventLogScope(context, entry.Name));
-        Log.Retrying(logger, exception, context.Name, context.EventId, entry.Name, attempt);
+        using var scope = logger.BeginScope(new EventLogScope(context, subscription.Name));
+        LogMessages.Retrying(logger, exception, context.Name, context.EventId, subscription.Name, attempt);
     }
 
-    public void SlowHandler(EventContext context, SubscriptionEntry entry, TimeSpan elapsed)
+    public void SlowHandler(EventContext context, Subscription subscription, TimeSpan elapsed)
     {
         if (!logger.IsEnabled(LogLevel.Warning))
             return;
-        using var scope = logger.BeginScope(new EventLogScope(context, entry.Name));
-        Log.SlowHandler(logger, context.Name, context.EventId, entry.Name, elapsed.TotalMilliseconds);
+        using var scope = logger.BeginScope(new EventLogScope(context, subscription.Name));
+        LogMessages.SlowHandler(logger, context.Name, context.EventId, subscription.Name, elapsed.TotalMilliseconds);
     }
 
-    public void HandlerAbandoned(EventContext context, SubscriptionEntry entry)
+    public void HandlerAbandoned(EventContext context, Subscription subscription)
     {
         if (!logger.IsEnabled(LogLevel.Warning))
             return;
-        using var scope = logger.BeginScope(new EventLogScope(context, entry.Name));
-        Log.HandlerAbandoned(logger, context.Name, context.EventId, entry.Name);
+        using var scope = logger.BeginScope(new EventLogScope(context, subscription.Name));
+        LogMessages.HandlerAbandoned(logger, context.Name, context.EventId, subscription.Name);
     }
 
     public void ProcessorFault(EventContext context, Exception exception)
@@ -84,7 +84,7 @@ internal sealed class BusLogger(ILogger logger, TimeProvider timeProvider)
         if (!logger.IsEnabled(LogLevel.Critical))
             return;
         using var scope = logger.BeginScope(new EventLogScope(context, null));
-        Log.ProcessorFault(logger, exception, context.Name, context.EventId);
+        LogMessages.ProcessorFault(logger, exception, context.Name, context.EventId);
     }
 
     public void CallbackFailed(EventContext context, Exception exception)
@@ -92,12 +92,12 @@ internal sealed class BusLogger(ILogger logger, TimeProvider timeProvider)
         if (!logger.IsEnabled(LogLevel.Error))
             return;
         using var scope = logger.BeginScope(new EventLogScope(context, null));
-        Log.CallbackFailed(logger, exception, context.Name, context.EventId, context.Status);
+        LogMessages.CallbackFailed(logger, exception, context.Name, context.EventId, context.Status);
     }
 
     private void WritePayload(LogLevel level, EventContext context)
     {
         if (Payloads is { } payloads)
-            Log.Payload(logger, level, context.Name, context.EventId, payloads.Format(context.Payload));
+            LogMessages.Payload(logger, level, context.Name, context.EventId, payloads.Format(context.Payload));
     }
 }

@@ -5,10 +5,10 @@ namespace Busbar.Diagnostics;
 /// <summary>Source-generated log messages. Payloads are never logged here: only names, ids and counts.</summary>
 /// <remarks>
 /// Event ids by area, all under the <c>Busbar</c> category: 1–99 the bus (publish, handlers, stop, its
-/// journal), 101–199 messages about one event written inside its scope (<c>Log.Events.cs</c>), 201–299 the
-/// write-ahead log (<c>WalLog</c>). A test keeps them unique and in range; docs/observability.md lists them.
+/// write-ahead log's recorder), 101–199 messages about one event written by <see cref="EventLogger"/> inside its
+/// <see cref="EventLogScope"/>, 201–299 the write-ahead log (<c>WalLogMessages</c>). A test keeps them unique and in range; docs/observability.md lists them.
 /// </remarks>
-internal static partial class Log
+internal static partial class LogMessages
 {
     [LoggerMessage(1, LogLevel.Debug, "Published {EventName} {EventId} (correlation {CorrelationId})")]
     public static partial void Published(ILogger logger, string eventName, Guid eventId, Guid correlationId);
@@ -57,4 +57,14 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Warning, "Write-ahead log {Directory}: at stop, {Count} pending event(s) wait for subscriptions that were never registered: {Subscriptions}")]
     public static partial void RecoveryUnclaimed(ILogger logger, string directory, int count, string subscriptions);
+
+    // 101–199: written by EventLogger inside an EventLogScope.
+    [LoggerMessage(101, LogLevel.Warning, "Event {EventName} {EventId} was {Status}: the queue is full ({Suppressed} more dropped or rejected since the last report)")]
+    public static partial void RefusedRateLimited(ILogger logger, string eventName, Guid eventId, EventStatus status, long suppressed);
+
+    [LoggerMessage(102, LogLevel.Debug, "Processing {EventName} {EventId} after {DwellMs} ms in the queue")]
+    public static partial void Dispatching(ILogger logger, string eventName, Guid eventId, double dwellMs);
+
+    [LoggerMessage(EventId = 103, Message = "Payload of {EventName} {EventId}: {Payload}")]
+    public static partial void Payload(ILogger logger, LogLevel level, string eventName, Guid eventId, string payload);
 }

@@ -1,19 +1,18 @@
-using Busbar.Routing;
 using Polly;
 
-namespace Busbar.Dispatch;
+namespace Busbar.Routing;
 
 /// <summary>One subscription: its handler, its options compiled for dispatch, and its identity.</summary>
 /// <remarks>
 /// It holds what it uses, never the bus: the router it leaves when disposed (or consumed by
 /// <see cref="SubscriptionOptions.Once"/>) and the retry pipeline built from <see cref="SubscriptionOptions.Retry"/>.
 /// </remarks>
-internal abstract class SubscriptionEntry : ISubscription
+internal abstract class Subscription : ISubscription
 {
     private readonly Router _router;
     private int _active = 1;
 
-    protected SubscriptionEntry(Router router, ResiliencePipeline? retryPipeline, string name, Type? eventType, TopicPattern? pattern, SubscriptionOptions options)
+    protected Subscription(Router router, ResiliencePipeline? retryPipeline, string name, Type? eventType, TopicPattern? pattern, SubscriptionOptions options)
     {
         _router = router;
         Name = name;
@@ -100,7 +99,7 @@ internal abstract class SubscriptionEntry : ISubscription
 
 /// <summary>A subscription by type with a handler that returns nothing.</summary>
 internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
-    : SubscriptionEntry(router, retryPipeline, name, typeof(T), null, options)
+    : Subscription(router, retryPipeline, name, typeof(T), null, options)
 {
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {
@@ -110,7 +109,7 @@ internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? re
 
 /// <summary>A subscription by type with a handler that returns a result.</summary>
 internal sealed class ResultSubscription<T, TResult>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions options)
-    : SubscriptionEntry(router, retryPipeline, name, typeof(T), null, options)
+    : Subscription(router, retryPipeline, name, typeof(T), null, options)
 {
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {
@@ -125,7 +124,7 @@ internal sealed class ResultSubscription<T, TResult>(Router router, ResiliencePi
 
 /// <summary>A subscription by pattern; the handler sees the event as <see cref="object"/>.</summary>
 internal sealed class PatternSubscription(Router router, ResiliencePipeline? retryPipeline, string name, TopicPattern pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
-    : SubscriptionEntry(router, retryPipeline, name, null, pattern, options)
+    : Subscription(router, retryPipeline, name, null, pattern, options)
 {
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {
