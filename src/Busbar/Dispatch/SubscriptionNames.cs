@@ -104,8 +104,9 @@ internal sealed class SubscriptionNames
                 return null;
             return $"{TypeName(type)}.{MethodName(method)}";
         }
-        catch (NotSupportedException)
+        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or MemberAccessException)
         {
+            // Native AOT may not keep the metadata of a lambda's method: the caller falls back to the event type or pattern.
             return null;
         }
     }
