@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace Busbar.Redis;
 
 /// <summary>
-/// The Redis Streams transport: publishes with a bounded window of pipelined XADDs and one doorbell notice per batch,
+/// The Redis Streams transport: publishes with a bounded window of pipelined XADDs and coalesced doorbell notices (at most one on its way),
 /// and runs one <see cref="RedisSubscription"/> (reader + janitor) per subscribe call.
 /// </summary>
 internal sealed class RedisEventTransport : IRedisTransport
@@ -16,6 +16,11 @@ internal sealed class RedisEventTransport : IRedisTransport
     private readonly ConcurrentDictionary<string, byte> _registeredNames = new(StringComparer.Ordinal);
     private readonly object _lock = new();
     private RedisSubscription[] _subscriptions = [];
+
+    // Doorbell coalescing: names written since the last notice was sent, and whether a notice is on its way.
+    private readonly object _ringLock = new();
+    private readonly HashSet<string> _ringNames = new(StringComparer.Ordinal);
+    private bool _ringing;
     private RedisTail[] _tails = [];
     private int _disposed;
 
@@ -101,8 +106,59 @@ internal sealed class RedisEventTransport : IRedisTransport
         await Task.WhenAll(pending).ConfigureAwait(false);
         _context.Metrics.Published.Add(messages.Count);
 
-        // One notice per batch, fire-and-forget: it is a hint, a lost one costs readers one fallback interval.
-        _context.Connection.GetSubscriber().Publish(_context.Keys.Doorbell, DoorbellMessage(messages), CommandFlags.FireAndForget);
+        Ring(messages);
+    }
+
+    /// <summary>
+    /// Rings the doorbell for names whose entries are stored. At most one notice is on its way at a time: names
+    /// stored meanwhile wait for its reply and go out together in the next one, so every stored entry is followed by a
+    /// notice sent after it, and many concurrent publishers cost a few notices instead of one per batch. A notice is a
+    /// hint; a lost one costs readers one fallback interval.
+    /// </summary>
+    private void Ring(IReadOnlyList<TransportMessage> messages)
+    {
+        lock (_ringLock)
+        {
+            foreach (var message in messages)
+                _ringNames.Add(message.Name);
+            if (_ringing)
+                return;
+            _ringing = true;
+        }
+
+        SendRing();
+    }
+
+    private void SendRing()
+    {
+        string text;
+        lock (_ringLock)
+        {
+            if (_ringNames.Count == 0 || Volatile.Read(ref _disposed) != 0)
+            {
+                _ringing = false;
+                return;
+            }
+
+            text = string.Join('\n', _ringNames);
+            _ringNames.Clear();
+        }
+
+        Task sent;
+        try
+        {
+            sent = _context.Connection.GetSubscriber().PublishAsync(_context.Keys.Doorbell, text);
+        }
+        catch (Exception)
+        {
+            sent = Task.CompletedTask;
+        }
+
+        _ = sent.ContinueWith(static (task, state) =>
+        {
+            _ = task.Exception; // observed: a failed notice is only a hint lost
+            ((RedisEventTransport)state!).SendRing();
+        }, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     public async ValueTask<ITransportSubscription> SubscribeAsync(TransportSubscriptionOptions options, CancellationToken cancellationToken = default)
@@ -257,16 +313,6 @@ internal sealed class RedisEventTransport : IRedisTransport
         await _context.Database.SetAddAsync(_context.Keys.Names, [.. added]).ConfigureAwait(false);
         foreach (var name in added)
             _registeredNames.TryAdd(name!, 0);
-    }
-
-    private static RedisValue DoorbellMessage(IReadOnlyList<TransportMessage> messages)
-    {
-        if (messages.Count == 1)
-            return messages[0].Name;
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var message in messages)
-            names.Add(message.Name);
-        return string.Join('\n', names);
     }
 
     private void OnDoorbell(RedisValue message)

@@ -380,6 +380,38 @@ public sealed class RedisFaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Doorbell_ManyConcurrentSinglePublishes_FewerNoticesAndAnIdleReaderGetsEveryEntry()
+    {
+        const int publishes = 300;
+        var codec = Codec();
+        var transport = await ConnectAsync(Options(_server) with { FallbackPollInterval = TimeSpan.FromMinutes(1) });
+        var raw = await RawAsync();
+        var notices = 0;
+        await raw.Multiplexer.GetSubscriber().SubscribeAsync(RedisChannel.Literal("f:doorbell"), (_, _) => Interlocked.Increment(ref notices));
+        var subscription = await transport.SubscribeAsync(new TransportSubscriptionOptions { Group = "g", Patterns = ["contract.orders.placed"], MaxInFlight = publishes });
+        await transport.PublishAsync([codec.Placed(0)]);
+        await using var enumerator = subscription.ReadAllAsync().GetAsyncEnumerator();
+        Assert.True(await enumerator.MoveNextAsync().AsTask().WaitAsync(Patience));
+        await enumerator.Current.AckAsync();
+        await Until(() => Volatile.Read(ref notices) >= 1, "the first notice");
+        var before = Volatile.Read(ref notices);
+
+        // The reader is idle; only notices can wake it within the patience (the poll is a minute), so every entry
+        // stored by the concurrent publishes must be followed by a notice, while they share a few notices.
+        await Task.WhenAll(Enumerable.Range(1, publishes).Select(i => transport.PublishAsync([codec.Placed(i)]).AsTask()));
+        var read = new HashSet<int>();
+        while (read.Count < publishes)
+        {
+            Assert.True(await enumerator.MoveNextAsync().AsTask().WaitAsync(Patience), $"{read.Count} of {publishes} read");
+            read.Add(codec.Number(enumerator.Current));
+            await enumerator.Current.AckAsync();
+        }
+
+        await Until(() => Volatile.Read(ref notices) > before, "a notice after the concurrent publishes");
+        Assert.InRange(Volatile.Read(ref notices) - before, 1, publishes - 1);
+    }
+
+    [Fact]
     public async Task Publish_WindowFullUnderReject_ThrowsBusFullException()
     {
         var codec = Codec();
