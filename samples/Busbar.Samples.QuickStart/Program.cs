@@ -248,10 +248,10 @@ static async Task WaitForAsync()
     await bus.PublishAsync(new OrderShipped(8));
 
     // Published before the call, still found: the wait looks back in the bounded history first.
-    EventHandle? shipped = await bus.WaitForAsync<OrderShipped>((e, _) => e.OrderId == 8, TimeSpan.FromSeconds(5));
-    Console.WriteLine(shipped is { } h ? $"found {h.EventId}" : "timed out");
+    EventMatch<OrderShipped>? shipped = await bus.WaitForAsync<OrderShipped>((e, _) => e.OrderId == 8, TimeSpan.FromSeconds(5));
+    Console.WriteLine(shipped is { } match ? $"found order {match.Event.OrderId}, event {match.Context.EventId}" : "timed out");
 
-    EventHandle? never = await bus.WaitForAsync("orders.cancelled", null, TimeSpan.FromMilliseconds(50));
+    EventMatch<object>? never = await bus.WaitForAsync("orders.cancelled", TimeSpan.FromMilliseconds(50));
     Console.WriteLine(never is null ? "no orders.cancelled within 50 ms" : "found");
 }
 

@@ -21,7 +21,7 @@ public sealed partial class EventContext
     internal EventContext(InProcessEventBus bus, object payload, string name)
         : this(payload, name, bus.Name, bus.TimeProvider)
     {
-        Bus = bus;
+        LocalBus = bus;
     }
 
     /// <summary>Creates a context that no local bus admitted (a broker delivery, a unit test of the engine).</summary>
@@ -112,8 +112,19 @@ public sealed partial class EventContext
     /// <summary>The context of the handler running in the caller's async flow, or <see langword="null"/> outside handlers.</summary>
     public static EventContext? Current => Ambient.CurrentContext;
 
+    /// <summary>
+    /// The bus handling the event: inside a handler, the bus that admitted the event and runs its handlers. For a forwarded
+    /// event it is the bus that received it, so a handler can publish follow-ups on the same bus without capturing it.
+    /// </summary>
+    /// <value>
+    /// The bus for every event published, sent, invoked, forwarded, recovered from a write-ahead log or re-driven on a local bus;
+    /// <see langword="null"/> for a context created without a local bus (in this version, an event a bus consumes from a broker
+    /// transport).
+    /// </value>
+    public IEventBus? Bus => LocalBus;
+
     /// <summary>The local bus that created the context; <see langword="null"/> for one created without a bus (a broker delivery).</summary>
-    internal InProcessEventBus? Bus { get; private set; }
+    internal InProcessEventBus? LocalBus { get; private set; }
 
     /// <summary>The name of the bus (or consumer) that created the context.</summary>
     internal string Origin { get; private set; }
@@ -129,7 +140,7 @@ public sealed partial class EventContext
 
     internal void ResetForInline(InProcessEventBus bus, object payload, string name)
     {
-        Bus = bus;
+        LocalBus = bus;
         Origin = bus.Name;
         Clock = bus.TimeProvider;
         Payload = payload;
@@ -149,13 +160,13 @@ public sealed partial class EventContext
     }
 
     /// <summary>The bus that admits a context created without one (an event recovered from the write-ahead log) binds it to itself.</summary>
-    internal void BindTo(InProcessEventBus bus) => Bus = bus;
+    internal void BindTo(InProcessEventBus bus) => LocalBus = bus;
 
     internal EventContext CloneForAttempt(int attempt, object? payload = null)
     {
         var clone = new EventContext(payload ?? Payload, Name, Origin, Clock)
         {
-            Bus = Bus,
+            LocalBus = LocalBus,
             _eventId = EventId,
             _createdAt = CreatedAt,
             _path = _path,

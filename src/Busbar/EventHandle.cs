@@ -55,7 +55,7 @@ public readonly struct EventHandle : IEquatable<EventHandle>
     public ValueTask<EventOutcome> AsValueTask()
     {
         var context = Context;
-        return context.Bus is { } bus
+        return context.LocalBus is { } bus
             ? bus.AwaitAsync(context)
             : context.IsCompleted ? new ValueTask<EventOutcome>(context.GetOutcome()) : context.WaitForOutcomeAsync();
     }

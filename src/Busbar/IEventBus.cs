@@ -61,10 +61,16 @@ public interface IEventBus : IAsyncDisposable
     /// </summary>
     /// <typeparam name="T">The event type.</typeparam>
     /// <param name="event">The event.</param>
+    /// <param name="options">Ids, headers, deadline, handler timeout, concurrency, as for <see cref="InvokeAsync{T}"/>; <see cref="PublishOptions.Priority"/> and <see cref="PublishOptions.OrderingKey"/> do not apply inline.</param>
     /// <param name="cancellationToken">Passed to the handlers (instead of the bus's stop token when it can be cancelled).</param>
     /// <returns>A task that completes when every handler has finished.</returns>
-    /// <remarks>Failures are thrown to the caller and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.</remarks>
-    ValueTask SendAsync<T>(T @event, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Failures are thrown to the caller and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.
+    /// Without options a warm send whose handlers complete synchronously allocates nothing; with options the event gets a context of its own
+    /// (as <see cref="InvokeAsync{T}"/> does), which costs one allocation per send.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
+    ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull;
 
     /// <summary>Inline dispatch that returns the full outcome instead of throwing.</summary>
@@ -104,22 +110,34 @@ public interface IEventBus : IAsyncDisposable
     /// Waits for an event of type <typeparamref name="T"/> matching <paramref name="predicate"/>.
     /// Looks in recent history first, so an event published just before the call is not missed.
     /// </summary>
-    /// <typeparam name="T">The event type (polymorphic).</typeparam>
-    /// <param name="predicate">Which event; null for any.</param>
-    /// <param name="timeout">How long to wait.</param>
+    /// <typeparam name="T">The event type (polymorphic: a subtype matches too).</typeparam>
+    /// <param name="predicate">Which event; null for any (or use the overload without a predicate).</param>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</param>
     /// <param name="options">History window and parent filter.</param>
     /// <param name="cancellationToken">Stops the wait.</param>
-    /// <returns>The matching event's handle, or <see langword="null"/> on timeout (no exception).</returns>
-    ValueTask<EventHandle?> WaitForAsync<T>(Func<T, EventContext, bool>? predicate, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default);
+    /// <returns>The matching event as <typeparamref name="T"/> with its context and handle, or <see langword="null"/> on timeout (no exception).</returns>
+    /// <remarks>
+    /// When several events in the history match, the <b>latest</b> one (the most recently published) is returned.
+    /// When none does, the first matching event published after the call is returned. The predicate runs on the
+    /// publishing thread for events published during the wait; an exception it throws ends the wait with that exception.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    ValueTask<EventMatch<T>?> WaitForAsync<T>(Func<T, EventContext, bool>? predicate, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Waits for an event whose name matches <paramref name="pattern"/>; see <see cref="WaitForAsync{T}"/>.</summary>
+    /// <summary>
+    /// Waits for an event whose name matches <paramref name="pattern"/>; the same rules as
+    /// <see cref="WaitForAsync{T}(Func{T, EventContext, bool}?, TimeSpan, WaitOptions?, CancellationToken)"/>
+    /// (the latest match in history, else the first one published after the call).
+    /// </summary>
     /// <param name="pattern">The name pattern.</param>
     /// <param name="predicate">Which event; null for any.</param>
     /// <param name="timeout">How long to wait.</param>
     /// <param name="options">History window and parent filter.</param>
     /// <param name="cancellationToken">Stops the wait.</param>
-    /// <returns>The matching event's handle, or <see langword="null"/> on timeout.</returns>
-    ValueTask<EventHandle?> WaitForAsync(string pattern, Func<object, EventContext, bool>? predicate, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default);
+    /// <returns>The matching event with its context and handle, or <see langword="null"/> on timeout.</returns>
+    /// <exception cref="ArgumentException">The pattern is invalid.</exception>
+    ValueTask<EventMatch<object>?> WaitForAsync(string pattern, Func<object, EventContext, bool>? predicate, TimeSpan timeout, WaitOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>Recent events of type <typeparamref name="T"/> (newest last), from the bounded history.</summary>
     /// <typeparam name="T">The event type (polymorphic).</typeparam>

@@ -20,8 +20,10 @@ public sealed record SubscriptionOptions
     /// <value>Default <see langword="null"/>: one attempt, no retry.</value>
     public RetryPolicy? Retry { get; init; }
 
-    /// <summary>Only events for which this returns <see langword="true"/> reach the handler.</summary>
+    /// <summary>Only events for which this returns <see langword="true"/> reach the handler (the others are <see cref="HandlerStatus.Skipped"/>).</summary>
     /// <value>Default <see langword="null"/>: every matching event.</value>
+    /// <remarks>For a typed subscription, pass a typed filter instead: <c>bus.Subscribe&lt;OrderPlaced&gt;(handler, (order, context) =&gt; order.Total &gt; 0)</c>
+    /// (the <c>Subscribe</c> overloads with a <c>filter</c> argument), which needs no cast. This property is for pattern subscriptions.</remarks>
     public Func<object, EventContext, bool>? Filter { get; init; }
 
     /// <summary>The subscription removes itself after its first invocation.</summary>

@@ -79,6 +79,56 @@ internal static class BusTracing
         context.PublishActivity = activity;
     }
 
+    /// <summary>Starts the span of a batch publish (<c>PublishBatchAsync</c>); the events' publish spans are its children.</summary>
+    public static Activity? StartPublishBatch(string bus)
+    {
+        if (!Source.HasListeners())
+            return null;
+        var activity = Source.StartActivity("publish", ActivityKind.Producer);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("messaging.system", "busbar");
+            activity.SetTag("messaging.operation.type", "send");
+            activity.SetTag("messaging.operation.name", "publish");
+            activity.SetTag("busbar.bus", bus);
+        }
+
+        return activity;
+    }
+
+    /// <summary>
+    /// Ends the batch span: <c>messaging.batch.message_count</c> and, when every event has the same name, the name
+    /// <c>publish {name}</c> with that destination; a failed batch gets <c>error.type</c>.
+    /// </summary>
+    public static void EndPublishBatch(Activity batch, IReadOnlyList<EventHandle>? handles, Exception? failure)
+    {
+        if (batch.IsAllDataRequested)
+        {
+            if (handles is not null)
+            {
+                batch.SetTag("messaging.batch.message_count", handles.Count);
+                string? destination = handles.Count > 0 ? handles[0].Context.Name : null;
+                for (var i = 1; i < handles.Count && destination is not null; i++)
+                {
+                    if (handles[i].Context.Name != destination)
+                        destination = null;
+                }
+
+                if (destination is not null)
+                {
+                    batch.DisplayName = "publish " + destination;
+                    batch.SetTag("messaging.destination.name", destination);
+                }
+            }
+
+            if (failure is not null)
+            {
+                batch.SetStatus(ActivityStatusCode.Error, failure.Message);
+                batch.SetTag("error.type", failure.GetType().FullName);
+            }
+        }
+    }
+
     /// <summary>Ends the publish span: admitted, or refused with <paramref name="refused"/>.</summary>
     public static void EndPublish(EventContext context, EventStatus? refused)
     {

@@ -92,7 +92,7 @@ internal sealed class EventLogger(ILogger logger, TimeProvider timeProvider)
         if (!logger.IsEnabled(LogLevel.Error))
             return;
         using var scope = logger.BeginScope(new EventLogScope(context, null));
-        LogMessages.CallbackFailed(logger, exception);
+        LogMessages.CallbackFailed(logger, exception, context.Name, context.EventId, context.Status);
     }
 
     private void WritePayload(LogLevel level, EventContext context)

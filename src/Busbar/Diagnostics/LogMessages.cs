@@ -31,8 +31,8 @@ internal static partial class LogMessages
     [LoggerMessage(7, LogLevel.Critical, "Internal error while processing {EventName} {EventId}")]
     public static partial void ProcessorFault(ILogger logger, Exception exception, string eventName, Guid eventId);
 
-    [LoggerMessage(8, LogLevel.Error, "An OnEventShed callback threw")]
-    public static partial void CallbackFailed(ILogger logger, Exception exception);
+    [LoggerMessage(8, LogLevel.Error, "An OnEventShed callback threw for {EventName} {EventId} ({Status})")]
+    public static partial void CallbackFailed(ILogger logger, Exception exception, string eventName, Guid eventId, EventStatus status);
 
     [LoggerMessage(9, LogLevel.Information, "Bus {Bus} stopping: {Queued} queued, draining for up to {DrainMs} ms")]
     public static partial void Stopping(ILogger logger, string bus, int queued, double drainMs);

@@ -6,11 +6,13 @@ namespace Busbar.Dispatch;
 /// <summary>Inline dispatch: SendAsync and InvokeAsync run the handlers on the caller's flow, with the inline settler.</summary>
 internal sealed partial class InProcessEventBus
 {
-    public ValueTask SendAsync<T>(T @event, CancellationToken cancellationToken = default)
+    public ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull
     {
         if (@event is null)
             throw new ArgumentNullException(nameof(@event));
+        if (options is not null)
+            return SendWithOptionsAsync(@event, options, cancellationToken);
         if (_inFlight.IsStopping)
             throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
         var type = @event.GetType();
@@ -57,6 +59,14 @@ internal sealed partial class InProcessEventBus
     {
         settler.Settle(context, await pending.ConfigureAwait(false));
         context.GetOutcome().ThrowIfFailed();
+    }
+
+    /// <summary>A send with options: the options need a context of its own (ids, headers, deadline), so it takes the InvokeAsync path.</summary>
+    private async ValueTask SendWithOptionsAsync<T>(T @event, PublishOptions options, CancellationToken cancellationToken)
+        where T : notnull
+    {
+        var outcome = await InvokeAsync(@event, options, cancellationToken).ConfigureAwait(false);
+        outcome.ThrowIfFailed();
     }
 
     public async ValueTask<EventOutcome> InvokeAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)

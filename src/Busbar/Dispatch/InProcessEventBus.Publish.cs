@@ -76,6 +76,27 @@ internal sealed partial class InProcessEventBus
         where T : notnull
     {
         ArgumentNullException.ThrowIfNull(events);
+
+        // One batch span around the events' own publish spans (they become its children).
+        using var batch = BusTracing.StartPublishBatch(Name);
+        if (batch is null)
+            return await PublishBatchCoreAsync(events, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var handles = await PublishBatchCoreAsync(events, options, cancellationToken).ConfigureAwait(false);
+            BusTracing.EndPublishBatch(batch, handles, null);
+            return handles;
+        }
+        catch (Exception ex)
+        {
+            BusTracing.EndPublishBatch(batch, null, ex);
+            throw;
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<EventHandle>> PublishBatchCoreAsync<T>(IEnumerable<T> events, PublishOptions? options, CancellationToken cancellationToken)
+        where T : notnull
+    {
         if (options?.EventId is not null)
             throw new ArgumentException("PublishOptions.EventId cannot be used with PublishBatchAsync: every event of the batch would share the id.", nameof(options));
         if (_link is not null)
@@ -231,7 +252,7 @@ internal sealed partial class InProcessEventBus
     /// <summary>A handler publishing into its own bus may exceed capacity (up to twice) instead of waiting.</summary>
     private int LimitFor(EventContext context) => IsOwnHandler() ? _overflowLimit : Options.Capacity;
 
-    private bool IsOwnHandler() => Ambient.CurrentContext?.Bus == this;
+    private bool IsOwnHandler() => Ambient.CurrentContext?.LocalBus == this;
 
     /// <summary>Stamps the event before it enters the queue (a worker may take it at once). The queue counts it in flight when it adds it.</summary>
     private void EnterFlight(EventContext context)

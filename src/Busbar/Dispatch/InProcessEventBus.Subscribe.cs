@@ -6,38 +6,62 @@ namespace Busbar.Dispatch;
 /// <summary>Subscribing: subscriptions added to the router.</summary>
 internal sealed partial class InProcessEventBus
 {
-    public ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null)
+    public ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null) =>
+        Subscribe(handler, options, handler);
+
+    /// <summary>Subscribes <paramref name="handler"/>, naming it after <paramref name="origin"/> (the user's handler an extension method wrapped) when options give no name.</summary>
+    internal ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options, object origin)
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
-        var subscription = new TypedSubscription<T>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
-        Router.Add(subscription);
-        Recover(subscription);
-        _link?.SubscriptionsChanged();
-        return subscription;
+        return Add(options, origin, typeof(T).Name, name => new TypedSubscription<T>(Router, RetryPipelineOf(options), name, handler, options));
     }
 
-    public ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null)
+    public ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null) =>
+        Subscribe(handler, options, handler);
+
+    /// <summary>Subscribes a handler with a result; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object)"/>.</summary>
+    internal ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options, object origin)
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
-        var subscription = new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), options.Name ?? DefaultName(typeof(T).Name), handler, options);
-        Router.Add(subscription);
-        Recover(subscription);
-        _link?.SubscriptionsChanged();
-        return subscription;
+        return Add(options, origin, typeof(T).Name, name => new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), name, handler, options));
     }
 
-    public ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null)
+    public ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null) =>
+        Subscribe(pattern, handler, options, handler);
+
+    /// <summary>Subscribes a pattern handler; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object)"/>.</summary>
+    internal ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options, object origin)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var compiled = TopicPattern.Parse(pattern);
         options = PrepareSubscription(options);
-        var subscription = new PatternSubscription(Router, RetryPipelineOf(options), options.Name ?? DefaultName(pattern), compiled, handler, options);
-        Router.Add(subscription);
-        Recover(subscription);
+        return Add(options, origin, pattern, name => new PatternSubscription(Router, RetryPipelineOf(options), name, compiled, handler, options));
+    }
+
+    /// <summary>Names the new entry (explicit, or a stable default), refuses a duplicate explicit name, and registers it.</summary>
+    private Subscription Add(SubscriptionOptions options, object origin, string fallbackName, Func<string, Subscription> create)
+    {
+        var reserved = options.Name is null;
+        var name = options.Name ?? _names.ReserveDefault(origin, fallbackName);
+        Subscription entry;
+        try
+        {
+            entry = create(name);
+        }
+        catch
+        {
+            if (reserved)
+                _names.Release(name);
+            throw;
+        }
+
+        _names.Claim(entry, reserved, Name);
+        Router.Add(entry);
+        Recover(entry);
         _link?.SubscriptionsChanged();
-        return subscription;
+        return entry;
     }
 
     private SubscriptionOptions PrepareSubscription(SubscriptionOptions? options)
@@ -53,9 +77,7 @@ internal sealed partial class InProcessEventBus
 
     private static readonly SubscriptionOptions s_defaultSubscription = new();
 
-    private static int s_subscriptionCounter;
-
-    private static string DefaultName(string what) => $"{what}#{Interlocked.Increment(ref s_subscriptionCounter)}";
+    private readonly SubscriptionNames _names = new();
 
     private ResiliencePipeline? RetryPipelineOf(SubscriptionOptions options) =>
         options.Retry is { MaxAttempts: > 1 } retry ? RetryPipelines.Create(retry, Metrics, EventLogger, TimeProvider) : null;

@@ -58,13 +58,17 @@ public sealed class BusbarBuilder
     /// </summary>
     /// <typeparam name="T">The event type.</typeparam>
     /// <typeparam name="THandler">The handler class.</typeparam>
-    /// <param name="options">Subscription options; <see cref="SubscriptionOptions.Name"/> defaults to the handler's type name.</param>
+    /// <param name="options">
+    /// Subscription options. <see cref="SubscriptionOptions.Name"/> defaults to the handler's type name (<c>AuditHandler</c>), or,
+    /// for a class that handles several event types, to the type name and the event type's name (<c>AuditHandler&lt;OrderPlaced&gt;</c>),
+    /// since subscription names are unique on a bus.
+    /// </param>
     /// <returns>This builder.</returns>
-    public BusbarBuilder AddHandler<T, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(SubscriptionOptions? options = null)
+    public BusbarBuilder AddHandler<T, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.Interfaces)] THandler>(SubscriptionOptions? options = null)
         where THandler : class, IEventHandler<T>
     {
         Services.TryAddScoped<THandler>();
-        var subscription = options?.Name is null ? (options ?? new SubscriptionOptions()) with { Name = typeof(THandler).Name } : options;
+        var subscription = options?.Name is null ? (options ?? new SubscriptionOptions()) with { Name = DefaultHandlerName(typeof(THandler), typeof(T)) } : options;
         _registration.Subscriptions.Add((bus, services) =>
         {
             var handler = new ScopedEventHandler<T, THandler>(
@@ -74,6 +78,18 @@ public sealed class BusbarBuilder
             bus.Subscribe<T>(handler.HandleAsync, subscription);
         });
         return this;
+    }
+
+    private static string DefaultHandlerName([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.Interfaces)] Type handlerType, Type eventType)
+    {
+        var handled = 0;
+        foreach (var contract in handlerType.GetInterfaces())
+        {
+            if (contract.IsGenericType && contract.GetGenericTypeDefinition() == typeof(IEventHandler<>))
+                handled++;
+        }
+
+        return handled > 1 ? $"{handlerType.Name}<{eventType.Name}>" : handlerType.Name;
     }
 
     /// <summary>

@@ -71,6 +71,30 @@ public class LoggingTests
     }
 
     [Fact]
+    public async Task OnEventShedThrows_ErrorNamesTheEventAndStatus()
+    {
+        var logger = NewLogger(LogLevel.Information);
+        await using var bus = new EventBusBuilder()
+            .WithLoggerFactory(new SingleLoggerFactory(logger))
+            .WithOptions(new EventBusOptions { Capacity = 1, FullMode = BusFullMode.DropNewest, OnEventShed = _ => throw new InvalidOperationException("callback") })
+            .Build();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<DiagOrder>(async (_, _, _) => await gate.Task);
+        var running = await bus.PublishAsync(new DiagOrder(1));
+        await TestTimeout.Until(() => running.Context.Stage == EventContext.StageRunning);
+        await bus.PublishAsync(new DiagOrder(2));
+
+        var dropped = await bus.PublishAsync(new DiagOrder(3));
+        gate.SetResult();
+
+        var record = logger.Collector.GetSnapshot().Single(r => r.Id.Id == 8);
+        Assert.IsType<InvalidOperationException>(record.Exception);
+        Assert.Contains(dropped.EventId.ToString(), record.Message, StringComparison.Ordinal);
+        Assert.Contains("diag.order", record.Message, StringComparison.Ordinal);
+        Assert.Contains("Dropped", record.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HandlerThrows_ErrorLoggedWithExceptionInsideScopeNamingSubscription()
     {
         var logger = NewLogger(LogLevel.Information);

@@ -89,6 +89,27 @@ public class TracingTests
     }
 
     [Fact]
+    public async Task PublishBatchAsync_WithListener_OneBatchSpanWithMessageCountParentOfEachPublishSpan()
+    {
+        using var recorder = new SpanRecorder();
+        var name = UniqueBus();
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name });
+
+        var handles = await bus.PublishBatchAsync([new DiagOrder(1), new DiagOrder(2), new DiagOrder(3)]);
+        foreach (var handle in handles)
+            await handle.AsValueTask().Within();
+
+        var spans = recorder.For(name);
+        var batch = Assert.Single(spans, s => s.GetTagItem("messaging.batch.message_count") is not null);
+        Assert.Equal(3, batch.GetTagItem("messaging.batch.message_count"));
+        Assert.Equal("publish diag.order", batch.DisplayName);
+        Assert.Equal(ActivityKind.Producer, batch.Kind);
+        var publishes = spans.Where(s => s != batch && s.Kind == ActivityKind.Producer).ToList();
+        Assert.Equal(3, publishes.Count);
+        Assert.All(publishes, p => Assert.Equal(batch.SpanId, p.ParentSpanId));
+    }
+
+    [Fact]
     public async Task HandlerRetried_OneConsumerSpanPerAttemptFailedMarkedError()
     {
         using var recorder = new SpanRecorder();

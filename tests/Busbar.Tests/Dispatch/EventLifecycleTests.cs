@@ -422,7 +422,7 @@ public class EventLifecycleTests
             var publish = Task.Run(async () => await bus.PublishAsync(new Ping(n)));
             var found = await bus.WaitForAsync<Ping>((p, _) => p.Value == n, TimeSpan.FromSeconds(10)).Within();
             Assert.True(found.HasValue);
-            Assert.Equal(n, ((Ping)found.Value.Context.Event).Value);
+            Assert.Equal(n, found.Value.Event.Value);
             await publish;
         }
     }
@@ -447,8 +447,8 @@ public class EventLifecycleTests
         var root = await bus.PublishAsync(new Parent(1));
         var found = await bus.WaitForAsync("chain.grandchild", null, TimeSpan.FromSeconds(10), new WaitOptions { ChildOf = root.EventId }).Within();
         Assert.True(found.HasValue);
-        Assert.Equal(1, ((Grandchild)found.Value.Context.Event).N);
-        Assert.NotEqual(other.EventId, found.Value.EventId);
+        Assert.Equal(1, ((Grandchild)found.Value.Event).N);
+        Assert.NotEqual(other.EventId, found.Value.Context.EventId);
     }
 
     [Fact]
@@ -459,7 +459,7 @@ public class EventLifecycleTests
         var wait = bus.WaitForAsync<Ping>(null, TimeSpan.FromSeconds(10), new WaitOptions { LookBack = TimeSpan.Zero }).AsTask();
         var second = await bus.PublishAsync(new Ping(2));
         var found = await wait.Within();
-        Assert.Equal(second.EventId, found!.Value.EventId);
+        Assert.Equal(second.EventId, found!.Value.Context.EventId);
     }
 
     [Fact]

@@ -240,7 +240,7 @@ public class InlineAndBatchTests
             return ValueTask.CompletedTask;
         });
         using var cts = new CancellationTokenSource();
-        await bus.SendAsync(new Ping(1), cts.Token);
+        await bus.SendAsync(new Ping(1), cancellationToken: cts.Token);
         Assert.Equal(cts.Token, seen);
     }
 

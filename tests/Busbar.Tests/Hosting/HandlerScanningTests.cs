@@ -84,8 +84,9 @@ namespace Busbar.Tests.Hosting
             await host.StopAsync().WaitAsync(Eventually.Limit);
 
             Assert.Equal(EventStatus.Completed, order.Status);
-            Assert.Equal([nameof(ScanAuditHandler), nameof(ScanBillingHandler)], order.Handlers.Select(h => h.SubscriptionName));
-            Assert.Equal([nameof(ScanAuditHandler)], refund.Handlers.Select(h => h.SubscriptionName));
+            // ScanAuditHandler handles two event types: its subscriptions are named per event type, as names are unique on a bus.
+            Assert.Equal([$"{nameof(ScanAuditHandler)}<{nameof(ScanOrder)}>", nameof(ScanBillingHandler)], order.Handlers.Select(h => h.SubscriptionName));
+            Assert.Equal([$"{nameof(ScanAuditHandler)}<{nameof(ScanRefund)}>"], refund.Handlers.Select(h => h.SubscriptionName));
             var log = host.Services.GetRequiredService<ScanLog>();
             Assert.Equal([(nameof(ScanAuditHandler), -2), (nameof(ScanAuditHandler), 1), (nameof(ScanBillingHandler), 1)], log.Handled.Order());
         }

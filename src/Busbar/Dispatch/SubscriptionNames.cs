@@ -1,0 +1,137 @@
+using System.Reflection;
+using Busbar.Routing;
+
+namespace Busbar.Dispatch;
+
+/// <summary>
+/// The names of a bus's subscriptions: refuses a second active subscription with the same explicit name, and derives
+/// default names that are the same on every run of the same code (durable dead letters are re-driven by name after a restart).
+/// </summary>
+/// <remarks>
+/// A default name is the handler's declaring type and method (<c>MyApp.OrderHandlers.OnPlaced</c>; for a lambda, the
+/// method that contains it), or the handler class's full name for an <see cref="IEventHandler{T}"/> instance. Two
+/// subscriptions of one bus with the same default name (two lambdas in one method) get <c>#2</c>, <c>#3</c>, … (the smallest
+/// suffix no active subscription has), so the same code subscribing in the same order gets the same names.
+/// </remarks>
+internal sealed class SubscriptionNames
+{
+    private readonly object _lock = new();
+    private readonly Dictionary<string, Subscription?> _taken = new(StringComparer.Ordinal);
+    private int _sweepAt = 64;
+
+    /// <summary>
+    /// Reserves and returns the name a subscription without <see cref="SubscriptionOptions.Name"/> gets: the derived name,
+    /// or with the smallest suffix <c>#2</c>, <c>#3</c>, … that no active subscription of this bus has.
+    /// </summary>
+    public string ReserveDefault(object? origin, string fallback)
+    {
+        var baseName = (origin is null ? null : Derive(origin)) ?? fallback;
+        lock (_lock)
+        {
+            SweepLocked();
+            var limit = _taken.Count + 1;
+            for (var n = 1; n <= limit; n++)
+            {
+                var name = n == 1 ? baseName : $"{baseName}#{n}";
+                if (!IsTakenLocked(name))
+                {
+                    _taken[name] = null;
+                    return name;
+                }
+            }
+
+            throw new InvalidOperationException($"No free subscription name for '{baseName}'.");
+        }
+    }
+
+    /// <summary>Records <paramref name="entry"/> under its name; throws when another active subscription of this bus has the name.</summary>
+    public void Claim(Subscription entry, bool reserved, string busName)
+    {
+        lock (_lock)
+        {
+            SweepLocked();
+            if (!reserved && IsTakenLocked(entry.Name))
+            {
+                throw new ArgumentException(
+                    $"Bus '{busName}' already has an active subscription named '{entry.Name}'. A subscription's name identifies it in outcomes, " +
+                    "logs, metrics, dead letters and the write-ahead log, so names are unique on a bus: choose another SubscriptionOptions.Name, " +
+                    "or dispose the first subscription.",
+                    "options");
+            }
+
+            _taken[entry.Name] = entry;
+        }
+    }
+
+    /// <summary>Gives back a reserved name whose subscription was never created (its constructor threw).</summary>
+    public void Release(string name)
+    {
+        lock (_lock)
+        {
+            if (_taken.TryGetValue(name, out var entry) && entry is null)
+                _taken.Remove(name);
+        }
+    }
+
+    private bool IsTakenLocked(string name) => _taken.TryGetValue(name, out var entry) && (entry is null || entry.IsActive);
+
+    /// <summary>Forgets disposed subscriptions now and then, so subscribing and disposing in a loop does not grow the table.</summary>
+    private void SweepLocked()
+    {
+        if (_taken.Count < _sweepAt)
+            return;
+        foreach (var (name, entry) in _taken)
+        {
+            if (entry is { IsActive: false })
+                _taken.Remove(name);
+        }
+
+        _sweepAt = Math.Max(64, _taken.Count * 2);
+    }
+
+    /// <summary>The stable part of a default name, or null when the handler's method cannot be read (trimmed metadata).</summary>
+    internal static string? Derive(object origin)
+    {
+        try
+        {
+            if (origin is not Delegate handler)
+                return TypeName(origin.GetType());
+            var method = handler.Method;
+            var type = method.DeclaringType;
+            while (type is not null && IsCompilerGenerated(type) && type.DeclaringType is not null)
+                type = type.DeclaringType;
+            if (type is null)
+                return null;
+            return $"{TypeName(type)}.{MethodName(method)}";
+        }
+        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or MemberAccessException)
+        {
+            // Native AOT may not keep the metadata of a lambda's method: the caller falls back to the event type or pattern.
+            return null;
+        }
+    }
+
+    private static bool IsCompilerGenerated(Type type) => type.Name.StartsWith('<');
+
+    /// <summary><c>Main</c> for <c>&lt;Main&gt;b__0_1</c>, <c>&lt;&lt;Main&gt;$&gt;b__0_0</c> (a lambda in top-level statements) and <c>Main</c>.</summary>
+    private static string MethodName(MethodInfo method)
+    {
+        var name = method.Name;
+        if (!name.StartsWith('<'))
+            return name;
+        var start = 0;
+        while (start < name.Length && name[start] == '<')
+            start++;
+        var end = name.IndexOf('>', start);
+        return end > start ? name[start..end] : name;
+    }
+
+    private static string TypeName(Type type)
+    {
+        var name = type.FullName ?? type.Name;
+        var generic = name.IndexOf('[', StringComparison.Ordinal);
+        if (generic >= 0)
+            name = name[..generic];
+        return name.Replace('+', '.');
+    }
+}
