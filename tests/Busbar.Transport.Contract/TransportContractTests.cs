@@ -469,7 +469,10 @@ public abstract class TransportContractTests : IAsyncLifetime
         await transport.PublishAsync([Placed(1), Placed(2), Placed(3)]);
 
         var held = await reader.TakeAsync(2, Patience);
-        Assert.Null(await reader.TryNextAsync(TimeSpan.FromMilliseconds(300)));
+        // Look for a third while both leases are fresh: an expired lease would rightly redeliver one of the two.
+        await held[0].ExtendLeaseAsync();
+        await held[1].ExtendLeaseAsync();
+        Assert.Null(await reader.TryNextAsync(Lease / 3));
         await held[0].AckAsync();
         var third = await reader.NextAsync(Patience);
 

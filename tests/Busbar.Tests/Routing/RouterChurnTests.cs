@@ -11,6 +11,11 @@ public class RouterChurnTests
     private const int Seed = 16_001;
     private const int Events = 20_000;
 
+    // The burst goes on past Events until the churn made this many changes (a loaded machine runs the churn slowly),
+    // bounded by MaxEvents and the test's time limit.
+    private const int MinChanges = 40;
+    private const int MaxEvents = 400_000;
+
     // The first and last handlers of every event: they mark where its dispatch is, so the churn thread knows
     // which events a subscription must and must not see.
     private const int MarkerPriority = 1_000;
@@ -37,13 +42,18 @@ public class RouterChurnTests
         bus.Subscribe<object>((e, _) => Volatile.Write(ref finished, SeqOf(e)), new SubscriptionOptions { Priority = -MarkerPriority });
 
         var done = 0;
+        var changes = 0;
+        long published = 0;
         var publisher = Task.Factory.StartNew(
             async () =>
             {
                 try
                 {
-                    for (var i = 1; i <= Events && !token.IsCancellationRequested; i++)
+                    for (var i = 1; (i <= Events || Volatile.Read(ref changes) < MinChanges) && i <= MaxEvents && !token.IsCancellationRequested; i++)
+                    {
                         await publish(bus, EventOf(i));
+                        Volatile.Write(ref published, i);
+                    }
                 }
                 finally
                 {
@@ -78,14 +88,16 @@ public class RouterChurnTests
                 tracked.StartedAfter = Volatile.Read(ref started);
             }
 
+            Interlocked.Increment(ref changes);
             if (step % 8 == 0)
                 await Task.Yield();
         }
 
         await publisher.WaitAsync(token);
-        await TestTimeout.Until(() => Volatile.Read(ref finished) == Events, what: "every event handled");
+        var total = Volatile.Read(ref published);
+        await TestTimeout.Until(() => Volatile.Read(ref finished) == total, what: "every event handled");
         foreach (var tracked in live)
-            tracked.MustTo = Events;
+            tracked.MustTo = total;
 
         var checkedEvents = 0;
         foreach (var tracked in all)
