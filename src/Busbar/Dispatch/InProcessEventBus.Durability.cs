@@ -27,6 +27,9 @@ internal sealed partial class InProcessEventBus
         return context.GetOutcome();
     }
 
+    /// <summary>A dead letter was removed without a re-drive: a durable bus records it, so it is not recovered after a restart.</summary>
+    private void OnDeadLetterRemoved(Guid id) => _walRecorder?.OnDeadLetterRemoved(id);
+
     /// <summary>
     /// A subscription was registered: the events the log held for it are queued again, and those that cannot be read
     /// back become its dead letters.

@@ -64,7 +64,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         _history = new EventHistory(options.HistoryCapacity);
         // The re-drive runs on the parts composed here (dispatcher, router, settlers, log); the store calls it only when
         // a caller of the built bus asks for a re-drive, never during construction.
-        _deadLetters = new DeadLetterStore(options.DeadLetterCapacity, timeProvider, Metrics, Name, Router, RedriveAsync);
+        _deadLetters = new DeadLetterStore(options.DeadLetterCapacity, timeProvider, Metrics, Name, Router, RedriveAsync, OnDeadLetterRemoved);
         if (durability is not null)
         {
             // The bus's registry of event names: the builder's registered events, then every type published or

@@ -115,6 +115,12 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
         }));
     }
 
+    /// <summary>
+    /// A dead letter discarded without a re-drive: the re-driven record releases it, so it is not recovered again (the
+    /// log ignores an id it does not hold, such as a letter of a subscription without a stable name).
+    /// </summary>
+    public void OnDeadLetterRemoved(Guid id) => Observe(log.AppendDeadLetterRedrivenAsync(id));
+
     /// <summary>Before a dead letter runs again: the log must know the event is pending for that subscription once more.</summary>
     /// <returns>Whether the event's record was written again (its subscription has a stable name).</returns>
     public async ValueTask<bool> OnRedriveAsync(DeadLetter letter, EventContext context, Subscription subscription, CancellationToken cancellationToken)

@@ -133,6 +133,45 @@ public sealed class DurableBusTests : IDisposable
     }
 
     [Fact]
+    public async Task DeadLetters_PurgeAndRemove_SurviveRestart()
+    {
+        Guid removed;
+        await using (var bus = Open())
+        {
+            bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("card declined"), new SubscriptionOptions { Name = "billing" });
+            bus.Subscribe<OrderShipped>((_, _, _) => throw new TimeoutException("carrier down"), new SubscriptionOptions { Name = "shipping" });
+            for (var i = 0; i < 3; i++)
+            {
+                await (await bus.PublishAsync(new OrderPlaced(i))).AsValueTask().Within();
+                await (await bus.PublishAsync(new OrderShipped(i))).AsValueTask().Within();
+            }
+
+            Assert.Equal(6, bus.DeadLetters.Count);
+            Assert.Equal(3, bus.DeadLetters.Purge(new DeadLetterQuery { SubscriptionName = "shipping" }));
+            removed = bus.DeadLetters.List()[0].Id;
+            Assert.True(bus.DeadLetters.Remove(removed));
+        }
+
+        await using (var bus = Open())
+        {
+            var letters = bus.DeadLetters.List();
+            Assert.Equal(2, letters.Count);
+            Assert.All(letters, l => Assert.Equal("billing", l.SubscriptionName));
+            Assert.DoesNotContain(letters, l => l.Id == removed);
+            Assert.Equal(2, bus.DeadLetters.List(new DeadLetterQuery { EventName = "orders.placed", ExceptionType = "InvalidOperationException" }).Count);
+            Assert.Equal(2, bus.DeadLetters.Purge(DeadLetterQuery.All));
+        }
+
+        await using (var bus = Open())
+        {
+            Assert.Equal(0, bus.DeadLetters.Count);
+            Assert.Equal(0, bus.GetWriteAheadLogStatus()!.PendingEvents);
+        }
+
+        Assert.Empty(WriteAheadLog.Inspect(_dir).DeadLetters);
+    }
+
+    [Fact]
     public async Task Replay_UnknownEventName_GoesToDeadLettersWithReason()
     {
         await using (var bus = Open())

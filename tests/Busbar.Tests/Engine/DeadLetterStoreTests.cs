@@ -31,7 +31,7 @@ public class DeadLetterStoreTests
         using var kit = new EngineTestKit();
         var subscription = kit.Subscribe("s", (_, _, _) => default);
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
-        var store = new DeadLetterStore(10, time, kit.Metrics, "store-test", kit.Router, Unused);
+        var store = new DeadLetterStore(10, time, kit.Metrics, "store-test", kit.Router, Unused, _ => { });
 
         var letter = store.Add(EngineTestKit.Context(), subscription, Failed("s", "boom", attempts: 3));
 
@@ -81,7 +81,7 @@ public class DeadLetterStoreTests
     }
 
     private static DeadLetterStore Store(EngineTestKit kit, int capacity, Func<DeadLetter, Subscription, CancellationToken, ValueTask<EventOutcome>> redrive) =>
-        new(capacity, TimeProvider.System, kit.Metrics, "store-test", kit.Router, redrive);
+        new(capacity, TimeProvider.System, kit.Metrics, "store-test", kit.Router, redrive, _ => { });
 
     private static ValueTask<EventOutcome> Unused(DeadLetter letter, Subscription subscription, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("No re-drive expected.");

@@ -11,7 +11,7 @@ public class LocalSettlerTests
         using var kit = new EngineTestKit();
         kit.Subscribe("ok", (_, _, _) => default);
         kit.Subscribe("broken", (_, _, _) => throw new InvalidOperationException("boom"));
-        var store = new DeadLetterStore(10, TimeProvider.System, kit.Metrics, "settler-test", kit.Router, NoRedrive);
+        var store = new DeadLetterStore(10, TimeProvider.System, kit.Metrics, "settler-test", kit.Router, NoRedrive, _ => { });
         var inFlight = new InFlightCounter();
         inFlight.Enter();
         var settler = new LocalSettler(store, null, kit.Metrics, inFlight, deadLetterFailures: true);
@@ -44,7 +44,7 @@ public class LocalSettlerTests
         // The inline settler: failures are returned to the caller, and an inline event was never in flight.
         using var kit = new EngineTestKit();
         kit.Subscribe("broken", (_, _, _) => throw new InvalidOperationException("boom"));
-        var store = new DeadLetterStore(10, TimeProvider.System, kit.Metrics, "settler-test", kit.Router, NoRedrive);
+        var store = new DeadLetterStore(10, TimeProvider.System, kit.Metrics, "settler-test", kit.Router, NoRedrive, _ => { });
         var settler = new LocalSettler(store, null, kit.Metrics, null, deadLetterFailures: false);
         var context = EngineTestKit.Context();
         context.Route = kit.Route();
@@ -59,7 +59,7 @@ public class LocalSettlerTests
     public async Task Settle_Twice_OnlyTheFirstStatusCounts()
     {
         using var kit = new EngineTestKit();
-        var store = new DeadLetterStore(10, TimeProvider.System, kit.Metrics, "settler-test", kit.Router, NoRedrive);
+        var store = new DeadLetterStore(10, TimeProvider.System, kit.Metrics, "settler-test", kit.Router, NoRedrive, _ => { });
         var inFlight = new InFlightCounter();
         inFlight.Enter();
         var settler = new LocalSettler(store, null, kit.Metrics, inFlight, deadLetterFailures: true);
