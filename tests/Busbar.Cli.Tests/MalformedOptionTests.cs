@@ -35,11 +35,24 @@ public sealed class MalformedOptionTests
             ["--concurrency"] = ["0", "-1", "many"],
         },
         ["wal inspect"] = new() { ["--json"] = [Flag] },
-        ["wal dead-letters"] = new() { ["--json"] = [Flag] },
+        ["wal dead-letters"] = new()
+        {
+            ["--json"] = [Flag],
+            ["--subscription"] = ["", " "],
+            ["--event"] = ["", "orders.**.x", "a b", "orders..placed", "orders.pl*"],
+            ["--exception"] = ["", "  "],
+            ["--since"] = ["yesterday", "", "2026-13-01", "30/11/2026", "2026-11-30 12:00", "1764500000"],
+            ["--until"] = ["tomorrow", "", "12:00", "2026-11-31"],
+        },
         ["wal redrive"] = new()
         {
             ["--id"] = ["nope", "", "1234", "not-a-guid-at-all-0000000000000000000"],
             ["--all"] = [Flag],
+            ["--subscription"] = ["", " "],
+            ["--event"] = ["", "orders.**.x", "a b", "orders..placed", "orders.pl*"],
+            ["--exception"] = ["", "  "],
+            ["--since"] = ["yesterday", "", "2026-13-01", "30/11/2026", "2026-11-30 12:00", "1764500000"],
+            ["--until"] = ["tomorrow", "", "12:00", "2026-11-31"],
         },
         ["tail"] = new()
         {
@@ -123,6 +136,10 @@ public sealed class MalformedOptionTests
     [Theory]
     [InlineData("wal", "redrive", "DIR", "--all", "--id", "x")]
     [InlineData("wal", "redrive", "DIR", "--id", "nope", "--id", "also-nope")]
+    [InlineData("wal", "redrive", "DIR", "--all", "--subscription", "billing")]
+    [InlineData("wal", "redrive", "DIR", "--id", "00000000-0000-0000-0000-000000000001", "--event", "orders.*")]
+    [InlineData("wal", "redrive", "DIR", "--since", "2026-11-30T12:00Z", "--until", "2026-11-30")]
+    [InlineData("wal", "dead-letters", "DIR", "--since", "2026-11-30T12:00Z", "--until", "2026-11-30T11:59:59Z")]
     [InlineData("wal", "inspect", "")]
     [InlineData("wal", "dead-letters", " ")]
     [InlineData("wal", "redrive", "", "--all")]

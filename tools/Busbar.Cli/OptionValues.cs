@@ -11,6 +11,12 @@ namespace Busbar.Cli;
 /// </summary>
 internal static class OptionValues
 {
+    private static readonly string[] s_isoFormats =
+    [
+        "yyyy-MM-dd", "yyyy-MM-ddK",
+        "yyyy-MM-ddTHH:mmK", "yyyy-MM-ddTHH:mm:ssK", "yyyy-MM-ddTHH:mm:ss.FFFFFFFK",
+    ];
+
     /// <summary>A whole number from 1 to <typeparamref name="T"/>'s maximum.</summary>
     public static T? Positive<T>(ArgumentResult result)
         where T : struct, IBinaryInteger<T>, IMinMaxValue<T>
@@ -64,6 +70,47 @@ internal static class OptionValues
         }
 
         return ids;
+    }
+
+    /// <summary>Text that is not empty or blank, such as a subscription name or an exception type.</summary>
+    public static string Text(ArgumentResult result)
+    {
+        var text = Single(result);
+        if (string.IsNullOrWhiteSpace(text) || text.Length > 1000)
+        {
+            result.AddError($"{NameOf(result)} '{text}' is empty or blank; give a name, or leave the option out to match every value.");
+            return "";
+        }
+
+        return text;
+    }
+
+    /// <summary>An event name or a subscription pattern (<c>orders.placed</c>, <c>orders.*</c>, <c>orders.**</c>).</summary>
+    public static string EventPattern(ArgumentResult result)
+    {
+        var text = Single(result);
+        try
+        {
+            Busbar.Routing.TopicPattern.Parse(text);
+            return text;
+        }
+        catch (ArgumentException ex)
+        {
+            // The pattern's own message, without the parameter name .NET appends.
+            var reason = ex.Message.Split(" (Parameter", 2)[0];
+            result.AddError($"{NameOf(result)}: {reason}");
+            return "";
+        }
+    }
+
+    /// <summary>An ISO-8601 date or date and time (<c>2026-11-30</c>, <c>2026-11-30T12:00:00Z</c>, <c>2026-11-30T13:00+01:00</c>); UTC when it has no offset.</summary>
+    public static DateTimeOffset? Timestamp(ArgumentResult result)
+    {
+        var text = Single(result).Trim();
+        if (DateTimeOffset.TryParseExact(text, s_isoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var value))
+            return value;
+        result.AddError($"{NameOf(result)} '{text}' is not an ISO-8601 time (such as 2026-11-30, 2026-11-30T12:00:00Z or 2026-11-30T13:00+01:00).");
+        return null;
     }
 
     /// <summary>A path that is not empty; whether it exists is the command's business.</summary>

@@ -4,21 +4,28 @@ using Busbar.Durability;
 
 namespace Busbar.Cli.Wal;
 
-/// <summary><c>busbar wal dead-letters &lt;dir&gt; [--json]</c>: the dead letters in a log, with the reason each failed.</summary>
+/// <summary>
+/// <c>busbar wal dead-letters &lt;dir&gt; [--json] [--subscription …] [--event …] [--exception …] [--since …] [--until …]</c>:
+/// the dead letters in a log that match the filters, with the reason each failed.
+/// </summary>
 internal static class WalDeadLettersCommand
 {
     public static Command Create(CliConsole io)
     {
         var directory = WalCommand.DirectoryArgument();
         var json = WalCommand.JsonOption();
-        var command = new Command("dead-letters", "List the dead letters in a write-ahead log, with their reasons.") { directory, json };
+        var filters = new DeadLetterFilterOptions();
+        var command = new Command("dead-letters", "List the dead letters in a write-ahead log that match the filters (all without), with their reasons.") { directory, json };
+        filters.AddTo(command);
         command.SetAction(result =>
         {
             var inspection = WalDirectory.Inspect(result.GetRequiredValue(directory));
+            var query = filters.Query(result);
+            var letters = DeadLetterFilterOptions.Select(inspection.DeadLetters, query);
             if (result.GetValue(json))
-                io.Out.WriteLine(WalJson.DeadLetters(inspection.Directory, inspection.DeadLetters));
+                io.Out.WriteLine(WalJson.DeadLetters(inspection.Directory, letters));
             else
-                Render(io.Out, io.LineWidth, inspection.Directory, inspection.DeadLetters);
+                Render(io.Out, io.LineWidth, inspection.Directory, letters, DeadLetterFilterOptions.IsFiltered(query) ? inspection.DeadLetters.Count : null);
             return ExitCodes.Success;
         });
         return command;
@@ -29,7 +36,12 @@ internal static class WalDeadLettersCommand
     /// can be copied into <c>--id</c>. On a terminal (or with <c>COLUMNS</c>) long lines wrap at spaces
     /// to <paramref name="width"/>; redirected, each stays one line.
     /// </summary>
-    public static void Render(TextWriter output, int? width, string directory, IReadOnlyList<WalDeadLetter> deadLetters)
+    /// <param name="output">Where the lines go.</param>
+    /// <param name="width">The terminal width to wrap at, or null for one line each.</param>
+    /// <param name="directory">The log directory.</param>
+    /// <param name="deadLetters">The letters to show.</param>
+    /// <param name="total">With filters: how many letters the log holds in all (the header says how many matched).</param>
+    public static void Render(TextWriter output, int? width, string directory, IReadOnlyList<WalDeadLetter> deadLetters, int? total = null)
     {
         void WriteLine(string line)
         {
@@ -37,7 +49,9 @@ internal static class WalDeadLettersCommand
                 output.WriteLine(part);
         }
 
-        WriteLine(Invariant($"{deadLetters.Count} dead letters in {directory}"));
+        WriteLine(total is { } all
+            ? Invariant($"{deadLetters.Count} of {all} dead letters in {directory} match")
+            : Invariant($"{deadLetters.Count} dead letters in {directory}"));
         if (deadLetters.Count == 0)
             return;
         foreach (var letter in deadLetters)
@@ -50,7 +64,7 @@ internal static class WalDeadLettersCommand
         }
 
         output.WriteLine();
-        WriteLine(Invariant($"re-drive with 'busbar wal redrive {directory} --id <dead letter id>' or '--all'"));
+        WriteLine(Invariant($"re-drive with 'busbar wal redrive {directory} --id <dead letter id>', the same filters, or '--all'"));
     }
 
     private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);

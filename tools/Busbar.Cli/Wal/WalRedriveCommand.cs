@@ -6,7 +6,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Busbar.Cli.Wal;
 
 /// <summary>
-/// <c>busbar wal redrive &lt;dir&gt; --id …|--all</c>: marks dead letters for another delivery. The CLI
+/// <c>busbar wal redrive &lt;dir&gt; --id …|--all|filters</c>: marks dead letters for another delivery (by id, all of
+/// them, or those that match the <c>wal dead-letters</c> filters). The CLI
 /// has no handlers, so it writes the redrive into the log; the next bus to open the log re-dispatches
 /// each event to the subscription that failed it.
 /// </summary>
@@ -23,24 +24,32 @@ internal static class WalRedriveCommand
             CustomParser = OptionValues.Ids,
         };
         var all = new Option<bool>("--all") { Description = "Re-drive every dead letter in the log." };
-        var command = new Command("redrive", "Re-drive dead letters: the next bus to open the log delivers them again. The log must not be open by a running bus.")
+        var filters = new DeadLetterFilterOptions();
+        var command = new Command("redrive", "Re-drive dead letters (by id, all, or those that match the filters): the next bus to open the log delivers them again. The log must not be open by a running bus.")
         {
             directory, ids, all,
         };
+        filters.AddTo(command);
         command.Validators.Add(result =>
         {
             // Whether each option was given, not its value: reading a value that failed to parse throws.
             var hasIds = result.GetResult(ids) is { Tokens.Count: > 0 };
             var hasAll = result.GetResult(all) is not null;
-            if (hasIds == hasAll)
-                result.AddError("redrive needs either --id <dead-letter-id> (one or more) or --all, not both.");
+            var hasFilters = filters.AnyGiven(result);
+            if ((hasIds ? 1 : 0) + (hasAll ? 1 : 0) + (hasFilters ? 1 : 0) != 1)
+                result.AddError("redrive needs one of: --id <dead-letter-id> (one or more), --all, or filters (--subscription, --event, --exception, --since, --until).");
         });
         command.SetAction((result, cancellationToken) =>
-            RunAsync(io, result.GetRequiredValue(directory), result.GetValue(ids) ?? [], result.GetValue(all), cancellationToken));
+            RunAsync(io, result.GetRequiredValue(directory), result.GetValue(ids) ?? [], result.GetValue(all) ? DeadLetterQuery.All : filters.AnyGiven(result.CommandResult) ? filters.Query(result) : null, cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(CliConsole io, string directory, Guid[] ids, bool all, CancellationToken cancellationToken)
+    /// <param name="io">The console.</param>
+    /// <param name="directory">The log directory.</param>
+    /// <param name="ids">The ids to re-drive, when <paramref name="query"/> is null.</param>
+    /// <param name="query">The letters to re-drive (<see cref="DeadLetterQuery.All"/> for <c>--all</c>), or null to re-drive <paramref name="ids"/>.</param>
+    /// <param name="cancellationToken">Ctrl+C.</param>
+    private static async Task<int> RunAsync(CliConsole io, string directory, Guid[] ids, DeadLetterQuery? query, CancellationToken cancellationToken)
     {
         // A directory without segments is refused before Open, which would create a segment and a lock file in it.
         var full = WalDirectory.RequireLog(directory);
@@ -62,9 +71,9 @@ internal static class WalRedriveCommand
         {
             var available = log.Recovery.DeadLetters;
             var chosen = new List<WalDeadLetter>();
-            if (all)
+            if (query is not null)
             {
-                chosen.AddRange(available);
+                chosen.AddRange(DeadLetterFilterOptions.Select(available, query));
             }
             else
             {
