@@ -177,6 +177,9 @@ static async Task RetriesAndDeadLettersAsync()
     inventoryUp = true;
     EventOutcome redriven = await bus.DeadLetters.RedriveAsync(letter.Id); // runs on attempt 4
     Console.WriteLine($"re-driven: {redriven.Status}, {bus.DeadLetters.Count} dead letters left");
+
+    // Queries select by subscription, event name or pattern, exception type and time; re-drive, purge or count them.
+    int purged = bus.DeadLetters.Purge(new DeadLetterQuery { EventName = "orders.*", ExceptionType = "IOException", Since = DateTimeOffset.UtcNow.AddHours(-1) });
 }
 
 // ---------------------------------------------------------------- child events, correlation
