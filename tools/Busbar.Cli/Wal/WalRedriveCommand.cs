@@ -37,7 +37,7 @@ internal static class WalRedriveCommand
             var hasAll = result.GetResult(all) is not null;
             var hasFilters = filters.AnyGiven(result);
             if ((hasIds ? 1 : 0) + (hasAll ? 1 : 0) + (hasFilters ? 1 : 0) != 1)
-                result.AddError("redrive needs one of: --id <dead-letter-id> (one or more), --all, or filters (--subscription, --event, --exception, --since, --until).");
+                result.AddError("redrive needs either --id <dead-letter-id> (one or more), --all, or filters (--subscription, --event, --exception, --since, --until): exactly one of them.");
         });
         command.SetAction((result, cancellationToken) =>
             RunAsync(io, result.GetRequiredValue(directory), result.GetValue(ids) ?? [], result.GetValue(all) ? DeadLetterQuery.All : filters.AnyGiven(result.CommandResult) ? filters.Query(result) : null, cancellationToken));
