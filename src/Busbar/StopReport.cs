@@ -7,6 +7,7 @@ public sealed record StopReport
     public long Drained { get; init; }
 
     /// <summary>Events cancelled when the drain timeout expired (queued ones and running ones).</summary>
+    /// <remarks>This stop's count only, like <see cref="Drained"/>; <see cref="BusStatistics.Cancelled"/> counts over the bus's life.</remarks>
     public long Cancelled { get; init; }
 
     /// <summary>Events the full queue dropped over the bus's life (<see cref="BusFullMode.DropNewest"/>, <see cref="BusFullMode.DropOldest"/>).</summary>

@@ -12,8 +12,8 @@ public sealed record WriteAheadLogInspection
     /// <summary>Gets how many events are pending: a durable subscription has not finished with them (a bus opening the log handles them).</summary>
     public int PendingEvents { get; init; }
 
-    /// <summary>Gets how many dead letters have not been re-driven.</summary>
-    public int DeadLetters { get; init; }
+    /// <summary>Gets how many dead letters have not been re-driven (a count; a bus's letters are <see cref="IEventBus.DeadLetters"/>).</summary>
+    public int DeadLetterCount { get; init; }
 
     /// <summary>Gets every problem found, in file order; empty for an undamaged log.</summary>
     public IReadOnlyList<WalProblem> Problems { get; init; } = [];

@@ -22,7 +22,7 @@ public static class WriteAheadLogInspector
             Directory = inspection.Directory,
             Segments = inspection.Segments,
             PendingEvents = inspection.UnfinishedEvents.Count,
-            DeadLetters = inspection.DeadLetters.Count,
+            DeadLetterCount = inspection.DeadLetters.Count,
             Problems = inspection.Problems,
         };
     }

@@ -99,7 +99,7 @@ public class WalVersion1Tests
         Assert.Equal(2, segment.HandlerFinishedRecords);
         Assert.Equal(1, segment.DeadLetterRecords);
         Assert.Equal(2, inspection.PendingEvents);
-        Assert.Equal(1, inspection.DeadLetters);
+        Assert.Equal(1, inspection.DeadLetterCount);
         Assert.False(inspection.HasDamage);
     }
 

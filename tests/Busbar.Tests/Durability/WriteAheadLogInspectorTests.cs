@@ -30,7 +30,7 @@ public class WriteAheadLogInspectorTests
         Assert.True(inspection.HasDamage);
         Assert.Equal(Path.GetFullPath(dir.Path), inspection.Directory);
         Assert.Equal(2, inspection.PendingEvents);
-        Assert.Equal(0, inspection.DeadLetters);
+        Assert.Equal(0, inspection.DeadLetterCount);
         Assert.Equal(Path.GetFileName(segment), Assert.Single(inspection.Segments).FileName);
         var problem = Assert.Single(inspection.Problems);
         Assert.Equal(WalProblemKind.ChecksumMismatch, problem.Kind);
