@@ -1,66 +1,23 @@
+using Busbar.Hosting;
 using Busbar.Transport;
 using Busbar.Transport.Contract;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Hosting;
 
 namespace Busbar.Nats.Tests;
 
-/// <summary><c>services.AddBusbar().UseNats(events)</c>: the connection string comes from configuration, the bus owns the transport.</summary>
-public sealed class NatsBusHostingTests(NatsServerFixture fixture) : IClassFixture<NatsServerFixture>
+/// <summary><c>services.AddBusbar().UseNats(events)</c>: the shared hosting cases against a real nats-server.</summary>
+public sealed class NatsBusHostingTests(NatsServerFixture fixture) : BusHostingTests, IClassFixture<NatsServerFixture>
 {
-    private static EventTypeRegistry Events() => new EventTypeRegistry().Add(ContractJsonContext.Default.OrderPlaced);
+    private readonly string _name = "h" + Guid.NewGuid().ToString("N")[..12];
 
-    [Fact]
-    public async Task AddBusbar_UseNatsWithTheConnectionStringFromConfiguration_HandlerClassReceivesTheEventThroughNATS()
-    {
-        var name = "h" + Guid.NewGuid().ToString("N")[..12];
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:nats"] = fixture.Server.Url });
-        builder.Services.AddSingleton<Received>();
-        builder.Services.AddBusbar(b => b
-            .Configure(o => o with { Name = "orders-service" })
-            .UseNats(Events(), configure: o => NatsTestSupport.Options(fixture.Server, name) with { Url = o.Url })
-            .AddHandler<OrderPlaced, PlacedHandler>());
-        using var host = builder.Build();
-        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        var bus = host.Services.GetRequiredService<IEventBus>();
+    protected override string ConnectionName => "nats";
 
-        var handle = await bus.PublishAsync(new OrderPlaced(1, "c1"));
-        var outcome = await handle.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-        var received = await host.Services.GetRequiredService<Received>().Events.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
-        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+    protected override string ConnectionString => fixture.Server.Url;
 
-        Assert.Equal(EventStatus.Completed, outcome.Status);
-        Assert.Equal(HealthStatus.Healthy, health.Entries["busbar-nats"].Status);
-        Assert.Equal(new OrderPlaced(1, "c1"), received);
-    }
+    protected override string HealthCheckName => "busbar-nats";
 
-    [Fact]
-    public async Task AddBusbar_UseNatsWithoutAConnectionString_StartFailsNamingTheKey()
-    {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddBusbar(b => b.UseNats(Events(), connectionName: "events"));
-        using var host = builder.Build();
+    protected override BusbarBuilder UseTransport(BusbarBuilder builder, EventTypeRegistry events) =>
+        builder.UseNats(events, configure: o => NatsTestSupport.Options(fixture.Server, _name) with { Url = o.Url });
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)));
-
-        Assert.Contains("ConnectionStrings:events", error.Message, StringComparison.Ordinal);
-    }
-
-    public sealed class Received
-    {
-        public TaskCompletionSource<OrderPlaced> Events { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    public sealed class PlacedHandler(Received received) : IEventHandler<OrderPlaced>
-    {
-        public ValueTask HandleAsync(OrderPlaced @event, EventContext context, CancellationToken cancellationToken)
-        {
-            received.Events.TrySetResult(@event);
-            return ValueTask.CompletedTask;
-        }
-    }
+    protected override BusbarBuilder UseTransport(BusbarBuilder builder, EventTypeRegistry events, string connectionName) =>
+        builder.UseNats(events, connectionName: connectionName);
 }
