@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Busbar.Dispatch;
 using Busbar.Transport;
 using Busbar.Transport.Contract;
@@ -84,5 +85,92 @@ public sealed class TransportStopTests
         });
         await TestTimeout.Until(() => again.Count >= 2, what: "the given-back deliveries consumed by the next bus");
         Assert.Equal([(0, 2), (1, 2)], again.Order());
+    }
+
+    [Fact]
+    public async Task StopAsync_DeliveryReadAsIntakeEnds_DrainedThenGivenBackBeforeStopReturns()
+    {
+        var registry = new EventTypeRegistry().Add(ContractJsonContext.Default.OrderPlaced);
+        var codec = new EnvelopeCodec(registry);
+        var message = codec.Encode(new EventEnvelope { EventId = Guid.NewGuid(), Name = "contract.orders.placed", CreatedAt = DateTimeOffset.UnixEpoch }, new Placed(1, "c"));
+        await using var transport = new LateDeliveryTransport(message);
+        await using var bus = new EventBusBuilder().WithOptions(new EventBusOptions { Name = "late" }).UseTransport(transport, registry).Build();
+        bus.Subscribe<Placed>(async (_, _, ct) => await Task.Delay(Timeout.Infinite, ct));
+        await ((InProcessEventBus)bus).Link!.WaitUntilSubscribedAsync(TestTimeout.Token());
+
+        var report = await bus.StopAsync(TimeSpan.FromMilliseconds(300)).Within();
+
+        // The broker handed the delivery over just after intake ended: the stop waits for it like any running delivery,
+        // cancels it at the drain timeout and gives it back, all before it returns. It never runs after the stop.
+        Assert.Equal("retry", transport.Settlement);
+        Assert.False(report.Completed);
+        Assert.Equal(1, report.Cancelled);
+        Assert.Equal(1, report.PendingInBroker);
+    }
+
+    /// <summary>A broker whose one subscription hands over a delivery a moment after the consumer cancelled its read, as a read answered in flight does.</summary>
+    private sealed class LateDeliveryTransport(TransportMessage message) : IEventTransport, ITransportDelivery
+    {
+        private string? _settlement;
+
+        public string? Settlement => Volatile.Read(ref _settlement);
+
+        public string DeliveryId => "late-1";
+
+        public string Name => message.Name;
+
+        public string Group { get; private set; } = "";
+
+        public int DeliveryCount => 1;
+
+        public ReadOnlyMemory<byte> Envelope => message.Envelope;
+
+        public ValueTask PublishAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken = default) => default;
+
+        public ValueTask<ITransportSubscription> SubscribeAsync(TransportSubscriptionOptions options, CancellationToken cancellationToken = default)
+        {
+            Group = options.Group;
+            return new ValueTask<ITransportSubscription>(new Subscription(this, options));
+        }
+
+        public ValueTask<IReadOnlyList<TransportDeadLetter>> ReadDeadLettersAsync(int maxCount, CancellationToken cancellationToken = default) => new([]);
+
+        public ValueTask<bool> RedriveDeadLetterAsync(string id, CancellationToken cancellationToken = default) => new(false);
+
+        public IAsyncEnumerable<TransportMessage> TailAsync(IReadOnlyList<string> patterns, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public ValueTask AckAsync(CancellationToken cancellationToken = default) => Settle("ack");
+
+        public ValueTask RetryLaterAsync(TimeSpan delay, CancellationToken cancellationToken = default) => Settle("retry");
+
+        public ValueTask TerminateAsync(string reason, CancellationToken cancellationToken = default) => Settle("terminate");
+
+        public ValueTask ExtendLeaseAsync(CancellationToken cancellationToken = default) => default;
+
+        public ValueTask DisposeAsync() => default;
+
+        private ValueTask Settle(string how)
+        {
+            Assert.Null(Interlocked.CompareExchange(ref _settlement, how, null));
+            return default;
+        }
+
+        private sealed class Subscription(LateDeliveryTransport owner, TransportSubscriptionOptions options) : ITransportSubscription
+        {
+            public string Group => options.Group;
+
+            public IReadOnlyList<string> Patterns => options.Patterns;
+
+            public async IAsyncEnumerable<ITransportDelivery> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+                // The read was answered as it was cancelled: the answer arrives a moment later (a broker round trip).
+                await Task.Delay(20, CancellationToken.None);
+                yield return owner;
+            }
+
+            public ValueTask DisposeAsync() => default;
+        }
     }
 }
