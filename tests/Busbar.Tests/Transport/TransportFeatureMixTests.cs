@@ -12,10 +12,12 @@ namespace Busbar.Tests.Transport;
 /// events (some with ordering keys, priorities or deadlines) under a random capacity and <see cref="BusFullMode"/>, and
 /// consumes the transported ones in group <c>mix</c> beside bus <c>b</c>, which is stopped at a random moment. Handlers
 /// succeed, run slowly, fail once, time out once, always fail, or fail until healed (then their dead letters are
-/// re-driven, locally and in the broker); a second local subscription comes and goes mid-run. Invariants: every published
+/// re-driven, locally and in the broker); a second local subscription comes and goes mid-run; some seeds give bus <c>a</c> a
+/// write-ahead log, reopened at the end. Invariants: every published
 /// event ends exactly one of handled, dead-lettered, timed out (deadline), shed or rejected; shed events never reach a
 /// handler or the broker; per-key order holds for kept-local events; a disposed subscription sees no event published after
-/// its disposal; outcomes match what the handlers did; the stop reports add up.
+/// its disposal; outcomes match what the handlers did; the stop reports add up; the log keeps nothing pending and exactly
+/// the dead letters left.
 /// </summary>
 public sealed class TransportFeatureMixTests
 {
@@ -62,11 +64,12 @@ public sealed class TransportFeatureMixTests
         var mode = (BusFullMode)random.Next(4);
         var concurrencyA = random.Next(1, 5);
         var concurrencyB = random.Next(1, 5);
+        var durable = random.Next(2) == 0;
         var stopBAt = random.Next(total);
         var drainB = TimeSpan.FromMilliseconds(random.Next(0, 50));
         var observeFrom = random.Next(total / 2);
         var observeUntil = random.Next(observeFrom, total);
-        Console.WriteLine($"transport feature mix seed {seed}: capacity {capacity}, {mode}, a runs {concurrencyA} at once, b {concurrencyB}; b stops after {stopBAt} publishes (drain {drainB.TotalMilliseconds} ms); observer from {observeFrom} to {observeUntil}");
+        Console.WriteLine($"transport feature mix seed {seed}: capacity {capacity}, {mode}, a runs {concurrencyA} at once, b {concurrencyB}{(durable ? ", a has a write-ahead log" : "")}; b stops after {stopBAt} publishes (drain {drainB.TotalMilliseconds} ms); observer from {observeFrom} to {observeUntil}");
 
         var registry = new EventTypeRegistry().Add(ContractJsonContext.Default.OrderPlaced);
         var codec = new EnvelopeCodec(registry);
@@ -126,7 +129,13 @@ public sealed class TransportFeatureMixTests
         };
         var recorderA = new RecordingTransport(broker.CreateTransport(ownsBroker: false), codec);
         var recorderB = new RecordingTransport(broker.CreateTransport(ownsBroker: false), codec);
-        var a = new EventBusBuilder().WithOptions(busOptions).UseTransport(recorderA, registry, transportOptions).KeepLocal<Local>().Build();
+        using var walDirectory = new Durability.WalTestDirectory();
+        var builderA = new EventBusBuilder().WithOptions(busOptions).UseTransport(recorderA, registry, transportOptions).KeepLocal<Local>();
+#pragma warning disable IL2026, IL3050
+        if (durable)
+            builderA.UseWriteAheadLog(walDirectory.Path);
+#pragma warning restore IL2026, IL3050
+        var a = builderA.Build();
         var b = new EventBusBuilder().WithOptions(new EventBusOptions { Name = "b", MaxConcurrentEvents = concurrencyB }).UseTransport(recorderB, registry, transportOptions).Build();
         try
         {
@@ -235,7 +244,8 @@ public sealed class TransportFeatureMixTests
             var reportA = await a.StopAsync().AsTask().Within(TimeSpan.FromSeconds(30));
 
             var deadLettersLeft = InBrokerDeadLetters();
-            var localDeadLettersLeft = a.DeadLetters.List().Select(l => Number(l.Context.Event)).ToHashSet();
+            var liveLetters = a.DeadLetters.List();
+            var localDeadLettersLeft = liveLetters.Select(l => Number(l.Context.Event)).ToHashSet();
             var ackedAll = recorderA.Acked.Keys.Concat(recorderB.Acked.Keys).ToHashSet();
             var published = recorderA.Published.Select(m => Number(codec.Decode(m.Name, m.Envelope).Event!.Payload)).ToHashSet();
             Console.WriteLine($"outcomes: {string.Join(", ", outcomes.GroupBy(o => (plans[o.Key].Remote ? "remote " : "local ") + o.Value).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))}");
@@ -322,6 +332,17 @@ public sealed class TransportFeatureMixTests
             Assert.Equal(reportB.Cancelled, reportB.PendingInBroker);
             Assert.Equal(0, reportA.PendingInBroker);
             Assert.True(reportA.Completed);
+            Assert.Equal(0, reportA.PendingInLog);
+            if (durable)
+            {
+                // After a restart the log holds nothing pending, and exactly the dead letters left (the re-driven ones are gone).
+                await a.DisposeAsync();
+#pragma warning disable IL2026, IL3050
+                await using var reopened = new EventBusBuilder().UseWriteAheadLog(walDirectory.Path).RegisterEvent<Local>().Build();
+#pragma warning restore IL2026, IL3050
+                Assert.Equal(0, reopened.GetWriteAheadLogStatus()!.PendingEvents);
+                Assert.Equal(liveLetters.Select(l => l.Id).Order(), reopened.DeadLetters.List().Select(l => l.Id).Order());
+            }
             var statistics = a.GetStatistics();
             Assert.Equal(shed.Values.Count(s => s.Status == EventStatus.Dropped), statistics.Dropped);
             Assert.Equal(shed.Values.Count(s => s.Status == EventStatus.Rejected), statistics.Rejected);
