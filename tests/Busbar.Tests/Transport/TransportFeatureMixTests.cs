@@ -34,10 +34,13 @@ public sealed class TransportFeatureMixTests
 
     private sealed record Plan(int Number, bool Remote, Kind Kind, string? Key, int Priority, bool Try);
 
+    // Chosen to cover every FullMode: 65521 Wait (a runs 4 at once), 128 DropOldest with a log, 129 DropNewest with a log,
+    // 174 Reject (a runs 3 at once).
     [Theory]
-    [InlineData(3)]
-    [InlineData(1999)]
     [InlineData(65521)]
+    [InlineData(128)]
+    [InlineData(129)]
+    [InlineData(174)]
     public async Task RandomMixOverTransport_EveryEventAccountedForOrderKeptDisposedSubscriptionSilent(int seed)
     {
         const int total = 240;
