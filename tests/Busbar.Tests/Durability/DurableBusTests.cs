@@ -106,7 +106,7 @@ public sealed class DurableBusTests : IDisposable
     {
         await using (var bus = Open())
         {
-            bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("card declined"), new SubscriptionOptions { Name = "billing", Retry = RetryPolicy.Fixed(2, TimeSpan.Zero) });
+            bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("card declined"), new SubscriptionOptions { Name = "billing", Retry = RetryPolicy.Constant(2, TimeSpan.Zero) });
             await (await bus.PublishAsync(new OrderPlaced(7))).AsValueTask().Within();
             Assert.Equal(1, bus.DeadLetters.Count);
         }
