@@ -118,8 +118,8 @@ public sealed partial class EventContext
     /// </summary>
     /// <value>
     /// The bus for every event published, sent, invoked, forwarded, recovered from a write-ahead log, re-driven or consumed from
-    /// a broker transport; <see langword="null"/> only for a context no bus has handled in this process (the context of a dead
-    /// letter a write-ahead log held from an earlier run, until it is re-driven).
+    /// a broker transport, and for the context of every dead letter a bus holds (those its write-ahead log kept from an earlier
+    /// run included); <see langword="null"/> only for a context created outside a bus.
     /// </value>
     public IEventBus? Bus => LocalBus;
 

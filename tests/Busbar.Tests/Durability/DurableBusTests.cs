@@ -133,6 +133,29 @@ public sealed class DurableBusTests : IDisposable
     }
 
     [Fact]
+    public async Task DeadLetters_RecoveredAfterRestart_BoundToTheBusHoldingThemAndTheirRedriveHandlerSeesIt()
+    {
+        await using (var bus = Open())
+        {
+            bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("card declined"), new SubscriptionOptions { Name = "billing" });
+            await (await bus.PublishAsync(new OrderPlaced(8))).AsValueTask().Within();
+        }
+
+        await using (var bus = Open())
+        {
+            var letter = Assert.Single(bus.DeadLetters.List());
+            Assert.Same(bus, letter.Context.Bus);
+            IEventBus? seen = null;
+            bus.Subscribe<OrderPlaced>((_, context) => seen = context.Bus, new SubscriptionOptions { Name = "billing" });
+
+            var outcome = await bus.DeadLetters.RedriveAsync(letter.Id).Within();
+
+            Assert.Equal(EventStatus.Completed, outcome.Status);
+            Assert.Same(bus, seen);
+        }
+    }
+
+    [Fact]
     public async Task DeadLetters_PurgeAndRemove_SurviveRestart()
     {
         Guid removed;
