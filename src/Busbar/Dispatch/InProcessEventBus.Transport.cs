@@ -125,9 +125,12 @@ internal sealed partial class InProcessEventBus
             var context = CreateContext(e, options, queued: true);
             try
             {
+                // A kept-local event on a durable bus is logged before it is admitted, as PublishAsync does.
                 handles.Add(_link!.IsRemote(context.Name)
                     ? await PublishToTransport(context, cancellationToken).ConfigureAwait(false)
-                    : await Admit(context, cancellationToken).ConfigureAwait(false));
+                    : _log is null
+                        ? await Admit(context, cancellationToken).ConfigureAwait(false)
+                        : await AdmitDurableAsync(context, cancellationToken).ConfigureAwait(false));
             }
             catch (BusFullException)
             {
