@@ -22,7 +22,7 @@ internal sealed partial class InProcessEventBus
     {
         var codec = new EnvelopeCodec(setup.Events, setup.Options.Codec);
         _transportSettler = new TransportSettler(setup.Options, Metrics, Logger);
-        var source = new TransportSource(_dispatcher, Router, codec, _transportSettler, Name, TimeProvider, setup.Options.LeaseExtensionInterval, Logger);
+        var source = new TransportSource(_dispatcher, Router, codec, _transportSettler, Name, TimeProvider, setup.Options.LeaseExtensionInterval, Logger, this);
         _link = new TransportLink(setup, Options, Name, Router, source, codec, TimeProvider, loggerFactory, Logger);
         _link.Start();
     }
