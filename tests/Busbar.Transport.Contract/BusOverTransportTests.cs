@@ -155,6 +155,27 @@ public abstract class BusOverTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PublishAsync_OneConsumerTakingOneDeliveryAtATime_HandlesOnePublishersEventsInPublishOrder()
+    {
+        // The order docs/transports.md promises over a broker; ordering keys themselves are not carried.
+        var consumer = Bus("ordered", await TransportAsync("c"), "ordered", busOptions: new EventBusOptions { MaxConcurrentEvents = 1 });
+        var seen = new ConcurrentQueue<int>();
+        consumer.Subscribe<OrderPlaced>((e, _, _) =>
+        {
+            seen.Enqueue(e.Number);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(consumer);
+        var publisher = Bus("publisher", await TransportAsync("p"), "publisher");
+
+        for (var i = 0; i < 30; i++)
+            await (await publisher.PublishAsync(new OrderPlaced(i, "c"), new PublishOptions { OrderingKey = "c" })).AsTask().WaitAsync(Patience);
+
+        await UntilAsync(() => seen.Count == 30, "30 events handled");
+        Assert.Equal(Enumerable.Range(0, 30), seen);
+    }
+
+    [Fact]
     public async Task PublishAsync_TwoGroups_EachGroupHandlesEveryEvent()
     {
         var handled = new ConcurrentDictionary<string, ConcurrentBag<int>>();
