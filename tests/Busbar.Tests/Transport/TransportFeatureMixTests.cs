@@ -9,7 +9,8 @@ namespace Busbar.Tests.Transport;
 
 /// <summary>
 /// Every feature at once over the in-memory broker (fixed, printed seeds): bus <c>a</c> publishes kept-local and transported
-/// events (some with ordering keys, priorities or deadlines) under a random capacity and <see cref="BusFullMode"/>, and
+/// events (some with ordering keys, priorities or deadlines; some through <c>TryPublish</c> or <c>PublishBatchAsync</c>) under a
+/// random capacity and <see cref="BusFullMode"/>, and
 /// consumes the transported ones in group <c>mix</c> beside bus <c>b</c>, which is stopped at a random moment. Handlers
 /// succeed, run slowly, fail once, time out once, always fail, or fail until healed (then their dead letters are
 /// re-driven, locally and in the broker); a second local subscription comes and goes mid-run; some seeds give bus <c>a</c> a
@@ -191,6 +192,12 @@ public sealed class TransportFeatureMixTests
                         EventHandle handle;
                         _ = plan.Remote ? a.TryPublish(new Remote(plan.Number, "c"), out handle, options) : a.TryPublish(new Local(plan.Number), out handle, options);
                         handles[plan.Number] = handle;
+                    }
+                    else if (plan.Number % 7 == 3)
+                    {
+                        // A batch of one: the batch path (each event as PublishAsync would, kept-local ones logged).
+                        object payload = plan.Remote ? new Remote(plan.Number, "c") : new Local(plan.Number);
+                        handles[plan.Number] = (await a.PublishBatchAsync([payload], options).AsTask().Within())[0];
                     }
                     else
                     {
