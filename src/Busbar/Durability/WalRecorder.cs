@@ -49,7 +49,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
     public void OnEventFinished(EventContext context)
     {
         var subscriptions = context.Route?.Subscriptions;
-        var results = context.Results;
+        var results = context.GetResults();
         if (subscriptions is null)
             return;
         var leftPending = false;
