@@ -21,6 +21,9 @@ public sealed partial class EventContext
     /// <summary>The envelope fields most events leave unset and the links only some events have; see <see cref="Extras"/>.</summary>
     private Extras? _extras;
 
+    /// <summary>Correlation, causation, the publisher link and the children of an event that has them.</summary>
+    private Lineage? _lineage;
+
     /// <summary>Creates a context the bus admits: its origin and clock are the bus's.</summary>
     internal EventContext(InProcessEventBus bus, object payload, string name)
     {
@@ -80,11 +83,11 @@ public sealed partial class EventContext
     /// <summary>The id of the event whose handler published this one, or <see langword="null"/> for a root event.</summary>
     public Guid? CausationId
     {
-        get => _extras?.CausationId;
+        get => _lineage?.CausationId;
         internal set
         {
-            if (value is not null || _extras is not null)
-                GetExtras().CausationId = value;
+            if (value is not null || _lineage is not null)
+                GetLineage().CausationId = value;
         }
     }
 
@@ -178,11 +181,11 @@ public sealed partial class EventContext
 
     internal Guid CorrelationIdValue
     {
-        get => _extras?.CorrelationId ?? Guid.Empty;
+        get => _lineage?.CorrelationId ?? Guid.Empty;
         set
         {
-            if (value != Guid.Empty || _extras is not null)
-                GetExtras().CorrelationId = value;
+            if (value != Guid.Empty || _lineage is not null)
+                GetLineage().CorrelationId = value;
         }
     }
 
@@ -200,6 +203,10 @@ public sealed partial class EventContext
     private Extras GetExtras() =>
         Volatile.Read(ref _extras) ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras!;
 
+    /// <summary>The lineage, created on first use like <see cref="GetExtras"/>.</summary>
+    private Lineage GetLineage() =>
+        Volatile.Read(ref _lineage) ?? Interlocked.CompareExchange(ref _lineage, new Lineage(), null) ?? _lineage!;
+
     internal void ResetForInline(InProcessEventBus bus, object payload, string name)
     {
         LocalBus = bus;
@@ -208,6 +215,7 @@ public sealed partial class EventContext
         _eventId = Guid.Empty;
         _createdAt = default;
         _extras = null;
+        _lineage = null;
         Priority = 0;
         Attempt = 1;
         ResetDispatchState();
@@ -225,12 +233,12 @@ public sealed partial class EventContext
         clone._createdAt = CreatedAt;
         clone.Priority = Priority;
         clone.Attempt = attempt;
+        if (_lineage is { } lineage)
+            clone._lineage = new Lineage { CorrelationId = lineage.CorrelationId, CausationId = lineage.CausationId };
         if (_extras is { } extras)
         {
             var copy = clone.GetExtras();
             copy.Path = extras.Path;
-            copy.CorrelationId = extras.CorrelationId;
-            copy.CausationId = extras.CausationId;
             copy.OrderingKey = extras.OrderingKey;
             copy.Deadline = extras.Deadline;
             copy.Headers = extras.Headers;
@@ -244,10 +252,11 @@ public sealed partial class EventContext
     public override string ToString() => $"{Name} {EventId}";
 
     /// <summary>
-    /// What a context holds only for some events: the origin and clock of a context no bus created, the envelope fields a plain publish leaves unset (causation,
-    /// ordering key, deadline, headers, options, a forwarding path) and the links of events that have a publisher,
-    /// children, a settler of their own, a flowed execution context or a publish span. Kept apart so a plain queued
-    /// event, which has none of them, costs one small object instead of one that carries them all (issue 16).
+    /// What a context holds only for some events: the origin and clock of a context no bus created, the envelope
+    /// fields a plain publish leaves unset (ordering key, deadline, headers, options, a forwarding path) and the links
+    /// of events that have a settler of their own, a flowed execution context or a publish span. Kept apart
+    /// so a plain queued event, which has none of them, costs one small object instead of one that carries them all
+    /// (issue 16).
     /// </summary>
     private sealed class Extras
     {
@@ -255,17 +264,26 @@ public sealed partial class EventContext
         public string? Origin;
         public TimeProvider? Clock;
         public IReadOnlyList<string>? Path;
-        public Guid CorrelationId;
-        public Guid? CausationId;
         public string? OrderingKey;
         public DateTimeOffset? Deadline;
         public IReadOnlyDictionary<string, string>? Headers;
         public PublishOptions? Options;
-        public List<ChildLink>? Children;
-        public EventContext? Publisher;
-        public Subscription? PublisherHandler;
         public LocalSettler? Settler;
         public ExecutionContext? FlowedExecutionContext;
         public System.Diagnostics.Activity? PublishActivity;
+    }
+
+    /// <summary>
+    /// Where an event comes from and what it caused: its correlation and causation, until admission the event and
+    /// handler that published it, and the events its handlers published. Apart from <see cref="Extras"/> because every
+    /// event a handler publishes (or that publishes one) has it, and most have nothing else.
+    /// </summary>
+    private sealed class Lineage
+    {
+        public Guid CorrelationId;
+        public Guid? CausationId;
+        public EventContext? Publisher;
+        public Subscription? PublisherHandler;
+        public List<ChildLink>? Children;
     }
 }

@@ -144,36 +144,36 @@ public sealed partial class EventContext
     /// <summary>The event and handler that published this queued event, until admission makes it their child.</summary>
     internal void SetPublisher(EventContext publisher, Subscription? handler)
     {
-        var extras = GetExtras();
-        extras.Publisher = publisher;
-        extras.PublisherHandler = handler;
+        var lineage = GetLineage();
+        lineage.Publisher = publisher;
+        lineage.PublisherHandler = handler;
     }
 
     /// <summary>Admitted: listed among its publisher's children (an event refused at admission never is).</summary>
     internal void LinkToPublisher()
     {
-        if (_extras is { Publisher: { } publisher } extras)
+        if (_lineage is { Publisher: { } publisher } lineage)
         {
-            publisher.AddChild(extras.PublisherHandler, EventId);
+            publisher.AddChild(lineage.PublisherHandler, EventId);
             UnlinkPublisher();
         }
     }
 
     internal void UnlinkPublisher()
     {
-        if (_extras is { } extras)
+        if (_lineage is { } lineage)
         {
-            extras.Publisher = null;
-            extras.PublisherHandler = null;
+            lineage.Publisher = null;
+            lineage.PublisherHandler = null;
         }
     }
 
     internal void AddChild(Subscription? parentHandler, Guid childId)
     {
-        var extras = GetExtras();
+        var lineage = GetLineage();
         lock (this)
         {
-            (extras.Children ??= []).Add(new ChildLink(parentHandler, childId));
+            (lineage.Children ??= []).Add(new ChildLink(parentHandler, childId));
         }
     }
 
@@ -250,7 +250,7 @@ public sealed partial class EventContext
         List<ChildLink>? children;
         lock (this)
         {
-            children = _extras?.Children is { } links ? [.. links] : null;
+            children = _lineage?.Children is { } links ? [.. links] : null;
         }
 
         if (children is null)
@@ -277,7 +277,7 @@ public sealed partial class EventContext
     {
         lock (this)
         {
-            if (_extras?.Children is not { } children)
+            if (_lineage?.Children is not { } children)
                 return [];
             var ids = new Guid[children.Count];
             for (var i = 0; i < ids.Length; i++)
