@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
 
 namespace Busbar.Tests.Dispatch;
 
@@ -6,9 +7,78 @@ namespace Busbar.Tests.Dispatch;
 /// The per-event state of a queued publish (issue 16): a plain event carries neither the rare envelope fields nor a
 /// result array, and what an observer reads (the outcome, the envelope, the lineage) stays exact.
 /// </summary>
-public class EventStateTests
+public class EventStateTests(ITestOutputHelper output)
 {
     private const int Events = 200;
+
+    [Theory]
+    [InlineData(16, BusFullMode.DropOldest)]
+    [InlineData(1601, BusFullMode.Wait)]
+    [InlineData(16016, BusFullMode.DropOldest)]
+    public async Task RandomMix_EveryHandleReadsItsOwnEventsOutcome(int seed, BusFullMode mode)
+    {
+        var random = new Random(seed);
+        var workers = random.Next(1, 4);
+        var capacity = random.Next(4, 32);
+        output.WriteLine($"seed {seed}: {mode}, capacity {capacity}, {workers} worker(s)");
+        await using var bus = EventBus.Create(new EventBusOptions { Capacity = capacity, FullMode = mode, MaxConcurrentEvents = workers });
+        bus.Subscribe<Ping, int>(async (p, _, _) =>
+        {
+            if (p.Value % 5 == 0)
+                await Task.Yield();
+            if (p.Value % 13 == 0)
+                throw new InvalidOperationException($"event {p.Value} fails");
+            return p.Value % 2 == 1 ? p.Value * 10 : 0;
+        });
+
+        const int count = 400;
+        var handles = new EventHandle[count];
+        var waits = new List<(int Value, Task<EventMatch<Ping>?> Match)>();
+        for (var i = 0; i < count; i++)
+        {
+            var options = random.Next(3) == 0 ? new PublishOptions { OrderingKey = $"k{random.Next(3)}" } : null;
+            if (random.Next(10) == 0)
+            {
+                var value = i;
+                waits.Add((value, bus.WaitForAsync<Ping>((p, _) => p.Value == value, TestTimeout.Default).AsTask()));
+            }
+
+            handles[i] = await bus.PublishAsync(new Ping(i), options);
+            if (random.Next(4) == 0)
+                await handles[i].AsValueTask().Within();
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var outcome = await handles[i].AsValueTask().Within();
+            Assert.Equal(i, ((Ping)outcome.Context.Event).Value);
+            Assert.Equal(handles[i].EventId, outcome.Context.EventId);
+            switch (outcome.Status)
+            {
+                case EventStatus.Completed:
+                    Assert.NotEqual(0, i % 13);
+                    Assert.Equal(i % 2 == 1 ? [i * 10] : [0], outcome.Results<int>());
+                    break;
+                case EventStatus.Failed:
+                    Assert.Equal(0, i % 13);
+                    Assert.Equal(HandlerStatus.Failed, Assert.Single(outcome.Handlers).Status);
+                    break;
+                default:
+                    Assert.Equal(BusFullMode.DropOldest, mode);
+                    Assert.Equal(EventStatus.Dropped, outcome.Status);
+                    Assert.Empty(outcome.Handlers);
+                    break;
+            }
+        }
+
+        foreach (var (value, match) in waits)
+        {
+            var found = await match.Within();
+            Assert.NotNull(found);
+            Assert.Equal(handles[value], found.Value.Handle);
+            Assert.Equal(value, found.Value.Event.Value);
+        }
+    }
 
     [Fact]
     public async Task TryPublish_PlainEvent_PublisherAllocatesLessThanTheFullContext()
