@@ -254,9 +254,9 @@ public sealed partial class EventContext
     /// <summary>
     /// What a context holds only for some events: the origin and clock of a context no bus created, the envelope
     /// fields a plain publish leaves unset (ordering key, deadline, headers, options, a forwarding path) and the links
-    /// of events that have a settler of their own, a flowed execution context or a publish span. Kept apart
-    /// so a plain queued event, which has none of them, costs one small object instead of one that carries them all
-    /// (issue 16).
+    /// of events that have a settler of their own, a flowed execution context, a publish span or a broker delivery.
+    /// Kept apart so a plain queued event, which has none of them, costs one small object instead of one that carries
+    /// them all (issue 16).
     /// </summary>
     private sealed class Extras
     {
@@ -271,6 +271,7 @@ public sealed partial class EventContext
         public LocalSettler? Settler;
         public ExecutionContext? FlowedExecutionContext;
         public System.Diagnostics.Activity? PublishActivity;
+        public Transport.ITransportDelivery? Delivery;
     }
 
     /// <summary>
