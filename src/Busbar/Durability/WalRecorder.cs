@@ -160,7 +160,6 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
         };
     }
 
-    /// <summary>A posted record is observed by its batch; only a post that waits for room (backpressure) needs watching here.</summary>
     /// <summary>
     /// The stable names of <paramref name="route"/>'s subscriptions, built once per route and shared by its records
     /// (records never change their list; a compacted copy gets a list of its own).
@@ -182,6 +181,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
         return names;
     }
 
+    /// <summary>A posted record is observed by its batch; only a post that waits for room (backpressure) needs watching here.</summary>
     private void Observe(ValueTask pending)
     {
         if (pending.IsCompletedSuccessfully)
