@@ -144,7 +144,7 @@ public sealed class TransportFeatureMixTests
             {
                 Name = "local",
                 HandlerTimeout = TimeSpan.FromMilliseconds(100),
-                Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)),
+                Retry = RetryPolicy.Constant(2, TimeSpan.FromMilliseconds(1)),
             });
             a.Subscribe<Remote>((e, context, ct) => Handle(e.Number, context, ct), remoteOptions);
             b.Subscribe<Remote>((e, context, ct) => Handle(e.Number, context, ct), remoteOptions);
