@@ -140,11 +140,18 @@ public sealed partial class EventContext
 
     internal void ResetForInline(InProcessEventBus bus, object payload, string name)
     {
-        LocalBus = bus;
-        Origin = bus.Name;
-        Clock = bus.TimeProvider;
+        // A spare context is reused by the next send on its thread, mostly on the same bus and for the same event type:
+        // writing only what changed spares the inline hot path most of its GC write barriers.
+        if (!ReferenceEquals(LocalBus, bus))
+        {
+            LocalBus = bus;
+            Origin = bus.Name;
+            Clock = bus.TimeProvider;
+        }
+
         Payload = payload;
-        Name = name;
+        if (!ReferenceEquals(Name, name))
+            Name = name;
         _eventId = Guid.Empty;
         _createdAt = default;
         _path = null;
@@ -153,7 +160,8 @@ public sealed partial class EventContext
         Priority = 0;
         OrderingKey = null;
         Deadline = null;
-        Headers = s_noHeaders;
+        if (!ReferenceEquals(Headers, s_noHeaders))
+            Headers = s_noHeaders;
         Attempt = 1;
         Options = null;
         ResetDispatchState();
