@@ -21,14 +21,15 @@ internal sealed partial class InProcessEventBus
         Route route;
         if (type == typeof(T))
         {
-            name = EventNameCache<T>.Name;
-            route = Router.Resolve<T>(name);
+            route = Router.Resolve<T>();
+            var plan = route.InlinePlan as InlinePlan<T> ?? PlanOf<T>(route);
+            name = plan.Name;
             if (_validation.HasValidators)
                 _validation.Validate(@event, type, name);
-            var plan = route.InlinePlan as InlinePlan<T> ?? PlanOf<T>(route);
+
             // A tracing or handler-duration listener wants a span or a duration per handler, which the dispatcher gives.
             if (plan.Handlers is not null && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled)
-                return SendPlanned(plan, @event, name, route, cancellationToken);
+                return SendPlanned(plan, @event, route, cancellationToken);
         }
         else
         {
@@ -57,7 +58,7 @@ internal sealed partial class InProcessEventBus
     /// <summary>The route's plan, built once per route snapshot.</summary>
     private InlinePlan<T> PlanOf<T>(Route route)
     {
-        var plan = InlinePlan<T>.Build(route, _dispatcher.NeedsEngine(typeof(T), route.Subscriptions.Length));
+        var plan = InlinePlan<T>.Build(route, EventNameCache<T>.Name, _dispatcher.NeedsEngine(typeof(T), route.Subscriptions.Length));
         route.InlinePlan = plan;
         return plan;
     }
@@ -68,13 +69,13 @@ internal sealed partial class InProcessEventBus
     /// asynchronous hands the event to the dispatcher at that handler, so failures, dead letters, logs and counters are the
     /// engine's, and the handlers after it run as they would have.
     /// </summary>
-    private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, string name, Route route, CancellationToken cancellationToken)
+    private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, Route route, CancellationToken cancellationToken)
         where T : notnull
     {
         var handlers = plan.Handlers!;
         var subscriptions = plan.Subscriptions;
-        var context = InlineContexts.Rent(this, @event, name);
-        context.Route = route;
+        // Route is set only if the dispatcher takes over: nothing reads it while the plan runs.
+        var context = InlineContexts.Rent(this, @event, plan.Name);
         var thread = Environment.CurrentManagedThreadId;
         var frame = Ambient.Acquire(thread);
         frame.Visible(out var parent, out var parentSubscription);
@@ -117,6 +118,7 @@ internal sealed partial class InProcessEventBus
                 frame.SyncThread = savedThread;
                 frame.SyncContext = savedContext;
                 frame.SyncSubscription = savedSubscription;
+                context.Route = route;
                 var rest = _dispatcher.ContinueInlineAsync(context, route, cancellationToken, frame, i, Subscription.WithoutResult(pending));
                 return EndSend(rest, context);
             }

@@ -15,38 +15,43 @@ namespace Busbar.Routing;
 /// <typeparam name="T">The event's runtime type.</typeparam>
 internal sealed class InlinePlan<T>
 {
-    /// <summary>The plan of a route that needs the engine for at least one of its handlers (or one of the bus's policies).</summary>
-    public static readonly InlinePlan<T> None = new([], null);
-
-    private InlinePlan(Subscription[] subscriptions, Func<T, EventContext, CancellationToken, ValueTask>[]? handlers)
+    private InlinePlan(string name, Subscription[] subscriptions, Func<T, EventContext, CancellationToken, ValueTask>[]? handlers)
     {
+        Name = name;
         Subscriptions = subscriptions;
         Handlers = handlers;
     }
 
+    /// <summary>The event's name, so a send that finds the plan needs no other per-type lookup.</summary>
+    public string Name { get; }
+
     /// <summary>The route's subscriptions, in dispatch order.</summary>
     public Subscription[] Subscriptions { get; }
 
-    /// <summary>The user handler of each subscription, same index; <see langword="null"/> when the route is not eligible.</summary>
+    /// <summary>The user handler of each subscription, same index; <see langword="null"/> when the route needs the engine.</summary>
     public Func<T, EventContext, CancellationToken, ValueTask>[]? Handlers { get; }
 
-    /// <summary>The plan of <paramref name="route"/> for events of exactly type <typeparamref name="T"/>, or <see cref="None"/>.</summary>
+    /// <summary>
+    /// The plan of <paramref name="route"/> for events of exactly type <typeparamref name="T"/>; its <see cref="Handlers"/> are
+    /// <see langword="null"/> when a handler or the bus needs the engine.
+    /// </summary>
     /// <param name="route">A route resolved for <typeparamref name="T"/>.</param>
+    /// <param name="name">The event's name.</param>
     /// <param name="busNeedsEngine">The bus's own options or middlewares need the engine for this event type whatever the handlers.</param>
-    public static InlinePlan<T> Build(Route route, bool busNeedsEngine)
+    public static InlinePlan<T> Build(Route route, string name, bool busNeedsEngine)
     {
         var subscriptions = route.Subscriptions;
         if (busNeedsEngine || !route.AllSimple || subscriptions.Length == 0)
-            return None;
+            return new InlinePlan<T>(name, subscriptions, null);
         var handlers = new Func<T, EventContext, CancellationToken, ValueTask>[subscriptions.Length];
         for (var i = 0; i < subscriptions.Length; i++)
         {
             // A handler of a base type or a pattern, or one with a result, keeps the engine's adapter.
             if (subscriptions[i] is not TypedSubscription<T> typed)
-                return None;
+                return new InlinePlan<T>(name, subscriptions, null);
             handlers[i] = typed.Handler;
         }
 
-        return new InlinePlan<T>(subscriptions, handlers);
+        return new InlinePlan<T>(name, subscriptions, handlers);
     }
 }
