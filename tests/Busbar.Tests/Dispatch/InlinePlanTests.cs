@@ -94,7 +94,7 @@ public class InlinePlanTests
                 if (retryAttempts.AddOrUpdate(t.N, 1, static (_, n) => n + 1) == 1)
                     throw new InvalidOperationException("first attempt");
             },
-            new SubscriptionOptions { Retry = RetryPolicy.Fixed(2, TimeSpan.Zero) });
+            new SubscriptionOptions { Retry = RetryPolicy.Constant(2, TimeSpan.Zero) });
         Volatile.Write(ref subscribed, 1);
         await sender.Within();
 
@@ -487,7 +487,7 @@ public class InlinePlanTests
                             throw new TimeoutException("transient");
                         slot.Ran.Add(t.N);
                     },
-                    new SubscriptionOptions { Retry = RetryPolicy.Fixed(2, TimeSpan.Zero) });
+                    new SubscriptionOptions { Retry = RetryPolicy.Constant(2, TimeSpan.Zero) });
             case Kind.Timeout:
                 return bus.Subscribe<Tick>(t => slot.Ran.Add(t.N), new SubscriptionOptions { HandlerTimeout = TimeSpan.FromHours(1) });
             case Kind.Result:
