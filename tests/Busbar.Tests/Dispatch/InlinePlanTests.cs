@@ -65,8 +65,8 @@ public class InlinePlanTests
         using var stop = new CancellationTokenSource(TestTimeout.Default);
         var sender = Task.Run(async () =>
         {
-            // Bounded: a count and the test's time limit.
-            for (var i = 0; i < 200_000 && !stop.IsCancellationRequested; i++)
+            // Bounded by a count and the test's time limit; ends once 1,000 events reached the retrying handler.
+            for (var i = 0; i < 100_000_000 && !stop.IsCancellationRequested; i++)
             {
                 var after = Volatile.Read(ref subscribed) == 1;
                 try
