@@ -18,12 +18,20 @@ namespace Busbar.Dispatch;
 /// <para>Subscriptions only widen: a subscription added after start whose events the group does not receive yet gets a
 /// new transport subscription for the missing names and patterns; removing one never narrows them, and a delivery no
 /// handler wants any more is acknowledged (its route is empty, so it completes at once).</para>
+/// <para>Publishing: an event that took a place in the window is queued for one sender loop, which takes what is waiting
+/// (at most <see cref="MaxBatch"/> events, in the order they were queued) and hands it to the transport as one
+/// <see cref="IEventTransport.PublishAsync"/> batch; one batch is on its way at a time, so events queued meanwhile go
+/// together in the next and the order of one publisher's events is kept. Each event's handle completes when its batch was
+/// answered, with the broker's exception when it was refused.</para>
 /// <para>Stop: <see cref="BeginStop"/> ends intake (the read loops end; deliveries the transport handed out and the bus
 /// did not read stay leased and come again to another consumer), then waits for the running deliveries and the publishes
 /// on their way; <see cref="DisposeAsync"/> closes the transport subscriptions, and the transport when the bus owns it.</para>
 /// </remarks>
 internal sealed class TransportLink : IAsyncDisposable
 {
+    /// <summary>The most events one transport <see cref="IEventTransport.PublishAsync"/> call carries.</summary>
+    internal const int MaxBatch = 256;
+
     private static readonly TimeSpan s_resubscribeDelay = TimeSpan.FromSeconds(1);
 
     private readonly TransportSetup _setup;
@@ -38,6 +46,10 @@ internal sealed class TransportLink : IAsyncDisposable
     private readonly int _maxInFlight;
     private readonly SemaphoreSlim _window;
     private readonly BusyCounter _sending = new();
+    private readonly Action<EventContext, Exception?, TimeSpan> _published;
+    private readonly Queue<EventContext> _outgoing = new();
+    private readonly Queue<TransportMessage> _outgoingMessages = new();
+    private bool _senderRunning;
     private readonly CancellationTokenSource _intake = new();
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly List<ITransportSubscription> _subscriptions = [];
@@ -48,8 +60,9 @@ internal sealed class TransportLink : IAsyncDisposable
     private TaskCompletionSource _reconciled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
 
-    public TransportLink(TransportSetup setup, EventBusOptions busOptions, string bus, Router router, TransportSource source, EnvelopeCodec codec, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger)
+    public TransportLink(TransportSetup setup, EventBusOptions busOptions, string bus, Router router, TransportSource source, EnvelopeCodec codec, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger, Action<EventContext, Exception?, TimeSpan> published)
     {
+        _published = published;
         _setup = setup;
         _codec = codec;
         _types = setup.Events.Snapshot().ToFrozenDictionary(static p => p.Key, static p => p.Value.Type, StringComparer.Ordinal);
@@ -183,19 +196,85 @@ internal sealed class TransportLink : IAsyncDisposable
         }
     }
 
-    /// <summary>Publishes one message that holds a place in the window; the place is given back when the broker answered.</summary>
-    public async Task PublishAsync(TransportMessage message)
+    /// <summary>
+    /// Sends an event that holds a place in the window: it joins the queue of the sender loop, which starts here when none
+    /// runs. The place is given back, and the constructor's <c>published</c> callback called (with the broker's exception or
+    /// null, and how long the batch took), once the broker answered the batch that carried it.
+    /// </summary>
+    public void Send(EventContext context, TransportMessage message)
     {
         _sending.Enter();
-        try
+        lock (_outgoing)
         {
-            var transport = await _connect.ConfigureAwait(false);
-            await transport.PublishAsync([message]).ConfigureAwait(false);
+            _outgoing.Enqueue(context);
+            _outgoingMessages.Enqueue(message);
+            if (_senderRunning)
+                return;
+            _senderRunning = true;
         }
-        finally
+
+        _ = SendLoopAsync();
+    }
+
+    /// <summary>
+    /// Sends what is queued, one batch at a time, until the queue is empty. Never throws: a broker error fails the events of
+    /// its batch (and only those); the next batch is tried on its own.
+    /// </summary>
+    private async Task SendLoopAsync()
+    {
+        var contexts = new List<EventContext>(MaxBatch);
+        while (true)
         {
-            _window.Release();
-            _sending.Leave();
+            TransportMessage[] messages;
+            lock (_outgoing)
+            {
+                var count = Math.Min(_outgoing.Count, MaxBatch);
+                if (count == 0)
+                {
+                    _senderRunning = false;
+                    return;
+                }
+
+                messages = new TransportMessage[count];
+                for (var i = 0; i < count; i++)
+                {
+                    contexts.Add(_outgoing.Dequeue());
+                    messages[i] = _outgoingMessages.Dequeue();
+                }
+            }
+
+            Exception? error = null;
+            var started = _time.GetTimestamp();
+            try
+            {
+                var transport = await _connect.ConfigureAwait(false);
+                await transport.PublishAsync(messages).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            var elapsed = _time.GetElapsedTime(started);
+            _window.Release(contexts.Count);
+            foreach (var context in contexts)
+            {
+                try
+                {
+                    _published(context, error, elapsed);
+                }
+                catch (Exception ex)
+                {
+                    // Ending a publish only records and logs; a fault there must not strand the events behind it.
+                    TransportLogMessages.PublishFailed(_logger, ex, context.Name, context.EventId);
+                }
+                finally
+                {
+                    _sending.Leave();
+                }
+            }
+
+            contexts.Clear();
         }
     }
 
