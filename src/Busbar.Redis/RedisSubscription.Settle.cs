@@ -16,21 +16,31 @@ internal sealed partial class RedisSubscription
 
     internal async ValueTask AckAsync(RedisDelivery delivery)
     {
+        Task acked;
         try
         {
-            var batcher = _ackBatchers.GetOrAdd(delivery.Stream.Key, static (key, self) => new AckBatcher(self._context.Database, key, self._group), this);
-            await batcher.AckAsync(delivery.DeliveryId).ConfigureAwait(false);
+            var batcher = _ackBatchers.GetOrAdd(delivery.Stream.Key, static (key, self) => new AckBatcher(self._context.Database, key, self._group, self.ReleaseSlots), this);
+            acked = batcher.AckAsync(delivery.DeliveryId);
+        }
+        catch
+        {
+            _slots.Release();
+            throw;
+        }
+
+        // The batcher gives the slot back when the XACK carrying this id was answered, together with its batch's.
+        try
+        {
+            await acked.ConfigureAwait(false);
             _context.Metrics.Acked.Add(1);
         }
         catch (RedisServerException ex) when (RedisContext.IsNoGroup(ex))
         {
             RedisLog.SettleNoGroup(_context.Logger, delivery.DeliveryId, delivery.Name, Group);
         }
-        finally
-        {
-            _slots.Release();
-        }
     }
+
+    private void ReleaseSlots(int count) => _slots.Release(count);
 
     internal async ValueTask RetryLaterAsync(RedisDelivery delivery, TimeSpan delay)
     {
