@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Busbar.Dispatch;
 using Busbar.Transport;
 using Busbar.Transport.Contract;
 using Xunit.Abstractions;
@@ -7,8 +8,8 @@ using ContractOrder = Busbar.Transport.Contract.OrderPlaced;
 namespace Busbar.Tests.Transport;
 
 /// <summary>
-/// The bus's publish sender on a transport: events that wait while a batch is on its way go to the transport together in
-/// the next <see cref="IEventTransport.PublishAsync"/> call, in the order they were published; each handle ends with its
+/// The bus's publish sender on a transport: events that wait while the most batches are on their way go to the transport
+/// together in the next <see cref="IEventTransport.PublishAsync"/> call, in the order they were published; each handle ends with its
 /// own batch's answer; the window, <see cref="BusFullMode"/> and stop still hold. The transport here is scripted: each call
 /// waits for the test to let it answer, and a chosen call fails.
 /// </summary>
@@ -21,26 +22,36 @@ public sealed class TransportPublishBatchingTests(ITestOutputHelper output)
     private static IEventBus Bus(IEventTransport transport, EventBusOptions? options = null) =>
         new EventBusBuilder().WithOptions(options ?? new EventBusOptions()).UseTransport(transport, Events()).Build();
 
+    /// <summary>Publishes events 0 … <c>MaxBatchesInFlight</c> − 1 one by one, each its own call, none answered: the sender can start no more batches.</summary>
+    private static async Task<List<EventHandle>> FillBatchesAsync(IEventBus bus, ScriptedTransport transport)
+    {
+        var handles = new List<EventHandle>();
+        for (var i = 0; i < TransportLink.MaxBatchesInFlight; i++)
+        {
+            handles.Add(await bus.PublishAsync(Placed(i)));
+            await TestTimeout.Until(() => transport.Calls.Count == i + 1, what: $"call {i}");
+        }
+
+        return handles;
+    }
+
     [Fact]
-    public async Task PublishAsync_WhileABatchIsOnItsWay_TheEventsQueuedMeanwhileGoInOneCallInOrder()
+    public async Task PublishAsync_WhileTheBatchesAreOnTheirWay_TheEventsQueuedMeanwhileGoInOneCallInOrder()
     {
         await using var transport = new ScriptedTransport();
         await using var bus = Bus(transport);
-        var first = await bus.PublishAsync(Placed(0));
-        await TestTimeout.Until(() => transport.Calls.Count == 1, what: "the first call");
+        var first = await FillBatchesAsync(bus, transport);
 
         var queued = new List<EventHandle>();
-        for (var i = 1; i <= 50; i++)
+        for (var i = 4; i < 54; i++)
             queued.Add(await bus.PublishAsync(Placed(i)));
-        transport.Answer(2);
+        transport.Answer(5);
 
-        Assert.Equal(EventStatus.Completed, (await first.AsTask().Within()).Status);
-        foreach (var handle in queued)
+        foreach (var handle in first.Concat(queued))
             Assert.Equal(EventStatus.Completed, (await handle.AsTask().Within()).Status);
-        Assert.Equal(2, transport.Calls.Count);
-        Assert.Equal([0], transport.Numbers(0));
-        Assert.Equal(Enumerable.Range(1, 50), transport.Numbers(1));
-        Assert.Equal(queued.Select(h => h.EventId), transport.Calls.ElementAt(1).Select(m => m.EventId));
+        Assert.Equal([1, 1, 1, 1, 50], transport.Calls.Select(c => c.Length));
+        Assert.Equal(Enumerable.Range(0, 54), transport.Calls.SelectMany(c => c).Select(ScriptedTransport.Number));
+        Assert.Equal(queued.Select(h => h.EventId), transport.Calls.ElementAt(4).Select(m => m.EventId));
     }
 
     [Fact]
@@ -48,18 +59,17 @@ public sealed class TransportPublishBatchingTests(ITestOutputHelper output)
     {
         await using var transport = new ScriptedTransport();
         await using var bus = Bus(transport);
-        await bus.PublishAsync(Placed(0));
-        await TestTimeout.Until(() => transport.Calls.Count == 1, what: "the first call");
+        await FillBatchesAsync(bus, transport);
 
         var handles = new List<EventHandle>();
-        for (var i = 1; i <= 300; i++)
+        for (var i = 4; i < 304; i++)
             handles.Add(await bus.PublishAsync(Placed(i)));
-        transport.Answer(3);
+        transport.Answer(6);
 
         foreach (var handle in handles)
             Assert.Equal(EventStatus.Completed, (await handle.AsTask().Within()).Status);
-        Assert.Equal([1, 256, 44], transport.Calls.Select(c => c.Length));
-        Assert.Equal(Enumerable.Range(0, 301), transport.Calls.SelectMany(c => c).Select(ScriptedTransport.Number));
+        Assert.Equal([1, 1, 1, 1, TransportLink.MaxBatch, 300 - TransportLink.MaxBatch], transport.Calls.Select(c => c.Length));
+        Assert.Equal(Enumerable.Range(0, 304), transport.Calls.SelectMany(c => c).Select(ScriptedTransport.Number));
     }
 
     [Fact]
@@ -67,22 +77,20 @@ public sealed class TransportPublishBatchingTests(ITestOutputHelper output)
     {
         var refused = new InvalidOperationException("broker refused the batch");
         await using var transport = new ScriptedTransport();
-        transport.Failures[1] = refused;
+        transport.Failures[4] = refused;
         await using var bus = Bus(transport);
-        var before = await bus.PublishAsync(Placed(0));
-        await TestTimeout.Until(() => transport.Calls.Count == 1, what: "the first call");
+        var before = await FillBatchesAsync(bus, transport);
         var failing = new List<EventHandle>();
-        for (var i = 1; i <= 10; i++)
+        for (var i = 4; i < 14; i++)
             failing.Add(await bus.PublishAsync(Placed(i)));
         transport.Answer(1);
-        await TestTimeout.Until(() => transport.Calls.Count == 2, what: "the second call");
+        await TestTimeout.Until(() => transport.Calls.Count == 5, what: "the failing call");
         var after = new List<EventHandle>();
-        for (var i = 11; i <= 15; i++)
+        for (var i = 14; i < 19; i++)
             after.Add(await bus.PublishAsync(Placed(i)));
 
-        transport.Answer(2);
+        transport.Answer(5);
 
-        Assert.Equal(EventStatus.Completed, (await before.AsTask().Within()).Status);
         foreach (var handle in failing)
         {
             var outcome = await handle.AsTask().Within();
@@ -93,14 +101,14 @@ public sealed class TransportPublishBatchingTests(ITestOutputHelper output)
             Assert.Same(refused, Assert.Throws<InvalidOperationException>(() => outcome.ThrowIfFailed()));
         }
 
-        foreach (var handle in after)
+        foreach (var handle in before.Concat(after))
         {
             var outcome = await handle.AsTask().Within();
             Assert.Equal(EventStatus.Completed, outcome.Status);
             Assert.Empty(outcome.Handlers);
         }
 
-        Assert.Equal([1, 10, 5], transport.Calls.Select(c => c.Length));
+        Assert.Equal([1, 1, 1, 1, 10, 5], transport.Calls.Select(c => c.Length));
     }
 
     [Theory]
@@ -111,56 +119,55 @@ public sealed class TransportPublishBatchingTests(ITestOutputHelper output)
     public async Task PublishAsync_QueuedEventsHoldTheirPlaceInTheWindow_FullModeAppliesToTheNext(BusFullMode mode)
     {
         await using var transport = new ScriptedTransport();
-        await using var bus = Bus(transport, new EventBusOptions { Capacity = 3, FullMode = mode });
-        var sent = new List<EventHandle> { await bus.PublishAsync(Placed(0)) };
-        await TestTimeout.Until(() => transport.Calls.Count == 1, what: "the first call");
-        sent.Add(await bus.PublishAsync(Placed(1)));
-        sent.Add(await bus.PublishAsync(Placed(2)));
+        await using var bus = Bus(transport, new EventBusOptions { Capacity = 6, FullMode = mode });
+        var sent = await FillBatchesAsync(bus, transport);
+        sent.Add(await bus.PublishAsync(Placed(4)));
+        sent.Add(await bus.PublishAsync(Placed(5)));
 
-        // One on its way and two queued: the window of 3 is full.
+        // Four batches on their way and two events queued: the window of 6 is full.
         Task<EventHandle>? waiting = null;
         switch (mode)
         {
             case BusFullMode.Reject:
-                await Assert.ThrowsAsync<BusFullException>(async () => await bus.PublishAsync(Placed(3)));
+                await Assert.ThrowsAsync<BusFullException>(async () => await bus.PublishAsync(Placed(6)));
                 break;
             case BusFullMode.Wait:
-                waiting = bus.PublishAsync(Placed(3)).AsTask();
+                waiting = bus.PublishAsync(Placed(6)).AsTask();
                 Assert.False(waiting.IsCompleted);
                 break;
             default:
-                Assert.Equal(EventStatus.Dropped, (await (await bus.PublishAsync(Placed(3))).AsTask().Within()).Status);
+                Assert.Equal(EventStatus.Dropped, (await (await bus.PublishAsync(Placed(6))).AsTask().Within()).Status);
                 break;
         }
 
-        transport.Answer(mode == BusFullMode.Wait ? 3 : 2);
+        Assert.Equal(4, transport.Calls.Count);
+        transport.Answer(6);
 
         foreach (var handle in sent)
             Assert.Equal(EventStatus.Completed, (await handle.AsTask().Within()).Status);
         if (waiting is not null)
         {
             Assert.Equal(EventStatus.Completed, (await (await waiting.Within()).AsTask().Within()).Status);
-            Assert.Equal(Enumerable.Range(0, 4), transport.Calls.SelectMany(c => c).Select(ScriptedTransport.Number));
+            Assert.Equal(Enumerable.Range(0, 7), transport.Calls.SelectMany(c => c).Select(ScriptedTransport.Number));
         }
         else
         {
-            Assert.Equal([0, 1, 2], transport.Calls.SelectMany(c => c).Select(ScriptedTransport.Number));
+            Assert.Equal(Enumerable.Range(0, 6), transport.Calls.SelectMany(c => c).Select(ScriptedTransport.Number));
         }
     }
 
     [Fact]
-    public async Task StopAsync_WithEventsQueuedBehindABatch_SendsThemAllBeforeItEnds()
+    public async Task StopAsync_WithEventsQueuedBehindTheBatches_SendsThemAllBeforeItEnds()
     {
         await using var transport = new ScriptedTransport();
         await using var bus = Bus(transport);
-        var handles = new List<EventHandle> { await bus.PublishAsync(Placed(0)) };
-        await TestTimeout.Until(() => transport.Calls.Count == 1, what: "the first call");
-        for (var i = 1; i < 10; i++)
+        var handles = await FillBatchesAsync(bus, transport);
+        for (var i = 4; i < 10; i++)
             handles.Add(await bus.PublishAsync(Placed(i)));
 
         var stop = bus.StopAsync(TimeSpan.FromSeconds(30), TestTimeout.Token(TimeSpan.FromSeconds(60)));
         Assert.False(stop.IsCompleted);
-        transport.Answer(2);
+        transport.Answer(5);
         await stop.AsTask().Within();
 
         foreach (var handle in handles)
@@ -231,7 +238,6 @@ public sealed class TransportPublishBatchingTests(ITestOutputHelper output)
         }
 
         Assert.Equal(counts.Sum(), callOf.Count);
-        Assert.Contains(calls, c => c.Length > 1);
     }
 
     /// <summary>
