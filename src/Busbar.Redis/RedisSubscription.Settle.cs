@@ -19,12 +19,13 @@ internal sealed partial class RedisSubscription
         Task acked;
         try
         {
-            var batcher = _ackBatchers.GetOrAdd(delivery.Stream.Key, static (key, self) => new AckBatcher(self._context.Database, key, self._group, self.ReleaseSlots), this);
+            Interlocked.Increment(ref _acksOnTheirWay);
+            var batcher = _ackBatchers.GetOrAdd(delivery.Stream.Key, static (key, self) => new AckBatcher(self._context.Database, key, self._group, self.AcksAnswered), this);
             acked = batcher.AckAsync(delivery.DeliveryId);
         }
         catch
         {
-            _slots.Release();
+            AcksAnswered(1);
             throw;
         }
 
@@ -40,7 +41,12 @@ internal sealed partial class RedisSubscription
         }
     }
 
-    private void ReleaseSlots(int count) => _slots.Release(count);
+    /// <summary>Acks answered (or failed): no longer on their way, and their slots are free. In this order, so a reader woken by the slots sees no ack it would wait for.</summary>
+    private void AcksAnswered(int count)
+    {
+        Interlocked.Add(ref _acksOnTheirWay, -count);
+        _slots.Release(count);
+    }
 
     internal async ValueTask RetryLaterAsync(RedisDelivery delivery, TimeSpan delay)
     {
