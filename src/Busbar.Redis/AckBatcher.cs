@@ -9,15 +9,16 @@ namespace Busbar.Redis;
 /// </summary>
 /// <remarks>
 /// The ids of one <c>XACK</c> share one task, completed on one thread-pool item (the callers resume there one after the
-/// other, never on the sending loop), and their in-flight slots are given back together (<paramref name="answered"/>
-/// with the count) as soon as the reply arrived, before any caller resumes: the reader then finds the whole batch's room
+/// other, never on the sending loop), and their in-flight slots are given back together (<paramref name="answered"/>)
+/// as soon as the reply arrived, before any caller resumes: the reader then finds the whole batch's room
 /// free at once and reads as much in one <c>XREADGROUP</c>, rather than one entry per ack that happened to finish first.
 /// </remarks>
 /// <param name="database">The connection's database.</param>
 /// <param name="stream">The stream key.</param>
 /// <param name="group">The group.</param>
-/// <param name="answered">Called once per <c>XACK</c> reply (or failure) with the number of ids it carried.</param>
-internal sealed class AckBatcher(IDatabase database, RedisKey stream, RedisValue group, Action<int> answered)
+/// <param name="answered">Called once per <c>XACK</c> reply (or failure) with the ids it carried and the error; returns the
+/// error the callers see (null: they complete as acknowledged).</param>
+internal sealed class AckBatcher(IDatabase database, RedisKey stream, RedisValue group, Func<IReadOnlyList<RedisValue>, Exception?, Exception?> answered)
 {
     private readonly object _lock = new();
     private List<RedisValue> _waiting = [];
@@ -76,7 +77,7 @@ internal sealed class AckBatcher(IDatabase database, RedisKey stream, RedisValue
                 error = ex;
             }
 
-            answered(batch.Count);
+            error = answered(batch, error);
 
             // The callers resume on one thread-pool item for the whole batch, not one each, and never on this loop.
             ThreadPool.UnsafeQueueUserWorkItem(static state =>
