@@ -92,14 +92,19 @@ internal sealed partial class InProcessEventBus
     /// </summary>
     private void EndTransportPublish(EventContext context, Exception? error, TimeSpan elapsed)
     {
-        if (error is not null)
-            context.Results = [new HandlerResult(TransportResultName, HandlerStatus.Failed, null, error, 1, elapsed)];
         if (!context.TryBeginComplete(error is null ? EventStatus.Completed : EventStatus.Failed))
             return;
         if (error is null)
+        {
             context.LinkToPublisher();
+        }
         else
+        {
+            // Set while completing, before any awaiter can read the outcome; an event already ended otherwise keeps its own.
+            context.Results = [new HandlerResult(TransportResultName, HandlerStatus.Failed, null, error, 1, elapsed)];
             context.UnlinkPublisher();
+        }
+
         context.EndComplete();
         if (error is null)
         {
