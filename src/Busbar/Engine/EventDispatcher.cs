@@ -60,7 +60,10 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         if (!fast)
             return DispatchGeneralAsync(context, route, token, 0, framed: false, default, null);
 
-        var results = recordResults ? context.Results ??= new HandlerResult[subscriptions.Length] : null;
+        // One handler that succeeds plainly needs no result array: its duration is kept on the context (see
+        // EventContext.GetResults), which saves a queued event its largest allocation after the context.
+        var sole = recordResults && subscriptions.Length == 1 && context.Results is null && ReferenceEquals(context.Route, route);
+        var results = recordResults && !sole ? context.Results ??= new HandlerResult[subscriptions.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var handlerToken = token.CanBeCanceled ? token : stopToken;
         var ownFrame = callerFrame is null;
@@ -81,8 +84,8 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
             var subscription = subscriptions[i];
             if (!subscription.IsActive)
             {
-                if (results is not null)
-                    results[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                if (results is not null || sole)
+                    (results ??= context.Results = NewResults(subscriptions))[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
                 continue;
             }
 
@@ -148,6 +151,8 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
                     results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                 else if (value is not null)
                     (context.Results ??= new HandlerResult[subscriptions.Length])[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                else if (sole)
+                    context.RecordSoleSuccess(elapsed);
             }
             else
             {
