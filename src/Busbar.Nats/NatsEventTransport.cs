@@ -14,6 +14,7 @@ internal sealed class NatsEventTransport : INatsTransport
 {
     private readonly NatsContext _context;
     private readonly SemaphoreSlim _window;
+    private readonly SemaphoreSlim _sendOrder = new(1, 1);
     private readonly object _lock = new();
     private NatsSubscription[] _subscriptions = [];
     private int _disposed;
@@ -67,6 +68,11 @@ internal sealed class NatsEventTransport : INatsTransport
 
         var pending = new Task[messages.Count];
         var started = 0;
+        Exception? failure = null;
+
+        // Calls send in call order: a call waits here until the one before it has sent all its messages (not for their acks).
+        if (!_sendOrder.Wait(0, CancellationToken.None))
+            await _sendOrder.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             for (; started < messages.Count; started++)
@@ -75,7 +81,16 @@ internal sealed class NatsEventTransport : INatsTransport
                 pending[started] = PublishOneAsync(messages[started], cancellationToken);
             }
         }
-        catch
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            _sendOrder.Release();
+        }
+
+        if (failure is not null)
         {
             // What was sent may still be stored; wait for those answers so the window stays accounted.
             for (var i = 0; i < started; i++)
@@ -90,7 +105,7 @@ internal sealed class NatsEventTransport : INatsTransport
                 }
             }
 
-            throw;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 
         await Task.WhenAll(pending).ConfigureAwait(false);

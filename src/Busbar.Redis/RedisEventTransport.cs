@@ -13,6 +13,7 @@ internal sealed class RedisEventTransport : IRedisTransport
     private readonly RedisContext _context;
     private readonly Version _version;
     private readonly SemaphoreSlim _window;
+    private readonly SemaphoreSlim _sendOrder = new(1, 1);
     private readonly ConcurrentDictionary<string, byte> _registeredNames = new(StringComparer.Ordinal);
     private readonly object _lock = new();
     private RedisSubscription[] _subscriptions = [];
@@ -73,21 +74,34 @@ internal sealed class RedisEventTransport : IRedisTransport
                 throw new ArgumentException($"The message {message.EventId} of '{message.Name}' has no envelope.", nameof(messages));
         }
 
-        await RegisterNamesAsync(messages).ConfigureAwait(false);
-
         var pending = new Task[messages.Count];
         var started = 0;
+        Exception? failure = null;
+
+        // Calls send in call order: a call waits here until the one before it has sent all its messages (not for their replies).
+        if (!_sendOrder.Wait(0, CancellationToken.None))
+            await _sendOrder.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            await RegisterNamesAsync(messages).ConfigureAwait(false);
             for (; started < messages.Count; started++)
             {
                 await AcquireWindowAsync(cancellationToken).ConfigureAwait(false);
                 pending[started] = AddAsync(messages[started]);
             }
         }
-        catch
+        catch (Exception ex)
         {
-            // What was sent may still be stored; wait for those replies so the window stays accounted.
+            failure = ex;
+        }
+        finally
+        {
+            _sendOrder.Release();
+        }
+
+        if (failure is not null)
+        {
+            // What was sent may still be stored; wait for those answers so the window stays accounted.
             for (var i = 0; i < started; i++)
             {
                 try
@@ -96,11 +110,11 @@ internal sealed class RedisEventTransport : IRedisTransport
                 }
                 catch (Exception)
                 {
-                    // The caller gets the first failure below; this one's reply no longer matters.
+                    // The caller gets the first failure below; this one's answer no longer matters.
                 }
             }
 
-            throw;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 
         await Task.WhenAll(pending).ConfigureAwait(false);

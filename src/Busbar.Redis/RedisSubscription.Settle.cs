@@ -14,22 +14,54 @@ internal sealed partial class RedisSubscription
     // One per stream: acks settled while an XACK is on its way share the next one.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<RedisKey, AckBatcher> _ackBatchers = new();
 
-    internal async ValueTask AckAsync(RedisDelivery delivery)
+    /// <summary>
+    /// Hands the id to its stream's <see cref="AckBatcher"/>; completes when the <c>XACK</c> that carried it was answered.
+    /// The slot, the metric and a <c>NOGROUP</c> answer are dealt with once per <c>XACK</c> (<see cref="AcksAnswered"/>).
+    /// </summary>
+    internal ValueTask AckAsync(RedisDelivery delivery)
     {
+        Interlocked.Increment(ref _acksOnTheirWay);
         try
         {
-            var batcher = _ackBatchers.GetOrAdd(delivery.Stream.Key, static (key, self) => new AckBatcher(self._context.Database, key, self._group), this);
-            await batcher.AckAsync(delivery.DeliveryId).ConfigureAwait(false);
-            _context.Metrics.Acked.Add(1);
+            var batcher = _ackBatchers.GetOrAdd(delivery.Stream.Key, static (key, state) =>
+            {
+                var (self, name) = state;
+                return new AckBatcher(self._context.Database, key, self._group, (ids, error) => self.AcksAnswered(name, ids, error));
+            }, (this, delivery.Stream.Name));
+            return new ValueTask(batcher.AckAsync(delivery.DeliveryId));
         }
-        catch (RedisServerException ex) when (RedisContext.IsNoGroup(ex))
+        catch
         {
-            RedisLog.SettleNoGroup(_context.Logger, delivery.DeliveryId, delivery.Name, Group);
+            FreeAckSlots(1);
+            throw;
         }
-        finally
+    }
+
+    /// <summary>One <c>XACK</c> answered: its slots are free and it is counted; a <c>NOGROUP</c> answer is logged and is no error for the callers.</summary>
+    private Exception? AcksAnswered(string name, IReadOnlyList<RedisValue> ids, Exception? error)
+    {
+        FreeAckSlots(ids.Count);
+        if (error is null)
         {
-            _slots.Release();
+            _context.Metrics.Acked.Add(ids.Count);
+            return null;
         }
+
+        if (error is RedisServerException server && RedisContext.IsNoGroup(server))
+        {
+            foreach (var id in ids)
+                RedisLog.SettleNoGroup(_context.Logger, id.ToString(), name, Group);
+            return null;
+        }
+
+        return error;
+    }
+
+    /// <summary>Acks no longer on their way give their slots back, in this order, so a reader woken by the slots sees no ack it would wait for.</summary>
+    private void FreeAckSlots(int count)
+    {
+        Interlocked.Add(ref _acksOnTheirWay, -count);
+        _slots.Release(count);
     }
 
     internal async ValueTask RetryLaterAsync(RedisDelivery delivery, TimeSpan delay)

@@ -11,6 +11,9 @@ namespace Busbar.Dispatch;
 /// </summary>
 internal sealed partial class InProcessEventBus
 {
+    /// <summary>The name of the one result a publish the broker refused carries: the broker's exception.</summary>
+    internal const string TransportResultName = "(transport)";
+
     private TransportLink? _link;
     private TransportSettler? _transportSettler;
 
@@ -23,7 +26,7 @@ internal sealed partial class InProcessEventBus
         var codec = new EnvelopeCodec(setup.Events, setup.Options.Codec);
         _transportSettler = new TransportSettler(setup.Options, Metrics, Logger);
         var source = new TransportSource(_dispatcher, Router, codec, _transportSettler, Name, TimeProvider, setup.Options.LeaseExtensionInterval, Logger, this);
-        _link = new TransportLink(setup, Options, Name, Router, source, codec, TimeProvider, loggerFactory, Logger);
+        _link = new TransportLink(setup, Options, Name, Router, source, codec, TimeProvider, loggerFactory, Logger, EndTransportPublish);
         _link.Start();
     }
 
@@ -48,7 +51,7 @@ internal sealed partial class InProcessEventBus
 
         if (link.TryEnterWindow())
         {
-            _ = SendToTransportAsync(link, context, message);
+            link.Send(context, message);
             return new ValueTask<EventHandle>(new EventHandle(context));
         }
 
@@ -78,29 +81,30 @@ internal sealed partial class InProcessEventBus
             throw;
         }
 
-        _ = SendToTransportAsync(link, context, message);
+        link.Send(context, message);
         return new EventHandle(context);
     }
 
-    /// <summary>Sends and completes the handle with the broker's answer. Never throws: a broker error is logged and the handle ends Failed.</summary>
-    private async Task SendToTransportAsync(TransportLink link, EventContext context, TransportMessage message)
+    /// <summary>
+    /// Completes the handle of an event the broker answered: Completed, or Failed with the broker's exception in its outcome
+    /// (one <see cref="HandlerResult"/> named <see cref="TransportResultName"/>, so <see cref="EventOutcome.ThrowIfFailed"/>
+    /// rethrows it). Called by the link's sender loop.
+    /// </summary>
+    private void EndTransportPublish(EventContext context, Exception? error, TimeSpan elapsed)
     {
-        Exception? error = null;
-        try
-        {
-            await link.PublishAsync(message).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-
         if (!context.TryBeginComplete(error is null ? EventStatus.Completed : EventStatus.Failed))
             return;
         if (error is null)
+        {
             context.LinkToPublisher();
+        }
         else
+        {
+            // Set while completing, before any awaiter can read the outcome; an event already ended otherwise keeps its own.
+            context.Results = [new HandlerResult(TransportResultName, HandlerStatus.Failed, null, error, 1, elapsed)];
             context.UnlinkPublisher();
+        }
+
         context.EndComplete();
         if (error is null)
         {
@@ -159,7 +163,7 @@ internal sealed partial class InProcessEventBus
 
         if (link.TryEnterWindow())
         {
-            _ = SendToTransportAsync(link, context, message);
+            link.Send(context, message);
             return true;
         }
 

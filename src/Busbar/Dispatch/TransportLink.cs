@@ -18,12 +18,24 @@ namespace Busbar.Dispatch;
 /// <para>Subscriptions only widen: a subscription added after start whose events the group does not receive yet gets a
 /// new transport subscription for the missing names and patterns; removing one never narrows them, and a delivery no
 /// handler wants any more is acknowledged (its route is empty, so it completes at once).</para>
+/// <para>Publishing: an event that took a place in the window is queued for the sender, which takes what is waiting (at
+/// most <see cref="MaxBatch"/> events, in the order they were queued) and hands it to the transport as one
+/// <see cref="IEventTransport.PublishAsync"/> batch. At most <see cref="MaxBatchesInFlight"/> batches are on their way at
+/// once; events queued while they are go together in the next. Batches are started in queue order and a transport sends
+/// the messages of calls in call order, so one publisher's events keep their order. Each event's handle completes when its
+/// own batch was answered, with the broker's exception when it was refused.</para>
 /// <para>Stop: <see cref="BeginStop"/> ends intake (the read loops end; deliveries the transport handed out and the bus
 /// did not read stay leased and come again to another consumer), then waits for the running deliveries and the publishes
 /// on their way; <see cref="DisposeAsync"/> closes the transport subscriptions, and the transport when the bus owns it.</para>
 /// </remarks>
 internal sealed class TransportLink : IAsyncDisposable
 {
+    /// <summary>The most events one transport <see cref="IEventTransport.PublishAsync"/> call carries.</summary>
+    internal const int MaxBatch = 256;
+
+    /// <summary>The most batches on their way to the broker at once.</summary>
+    internal const int MaxBatchesInFlight = 4;
+
     private static readonly TimeSpan s_resubscribeDelay = TimeSpan.FromSeconds(1);
 
     private readonly TransportSetup _setup;
@@ -38,6 +50,11 @@ internal sealed class TransportLink : IAsyncDisposable
     private readonly int _maxInFlight;
     private readonly SemaphoreSlim _window;
     private readonly BusyCounter _sending = new();
+    private readonly Action<EventContext, Exception?, TimeSpan> _published;
+    private readonly Queue<EventContext> _outgoing = new();
+    private readonly Queue<TransportMessage> _outgoingMessages = new();
+    private bool _senderRunning;
+    private int _batchesInFlight;
     private readonly CancellationTokenSource _intake = new();
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly List<ITransportSubscription> _subscriptions = [];
@@ -48,8 +65,9 @@ internal sealed class TransportLink : IAsyncDisposable
     private TaskCompletionSource _reconciled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
 
-    public TransportLink(TransportSetup setup, EventBusOptions busOptions, string bus, Router router, TransportSource source, EnvelopeCodec codec, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger)
+    public TransportLink(TransportSetup setup, EventBusOptions busOptions, string bus, Router router, TransportSource source, EnvelopeCodec codec, TimeProvider time, ILoggerFactory? loggerFactory, ILogger logger, Action<EventContext, Exception?, TimeSpan> published)
     {
+        _published = published;
         _setup = setup;
         _codec = codec;
         _types = setup.Events.Snapshot().ToFrozenDictionary(static p => p.Key, static p => p.Value.Type, StringComparer.Ordinal);
@@ -183,20 +201,119 @@ internal sealed class TransportLink : IAsyncDisposable
         }
     }
 
-    /// <summary>Publishes one message that holds a place in the window; the place is given back when the broker answered.</summary>
-    public async Task PublishAsync(TransportMessage message)
+    /// <summary>
+    /// Sends an event that holds a place in the window: it joins the sender's queue, and the sender starts here when it is
+    /// not running and a batch may start. The place is given back, and the constructor's <c>published</c> callback called
+    /// (with the broker's exception or null, and how long the batch took), once the broker answered the batch that carried it.
+    /// </summary>
+    public void Send(EventContext context, TransportMessage message)
     {
         _sending.Enter();
+        lock (_outgoing)
+        {
+            _outgoing.Enqueue(context);
+            _outgoingMessages.Enqueue(message);
+            if (_senderRunning || _batchesInFlight >= MaxBatchesInFlight)
+                return;
+            _senderRunning = true;
+        }
+
+        _ = SendLoopAsync();
+    }
+
+    /// <summary>
+    /// Starts batches of what is queued, in queue order, while fewer than <see cref="MaxBatchesInFlight"/> are on their way;
+    /// a batch that ends starts the sender again when events wait. Never throws.
+    /// </summary>
+    private async Task SendLoopAsync()
+    {
+        IEventTransport? transport = null;
+        Exception? connectError = null;
         try
         {
-            var transport = await _connect.ConfigureAwait(false);
-            await transport.PublishAsync([message]).ConfigureAwait(false);
+            transport = await _connect.ConfigureAwait(false);
         }
-        finally
+        catch (Exception ex)
         {
-            _window.Release();
-            _sending.Leave();
+            connectError = ex;
         }
+
+        while (true)
+        {
+            EventContext[] contexts;
+            TransportMessage[] messages;
+            lock (_outgoing)
+            {
+                var count = Math.Min(_outgoing.Count, MaxBatch);
+                if (count == 0 || _batchesInFlight >= MaxBatchesInFlight)
+                {
+                    _senderRunning = false;
+                    return;
+                }
+
+                _batchesInFlight++;
+                contexts = new EventContext[count];
+                messages = new TransportMessage[count];
+                for (var i = 0; i < count; i++)
+                {
+                    contexts[i] = _outgoing.Dequeue();
+                    messages[i] = _outgoingMessages.Dequeue();
+                }
+            }
+
+            // The call sends synchronously up to its first wait (transports send the messages of calls in call order),
+            // so the next batch starts behind this one.
+            _ = PublishBatchAsync(transport, connectError, contexts, messages);
+        }
+    }
+
+    /// <summary>Publishes one batch and ends each of its events with the answer; then lets the sender start another. Never throws.</summary>
+    private async Task PublishBatchAsync(IEventTransport? transport, Exception? connectError, EventContext[] contexts, TransportMessage[] messages)
+    {
+        var error = connectError;
+        var started = _time.GetTimestamp();
+        if (transport is not null)
+        {
+            try
+            {
+                await transport.PublishAsync(messages).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+        }
+
+        var elapsed = _time.GetElapsedTime(started);
+        _window.Release(contexts.Length);
+        foreach (var context in contexts)
+        {
+            try
+            {
+                _published(context, error, elapsed);
+            }
+            catch (Exception ex)
+            {
+                // Ending a publish only records and logs; a fault there must not strand the events behind it.
+                TransportLogMessages.PublishFailed(_logger, ex, context.Name, context.EventId);
+            }
+            finally
+            {
+                _sending.Leave();
+            }
+        }
+
+        bool restart;
+        lock (_outgoing)
+        {
+            _batchesInFlight--;
+            restart = !_senderRunning && _outgoing.Count > 0;
+            if (restart)
+                _senderRunning = true;
+        }
+
+        if (restart)
+            _ = SendLoopAsync();
     }
 
     /// <summary>A subscription was added: the consumer checks whether the group's transport subscriptions cover it.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Busbar.Diagnostics;
 using Busbar.Engine;
 using Busbar.Routing;
@@ -14,9 +15,12 @@ namespace Busbar.Dispatch;
 /// reaches a handler and never stops the deliveries behind it.
 /// </summary>
 /// <remarks>
-/// Every delivery runs on the thread pool, without the reader's execution context: the transport's in-flight bound
-/// (<see cref="EventBusOptions.MaxConcurrentEvents"/> per subscription) is what limits concurrency, as the worker count does
-/// for the local queue. While a delivery's handlers run past <see cref="TransportBusOptions.LeaseExtensionInterval"/>, its
+/// Deliveries run on the thread pool, without the reader's execution context: a few pumps (as many as the machine has
+/// cores, at least two) start the received deliveries one after the other, each running until its first wait and going on
+/// from there by itself, so a busy consumer pays one thread-pool item per burst rather than one per delivery. The
+/// transport's in-flight bound (<see cref="EventBusOptions.MaxConcurrentEvents"/> per subscription) limits how many run at
+/// once, as the worker count does for the local queue; a handler that blocks its thread synchronously holds a pump, so
+/// handlers that wait should be asynchronous. While a delivery's handlers run past <see cref="TransportBusOptions.LeaseExtensionInterval"/>, its
 /// lease is extended at that interval.
 /// </remarks>
 /// <param name="dispatcher">The engine.</param>
@@ -34,15 +38,51 @@ namespace Busbar.Dispatch;
 internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, string origin, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver)
 {
     private readonly BusyCounter _running = new();
+    private readonly ConcurrentQueue<ITransportDelivery> _ready = new();
+    private readonly int _maxPumps = Math.Max(2, Environment.ProcessorCount);
+    private int _pumps;
 
     /// <summary>Deliveries received and not yet settled.</summary>
     public long Running => _running.Count;
 
-    /// <summary>Hands a delivery to the thread pool; it is settled there.</summary>
+    /// <summary>Queues a delivery for the pumps; it is settled there.</summary>
     public void Start(ITransportDelivery delivery)
     {
         _running.Enter();
-        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Source.RunAsync(state.Delivery), (Source: this, Delivery: delivery), preferLocal: false);
+        _ready.Enqueue(delivery);
+        if (TryAddPump())
+            ThreadPool.UnsafeQueueUserWorkItem(static source => source.Pump(), this, preferLocal: false);
+    }
+
+    private bool TryAddPump()
+    {
+        while (true)
+        {
+            var pumps = Volatile.Read(ref _pumps);
+            if (pumps >= _maxPumps)
+                return false;
+            if (Interlocked.CompareExchange(ref _pumps, pumps + 1, pumps) == pumps)
+                return true;
+        }
+    }
+
+    /// <summary>
+    /// Starts the queued deliveries one after the other: each runs here until its first wait (an asynchronous handler, the
+    /// broker's answer to its settlement) and goes on from there by itself. A pump ends when the queue is empty.
+    /// </summary>
+    private void Pump()
+    {
+        while (true)
+        {
+            while (_ready.TryDequeue(out var delivery))
+                _ = RunAsync(delivery);
+
+            Interlocked.Decrement(ref _pumps);
+
+            // A delivery queued while every pump was running relies on one of them to take it: look once more.
+            if (_ready.IsEmpty || !TryAddPump())
+                return;
+        }
     }
 
     /// <summary>Completes when no delivery is running any more (call after intake stopped).</summary>

@@ -31,6 +31,9 @@ public sealed class EnvelopeCodec
     private static readonly JsonEncodedText s_headers = JsonEncodedText.Encode("headers");
     private static readonly JsonEncodedText s_body = JsonEncodedText.Encode("body");
 
+    [ThreadStatic]
+    private static Scratch? t_scratch;
+
     private readonly PayloadSerializer _payloads;
     private readonly int _maxBytes;
 
@@ -61,19 +64,26 @@ public sealed class EnvelopeCodec
         if (typeInfo.Type != payload.GetType())
             throw new ArgumentException($"The event name '{envelope.Name}' is registered for {typeInfo.Type.FullName}, not {payload.GetType().FullName}.", nameof(payload));
 
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        // One buffer and writer per thread, reused: the envelope is copied out at its exact size, so an event costs one array.
+        var scratch = t_scratch ?? new Scratch();
+        t_scratch = null; // a payload converter that encodes again on this thread gets its own
+        try
         {
+            var writer = scratch.Start();
             WriteMetadata(writer, envelope);
             writer.WritePropertyName(s_body);
             _payloads.Serialize(writer, envelope.Name, payload, typeInfo, nameof(payload));
-
             writer.WriteEndObject();
+            writer.Flush();
+            if (scratch.Buffer.WrittenCount > _maxBytes)
+                throw new ArgumentException($"Event '{envelope.Name}' {envelope.EventId} encodes to {scratch.Buffer.WrittenCount} bytes, over {nameof(EnvelopeCodecOptions)}.{nameof(EnvelopeCodecOptions.MaxEnvelopeBytes)} ({_maxBytes}).", nameof(payload));
+            return new TransportMessage(envelope.EventId, envelope.Name, scratch.Buffer.WrittenSpan.ToArray());
         }
-
-        if (buffer.WrittenCount > _maxBytes)
-            throw new ArgumentException($"Event '{envelope.Name}' {envelope.EventId} encodes to {buffer.WrittenCount} bytes, over {nameof(EnvelopeCodecOptions)}.{nameof(EnvelopeCodecOptions.MaxEnvelopeBytes)} ({_maxBytes}).", nameof(payload));
-        return new TransportMessage(envelope.EventId, envelope.Name, buffer.WrittenMemory);
+        finally
+        {
+            scratch.Done();
+            t_scratch = scratch;
+        }
     }
 
     /// <summary>Decodes a delivered envelope. Never throws: a failure carries its reason.</summary>
@@ -89,7 +99,7 @@ public sealed class EnvelopeCodec
         Fields fields;
         try
         {
-            if (!TryReadFields(envelope.Span, out fields, out var problem))
+            if (!TryReadFields(envelope.Span, routedName, out fields, out var problem))
                 return problem;
         }
         catch (JsonException ex)
@@ -186,7 +196,7 @@ public sealed class EnvelopeCodec
         Fields fields;
         try
         {
-            if (!TryReadFields(envelope.Span, out fields, out var failure))
+            if (!TryReadFields(envelope.Span, null, out fields, out var failure))
             {
                 problem = failure.Reason;
                 return null;
@@ -242,7 +252,7 @@ public sealed class EnvelopeCodec
         }
     }
 
-    private static bool TryReadFields(ReadOnlySpan<byte> data, out Fields fields, out EnvelopeDecodeResult problem)
+    private static bool TryReadFields(ReadOnlySpan<byte> data, string? expectedName, out Fields fields, out EnvelopeDecodeResult problem)
     {
         fields = default;
         problem = default;
@@ -288,7 +298,10 @@ public sealed class EnvelopeCodec
             }
             else if (field == Field.Name)
             {
-                fields.Name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                // The name the broker routed by is almost always the envelope's own: reuse that string rather than allocate one.
+                fields.Name = reader.TokenType != JsonTokenType.String ? null
+                    : expectedName is not null && !reader.ValueIsEscaped && reader.ValueTextEquals(expectedName) ? expectedName
+                    : reader.GetString();
             }
             else if (field == Field.CreatedAt)
             {
@@ -366,6 +379,33 @@ public sealed class EnvelopeCodec
         if (reader.ValueTextEquals(s_traceState.EncodedUtf8Bytes))
             return Field.TraceState;
         return reader.ValueTextEquals(s_headers.EncodedUtf8Bytes) ? Field.Headers : Field.Other;
+    }
+
+    /// <summary>A thread's reusable encode buffer and writer; a buffer grown past 64 KiB by a large event is not kept.</summary>
+    private sealed class Scratch
+    {
+        private const int KeepBytes = 64 * 1024;
+        private Utf8JsonWriter? _writer;
+
+        public ArrayBufferWriter<byte> Buffer { get; private set; } = new(1024);
+
+        public Utf8JsonWriter Start()
+        {
+            if (_writer is null)
+                _writer = new Utf8JsonWriter(Buffer);
+            else
+                _writer.Reset(Buffer);
+            return _writer;
+        }
+
+        public void Done()
+        {
+            _writer?.Reset();
+            if (Buffer.Capacity > KeepBytes)
+                Buffer = new ArrayBufferWriter<byte>(1024);
+            else
+                Buffer.ResetWrittenCount();
+        }
     }
 
     private enum Field

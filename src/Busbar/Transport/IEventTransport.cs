@@ -19,6 +19,9 @@ public interface IEventTransport : IAsyncDisposable
     /// <remarks>
     /// A failure (broker unreachable, window full under <c>Reject</c>) fails the whole call even when some
     /// messages of the batch were stored; the caller retries the batch and consumers deduplicate by event id.
+    /// <para>Calls may overlap (a bus keeps a few batches on their way): the messages of a call are sent after those of the
+    /// calls made before it, so the order of calls is the order on the broker's side for each name. A call that waits for
+    /// room in the window holds back the calls behind it.</para>
     /// </remarks>
     ValueTask PublishAsync(IReadOnlyList<TransportMessage> messages, CancellationToken cancellationToken = default);
 
