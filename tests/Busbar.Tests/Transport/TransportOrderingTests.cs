@@ -92,4 +92,36 @@ public sealed class TransportOrderingTests : IAsyncDisposable
         await TestTimeout.Until(() => handled.Count == 2, what: "both events handled");
         Assert.Equal([1, 0], handled);
     }
+
+    [Fact]
+    public async Task PublishAsync_BeforeTheTransportConnected_ReachesTheBrokerInPublishOrder()
+    {
+        await using var consumer = Bus("consumer");
+        var seen = new ConcurrentQueue<int>();
+        consumer.Subscribe<Placed>((e, _, _) =>
+        {
+            seen.Enqueue(e.Number);
+            return ValueTask.CompletedTask;
+        });
+        await Subscribed(consumer);
+        var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var publisher = new EventBusBuilder()
+            .UseTransport(async (_, ct) =>
+            {
+                await connected.Task.WaitAsync(ct);
+                return _broker.CreateTransport(ownsBroker: false);
+            }, _events)
+            .Build();
+
+        // The publishes wait for the connection; they must reach the broker in the order they were made.
+        var handles = new List<EventHandle>();
+        for (var i = 0; i < 30; i++)
+            handles.Add(await publisher.PublishAsync(new Placed(i, "c"), new PublishOptions { OrderingKey = "c" }));
+        connected.SetResult();
+        foreach (var handle in handles)
+            Assert.Equal(EventStatus.Completed, (await handle.AsTask().Within()).Status);
+
+        await TestTimeout.Until(() => seen.Count == 30, what: "every event handled");
+        Assert.Equal(Enumerable.Range(0, 30), seen);
+    }
 }
