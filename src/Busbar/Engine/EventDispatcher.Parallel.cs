@@ -322,3 +322,4 @@ internal sealed partial class EventDispatcher
             frame?.Close();
         }
     }}
+
