@@ -321,5 +321,5 @@ internal sealed partial class EventDispatcher
         {
             frame?.Close();
         }
-    }}
-
+    }
+}
