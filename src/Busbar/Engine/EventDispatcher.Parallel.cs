@@ -14,14 +14,16 @@ namespace Busbar.Engine;
 internal sealed partial class EventDispatcher
 {
     /// <summary>
-    /// Dispatches an event whose handlers run in parallel tiers. Without policies (no timeout, retry, filter, deadline,
-    /// middleware) and with <see cref="CompletionMode.All"/>, the handlers start inline as on the serial synchronous
-    /// path until one goes asynchronous; anything else takes the general path.
+    /// Dispatches an event whose handlers run in parallel tiers. For an event that is its own ambient frame (queued,
+    /// <c>InvokeAsync</c>, re-drives), without policies (no timeout, retry, filter, deadline, middleware) and with
+    /// <see cref="CompletionMode.All"/>, the handlers start inline as on the serial synchronous path until one goes
+    /// asynchronous; anything else (an inline send, which shares its caller's frame, included) takes the general path.
     /// </summary>
     private ValueTask<EventStatus> DispatchParallelAsync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults, CompletionMode completion)
     {
         var options = context.Options;
-        var inline = completion == CompletionMode.All
+        var inline = callerFrame is null
+            && completion == CompletionMode.All
             && route.AllSimple
             && context.Deadline is null
             && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null
@@ -33,13 +35,7 @@ internal sealed partial class EventDispatcher
         var results = recordResults ? context.Results ??= new HandlerResult[subscriptions.Length] : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var handlerToken = token.CanBeCanceled ? token : stopToken;
-        var ownFrame = callerFrame is null;
-        if (ownFrame)
-            Ambient.Enter(context);
-        var thread = Environment.CurrentManagedThreadId;
-        var savedSyncThread = callerFrame?.SyncThread ?? 0;
-        var savedSyncContext = callerFrame?.SyncContext;
-        var savedSyncSubscription = callerFrame?.SyncSubscription;
+        Ambient.Enter(context);
         var anyFailed = false;
 
         // As on the serial path: queued events time every handler, inline sends only when a listener wants durations.
@@ -57,16 +53,7 @@ internal sealed partial class EventDispatcher
 
             // Until a handler goes asynchronous the tier runs on this thread, so each handler runs under the event's
             // frame pointed at it, exactly as a serial handler does (see Ambient).
-            if (ownFrame)
-            {
-                context.AmbientSubscription = subscription;
-            }
-            else
-            {
-                callerFrame!.SyncContext = context;
-                callerFrame.SyncSubscription = subscription;
-                callerFrame.SyncThread = thread;
-            }
+            context.AmbientSubscription = subscription;
 
             var span = BusTracing.StartProcess(context, subscription);
             ValueTask<object?> pending;
@@ -82,31 +69,13 @@ internal sealed partial class EventDispatcher
             if (!pending.IsCompleted)
             {
                 span.Detach();
-                var resumeAt = timed ? start : _time.GetTimestamp();
-                Resume resume;
-                if (ownFrame)
-                {
-                    // The handler keeps the event as its frame, still naming it, until it ends.
-                    resume = new Resume(resumeAt, null, null, null, 0, span);
-                }
-                else
-                {
-                    // The handler keeps the caller's frame, naming the event for every flow holding it until the event ends.
-                    var caller = callerFrame!;
-                    resume = new Resume(resumeAt, caller, caller.Context, caller.Subscription, caller.OwnerThread, span);
-                    caller.Context = context;
-                    caller.Subscription = subscription;
-                    caller.OwnerThread = -1;
-                    caller.SyncThread = savedSyncThread;
-                    caller.SyncContext = savedSyncContext;
-                    caller.SyncSubscription = savedSyncSubscription;
-                }
-
-                // The last handler of its tier has nobody to run beside: the general path waits for it, then runs the
-                // later tiers (in parallel). Otherwise the rest of the tier starts now, while it runs.
+                // The handler keeps the event as its frame, still naming it, until it ends. The last handler of its tier
+                // has nobody to run beside: the general path waits for it, then runs the later tiers (in parallel).
+                // Otherwise the rest of the tier starts now, while it runs.
+                var resume = new Resume(timed ? start : _time.GetTimestamp(), null, null, null, 0, span);
                 return i + 1 < TierEnd(route.TierStarts, subscriptions.Length, i)
                     ? ContinueParallelTierAsync(context, route, token, i, pending, resume)
-                    : DispatchGeneralAsync(context, route, token, i, framed: ownFrame, pending, resume);
+                    : DispatchGeneralAsync(context, route, token, i, framed: true, pending, resume);
             }
 
             var end = timed ? _time.GetTimestamp() : 0;
@@ -133,17 +102,7 @@ internal sealed partial class EventDispatcher
             }
         }
 
-        if (ownFrame)
-        {
-            context.CloseAmbient();
-        }
-        else
-        {
-            callerFrame!.SyncThread = savedSyncThread;
-            callerFrame.SyncContext = savedSyncContext;
-            callerFrame.SyncSubscription = savedSyncSubscription;
-        }
-
+        context.CloseAmbient();
         if (results is null && context.Results is { } lazily)
             FillPlainSuccesses(lazily, subscriptions);
         return new ValueTask<EventStatus>(anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
@@ -166,13 +125,10 @@ internal sealed partial class EventDispatcher
 
         using var run = EventCancellation.Create(stopToken, token, null, CompletionMode.All, _time, logger);
         EventStatus status;
-        if (resume.CallerFrame is not null)
-            Ambient.Enter(context);
         try
         {
             var tierEnd = TierEnd(route.TierStarts, subscriptions.Length, index);
-            // The handler in flight holds the frame it started under (the event, or the caller's frame): the event's
-            // end closes or restores that frame, not the handler's.
+            // The handler in flight holds the event as its frame: the event's end closes it, not the handler's.
             List<(int Index, ValueTask<HandlerResult> Pending)> running = [(index, FinishInFlightAsync(context, subscriptions[index], inFlight, resume, run))];
             await RunParallelTierAsync(context, subscriptions, results, index + 1, tierEnd, run, running).ConfigureAwait(false);
             for (index = tierEnd; index < subscriptions.Length; index = tierEnd)
@@ -200,12 +156,6 @@ internal sealed partial class EventDispatcher
         finally
         {
             context.CloseAmbient();
-            if (resume is { CallerFrame: { } caller })
-            {
-                caller.Context = resume.SavedContext;
-                caller.Subscription = resume.SavedSubscription;
-                caller.OwnerThread = resume.Owner;
-            }
         }
 
         return status;
