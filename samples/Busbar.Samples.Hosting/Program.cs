@@ -16,7 +16,7 @@ var builder = Host.CreateApplicationBuilder(args);
 // such as Busbar__Capacity=500, ...) and are validated when the host starts.
 builder.Services.AddBusbar(bus => bus
     .Configure(o => o with { Name = "orders", MaxConcurrentEvents = 4 })
-    .AddHandler<OrderPlaced, ReserveStock>(new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.FromMilliseconds(50)) })
+    .AddHandler<OrderPlaced, ReserveStock>(new SubscriptionOptions { Retry = RetryPolicy.Constant(3, TimeSpan.FromMilliseconds(50)) })
     .AddHandler<OrderPlaced, SendConfirmation>()
     .AddHealthCheck());
 builder.Services.AddScoped<StockReservations>();

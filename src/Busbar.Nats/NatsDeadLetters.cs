@@ -40,7 +40,7 @@ internal sealed record NatsDeadLetter(
             DeliveryId = letter.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture),
             DeliveryCount = letter.Deliveries,
             Reason = letter.Reason,
-            DeadLetteredAt = letter.At,
+            FailedAt = letter.At,
             Envelope = letter.Envelope ?? [],
         };
     }

@@ -132,7 +132,7 @@ public sealed record NatsTransportOptions
     internal string DeadLetterSubjectPrefix => SubjectPrefix + "_dead";
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Url))
             throw Invalid(nameof(Url), "is required (for example \"nats://127.0.0.1:4222\")");

@@ -36,7 +36,7 @@ internal static class RedisDeadLetters
             DeliveryId = (string?)entry[EntryIdField] ?? string.Empty,
             DeliveryCount = int.TryParse((string?)entry[DeliveriesField], NumberStyles.None, CultureInfo.InvariantCulture, out var count) ? count : 0,
             Reason = (string?)entry[ReasonField] ?? string.Empty,
-            DeadLetteredAt = at.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : DateTimeOffset.MinValue,
+            FailedAt = at.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : DateTimeOffset.MinValue,
             Envelope = (byte[]?)entry[RedisKeys.EnvelopeField] ?? [],
         };
     }

@@ -88,7 +88,7 @@ public sealed record RedisTransportOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Configuration))
             throw Invalid(nameof(Configuration), "is required (for example \"127.0.0.1:6379\")");

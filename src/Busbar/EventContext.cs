@@ -117,13 +117,13 @@ public sealed partial class EventContext
     /// event it is the bus that received it, so a handler can publish follow-ups on the same bus without capturing it.
     /// </summary>
     /// <value>
-    /// The bus for every event published, sent, invoked, forwarded, recovered from a write-ahead log or re-driven on a local bus;
-    /// <see langword="null"/> for a context created without a local bus (in this version, an event a bus consumes from a broker
-    /// transport).
+    /// The bus for every event published, sent, invoked, forwarded, recovered from a write-ahead log, re-driven or consumed from
+    /// a broker transport, and for the context of every dead letter a bus holds (those its write-ahead log kept from an earlier
+    /// run included); <see langword="null"/> only for a context created outside a bus.
     /// </value>
     public IEventBus? Bus => LocalBus;
 
-    /// <summary>The local bus that created the context; <see langword="null"/> for one created without a bus (a broker delivery).</summary>
+    /// <summary>The bus that admitted or received the event; <see langword="null"/> for a context no bus handles.</summary>
     internal InProcessEventBus? LocalBus { get; private set; }
 
     /// <summary>The name of the bus (or consumer) that created the context.</summary>
@@ -159,7 +159,7 @@ public sealed partial class EventContext
         ResetDispatchState();
     }
 
-    /// <summary>The bus that admits a context created without one (an event recovered from the write-ahead log) binds it to itself.</summary>
+    /// <summary>The bus that admits a context created without one (an event recovered from the write-ahead log, a broker delivery) binds it to itself.</summary>
     internal void BindTo(InProcessEventBus bus) => LocalBus = bus;
 
     internal EventContext CloneForAttempt(int attempt, object? payload = null)

@@ -33,11 +33,11 @@ public sealed record RetryPolicy
     /// <returns>The policy.</returns>
     public static RetryPolicy Exponential(int maxAttempts, TimeSpan delay) => new() { MaxAttempts = maxAttempts, Delay = delay };
 
-    /// <summary>A policy of <paramref name="maxAttempts"/> attempts with a fixed <paramref name="delay"/> and no jitter.</summary>
+    /// <summary>A policy of <paramref name="maxAttempts"/> attempts with the same <paramref name="delay"/> between them (<see cref="RetryBackoff.Constant"/>) and no jitter.</summary>
     /// <param name="maxAttempts">Total attempts, the first included.</param>
     /// <param name="delay">The delay.</param>
     /// <returns>The policy.</returns>
-    public static RetryPolicy Fixed(int maxAttempts, TimeSpan delay) => new() { MaxAttempts = maxAttempts, Delay = delay, Backoff = RetryBackoff.Constant, UseJitter = false };
+    public static RetryPolicy Constant(int maxAttempts, TimeSpan delay) => new() { MaxAttempts = maxAttempts, Delay = delay, Backoff = RetryBackoff.Constant, UseJitter = false };
 
     internal void Validate()
     {

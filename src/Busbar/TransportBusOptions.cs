@@ -41,7 +41,7 @@ public sealed record TransportBusOptions
     public EnvelopeCodecOptions? Codec { get; init; }
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    internal void Validate()
     {
         if (Group is not null)
             new TransportSubscriptionOptions { Group = Group, Patterns = ["*"] }.Validate();

@@ -252,6 +252,68 @@ public abstract class BusOverTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BrokerDelivery_HandlerPublishesOnContextBus_FollowUpCrossesTheBrokerWithCorrelationAndCausation()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var placedBus = new TaskCompletionSource<IEventBus?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var captured = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<OrderPlaced>(async (e, context, cancellationToken) =>
+        {
+            placedBus.TrySetResult(context.Bus);
+            await context.Bus!.PublishAsync(new CardCaptured(e.Number), cancellationToken: cancellationToken);
+        });
+        bus.Subscribe<CardCaptured>((_, context, _) =>
+        {
+            captured.TrySetResult(context);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+        var correlation = Guid.NewGuid();
+
+        var handle = await bus.PublishAsync(new OrderPlaced(8, "c8"), new PublishOptions { CorrelationId = correlation });
+        var followUp = await captured.Task.WaitAsync(Patience);
+
+        Assert.Same(bus, await placedBus.Task.WaitAsync(Patience));
+        Assert.Same(bus, followUp.Bus);
+        Assert.Equal(correlation, followUp.CorrelationId);
+        Assert.Equal(handle.EventId, followUp.CausationId);
+        Assert.Equal(1, transport.PublishedCount("contract.payments.card.captured"));
+    }
+
+    [Fact]
+    public async Task BrokerDelivery_HandlerPublishesALocalEventOnContextBusAndAwaitsIt_HandledInProcessWithCorrelationAndCausation()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders", configure: b => b.KeepLocal<OrderShipped>());
+        var followUpOutcome = new TaskCompletionSource<EventOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shipped = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<OrderPlaced>(async (e, context, cancellationToken) =>
+        {
+            var child = await context.Bus!.PublishAsync(new OrderShipped(e.Number), cancellationToken: cancellationToken);
+            followUpOutcome.TrySetResult(await child);
+        });
+        bus.Subscribe<OrderShipped>((_, context, _) =>
+        {
+            shipped.TrySetResult(context);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+        var correlation = Guid.NewGuid();
+
+        var handle = await bus.PublishAsync(new OrderPlaced(9, "c9"), new PublishOptions { CorrelationId = correlation });
+        var outcome = await followUpOutcome.Task.WaitAsync(Patience);
+        var followUp = await shipped.Task.WaitAsync(Patience);
+
+        Assert.Equal(EventStatus.Completed, outcome.Status);
+        Assert.Same(bus, followUp.Bus);
+        Assert.Equal(correlation, followUp.CorrelationId);
+        Assert.Equal(handle.EventId, followUp.CausationId);
+        Assert.Equal(0, transport.PublishedCount("contract.orders.shipped"));
+        await UntilAsync(() => transport.Acked.ContainsKey(handle.EventId), "the delivery acknowledged");
+    }
+
+    [Fact]
     public async Task SendAsync_OnABusWithATransport_RunsTheLocalHandlersInlineWithoutTheBroker()
     {
         var transport = await TransportAsync("a");

@@ -252,7 +252,12 @@ internal sealed partial class InProcessEventBus
     /// <summary>A handler publishing into its own bus may exceed capacity (up to twice) instead of waiting.</summary>
     private int LimitFor(EventContext context) => IsOwnHandler() ? _overflowLimit : Options.Capacity;
 
-    private bool IsOwnHandler() => Ambient.CurrentContext?.LocalBus == this;
+    /// <summary>
+    /// True when the caller is a handler of an event this bus's local sources run (its queue workers, inline, a queue jump).
+    /// A broker delivery runs beside the queue, not on its workers, so its handlers wait for room like any publisher and
+    /// never jump the queue, although their context's bus is this one.
+    /// </summary>
+    private bool IsOwnHandler() => Ambient.CurrentContext is { } current && current.LocalBus == this && current.Delivery is null;
 
     /// <summary>Stamps the event before it enters the queue (a worker may take it at once). The queue counts it in flight when it adds it.</summary>
     private void EnterFlight(EventContext context)

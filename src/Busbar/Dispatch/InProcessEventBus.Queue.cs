@@ -8,7 +8,7 @@ internal sealed partial class InProcessEventBus
     {
         if (context.IsCompleted)
             return new ValueTask<EventOutcome>(context.GetOutcome());
-        if (context.Stage == EventContext.StageQueued && Ambient.CurrentContext?.LocalBus == this && _queue.TryRemove(context))
+        if (context.Stage == EventContext.StageQueued && IsOwnHandler() && _queue.TryRemove(context))
             return _queueSource.ProcessJumpedAsync(context);
         return context.WaitForOutcomeAsync();
     }

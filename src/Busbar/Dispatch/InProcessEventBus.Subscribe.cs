@@ -14,7 +14,7 @@ internal sealed partial class InProcessEventBus
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
-        return Add(options, origin, typeof(T).Name, name => new TypedSubscription<T>(Router, RetryPipelineOf(options), name, handler, options));
+        return Add(options, origin, typeof(T), typeof(T).Name, name => new TypedSubscription<T>(Router, RetryPipelineOf(options), name, handler, options));
     }
 
     public ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null) =>
@@ -25,7 +25,7 @@ internal sealed partial class InProcessEventBus
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
-        return Add(options, origin, typeof(T).Name, name => new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), name, handler, options));
+        return Add(options, origin, typeof(T), typeof(T).Name, name => new ResultSubscription<T, TResult>(Router, RetryPipelineOf(options), name, handler, options));
     }
 
     public ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null) =>
@@ -37,14 +37,14 @@ internal sealed partial class InProcessEventBus
         ArgumentNullException.ThrowIfNull(handler);
         var compiled = TopicPattern.Parse(pattern);
         options = PrepareSubscription(options);
-        return Add(options, origin, pattern, name => new PatternSubscription(Router, RetryPipelineOf(options), name, compiled, handler, options));
+        return Add(options, origin, null, pattern, name => new PatternSubscription(Router, RetryPipelineOf(options), name, compiled, handler, options));
     }
 
     /// <summary>Names the new entry (explicit, or a stable default), refuses a duplicate explicit name, and registers it.</summary>
-    private Subscription Add(SubscriptionOptions options, object origin, string fallbackName, Func<string, Subscription> create)
+    private Subscription Add(SubscriptionOptions options, object origin, Type? eventType, string fallbackName, Func<string, Subscription> create)
     {
         var reserved = options.Name is null;
-        var name = options.Name ?? _names.ReserveDefault(origin, fallbackName);
+        var name = options.Name ?? _names.ReserveDefault(origin, eventType, fallbackName);
         Subscription entry;
         try
         {

@@ -22,7 +22,7 @@ internal sealed partial class InProcessEventBus
     {
         var codec = new EnvelopeCodec(setup.Events, setup.Options.Codec);
         _transportSettler = new TransportSettler(setup.Options, Metrics, Logger);
-        var source = new TransportSource(_dispatcher, Router, codec, _transportSettler, Name, TimeProvider, setup.Options.LeaseExtensionInterval, Logger);
+        var source = new TransportSource(_dispatcher, Router, codec, _transportSettler, Name, TimeProvider, setup.Options.LeaseExtensionInterval, Logger, this);
         _link = new TransportLink(setup, Options, Name, Router, source, codec, TimeProvider, loggerFactory, Logger);
         _link.Start();
     }
@@ -125,9 +125,12 @@ internal sealed partial class InProcessEventBus
             var context = CreateContext(e, options, queued: true);
             try
             {
+                // A kept-local event on a durable bus is logged before it is admitted, as PublishAsync does.
                 handles.Add(_link!.IsRemote(context.Name)
                     ? await PublishToTransport(context, cancellationToken).ConfigureAwait(false)
-                    : await Admit(context, cancellationToken).ConfigureAwait(false));
+                    : _log is null
+                        ? await Admit(context, cancellationToken).ConfigureAwait(false)
+                        : await AdmitDurableAsync(context, cancellationToken).ConfigureAwait(false));
             }
             catch (BusFullException)
             {

@@ -36,9 +36,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     private readonly EventDispatcher _dispatcher;
     private readonly LocalSettler _queuedSettler;
     private readonly LocalSettler _inlineSettler;
-    private readonly LocalSettler _redriveSettler;
     private readonly LocalSettler? _loggedSettler;
-    private readonly LocalSettler? _loggedRedriveSettler;
     private readonly QueueSource _queueSource;
     private readonly EventNameRegistry? _eventNames;
     private readonly Durability.WriteAheadLog? _log;
@@ -62,9 +60,6 @@ internal sealed partial class InProcessEventBus : IEventBus
         _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
         _history = new EventHistory(options.HistoryCapacity);
-        // The re-drive runs on the parts composed here (dispatcher, router, settlers, log); the store calls it only when
-        // a caller of the built bus asks for a re-drive, never during construction.
-        _deadLetters = new DeadLetterStore(options.DeadLetterCapacity, timeProvider, Metrics, Name, Router, RedriveAsync, OnDeadLetterRemoved);
         if (durability is not null)
         {
             // The bus's registry of event names: the builder's registered events, then every type published or
@@ -76,20 +71,39 @@ internal sealed partial class InProcessEventBus : IEventBus
             _log = Durability.WriteAheadLog.Open(durability.Directory, durability.Options, timeProvider, Logger);
             _walRecorder = new WalRecorder(_log, payloads, Logger);
             _recovery = new WalRecovery(_log.Recovery, payloads, Name, timeProvider);
+        }
+
+        // The store and the re-drive refer to each other (a re-drive that fails again is a dead letter again): the store
+        // calls the re-driver, created below with the settlers, only when a caller of the built bus asks for a re-drive.
+        Redriver? redriver = null;
+        _deadLetters = new DeadLetterStore(
+            options.DeadLetterCapacity, timeProvider, Metrics, Name, Router,
+            (letter, subscription, cancellationToken) => redriver!.RedriveAsync(letter, subscription, cancellationToken),
+            _walRecorder is { } recorder ? recorder.OnDeadLetterRemoved : static _ => { });
+        if (_recovery is not null)
+        {
             foreach (var letter in _recovery.DeadLetters)
+            {
+                // The letter's context is data this bus now holds: bound so a re-drive's handlers see this bus as EventContext.Bus.
+                letter.Context.BindTo(this);
                 _deadLetters.AddRecovered(letter);
+            }
+
             if (_recovery.WaitingCount > 0)
-                LogMessages.RecoveryWaiting(Logger, _log.Directory, _recovery.UnfinishedCount, string.Join(", ", _recovery.Waiting.Keys));
+                LogMessages.RecoveryWaiting(Logger, _log!.Directory, _recovery.UnfinishedCount, string.Join(", ", _recovery.Waiting.Keys));
         }
 
         _queuedSettler = new LocalSettler(_deadLetters, null, Metrics, _inFlight, deadLetterFailures: true);
         _inlineSettler = new LocalSettler(_deadLetters, null, Metrics, null, options.DeadLetterInlineFailures);
-        _redriveSettler = new LocalSettler(_deadLetters, null, Metrics, null, deadLetterFailures: true);
+        var redriveSettler = new LocalSettler(_deadLetters, null, Metrics, null, deadLetterFailures: true);
+        LocalSettler? loggedRedriveSettler = null;
         if (_walRecorder is not null)
         {
             _loggedSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, _inFlight, deadLetterFailures: true);
-            _loggedRedriveSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, null, deadLetterFailures: true);
+            loggedRedriveSettler = new LocalSettler(_deadLetters, _walRecorder, Metrics, null, deadLetterFailures: true);
         }
+
+        redriver = new Redriver(_dispatcher, Router, redriveSettler, _walRecorder, loggedRedriveSettler, _recovery, Name);
 
         // The gauges read the queue and the in-flight count, never the bus under construction.
         var queue = _queue;

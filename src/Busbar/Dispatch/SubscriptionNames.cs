@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Busbar.Routing;
 
@@ -8,8 +9,11 @@ namespace Busbar.Dispatch;
 /// default names that are the same on every run of the same code (durable dead letters are re-driven by name after a restart).
 /// </summary>
 /// <remarks>
-/// A default name is the handler's declaring type and method (<c>MyApp.OrderHandlers.OnPlaced</c>; for a lambda, the
-/// method that contains it), or the handler class's full name for an <see cref="IEventHandler{T}"/> instance. Two
+/// One rule for every path that subscribes without a name (<c>Subscribe</c> on the bus and <c>AddHandler</c> /
+/// <c>AddHandlersFromAssembly</c> in hosting): a delegate is named after its declaring type and method
+/// (<c>MyApp.OrderHandlers.OnPlaced</c>; for a lambda, the method that contains it); a handler class after its full name
+/// (<c>MyApp.Billing.AuditHandler</c>), followed by the event type's name when the class handles several event types
+/// (<c>MyApp.Billing.AuditHandler&lt;OrderPlaced&gt;</c>), see <see cref="ForHandlerClass"/>. Two
 /// subscriptions of one bus with the same default name (two lambdas in one method) get <c>#2</c>, <c>#3</c>, … (the smallest
 /// suffix no active subscription has), so the same code subscribing in the same order gets the same names.
 /// </remarks>
@@ -23,9 +27,9 @@ internal sealed class SubscriptionNames
     /// Reserves and returns the name a subscription without <see cref="SubscriptionOptions.Name"/> gets: the derived name,
     /// or with the smallest suffix <c>#2</c>, <c>#3</c>, … that no active subscription of this bus has.
     /// </summary>
-    public string ReserveDefault(object? origin, string fallback)
+    public string ReserveDefault(object? origin, Type? eventType, string fallback)
     {
-        var baseName = (origin is null ? null : Derive(origin)) ?? fallback;
+        var baseName = (origin is null ? null : Derive(origin, eventType)) ?? fallback;
         lock (_lock)
         {
             SweepLocked();
@@ -90,12 +94,12 @@ internal sealed class SubscriptionNames
     }
 
     /// <summary>The stable part of a default name, or null when the handler's method cannot be read (trimmed metadata).</summary>
-    internal static string? Derive(object origin)
+    internal static string? Derive(object origin, Type? eventType)
     {
         try
         {
             if (origin is not Delegate handler)
-                return TypeName(origin.GetType());
+                return eventType is null ? TypeName(origin.GetType()) : ForHandlerClass(origin.GetType(), eventType);
             var method = handler.Method;
             var type = method.DeclaringType;
             while (type is not null && IsCompilerGenerated(type) && type.DeclaringType is not null)
@@ -109,6 +113,28 @@ internal sealed class SubscriptionNames
             // Native AOT may not keep the metadata of a lambda's method: the caller falls back to the event type or pattern.
             return null;
         }
+    }
+
+    /// <summary>
+    /// The default name of handler class <paramref name="handlerType"/>'s subscription to <paramref name="eventType"/>: its
+    /// full name (<c>MyApp.Billing.AuditHandler</c>, nested types joined by <c>.</c>, generic arguments left out), and when
+    /// the class implements <see cref="IEventHandler{T}"/> for several event types, the event type's name in angle
+    /// brackets (<c>MyApp.Billing.AuditHandler&lt;OrderPlaced&gt;</c>), so each of its subscriptions has its own name.
+    /// </summary>
+    /// <remarks>The bus (for an <see cref="IEventHandler{T}"/> instance) and hosting (for a class added by type) both call this.</remarks>
+    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification =
+        "Only counts the IEventHandler<> interfaces; the one being subscribed is kept, as the subscription calls through it.")]
+    internal static string ForHandlerClass(Type handlerType, Type eventType)
+    {
+        var handled = 0;
+        foreach (var contract in handlerType.GetInterfaces())
+        {
+            if (contract.IsGenericType && contract.GetGenericTypeDefinition() == typeof(IEventHandler<>))
+                handled++;
+        }
+
+        var name = TypeName(handlerType);
+        return handled > 1 ? $"{name}<{eventType.Name}>" : name;
     }
 
     private static bool IsCompilerGenerated(Type type) => type.Name.StartsWith('<');

@@ -228,7 +228,15 @@ internal sealed class TransportLink : IAsyncDisposable
     public Task BeginStop()
     {
         _intake.Cancel();
-        return Task.WhenAll(CloseSubscriptionsAsync(), _source.StopAndWaitIdleAsync(), _sending.StopAndWaitIdleAsync());
+        return StopAndWaitIdleAsync();
+    }
+
+    private async Task StopAndWaitIdleAsync()
+    {
+        // The read loops end first: a read answered as intake ended still hands its deliveries to the source, and one
+        // handed over after the source was found idle would run unseen by the stop, after it returned.
+        await _consumer.ConfigureAwait(false);
+        await Task.WhenAll(CloseSubscriptionsAsync(), _source.StopAndWaitIdleAsync(), _sending.StopAndWaitIdleAsync()).ConfigureAwait(false);
     }
 
     private async Task CloseSubscriptionsAsync()

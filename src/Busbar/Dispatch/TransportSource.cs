@@ -27,7 +27,11 @@ namespace Busbar.Dispatch;
 /// <param name="time">The bus's clock, for the lease timer and context timestamps.</param>
 /// <param name="leaseExtension">How often a running delivery's lease is extended.</param>
 /// <param name="logger">Logs faults.</param>
-internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, string origin, TimeProvider time, TimeSpan leaseExtension, ILogger logger)
+/// <param name="receiver">
+/// The bus that consumes the deliveries, set as each context's <see cref="EventContext.Bus"/> so a handler can publish
+/// follow-ups on it; the source calls nothing on it.
+/// </param>
+internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, string origin, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver)
 {
     private readonly BusyCounter _running = new();
 
@@ -97,6 +101,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
             Attempt = Math.Max(1, delivery.DeliveryCount),
             Delivery = delivery,
         };
+        context.BindTo(receiver);
         if (envelope.CorrelationId is { } correlation)
             context.CorrelationId = correlation;
         if (envelope.TraceParent is not null || envelope.Headers.Count > 0)

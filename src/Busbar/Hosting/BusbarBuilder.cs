@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Busbar.Diagnostics;
+using Busbar.Dispatch;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -59,16 +60,18 @@ public sealed class BusbarBuilder
     /// <typeparam name="T">The event type.</typeparam>
     /// <typeparam name="THandler">The handler class.</typeparam>
     /// <param name="options">
-    /// Subscription options. <see cref="SubscriptionOptions.Name"/> defaults to the handler's type name (<c>AuditHandler</c>), or,
-    /// for a class that handles several event types, to the type name and the event type's name (<c>AuditHandler&lt;OrderPlaced&gt;</c>),
-    /// since subscription names are unique on a bus.
+    /// Subscription options. <see cref="SubscriptionOptions.Name"/> defaults to the handler class's full name
+    /// (<c>MyApp.Billing.AuditHandler</c>), or, for a class that handles several event types, to the full name and the event
+    /// type's name (<c>MyApp.Billing.AuditHandler&lt;OrderPlaced&gt;</c>): the name <c>bus.Subscribe(new AuditHandler())</c>
+    /// gives too. A second <c>AddHandler</c> of the same class for the same event type gets the same name, so building the bus
+    /// throws the duplicate-name <see cref="ArgumentException"/>: give one of them a <see cref="SubscriptionOptions.Name"/>.
     /// </param>
     /// <returns>This builder.</returns>
     public BusbarBuilder AddHandler<T, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.Interfaces)] THandler>(SubscriptionOptions? options = null)
         where THandler : class, IEventHandler<T>
     {
         Services.TryAddScoped<THandler>();
-        var subscription = options?.Name is null ? (options ?? new SubscriptionOptions()) with { Name = DefaultHandlerName(typeof(THandler), typeof(T)) } : options;
+        var subscription = options?.Name is null ? (options ?? new SubscriptionOptions()) with { Name = SubscriptionNames.ForHandlerClass(typeof(THandler), typeof(T)) } : options;
         _registration.Subscriptions.Add((bus, services) =>
         {
             var handler = new ScopedEventHandler<T, THandler>(
@@ -78,18 +81,6 @@ public sealed class BusbarBuilder
             bus.Subscribe<T>(handler.HandleAsync, subscription);
         });
         return this;
-    }
-
-    private static string DefaultHandlerName([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.Interfaces)] Type handlerType, Type eventType)
-    {
-        var handled = 0;
-        foreach (var contract in handlerType.GetInterfaces())
-        {
-            if (contract.IsGenericType && contract.GetGenericTypeDefinition() == typeof(IEventHandler<>))
-                handled++;
-        }
-
-        return handled > 1 ? $"{handlerType.Name}<{eventType.Name}>" : handlerType.Name;
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ public sealed record EnvelopeCodecOptions
     public int MaxEnvelopeBytes { get; init; } = 1024 * 1024;
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    internal void Validate()
     {
         if (MaxEnvelopeBytes is < 256 or > 512 * 1024 * 1024)
             throw new ArgumentException($"{nameof(EnvelopeCodecOptions)}.{nameof(MaxEnvelopeBytes)} must be from 256 bytes to 512 MiB (was {MaxEnvelopeBytes}).", nameof(MaxEnvelopeBytes));

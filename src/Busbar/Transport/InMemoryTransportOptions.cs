@@ -12,7 +12,7 @@ public sealed record InMemoryTransportOptions
     public int MaxDeliveries { get; init; } = 5;
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    internal void Validate()
     {
         if (Lease < TimeSpan.FromMilliseconds(10) || Lease > TimeSpan.FromDays(1))
             throw new ArgumentException($"{nameof(InMemoryTransportOptions)}.{nameof(Lease)} must be from 10 ms to 1 day (was {Lease}).", nameof(Lease));

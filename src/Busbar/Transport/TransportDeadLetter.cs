@@ -22,7 +22,7 @@ public sealed record TransportDeadLetter
     public required string Reason { get; init; }
 
     /// <summary>When it was dead-lettered.</summary>
-    public required DateTimeOffset DeadLetteredAt { get; init; }
+    public required DateTimeOffset FailedAt { get; init; }
 
     /// <summary>The original envelope bytes (empty when the original had none).</summary>
     public required ReadOnlyMemory<byte> Envelope { get; init; }

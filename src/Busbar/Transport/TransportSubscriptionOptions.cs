@@ -22,6 +22,11 @@ public sealed record TransportSubscriptionOptions
     public int MaxInFlight { get; init; } = 256;
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    /// <remarks>
+    /// Public for transport authors: an <see cref="IEventTransport.SubscribeAsync"/> implementation calls it first, so every
+    /// transport refuses the same bad groups and patterns with the same message. The other options types validate themselves
+    /// where they are used (when the bus or the transport is built).
+    /// </remarks>
     public void Validate()
     {
         if (string.IsNullOrEmpty(Group) || Group.Length > 128)

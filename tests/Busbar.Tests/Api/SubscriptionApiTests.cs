@@ -11,6 +11,13 @@ public class SubscriptionApiTests
         public ValueTask HandleAsync(Ping @event, EventContext context, CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 
+    private sealed class PingAndOrderHandler : IEventHandler<Ping>, IEventHandler<OrderPlaced>
+    {
+        public ValueTask HandleAsync(Ping @event, EventContext context, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask HandleAsync(OrderPlaced @event, EventContext context, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+
     // ------------------------------------------------------------ typed filters
 
     [Fact]
@@ -137,6 +144,24 @@ public class SubscriptionApiTests
         var subscription = bus.Subscribe(new PingHandler());
 
         Assert.Equal("Busbar.Tests.Api.SubscriptionApiTests.PingHandler", subscription.Name);
+    }
+
+    [Fact]
+    public async Task Subscribe_HandlerInstanceOfSeveralEventTypes_IsNamedPerEventTypeOnEveryBus()
+    {
+        await using var first = EventBus.Create();
+        await using var second = EventBus.Create();
+        string[] NamesOn(IEventBus bus)
+        {
+            var handler = new PingAndOrderHandler();
+            return [bus.Subscribe<OrderPlaced>(handler).Name, bus.Subscribe<Ping>(handler).Name];
+        }
+
+        var names = NamesOn(first);
+
+        const string Class = "Busbar.Tests.Api.SubscriptionApiTests.PingAndOrderHandler";
+        Assert.Equal([Class + "<OrderPlaced>", Class + "<Ping>"], names);
+        Assert.Equal(names, NamesOn(second));
     }
 
     [Fact]

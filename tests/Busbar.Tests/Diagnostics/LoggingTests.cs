@@ -120,7 +120,7 @@ public class LoggingTests
         var calls = 0;
         bus.Subscribe<DiagOrder>(
             (_, _, _) => ++calls < 3 ? throw new TimeoutException("flaky") : ValueTask.CompletedTask,
-            new SubscriptionOptions { Name = "flaky", Retry = RetryPolicy.Fixed(3, TimeSpan.FromMilliseconds(1)) });
+            new SubscriptionOptions { Name = "flaky", Retry = RetryPolicy.Constant(3, TimeSpan.FromMilliseconds(1)) });
 
         var outcome = await (await bus.PublishAsync(new DiagOrder(3))).AsValueTask().Within();
 

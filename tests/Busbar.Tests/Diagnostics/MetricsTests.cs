@@ -62,7 +62,7 @@ public class MetricsTests
         await using var events = EventBus.Create(new EventBusOptions { Name = bus });
         events.Subscribe<DiagOrder>(
             (_, _, _) => throw new TimeoutException("always"),
-            new SubscriptionOptions { Name = "hopeless", Retry = RetryPolicy.Fixed(3, TimeSpan.FromMilliseconds(1)) });
+            new SubscriptionOptions { Name = "hopeless", Retry = RetryPolicy.Constant(3, TimeSpan.FromMilliseconds(1)) });
 
         var outcome = await (await events.PublishAsync(new DiagOrder(1))).AsValueTask().Within();
 

@@ -118,7 +118,7 @@ public class TracingTests
         var calls = 0;
         bus.Subscribe<DiagOrder>(
             (_, _, _) => ++calls == 1 ? throw new InvalidOperationException("once") : ValueTask.CompletedTask,
-            new SubscriptionOptions { Name = "flaky", Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)) });
+            new SubscriptionOptions { Name = "flaky", Retry = RetryPolicy.Constant(2, TimeSpan.FromMilliseconds(1)) });
 
         await (await bus.PublishAsync(new DiagOrder(1))).AsValueTask().Within();
         await Eventually.True(() => recorder.For(name).Count == 3, "publish and two attempts");

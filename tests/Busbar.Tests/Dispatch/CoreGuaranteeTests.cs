@@ -24,7 +24,7 @@ public class CoreGuaranteeTests
         bus.Subscribe<Ping>(async (_, _, ct) => await Task.Delay(1, ct), new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(1) });
         bus.Subscribe<Ping>(
             async (_, _, ct) => await Task.Delay(1, ct),
-            new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(1), Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)) });
+            new SubscriptionOptions { HandlerTimeout = TimeSpan.FromMilliseconds(1), Retry = RetryPolicy.Constant(2, TimeSpan.FromMilliseconds(1)) });
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var handles = new List<EventHandle>();
         for (var i = 0; i < 2_000 && !limit.IsCancellationRequested; i++)
@@ -172,7 +172,7 @@ public class CoreGuaranteeTests
             Interlocked.Increment(ref calls);
             await gate.Task;
             throw new IOException("down");
-        }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.Zero) });
+        }, new SubscriptionOptions { Retry = RetryPolicy.Constant(3, TimeSpan.Zero) });
         var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(1) });
         await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
 
@@ -196,7 +196,7 @@ public class CoreGuaranteeTests
         {
             Interlocked.Increment(ref calls);
             throw new IOException("down");
-        }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.FromSeconds(10)) });
+        }, new SubscriptionOptions { Retry = RetryPolicy.Constant(3, TimeSpan.FromSeconds(10)) });
         var handle = await bus.PublishAsync(new Ping(1), new PublishOptions { DeadlineAfter = TimeSpan.FromSeconds(5) });
         await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
 
@@ -369,7 +369,7 @@ public class CoreGuaranteeTests
         {
             Interlocked.Increment(ref calls);
             throw new IOException("down");
-        }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.FromSeconds(30)) });
+        }, new SubscriptionOptions { Retry = RetryPolicy.Constant(3, TimeSpan.FromSeconds(30)) });
         var handle = await bus.PublishAsync(new Ping(1));
         await TestTimeout.Until(() => Volatile.Read(ref calls) == 1);
 

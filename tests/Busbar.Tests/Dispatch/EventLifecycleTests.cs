@@ -281,7 +281,7 @@ public class EventLifecycleTests
             if (attempts.Count < 3)
                 throw new IOException("flaky");
             return ValueTask.CompletedTask;
-        }, new SubscriptionOptions { Name = "flaky", Retry = RetryPolicy.Fixed(5, TimeSpan.Zero) });
+        }, new SubscriptionOptions { Name = "flaky", Retry = RetryPolicy.Constant(5, TimeSpan.Zero) });
         var outcome = await (await bus.PublishAsync(new Ping(1))).AsValueTask().Within();
         Assert.Equal(EventStatus.Completed, outcome.Status);
         Assert.Equal(3, outcome.Handlers[0].Attempts);
@@ -299,7 +299,7 @@ public class EventLifecycleTests
         {
             calls++;
             throw new ArgumentException("not transient");
-        }, new SubscriptionOptions { Retry = RetryPolicy.Fixed(5, TimeSpan.Zero) with { ShouldRetry = ex => ex is IOException } });
+        }, new SubscriptionOptions { Retry = RetryPolicy.Constant(5, TimeSpan.Zero) with { ShouldRetry = ex => ex is IOException } });
         var outcome = await (await bus.PublishAsync(new Ping(1))).AsValueTask().Within();
         Assert.Equal(1, calls);
         Assert.Equal(1, outcome.Handlers[0].Attempts);
@@ -357,7 +357,7 @@ public class EventLifecycleTests
             if (p.Value == 13)
                 throw new InvalidDataException("poison");
             return ValueTask.CompletedTask;
-        }, new SubscriptionOptions { Name = "orders", Retry = RetryPolicy.Fixed(4, TimeSpan.Zero) });
+        }, new SubscriptionOptions { Name = "orders", Retry = RetryPolicy.Constant(4, TimeSpan.Zero) });
         var handles = new List<EventHandle>();
         for (var i = 0; i < 30; i++)
             handles.Add(await bus.PublishAsync(new Ping(i)));

@@ -216,7 +216,7 @@ internal sealed class StressRun
             {
                 Name = "flaky",
                 Filter = (e, _) => ((StressWork)e).Behaviour is StressBehaviour.Fail or StressBehaviour.FlakyOnce,
-                Retry = RetryPolicy.Fixed(3, TimeSpan.FromMilliseconds(1)),
+                Retry = RetryPolicy.Constant(3, TimeSpan.FromMilliseconds(1)),
             });
 
         // A timeout at the edge: the attempt's work takes about as long as its limit.

@@ -106,7 +106,7 @@ public sealed class DurableBusTests : IDisposable
     {
         await using (var bus = Open())
         {
-            bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("card declined"), new SubscriptionOptions { Name = "billing", Retry = RetryPolicy.Fixed(2, TimeSpan.Zero) });
+            bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("card declined"), new SubscriptionOptions { Name = "billing", Retry = RetryPolicy.Constant(2, TimeSpan.Zero) });
             await (await bus.PublishAsync(new OrderPlaced(7))).AsValueTask().Within();
             Assert.Equal(1, bus.DeadLetters.Count);
         }
@@ -129,6 +129,29 @@ public sealed class DurableBusTests : IDisposable
         {
             Assert.Equal(0, bus.DeadLetters.Count);
             Assert.Equal(0, bus.GetWriteAheadLogStatus()!.PendingEvents);
+        }
+    }
+
+    [Fact]
+    public async Task DeadLetters_RecoveredAfterRestart_BoundToTheBusHoldingThemAndTheirRedriveHandlerSeesIt()
+    {
+        await using (var bus = Open())
+        {
+            bus.Subscribe<OrderPlaced>((_, _, _) => throw new InvalidOperationException("card declined"), new SubscriptionOptions { Name = "billing" });
+            await (await bus.PublishAsync(new OrderPlaced(8))).AsValueTask().Within();
+        }
+
+        await using (var bus = Open())
+        {
+            var letter = Assert.Single(bus.DeadLetters.List());
+            Assert.Same(bus, letter.Context.Bus);
+            IEventBus? seen = null;
+            bus.Subscribe<OrderPlaced>((_, context) => seen = context.Bus, new SubscriptionOptions { Name = "billing" });
+
+            var outcome = await bus.DeadLetters.RedriveAsync(letter.Id).Within();
+
+            Assert.Equal(EventStatus.Completed, outcome.Status);
+            Assert.Same(bus, seen);
         }
     }
 

@@ -166,7 +166,7 @@ public class EventDispatcherTests
                 attempts.Add(context.Attempt);
                 return attempts.Count < 3 ? throw new InvalidOperationException("not yet") : default;
             },
-            new SubscriptionOptions { Retry = RetryPolicy.Fixed(3, TimeSpan.FromMilliseconds(1)) });
+            new SubscriptionOptions { Retry = RetryPolicy.Constant(3, TimeSpan.FromMilliseconds(1)) });
         var context = EngineTestKit.Context();
 
         var status = await kit.DispatchAsync(context).Within();
@@ -181,7 +181,7 @@ public class EventDispatcherTests
     public async Task Dispatch_RetriesExhausted_ReturnsFailedWithEveryAttemptCounted()
     {
         using var kit = new EngineTestKit();
-        kit.Subscribe("broken", (_, _, _) => throw new InvalidOperationException("always"), new SubscriptionOptions { Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)) });
+        kit.Subscribe("broken", (_, _, _) => throw new InvalidOperationException("always"), new SubscriptionOptions { Retry = RetryPolicy.Constant(2, TimeSpan.FromMilliseconds(1)) });
         var context = EngineTestKit.Context();
 
         var status = await kit.DispatchAsync(context).Within();

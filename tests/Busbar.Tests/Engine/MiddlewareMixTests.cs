@@ -92,7 +92,7 @@ public sealed class MiddlewareMixTests(ITestOutputHelper output)
                     await Task.Yield();
                 if (failAlways[ping.Value, index] || (failFirst[ping.Value, index] && context.Attempt == 1))
                     throw new InvalidOperationException($"handler {ping.Value}/{index} failed on attempt {context.Attempt}");
-            }, new SubscriptionOptions { Name = $"s{s}", Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)) });
+            }, new SubscriptionOptions { Name = $"s{s}", Retry = RetryPolicy.Constant(2, TimeSpan.FromMilliseconds(1)) });
         }
 
         var outcomes = new Task<EventOutcome>[Events];

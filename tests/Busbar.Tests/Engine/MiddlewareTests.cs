@@ -128,7 +128,7 @@ public sealed class MiddlewareTests : IDisposable
             .Build();
         bus.Subscribe<Ping>(
             (_, _, _) => throw new InvalidOperationException("boom"),
-            new SubscriptionOptions { Name = "failing", Retry = RetryPolicy.Fixed(3, TimeSpan.FromMilliseconds(1)) });
+            new SubscriptionOptions { Name = "failing", Retry = RetryPolicy.Constant(3, TimeSpan.FromMilliseconds(1)) });
 
         var outcome = await bus.PublishAndWaitAsync(new Ping(1)).Within();
 

@@ -84,9 +84,9 @@ namespace Busbar.Tests.Hosting
             await host.StopAsync().WaitAsync(Eventually.Limit);
 
             Assert.Equal(EventStatus.Completed, order.Status);
-            // ScanAuditHandler handles two event types: its subscriptions are named per event type, as names are unique on a bus.
-            Assert.Equal([$"{nameof(ScanAuditHandler)}<{nameof(ScanOrder)}>", nameof(ScanBillingHandler)], order.Handlers.Select(h => h.SubscriptionName));
-            Assert.Equal([$"{nameof(ScanAuditHandler)}<{nameof(ScanRefund)}>"], refund.Handlers.Select(h => h.SubscriptionName));
+            // Named after the class's full name; ScanAuditHandler handles two event types, so its names carry the event type.
+            Assert.Equal(["Busbar.Tests.Hosting.Scanned.ScanAuditHandler<ScanOrder>", "Busbar.Tests.Hosting.Scanned.ScanBillingHandler"], order.Handlers.Select(h => h.SubscriptionName));
+            Assert.Equal(["Busbar.Tests.Hosting.Scanned.ScanAuditHandler<ScanRefund>"], refund.Handlers.Select(h => h.SubscriptionName));
             var log = host.Services.GetRequiredService<ScanLog>();
             Assert.Equal([(nameof(ScanAuditHandler), -2), (nameof(ScanAuditHandler), 1), (nameof(ScanBillingHandler), 1)], log.Handled.Order());
         }
@@ -109,6 +109,56 @@ namespace Busbar.Tests.Hosting
                 scanned.Services.GetRequiredService<IEventBus>().GetStatistics().Handlers.Keys.Order(StringComparer.Ordinal));
             await scanned.StopAsync().WaitAsync(Eventually.Limit);
             await explicitly.StopAsync().WaitAsync(Eventually.Limit);
+        }
+
+        [Fact]
+        public async Task AddHandler_DefaultNames_SameAsCoreSubscribeOfTheSameHandlerClass()
+        {
+            using var host = await StartAsync(b => b
+                .AddHandler<ScanOrder, ScanAuditHandler>()
+                .AddHandler<ScanRefund, ScanAuditHandler>()
+                .AddHandler<ScanOrder, ScanBillingHandler>());
+            var hosted = host.Services.GetRequiredService<IEventBus>().GetStatistics().Handlers.Keys.Order(StringComparer.Ordinal).ToList();
+            await host.StopAsync().WaitAsync(Eventually.Limit);
+
+            await using var core = EventBus.Create();
+            var audit = new ScanAuditHandler(new ScanLog());
+            string[] coreNames =
+            [
+                core.Subscribe<ScanOrder>(audit).Name,
+                core.Subscribe<ScanRefund>(audit).Name,
+                core.Subscribe<ScanOrder>(new ScanBillingHandler(new ScanLog())).Name,
+            ];
+
+            Assert.Equal(coreNames.Order(StringComparer.Ordinal), hosted);
+        }
+
+        [Fact]
+        public async Task AddHandler_DefaultNames_SameOnEveryBuild()
+        {
+            string[] NamesOf(IHost host) => [.. host.Services.GetRequiredService<IEventBus>().GetStatistics().Handlers.Keys.Order(StringComparer.Ordinal)];
+            using var first = await StartAsync(b => b.AddHandlersFromAssemblyContaining<ScanOrder>(InScannedNamespace));
+            using var second = await StartAsync(b => b.AddHandlersFromAssemblyContaining<ScanOrder>(InScannedNamespace));
+
+            Assert.Equal(3, NamesOf(first).Length);
+            Assert.Equal(NamesOf(first), NamesOf(second));
+            await first.StopAsync().WaitAsync(Eventually.Limit);
+            await second.StopAsync().WaitAsync(Eventually.Limit);
+        }
+
+        [Fact]
+        public async Task AddHandler_SameClassAndEventTwice_StartThrowsTheDuplicateNameError()
+        {
+            var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+            builder.Services.AddSingleton<ScanLog>();
+            builder.Services.AddBusbar(b => b
+                .AddHandler<ScanOrder, ScanBillingHandler>()
+                .AddHandler<ScanOrder, ScanBillingHandler>());
+            using var host = builder.Build();
+
+            var ex = await Assert.ThrowsAsync<ArgumentException>(() => host.StartAsync().WaitAsync(Eventually.Limit));
+            Assert.Contains("'Busbar.Tests.Hosting.Scanned.ScanBillingHandler'", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("SubscriptionOptions.Name", ex.Message, StringComparison.Ordinal);
         }
 
         [Fact]

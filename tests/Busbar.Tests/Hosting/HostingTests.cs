@@ -70,7 +70,7 @@ public class HostingTests
         await host.StopAsync().WaitAsync(Eventually.Limit);
 
         Assert.True(first.IsSuccess && second.IsSuccess);
-        Assert.Equal(nameof(OrderHandler), first.Handlers[0].SubscriptionName);
+        Assert.Equal("Busbar.Tests.Hosting.OrderHandler", first.Handlers[0].SubscriptionName);
         var log = host.Services.GetRequiredService<HandlerLog>();
         var scopes = log.Handled.Select(h => h.Scope).ToList();
         Assert.Equal(2, scopes.Count);

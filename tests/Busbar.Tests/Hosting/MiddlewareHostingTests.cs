@@ -131,7 +131,7 @@ public class MiddlewareHostingTests
     {
         using var host = await StartAsync(b => b
             .AddMiddleware<UnitOfWorkMiddleware>()
-            .AddHandler<Shipment, ShipmentHandler>(new SubscriptionOptions { Name = "shipping", Retry = RetryPolicy.Fixed(2, TimeSpan.FromMilliseconds(1)) }));
+            .AddHandler<Shipment, ShipmentHandler>(new SubscriptionOptions { Name = "shipping", Retry = RetryPolicy.Constant(2, TimeSpan.FromMilliseconds(1)) }));
         var bus = host.Services.GetRequiredService<IEventBus>();
         var journal = host.Services.GetRequiredService<WorkJournal>();
 

@@ -42,7 +42,7 @@ internal static class DeadLettersCommand
         {
             var shown = BrokerEvent.Read(letter.Name, letter.Envelope);
             output.WriteLine();
-            output.WriteLine(Invariant($"{letter.Id}  group {letter.Group}, {letter.DeliveryCount} deliveries, dead-lettered {BrokerEvent.Time(letter.DeadLetteredAt)}"));
+            output.WriteLine(Invariant($"{letter.Id}  group {letter.Group}, {letter.DeliveryCount} deliveries, dead-lettered {BrokerEvent.Time(letter.FailedAt)}"));
             output.WriteLine(Invariant($"  event   {letter.Name} {(shown.Metadata is { } m ? m.EventId.ToString() : "(undecodable)")}, message {letter.DeliveryId}, {letter.Envelope.Length} bytes"));
             output.WriteLine(Invariant($"  reason  {letter.Reason}"));
         }
@@ -64,7 +64,7 @@ internal static class DeadLettersCommand
             writer.WriteString("deliveryId", letter.DeliveryId);
             writer.WriteNumber("deliveryCount", letter.DeliveryCount);
             writer.WriteString("reason", letter.Reason);
-            writer.WriteString("deadLetteredAt", letter.DeadLetteredAt.ToUniversalTime());
+            writer.WriteString("failedAt", letter.FailedAt.ToUniversalTime());
             writer.WritePropertyName("event");
             writer.WriteStartObject();
             BrokerEvent.Read(letter.Name, letter.Envelope).WriteJson(writer, payload: false);

@@ -27,7 +27,7 @@ internal sealed class OrderPipeline
     private const int FlakyEvery = 20;
     private const int PoisonEvery = 250;
 
-    private static readonly RetryPolicy s_retry = RetryPolicy.Fixed(3, TimeSpan.FromMilliseconds(20));
+    private static readonly RetryPolicy s_retry = RetryPolicy.Constant(3, TimeSpan.FromMilliseconds(20));
 
     private readonly OutcomeLedger? _ledger;
     private readonly Func<InvoiceIssued, EventContext, CancellationToken, ValueTask>? _publishInvoice;

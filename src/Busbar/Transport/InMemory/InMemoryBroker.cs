@@ -277,7 +277,7 @@ internal sealed class InMemoryBroker : IAsyncDisposable
             DeliveryId = message.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture),
             DeliveryCount = deliveryCount,
             Reason = reason,
-            DeadLetteredAt = _time.GetUtcNow(),
+            FailedAt = _time.GetUtcNow(),
             Envelope = message.Envelope,
         });
 
