@@ -1,4 +1,5 @@
 using Busbar.Dispatch;
+using Busbar.Routing;
 
 namespace Busbar;
 
@@ -16,12 +17,19 @@ public sealed partial class EventContext
 
     private Guid _eventId;
     private DateTimeOffset _createdAt;
-    private IReadOnlyList<string>? _path;
 
+    /// <summary>The envelope fields most events leave unset and the links only some events have; see <see cref="Extras"/>.</summary>
+    private Extras? _extras;
+
+    /// <summary>Correlation, causation, the publisher link and the children of an event that has them.</summary>
+    private Lineage? _lineage;
+
+    /// <summary>Creates a context the bus admits: its origin and clock are the bus's.</summary>
     internal EventContext(InProcessEventBus bus, object payload, string name)
-        : this(payload, name, bus.Name, bus.TimeProvider)
     {
         LocalBus = bus;
+        Payload = payload;
+        Name = name;
     }
 
     /// <summary>Creates a context that no local bus admitted (a broker delivery, a unit test of the engine).</summary>
@@ -33,9 +41,9 @@ public sealed partial class EventContext
     {
         Payload = payload;
         Name = name;
-        Origin = origin;
-        Clock = clock;
-        Headers = s_noHeaders;
+        var extras = GetExtras();
+        extras.Origin = origin;
+        extras.Clock = clock;
     }
 
     /// <summary>The event's id: a UUIDv7, unique and time-ordered. Kept when the event is forwarded or replayed.</summary>
@@ -73,13 +81,25 @@ public sealed partial class EventContext
     }
 
     /// <summary>The id of the event whose handler published this one, or <see langword="null"/> for a root event.</summary>
-    public Guid? CausationId { get; internal set; }
+    public Guid? CausationId
+    {
+        get => _lineage?.CausationId;
+        internal set
+        {
+            if (value is not null || _lineage is not null)
+                GetLineage().CausationId = value;
+        }
+    }
 
     /// <summary>The names of the buses that accepted this event, in order; used to stop forwarding loops.</summary>
     public IReadOnlyList<string> Path
     {
-        get => _path ??= [Origin];
-        internal set => _path = value;
+        get
+        {
+            var extras = GetExtras();
+            return extras.Path ??= [Origin];
+        }
+        internal set => GetExtras().Path = value;
     }
 
     /// <summary>When the event was published, from the bus's <see cref="TimeProvider"/>.</summary>
@@ -98,13 +118,37 @@ public sealed partial class EventContext
     public int Priority { get; internal set; }
 
     /// <summary>Events sharing a key are handled one at a time, in order.</summary>
-    public string? OrderingKey { get; internal set; }
+    public string? OrderingKey
+    {
+        get => _extras?.OrderingKey;
+        internal set
+        {
+            if (value is not null || _extras is not null)
+                GetExtras().OrderingKey = value;
+        }
+    }
 
     /// <summary>When handling must be over; handlers still running then are cancelled.</summary>
-    public DateTimeOffset? Deadline { get; internal set; }
+    public DateTimeOffset? Deadline
+    {
+        get => _extras?.Deadline;
+        internal set
+        {
+            if (value is not null || _extras is not null)
+                GetExtras().Deadline = value;
+        }
+    }
 
     /// <summary>String headers, including W3C trace context (<c>traceparent</c>) when tracing is on.</summary>
-    public IReadOnlyDictionary<string, string> Headers { get; internal set; }
+    public IReadOnlyDictionary<string, string> Headers
+    {
+        get => _extras?.Headers ?? s_noHeaders;
+        internal set
+        {
+            if (!ReferenceEquals(value, s_noHeaders) || _extras is not null)
+                GetExtras().Headers = value;
+        }
+    }
 
     /// <summary>Delivery attempt, 1-based: retries and replays after a restart increase it.</summary>
     public int Attempt { get; internal set; } = 1;
@@ -127,35 +171,53 @@ public sealed partial class EventContext
     internal InProcessEventBus? LocalBus { get; private set; }
 
     /// <summary>The name of the bus (or consumer) that created the context.</summary>
-    internal string Origin { get; private set; }
+    /// <remarks>A context a bus created reads it from the bus; one created without a bus keeps it (a later <see cref="BindTo"/> does not change it).</remarks>
+    internal string Origin => _extras?.Origin ?? LocalBus!.Name;
 
     /// <summary>The clock of the bus (or consumer) that created the context.</summary>
-    internal TimeProvider Clock { get; private set; }
+    internal TimeProvider Clock => _extras?.Clock ?? LocalBus!.TimeProvider;
 
     internal object Payload { get; private set; }
 
-    internal Guid CorrelationIdValue { get; set; }
+    internal Guid CorrelationIdValue
+    {
+        get => _lineage?.CorrelationId ?? Guid.Empty;
+        set
+        {
+            if (value != Guid.Empty || _lineage is not null)
+                GetLineage().CorrelationId = value;
+        }
+    }
 
-    internal PublishOptions? Options { get; set; }
+    internal PublishOptions? Options
+    {
+        get => _extras?.Options;
+        set
+        {
+            if (value is not null || _extras is not null)
+                GetExtras().Options = value;
+        }
+    }
+
+    /// <summary>The extras, created on first use; a racing creator adopts the one that won.</summary>
+    private Extras GetExtras() =>
+        Volatile.Read(ref _extras) ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras!;
+
+    /// <summary>The lineage, created on first use like <see cref="GetExtras"/>.</summary>
+    private Lineage GetLineage() =>
+        Volatile.Read(ref _lineage) ?? Interlocked.CompareExchange(ref _lineage, new Lineage(), null) ?? _lineage!;
 
     internal void ResetForInline(InProcessEventBus bus, object payload, string name)
     {
         LocalBus = bus;
-        Origin = bus.Name;
-        Clock = bus.TimeProvider;
         Payload = payload;
         Name = name;
         _eventId = Guid.Empty;
         _createdAt = default;
-        _path = null;
-        CorrelationIdValue = Guid.Empty;
-        CausationId = null;
+        _extras = null;
+        _lineage = null;
         Priority = 0;
-        OrderingKey = null;
-        Deadline = null;
-        Headers = s_noHeaders;
         Attempt = 1;
-        Options = null;
         ResetDispatchState();
     }
 
@@ -164,24 +226,65 @@ public sealed partial class EventContext
 
     internal EventContext CloneForAttempt(int attempt, object? payload = null)
     {
-        var clone = new EventContext(payload ?? Payload, Name, Origin, Clock)
+        var clone = LocalBus is { } bus && _extras?.Origin is null
+            ? new EventContext(bus, payload ?? Payload, Name)
+            : new EventContext(payload ?? Payload, Name, Origin, Clock) { LocalBus = LocalBus };
+        clone._eventId = EventId;
+        clone._createdAt = CreatedAt;
+        clone.Priority = Priority;
+        clone.Attempt = attempt;
+        if (_lineage is { } lineage)
+            clone._lineage = new Lineage { CorrelationId = lineage.CorrelationId, CausationId = lineage.CausationId };
+        if (_extras is { } extras)
         {
-            LocalBus = LocalBus,
-            _eventId = EventId,
-            _createdAt = CreatedAt,
-            _path = _path,
-            CorrelationIdValue = CorrelationIdValue,
-            CausationId = CausationId,
-            Priority = Priority,
-            OrderingKey = OrderingKey,
-            Deadline = Deadline,
-            Headers = Headers,
-            Attempt = attempt,
-            Options = Options,
-        };
+            var copy = clone.GetExtras();
+            copy.Path = extras.Path;
+            copy.OrderingKey = extras.OrderingKey;
+            copy.Deadline = extras.Deadline;
+            copy.Headers = extras.Headers;
+            copy.Options = extras.Options;
+        }
+
         return clone;
     }
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name} {EventId}";
+
+    /// <summary>
+    /// What a context holds only for some events: the origin and clock of a context no bus created, the envelope
+    /// fields a plain publish leaves unset (ordering key, deadline, headers, options, a forwarding path) and the links
+    /// of events that have a settler of their own, a flowed execution context, a publish span or a broker delivery.
+    /// Kept apart so a plain queued event, which has none of them, costs one small object instead of one that carries
+    /// them all (issue 16).
+    /// </summary>
+    private sealed class Extras
+    {
+        /// <summary>Set only for a context created without a bus; otherwise the bus's name and clock.</summary>
+        public string? Origin;
+        public TimeProvider? Clock;
+        public IReadOnlyList<string>? Path;
+        public string? OrderingKey;
+        public DateTimeOffset? Deadline;
+        public IReadOnlyDictionary<string, string>? Headers;
+        public PublishOptions? Options;
+        public LocalSettler? Settler;
+        public ExecutionContext? FlowedExecutionContext;
+        public System.Diagnostics.Activity? PublishActivity;
+        public Transport.ITransportDelivery? Delivery;
+    }
+
+    /// <summary>
+    /// Where an event comes from and what it caused: its correlation and causation, until admission the event and
+    /// handler that published it, and the events its handlers published. Apart from <see cref="Extras"/> because every
+    /// event a handler publishes (or that publishes one) has it, and most have nothing else.
+    /// </summary>
+    private sealed class Lineage
+    {
+        public Guid CorrelationId;
+        public Guid? CausationId;
+        public EventContext? Publisher;
+        public Subscription? PublisherHandler;
+        public List<ChildLink>? Children;
+    }
 }

@@ -6,7 +6,15 @@ namespace Busbar;
 public sealed partial class EventContext
 {
     /// <summary>The publish span, from <c>CreateContext</c> until the event is admitted or refused; null when nobody traces.</summary>
-    internal Activity? PublishActivity { get; set; }
+    internal Activity? PublishActivity
+    {
+        get => _extras?.PublishActivity;
+        set
+        {
+            if (value is not null || _extras is not null)
+                GetExtras().PublishActivity = value;
+        }
+    }
 
     /// <summary>When the publish began (the bus's <see cref="TimeProvider"/> timestamp), for <c>messaging.client.operation.duration</c>; 0 when nobody measures it or once recorded.</summary>
     /// <remarks>A field, taken with <see cref="Interlocked.Exchange(ref long, long)"/>: an eviction can race the admission that ends the publish.</remarks>

@@ -21,11 +21,31 @@ public sealed partial class EventContext
     private EventStatus _status;
     private EventOutcome? _outcome;
     private TaskCompletionSource<EventOutcome>? _completion;
-    private List<ChildLink>? _children;
 
     internal Route? Route { get; set; }
 
+    /// <summary>The handler results the engine stored; <see langword="null"/> before any, or when its one handler succeeded plainly (see <see cref="GetResults"/>).</summary>
     internal HandlerResult[]? Results { get; set; }
+
+    private TimeSpan _soleDuration;
+    private bool _soleSucceeded;
+
+    /// <summary>The event's one handler succeeded with no value: its result is kept as a duration instead of an array.</summary>
+    internal void RecordSoleSuccess(TimeSpan duration)
+    {
+        _soleDuration = duration;
+        _soleSucceeded = true;
+    }
+
+    /// <summary>Every handler result of the event, building the one a plain sole success left as a duration; <see langword="null"/> when no handler ran.</summary>
+    internal HandlerResult[]? GetResults()
+    {
+        if (Results is { } results)
+            return results;
+        if (!_soleSucceeded || Route is not { Subscriptions: [var subscription] })
+            return null;
+        return [new HandlerResult(subscription.Name, HandlerStatus.Succeeded, null, null, 1, _soleDuration)];
+    }
 
     internal long EnqueuedTimestamp { get; set; }
 
@@ -34,11 +54,26 @@ public sealed partial class EventContext
     /// (a durable publish, recovery) end with a settler that also records their outcome there. The queue is shared by
     /// every source, so the choice travels with the event; <see langword="null"/> means the queue's settler.
     /// </summary>
-    internal LocalSettler? Settler { get; set; }
+    internal LocalSettler? Settler
+    {
+        get => _extras?.Settler;
+        set
+        {
+            if (value is not null || _extras is not null)
+                GetExtras().Settler = value;
+        }
+    }
 
     /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
-    internal ExecutionContext? FlowedExecutionContext { get; set; }
-
+    internal ExecutionContext? FlowedExecutionContext
+    {
+        get => _extras?.FlowedExecutionContext;
+        set
+        {
+            if (value is not null || _extras is not null)
+                GetExtras().FlowedExecutionContext = value;
+        }
+    }
 
     internal int Stage => Volatile.Read(ref _stage);
 
@@ -84,11 +119,11 @@ public sealed partial class EventContext
         _status = EventStatus.Pending;
         _outcome = null;
         _completion = null;
-        _children = null;
         Route = null;
         Results = null;
+        _soleDuration = default;
+        _soleSucceeded = false;
         EnqueuedTimestamp = 0;
-        Settler = null;
         TakeLinks = default;
         AgeLinks = default;
         Debug.Assert(!_isAmbient, "A context installed as an ambient frame is never reused.");
@@ -107,36 +142,38 @@ public sealed partial class EventContext
     internal void MarkRunning() => Volatile.Write(ref _stage, StageRunning);
 
     /// <summary>The event and handler that published this queued event, until admission makes it their child.</summary>
-    private EventContext? _publisher;
-    private Subscription? _publisherHandler;
-
     internal void SetPublisher(EventContext publisher, Subscription? handler)
     {
-        _publisher = publisher;
-        _publisherHandler = handler;
+        var lineage = GetLineage();
+        lineage.Publisher = publisher;
+        lineage.PublisherHandler = handler;
     }
 
     /// <summary>Admitted: listed among its publisher's children (an event refused at admission never is).</summary>
     internal void LinkToPublisher()
     {
-        if (_publisher is { } publisher)
+        if (_lineage is { Publisher: { } publisher } lineage)
         {
-            publisher.AddChild(_publisherHandler, EventId);
+            publisher.AddChild(lineage.PublisherHandler, EventId);
             UnlinkPublisher();
         }
     }
 
     internal void UnlinkPublisher()
     {
-        _publisher = null;
-        _publisherHandler = null;
+        if (_lineage is { } lineage)
+        {
+            lineage.Publisher = null;
+            lineage.PublisherHandler = null;
+        }
     }
 
     internal void AddChild(Subscription? parentHandler, Guid childId)
     {
+        var lineage = GetLineage();
         lock (this)
         {
-            (_children ??= []).Add(new ChildLink(parentHandler, childId));
+            (lineage.Children ??= []).Add(new ChildLink(parentHandler, childId));
         }
     }
 
@@ -207,13 +244,13 @@ public sealed partial class EventContext
 
     private HandlerResult[] BuildHandlerResults()
     {
-        var results = Results;
+        var results = GetResults();
         if (results is null || results.Length == 0)
             return [];
         List<ChildLink>? children;
         lock (this)
         {
-            children = _children is null ? null : [.. _children];
+            children = _lineage?.Children is { } links ? [.. links] : null;
         }
 
         if (children is null)
@@ -240,11 +277,11 @@ public sealed partial class EventContext
     {
         lock (this)
         {
-            if (_children is null)
+            if (_lineage?.Children is not { } children)
                 return [];
-            var ids = new Guid[_children.Count];
+            var ids = new Guid[children.Count];
             for (var i = 0; i < ids.Length; i++)
-                ids[i] = _children[i].ChildId;
+                ids[i] = children[i].ChildId;
             return ids;
         }
     }

@@ -41,7 +41,7 @@ internal sealed class LocalSettler(DeadLetterStore deadLetters, WalRecorder? jou
         {
             if (journal is not null)
             {
-                if (status == EventStatus.Cancelled && context.Results is null)
+                if (status == EventStatus.Cancelled && context.GetResults() is null)
                     journal.OnCancelledWhileQueued();
                 else
                     journal.OnEventFinished(context);

@@ -29,6 +29,9 @@ internal sealed class WalBatch
     /// </summary>
     public bool NeedsSync { get; set; }
 
+    /// <summary>The batch holds a record handed over by <see cref="WriteAheadLog.Post"/>, which nobody awaits: a failure to write it is logged.</summary>
+    public bool HasPosted { get; set; }
+
     public TaskCompletionSource Completion { get; private set; }
 
     public bool HasWork => Length > 0 || Deletions.Count > 0;
@@ -60,6 +63,7 @@ internal sealed class WalBatch
         Chunks.Clear();
         Deletions.Clear();
         NeedsSync = false;
+        HasPosted = false;
         Completion = NewCompletion();
         if (_buffer.Length > 4 * 1024 * 1024)
         {

@@ -40,11 +40,13 @@ internal sealed class WalLiveSet
         live.Record = record;
         live.Segment = segment;
         live.FrameLength = frameLength;
-        foreach (var subscription in record.Subscriptions)
+        // Indexed, not foreach: enumerating the IReadOnlyList would box its enumerator on every append.
+        var subscriptions = record.Subscriptions;
+        for (var i = 0; i < subscriptions.Count; i++)
         {
-            if (!live.Pending.Contains(subscription))
+            if (!live.Pending.Contains(subscriptions[i]))
             {
-                live.Pending.Add(subscription);
+                live.Pending.Add(subscriptions[i]);
             }
         }
 

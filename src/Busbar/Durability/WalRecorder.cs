@@ -15,6 +15,7 @@ namespace Busbar.Durability;
 internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads, ILogger logger)
 {
     private long _cancelledDurable;
+    private RouteNames? _lastNames;
 
     /// <summary>Events that ended cancelled with work left in the log (redelivered after a restart).</summary>
     public long CancelledDurable => Interlocked.Read(ref _cancelledDurable);
@@ -39,9 +40,10 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
     /// <returns>Whether a record was written (see <see cref="TryAppend"/>).</returns>
     public bool AppendWithoutWaiting(EventContext context, Route route)
     {
-        if (!TryAppend(context, route, CancellationToken.None, out var append))
+        var record = ToRecord(context, route);
+        if (record is null)
             return false;
-        Observe(append);
+        Observe(log.Post(record, requireNewEvent: true));
         return true;
     }
 
@@ -49,7 +51,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
     public void OnEventFinished(EventContext context)
     {
         var subscriptions = context.Route?.Subscriptions;
-        var results = context.Results;
+        var results = context.GetResults();
         if (subscriptions is null)
             return;
         var leftPending = false;
@@ -64,7 +66,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
             {
                 case HandlerStatus.Succeeded:
                 case HandlerStatus.Skipped:
-                    Observe(log.AppendHandlerFinishedAsync(context.EventId, subscription.Name, WalHandlerStatus.Succeeded, result.Attempts));
+                    Observe(log.Post(new WalHandlerFinishedRecord { EventId = context.EventId, SubscriptionName = subscription.Name, Status = WalHandlerStatus.Succeeded, Attempts = result.Attempts }));
                     break;
                 case HandlerStatus.Cancelled:
                     leftPending = true;
@@ -94,7 +96,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
         foreach (var subscription in subscriptions)
         {
             if (subscription.HasStableName)
-                Observe(log.AppendHandlerFinishedAsync(context.EventId, subscription.Name, WalHandlerStatus.Cancelled, 0));
+                Observe(log.Post(new WalHandlerFinishedRecord { EventId = context.EventId, SubscriptionName = subscription.Name, Status = WalHandlerStatus.Cancelled, Attempts = 0 }));
         }
     }
 
@@ -103,7 +105,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
 
     public void OnDeadLettered(EventContext context, DeadLetter letter)
     {
-        Observe(log.AppendDeadLetterAsync(new WalDeadLetterRecord
+        Observe(log.Post(new WalDeadLetterRecord
         {
             DeadLetterId = letter.Id,
             EventId = context.EventId,
@@ -119,7 +121,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
     /// A dead letter discarded without a re-drive: the re-driven record releases it, so it is not recovered again (the
     /// log ignores an id it does not hold, such as a letter of a subscription without a stable name).
     /// </summary>
-    public void OnDeadLetterRemoved(Guid id) => Observe(log.AppendDeadLetterRedrivenAsync(id));
+    public void OnDeadLetterRemoved(Guid id) => Observe(log.Post(new WalDeadLetterRedrivenRecord { DeadLetterId = id }));
 
     /// <summary>Before a dead letter runs again: the log must know the event is pending for that subscription once more.</summary>
     /// <returns>Whether the event's record was written again (its subscription has a stable name).</returns>
@@ -138,12 +140,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
         if (route.DurableCount == 0)
             return null;
         var payload = payloads.SerializeToUtf8Bytes(context.Name, context.Payload);
-        var names = new List<string>(route.DurableCount);
-        foreach (var subscription in route.Subscriptions)
-        {
-            if (subscription.HasStableName)
-                names.Add(subscription.Name);
-        }
+        var names = DurableNames(route);
 
         return new WalEventRecord
         {
@@ -163,6 +160,28 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
         };
     }
 
+    /// <summary>
+    /// The stable names of <paramref name="route"/>'s subscriptions, built once per route and shared by its records
+    /// (records never change their list; a compacted copy gets a list of its own).
+    /// </summary>
+    private string[] DurableNames(Route route)
+    {
+        var cached = Volatile.Read(ref _lastNames);
+        if (cached is not null && ReferenceEquals(cached.Route, route))
+            return cached.Names;
+        var names = new string[route.DurableCount];
+        var n = 0;
+        foreach (var subscription in route.Subscriptions)
+        {
+            if (subscription.HasStableName)
+                names[n++] = subscription.Name;
+        }
+
+        Volatile.Write(ref _lastNames, new RouteNames(route, names));
+        return names;
+    }
+
+    /// <summary>A posted record is observed by its batch; only a post that waits for room (backpressure) needs watching here.</summary>
     private void Observe(ValueTask pending)
     {
         if (pending.IsCompletedSuccessfully)
@@ -181,4 +200,7 @@ internal sealed class WalRecorder(WriteAheadLog log, PayloadSerializer payloads,
             Diagnostics.LogMessages.JournalWriteFailed(logger, ex, log.Directory);
         }
     }
+
+    /// <summary>One route's durable subscription names: the route of the last durable publish, so a stream of one event type builds its list once.</summary>
+    private sealed record RouteNames(Route Route, string[] Names);
 }

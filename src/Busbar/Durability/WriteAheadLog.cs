@@ -240,6 +240,28 @@ internal sealed class WriteAheadLog : IAsyncDisposable
     public ValueTask AppendDeadLetterRedrivenAsync(Guid deadLetterId, CancellationToken cancellationToken = default) =>
         AppendAsync(new WalDeadLetterRedrivenRecord { DeadLetterId = deadLetterId }, cancellationToken);
 
+    /// <summary>
+    /// Hands <paramref name="record"/> to the log without waiting for its flush: for writes nobody awaits (handler
+    /// finishes, dead letters, refusals, <c>TryPublish</c>). The record is applied to the live set at once, as with
+    /// the awaited appends, and written with the next batch; a failure to write that batch is logged once for all
+    /// of its posted records, so a post costs no continuation of its own.
+    /// </summary>
+    /// <param name="record">The record; an event record with no subscriptions is not written.</param>
+    /// <param name="requireNewEvent">As <see cref="AppendNewEventAsync"/>: an event id still live is refused.</param>
+    /// <returns>
+    /// A completed task once the record is in the pending batch, or nothing was to be written. When the pending batch
+    /// is full, the wait for room (backpressure), which the caller observes: it fails if the record cannot be handed over.
+    /// </returns>
+    /// <exception cref="ArgumentException">As the awaited appends: an event id still live (with <paramref name="requireNewEvent"/>), a record too large.</exception>
+    /// <exception cref="InvalidOperationException">As <see cref="AppendDeadLetterAsync"/>, or the log failed earlier.</exception>
+    public ValueTask Post(WalRecord record, bool requireNewEvent = false)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return record is WalEventRecord { Subscriptions.Count: 0 }
+            ? ValueTask.CompletedTask
+            : AppendAsync(record, CancellationToken.None, requireNewEvent, posted: true);
+    }
+
     /// <summary>Writes and fsyncs everything pending, stops the flusher, closes the segment and releases the lock.</summary>
     public async ValueTask DisposeAsync()
     {
@@ -272,7 +294,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         }
     }
 
-    private ValueTask AppendAsync(WalRecord record, CancellationToken cancellationToken, bool requireNewEvent = false)
+    private ValueTask AppendAsync(WalRecord record, CancellationToken cancellationToken, bool requireNewEvent = false, bool posted = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var bodyLength = WalRecordCodec.GetBodyLength(record);
@@ -284,29 +306,30 @@ internal sealed class WriteAheadLog : IAsyncDisposable
                 nameof(record));
         }
 
-        var outcome = TryEnqueue(record, bodyLength, frameLength, requireNewEvent, out var completion, out var wake);
+        var outcome = TryEnqueue(record, bodyLength, frameLength, requireNewEvent, posted, out var completion, out var wake);
         wake?.TrySetResult();
         return outcome switch
         {
-            EnqueueOutcome.Enqueued => Await(completion!, cancellationToken),
+            EnqueueOutcome.Enqueued => posted ? ValueTask.CompletedTask : Await(completion!, cancellationToken),
             EnqueueOutcome.NothingToWrite => ValueTask.CompletedTask,
-            _ => AppendSlowAsync(record, bodyLength, frameLength, requireNewEvent, completion!, cancellationToken),
+            _ => AppendSlowAsync(record, bodyLength, frameLength, requireNewEvent, posted, completion!, cancellationToken),
         };
     }
 
-    private async ValueTask AppendSlowAsync(WalRecord record, int bodyLength, int frameLength, bool requireNewEvent, Task flushed, CancellationToken cancellationToken)
+    private async ValueTask AppendSlowAsync(WalRecord record, int bodyLength, int frameLength, bool requireNewEvent, bool posted, Task flushed, CancellationToken cancellationToken)
     {
         while (true)
         {
             // Backpressure: the pending batch is full; wait until the flusher has taken and written it.
             await flushed.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             cancellationToken.ThrowIfCancellationRequested();
-            var outcome = TryEnqueue(record, bodyLength, frameLength, requireNewEvent, out var completion, out var wake);
+            var outcome = TryEnqueue(record, bodyLength, frameLength, requireNewEvent, posted, out var completion, out var wake);
             wake?.TrySetResult();
             switch (outcome)
             {
                 case EnqueueOutcome.Enqueued:
-                    await Await(completion!, cancellationToken).ConfigureAwait(false);
+                    if (!posted)
+                        await Await(completion!, cancellationToken).ConfigureAwait(false);
                     return;
                 case EnqueueOutcome.NothingToWrite:
                     return;
@@ -321,7 +344,7 @@ internal sealed class WriteAheadLog : IAsyncDisposable
         completion.IsCompletedSuccessfully ? ValueTask.CompletedTask
         : new ValueTask(cancellationToken.CanBeCanceled ? completion.WaitAsync(cancellationToken) : completion);
 
-    private EnqueueOutcome TryEnqueue(WalRecord record, int bodyLength, int frameLength, bool requireNewEvent, out Task? completion, out TaskCompletionSource? wake)
+    private EnqueueOutcome TryEnqueue(WalRecord record, int bodyLength, int frameLength, bool requireNewEvent, bool posted, out Task? completion, out TaskCompletionSource? wake)
     {
         lock (_gate)
         {
@@ -346,6 +369,8 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             }
 
             WriteLocked(record, bodyLength);
+            if (posted)
+                _pending.HasPosted = true;
             CompactLocked();
             wake = TakeWakeLocked();
             return EnqueueOutcome.Enqueued;
@@ -562,6 +587,12 @@ internal sealed class WriteAheadLog : IAsyncDisposable
             {
                 Fail(ex);
                 batch!.Completion.TrySetException(ex);
+                if (batch.HasPosted)
+                {
+                    // Posted records have no awaiter: report the failure for them, and mark the exception observed.
+                    Diagnostics.LogMessages.JournalWriteFailed(_logger, ex, Directory);
+                    _ = batch.Completion.Task.Exception;
+                }
             }
 
             lock (_gate)

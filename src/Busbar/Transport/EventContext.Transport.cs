@@ -6,5 +6,14 @@ namespace Busbar;
 public sealed partial class EventContext
 {
     /// <summary>The delivery the transport source built this context from; null for events a local source dispatches.</summary>
-    internal ITransportDelivery? Delivery { get; set; }
+    /// <remarks>Kept in the context's extras: only broker deliveries have one, and a queued event should not pay for the field.</remarks>
+    internal ITransportDelivery? Delivery
+    {
+        get => _extras?.Delivery;
+        set
+        {
+            if (value is not null || _extras is not null)
+                GetExtras().Delivery = value;
+        }
+    }
 }

@@ -18,6 +18,15 @@ public class HotPathAllocationTests
     }
 
     [Fact]
+    public async Task PublishAsync_WarmWorkerSolePlainHandler_AllocatesNoResultArray()
+    {
+        // Only the execution context that makes the event ambient (72 B) is left: a sole handler that succeeds
+        // with no value keeps its duration on the context instead of in a one-entry result array (72 B more).
+        var perEvent = await MedianWorkerBytesPerEventAsync(handlers: 1, HandlerConcurrency.Serial);
+        Assert.True(perEvent <= 80, $"the worker allocated {perEvent} B per queued event");
+    }
+
+    [Fact]
     public async Task PublishAsync_ParallelTierOfSynchronousHandlers_AllocatesAsMuchAsSerial()
     {
         // Handlers that complete synchronously start inline on the serial synchronous path: no ambient frame, state
