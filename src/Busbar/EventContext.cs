@@ -209,9 +209,14 @@ public sealed partial class EventContext
 
     internal void ResetForInline(InProcessEventBus bus, object payload, string name)
     {
-        LocalBus = bus;
+        // A spare context is reused by the next send on its thread, mostly on the same bus and for the same event type:
+        // writing only what changed spares the inline hot path most of its GC write barriers.
+        if (!ReferenceEquals(LocalBus, bus))
+            LocalBus = bus;
+
         Payload = payload;
-        Name = name;
+        if (!ReferenceEquals(Name, name))
+            Name = name;
         _eventId = Guid.Empty;
         _createdAt = default;
         _extras = null;

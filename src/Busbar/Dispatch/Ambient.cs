@@ -60,10 +60,13 @@ internal static class Ambient
     }
 
     /// <summary>Returns a frame the current thread may mutate, installing one in the flow if needed.</summary>
-    public static AmbientFrame Acquire()
+    public static AmbientFrame Acquire() => Acquire(Environment.CurrentManagedThreadId);
+
+    /// <inheritdoc cref="Acquire()"/>
+    /// <param name="thread">The calling thread's managed id, which the caller already holds.</param>
+    public static AmbientFrame Acquire(int thread)
     {
         var value = s_frame.Value;
-        var thread = Environment.CurrentManagedThreadId;
         if (value is AmbientFrame { IsClosed: false } own && own.OwnerThread == thread)
             return own;
         var derived = new AmbientFrame(thread);
@@ -118,7 +121,7 @@ internal sealed class AmbientFrame(int ownerThread)
     public EventContext? SyncContext;
     public Subscription? SyncSubscription;
 
-    /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire"/>); closing it closes this one.</summary>
+    /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire(int)"/>); closing it closes this one.</summary>
     public AmbientFrame? Origin;
 
     /// <summary>The event whose flow this frame was derived in; its end closes this frame.</summary>

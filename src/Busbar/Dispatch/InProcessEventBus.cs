@@ -29,6 +29,7 @@ internal sealed partial class InProcessEventBus : IEventBus
     private readonly DeadLetterStore _deadLetters;
     private readonly BusValidation _validation;
     private readonly CancellationTokenSource _stopCts = new();
+    private readonly CancellationToken _stopToken;
     private readonly int _overflowLimit;
     private readonly object _stopLock = new();
     private Task<StopReport>? _stopTask;
@@ -55,7 +56,8 @@ internal sealed partial class InProcessEventBus : IEventBus
         Metrics = new BusMetrics(Name);
         Router = new Router();
         EventLogger = new EventLogger(Logger, timeProvider);
-        _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLogger, options.SlowHandlerThreshold), _stopCts.Token, middleware);
+        _stopToken = _stopCts.Token;
+        _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLogger, options.SlowHandlerThreshold), _stopToken, middleware);
         _validation = validation;
         _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Busbar.Diagnostics;
 using Busbar.Dispatch;
 using Busbar.Routing;
@@ -62,7 +63,38 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null;
         if (!fast)
             return DispatchGeneralAsync(context, route, token, 0, framed: false, default, null);
+        return DispatchSerialSync(context, route, token, callerFrame, recordResults, 0, null);
+    }
 
+    /// <summary>
+    /// Whether this dispatcher's own policies (the bus's default timeout and completion mode, a parallel tier, a middleware of
+    /// <paramref name="eventType"/>) need the engine for every event of that type, whatever its handlers: an
+    /// <see cref="InlinePlan{T}"/> is built only when they do not.
+    /// </summary>
+    public bool NeedsEngine(Type eventType, int subscriptionCount) =>
+        middleware?.For(eventType) is not null
+        || defaults.Completion != CompletionMode.All
+        || defaults.HandlerTimeout is not null
+        || (defaults.HandlerConcurrency != HandlerConcurrency.Serial && subscriptionCount > 1);
+
+    /// <summary>
+    /// Carries on an inline send that an <see cref="InlinePlan{T}"/> ran up to <paramref name="index"/>: the handlers before it
+    /// succeeded, the one at it returned <paramref name="started"/> (faulted, cancelled or still running). From there the event is
+    /// dispatched as <see cref="DispatchAsync"/> would have, with <paramref name="callerFrame"/> back in its state before the send.
+    /// </summary>
+    public ValueTask<EventStatus> ContinueInlineAsync(EventContext context, Route route, CancellationToken token, AmbientFrame callerFrame, int index, ValueTask<object?> started)
+    {
+        Debug.Assert(route.AllSimple && context.Options is null && !NeedsEngine(context.Payload.GetType(), route.Subscriptions.Length), "Only a plan's route is continued here.");
+        return DispatchSerialSync(context, route, token, callerFrame, recordResults: false, index, started);
+    }
+
+    /// <summary>
+    /// The synchronous serial path, from <paramref name="startIndex"/>; <paramref name="started"/>, when given, is what the handler
+    /// at that index already returned (see <see cref="ContinueInlineAsync"/>).
+    /// </summary>
+    private ValueTask<EventStatus> DispatchSerialSync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults, int startIndex, ValueTask<object?>? started)
+    {
+        var subscriptions = route.Subscriptions;
         // One handler that succeeds plainly needs no result array: its duration is kept on the context (see
         // EventContext.GetResults), which saves a queued event its largest allocation after the context.
         var sole = recordResults && subscriptions.Length == 1 && context.Results is null && ReferenceEquals(context.Route, route);
@@ -82,37 +114,46 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         // of the next). Inline sends read the clock only when a listener wants handler durations.
         var timed = recordResults || BusMetrics.DurationEnabled;
         var start = timed ? _time.GetTimestamp() : 0;
-        for (var i = 0; i < subscriptions.Length; i++)
+        for (var i = startIndex; i < subscriptions.Length; i++)
         {
             var subscription = subscriptions[i];
-            if (!subscription.IsActive)
+            ValueTask<object?> pending;
+            ProcessSpan span = default;
+            if (started is { } already && i == startIndex)
             {
-                if (results is not null || sole)
-                    (results ??= context.Results = NewResults(subscriptions))[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
-                continue;
-            }
-
-            if (ownFrame)
-            {
-                context.AmbientSubscription = subscription;
+                // The plan ran this handler under the same frame state this loop would have set.
+                pending = already;
             }
             else
             {
-                // Visible to this thread only: a flow another handler left running must not see this event.
-                callerFrame!.SyncContext = context;
-                callerFrame.SyncSubscription = subscription;
-                callerFrame.SyncThread = thread;
-            }
+                if (!subscription.IsActive)
+                {
+                    if (results is not null || sole)
+                        (results ??= context.Results = NewResults(subscriptions))[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                    continue;
+                }
 
-            var span = BusTracing.StartProcess(context, subscription);
-            ValueTask<object?> pending;
-            try
-            {
-                pending = subscription.InvokeAsync(context.Payload, context, handlerToken);
-            }
-            catch (Exception ex)
-            {
-                pending = ValueTask.FromException<object?>(ex);
+                if (ownFrame)
+                {
+                    context.AmbientSubscription = subscription;
+                }
+                else
+                {
+                    // Visible to this thread only: a flow another handler left running must not see this event.
+                    callerFrame!.SyncContext = context;
+                    callerFrame.SyncSubscription = subscription;
+                    callerFrame.SyncThread = thread;
+                }
+
+                span = BusTracing.StartProcess(context, subscription);
+                try
+                {
+                    pending = subscription.InvokeAsync(context.Payload, context, handlerToken);
+                }
+                catch (Exception ex)
+                {
+                    pending = ValueTask.FromException<object?>(ex);
+                }
             }
 
             if (!pending.IsCompleted)

@@ -33,4 +33,10 @@ internal sealed class Route
     public bool AllSimple { get; }
 
     public int DurableCount { get; }
+
+    /// <summary>
+    /// The <see cref="InlinePlan{T}"/> of this route, built by the first inline send that resolved it (a route serves one event
+    /// type, so one plan type); <see langword="null"/> until then. Two sends racing build equal plans, either may win.
+    /// </summary>
+    public object? InlinePlan { get; set; }
 }

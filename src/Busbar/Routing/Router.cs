@@ -140,13 +140,14 @@ internal sealed class Router
     }
 
     /// <summary>Resolves the route of <typeparamref name="T"/> when the event's runtime type is exactly T.</summary>
-    public Route Resolve<T>(string name)
+    /// <param name="name">The event's name, <see cref="EventNaming.GetName"/> of <typeparamref name="T"/>; looked up when not given, only if the route is built.</param>
+    public Route Resolve<T>(string? name = null)
     {
         var slots = RouteSlots<T>.Slots;
         var version = Volatile.Read(ref _version);
         if ((uint)Id < (uint)slots.Length && slots[Id] is { } cached && cached.Version == version)
             return cached;
-        var route = Resolve(typeof(T), name);
+        var route = Resolve(typeof(T), name ?? EventNaming.GetName(typeof(T)));
         RouteSlots<T>.Store(Id, route);
         return route;
     }

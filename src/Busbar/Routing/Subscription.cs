@@ -85,7 +85,7 @@ internal abstract class Subscription : ISubscription
     public override string ToString() => Name;
 
     /// <summary>Adapts a handler without a result; allocates nothing when it completed synchronously.</summary>
-    protected static ValueTask<object?> WithoutResult(ValueTask pending)
+    internal static ValueTask<object?> WithoutResult(ValueTask pending)
     {
         return pending.IsCompletedSuccessfully ? default : AwaitAsync(pending);
 
@@ -101,6 +101,9 @@ internal abstract class Subscription : ISubscription
 internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
     : Subscription(router, retryPipeline, name, typeof(T), null, options)
 {
+    /// <summary>The user's handler, for the <see cref="InlinePlan{T}"/> that invokes it without this adapter.</summary>
+    public Func<T, EventContext, CancellationToken, ValueTask> Handler => handler;
+
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {
         return WithoutResult(handler((T)@event, context, cancellationToken));
