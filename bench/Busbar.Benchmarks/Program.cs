@@ -6,6 +6,7 @@ using Busbar.Benchmarks.Infrastructure;
 //   Busbar.Benchmarks [BenchmarkDotNet args]        BenchmarkDotNet with the short job, e.g. --filter '*'
 //   Busbar.Benchmarks driver [--dry] [--out FILE]   throughput, latency, overload and fan-out tables
 //     driver --latency-only / --durability-only      one scenario: round trips (fresh processes and warm), durable publish
+//     driver --fanout-only                           (d) fan-out to 8 handlers, Parallel and Serial tier
 //     driver --transports-only                       (h) Redis and NATS through the bus next to the raw clients
 //   Busbar.Benchmarks --dry                         every benchmark once in-process plus the driver with
 //                                                   tiny counts: proves the suite builds and runs (CI)

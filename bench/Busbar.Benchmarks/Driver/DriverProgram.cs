@@ -44,6 +44,12 @@ public static class DriverProgram
             return await WriteAsync(report.ToString(), output, transportsOk ? 0 : 1);
         }
 
+        if (args.Contains("--fanout-only"))
+        {
+            report.Append(await FanOutScenario.RunAsync(settings));
+            return await WriteAsync(report.ToString(), output, 0);
+        }
+
         if (args.Contains("--durability-only"))
         {
             report.Append(await DurabilityScenario.RunAsync(settings));

@@ -20,7 +20,7 @@ namespace Busbar.Engine;
 /// (defaults and grace), a clock, a logger for cancellation callbacks, an observer for telemetry, the bus's
 /// stop token and the bus's middlewares (<see langword="null"/> when it has none), which run inside every attempt.
 /// </remarks>
-internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider timeProvider, ILogger logger, IDispatchObserver observer, CancellationToken stopToken, MiddlewarePipeline? middleware = null)
+internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProvider timeProvider, ILogger logger, IDispatchObserver observer, CancellationToken stopToken, MiddlewarePipeline? middleware = null)
 {
     // The grace after cancellation is a safety net against handlers that never return, so it runs on the
     // real clock: a test clock that is never advanced must not hold an event (or a stop) forever.
@@ -51,6 +51,9 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         var options = context.Options;
         var concurrency = options?.HandlerConcurrency ?? defaults.HandlerConcurrency;
         var completion = options?.Completion ?? defaults.Completion;
+        if (concurrency == HandlerConcurrency.Parallel && subscriptions.Length > 1)
+            return DispatchParallelAsync(context, route, token, callerFrame, recordResults, completion);
+
         // Middlewares need an invocation object and run inside the attempt, which only the general path has.
         var fast = (middleware is null || middleware.For(context.Payload.GetType()) is null)
             && route.AllSimple
@@ -392,96 +395,6 @@ internal sealed class EventDispatcher(EventBusOptions defaults, TimeProvider tim
         return count;
     }
 
-    /// <summary>
-    /// Runs a parallel tier: each handler starts on this thread and runs until its first await, then the tier waits for
-    /// the ones that went asynchronous. Returns whether any succeeded.
-    /// </summary>
-    /// <remarks>
-    /// A handler that completes synchronously costs no frame and no state machine: it runs under the tier's current
-    /// frame (the event itself at first), pointed at it, as a serial handler does. A handler that goes asynchronous
-    /// keeps the frame it started under, which names it until it ends, so the handlers after it start under a fresh
-    /// frame; such a frame closes when the handler holding it ends. Work a synchronous handler left running holds the
-    /// frame it ran under, so it is attributed to whichever handler that frame names then, as in a serial tier.
-    /// </remarks>
-    private ValueTask<bool> RunParallelTierAsync(EventContext context, Subscription[] subscriptions, HandlerResult[] results, int start, int end, EventCancellation run)
-    {
-        var succeeded = false;
-        AmbientFrame? frame = null;
-        List<(int Index, ValueTask<HandlerResult> Pending)>? running = null;
-        for (var i = start; i < end; i++)
-        {
-            var subscription = subscriptions[i];
-            if (running is not null && running[^1].Index == i - 1)
-            {
-                // The previous handler went asynchronous keeping the current frame: this one starts under a new one.
-                frame = Ambient.Install(context, subscription);
-            }
-            else if (frame is null)
-            {
-                context.AmbientSubscription = subscription;
-            }
-            else
-            {
-                frame.Subscription = subscription;
-            }
-
-            var pending = InvokeAsync(context, subscription, run);
-            if (pending.IsCompleted)
-            {
-                results[i] = pending.Result;
-                if (results[i].Status == HandlerStatus.Succeeded)
-                {
-                    succeeded = true;
-                    run.OnSucceeded();
-                }
-
-                continue;
-            }
-
-            // It keeps the frame it started under until it ends.
-            (running ??= []).Add((i, AwaitParallelAsync(pending, frame, run)));
-        }
-
-        if (running is null)
-            return new ValueTask<bool>(succeeded);
-        if (frame is not null)
-        {
-            // A frame installed for later handlers stays in this flow: the event is its frame again for the next
-            // tier. The last such frame is held by no running handler unless the tier's last handler went asynchronous.
-            Ambient.Enter(context);
-            if (running[^1].Index != end - 1)
-                frame.Close();
-        }
-
-        return AwaitTierAsync(results, running, succeeded);
-    }
-
-    private static async ValueTask<bool> AwaitTierAsync(HandlerResult[] results, List<(int Index, ValueTask<HandlerResult> Pending)> running, bool succeeded)
-    {
-        foreach (var (index, pending) in running)
-        {
-            results[index] = await pending.ConfigureAwait(false);
-            succeeded |= results[index].Status == HandlerStatus.Succeeded;
-        }
-
-        return succeeded;
-    }
-
-    /// <summary>Waits for a parallel handler that went asynchronous; reports its success at once (first-wins) and closes the frame it holds.</summary>
-    private static async ValueTask<HandlerResult> AwaitParallelAsync(ValueTask<HandlerResult> pending, AmbientFrame? frame, EventCancellation run)
-    {
-        try
-        {
-            var result = await pending.ConfigureAwait(false);
-            if (result.Status == HandlerStatus.Succeeded)
-                run.OnSucceeded();
-            return result;
-        }
-        finally
-        {
-            frame?.Close();
-        }
-    }
 
     /// <summary>One invocation with filter, once, timeout and retry policies. Never throws.</summary>
     private async ValueTask<HandlerResult> InvokeAsync(EventContext context, Subscription subscription, EventCancellation run)

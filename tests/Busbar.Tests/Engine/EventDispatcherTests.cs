@@ -52,6 +52,35 @@ public class EventDispatcherTests
     }
 
     [Fact]
+    public async Task Dispatch_ParallelTierHandlerGoesAsync_RestOfTierStartsAndLaterTierWaitsForIt()
+    {
+        using var kit = new EngineTestKit(new EventBusOptions { HandlerConcurrency = HandlerConcurrency.Parallel });
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var order = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        kit.Subscribe("sync-before", (_, _, _) => { order.Enqueue("sync-before"); return default; }, new SubscriptionOptions { Priority = 1 });
+        kit.Subscribe("gated", async (_, _, ct) => { await gate.Task.WaitAsync(ct); order.Enqueue("gated"); }, new SubscriptionOptions { Priority = 1 });
+        kit.Subscribe("sync-after", (_, _, _) => { order.Enqueue("sync-after"); return default; }, new SubscriptionOptions { Priority = 1 });
+        kit.Subscribe("throws-after", (_, _, _) => throw new InvalidOperationException("boom"), new SubscriptionOptions { Priority = 1 });
+        kit.Subscribe("later-tier", (_, _, _) => { order.Enqueue("later-tier"); return default; });
+        var context = EngineTestKit.Context();
+
+        var pending = kit.DispatchAsync(context);
+
+        // The handlers after the gated one started while it waits; the later tier waits for the whole tier.
+        Assert.False(pending.IsCompleted);
+        Assert.Equal(["sync-before", "sync-after"], order);
+        gate.SetResult();
+        var status = await pending.Within();
+        Assert.Equal(EventStatus.Failed, status);
+        Assert.Equal(["sync-before", "sync-after", "gated", "later-tier"], order);
+        Assert.Equal(["sync-before", "gated", "sync-after", "throws-after", "later-tier"], context.Results!.Select(r => r.SubscriptionName));
+        Assert.Equal(
+            [HandlerStatus.Succeeded, HandlerStatus.Succeeded, HandlerStatus.Succeeded, HandlerStatus.Failed, HandlerStatus.Succeeded],
+            context.Results!.Select(r => r.Status));
+        Assert.IsType<InvalidOperationException>(context.Results![3].Exception);
+    }
+
+    [Fact]
     public async Task Dispatch_SerialTier_RunsOneHandlerAtATime()
     {
         using var kit = new EngineTestKit(new EventBusOptions { HandlerConcurrency = HandlerConcurrency.Serial });
