@@ -58,8 +58,18 @@ internal sealed class BusRegistration(string? name)
             throw new OptionsValidationException(optionsName, typeof(EventBusOptions), [$"Bus '{Name ?? "(default)"}' (configuration section '{SectionPath}'): {ex.Message}"]);
         }
 
-        foreach (var subscribe in Subscriptions)
-            subscribe(bus, services);
+        try
+        {
+            foreach (var subscribe in Subscriptions)
+                subscribe(bus, services);
+        }
+        catch
+        {
+            // The bus is nobody's yet: release its workers and its write-ahead log's lock before the error surfaces.
+            bus.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+
         return bus;
     }
 }

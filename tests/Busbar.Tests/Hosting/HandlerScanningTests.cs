@@ -161,6 +161,33 @@ namespace Busbar.Tests.Hosting
             Assert.Contains("SubscriptionOptions.Name", ex.Message, StringComparison.Ordinal);
         }
 
+#pragma warning disable IL2026, IL3050 // reflection-based JSON for the test's log
+        [Fact]
+        public async Task AddHandler_DuplicateNameOnADurableBus_StartThrowsAndTheLogIsReleased()
+        {
+            var directory = Directory.CreateTempSubdirectory("busbar-hosting-").FullName;
+            try
+            {
+                var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+                builder.Services.AddSingleton<ScanLog>();
+                builder.Services.AddBusbar(b => b
+                    .ConfigureBus((_, bus) => bus.UseWriteAheadLog(directory))
+                    .AddHandler<ScanOrder, ScanBillingHandler>()
+                    .AddHandler<ScanOrder, ScanBillingHandler>());
+                using (var host = builder.Build())
+                    await Assert.ThrowsAsync<ArgumentException>(() => host.StartAsync().WaitAsync(Eventually.Limit));
+
+                // The failed bus let go of the log's directory lock: a bus opens it again in this process.
+                await using var again = new EventBusBuilder().UseWriteAheadLog(directory).Build();
+                Assert.NotNull(again.GetWriteAheadLogStatus());
+            }
+            finally
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+#pragma warning restore IL2026, IL3050
+
         [Fact]
         public async Task AddHandlersFromAssembly_PredicateRejectsAll_SubscribesNothing()
         {
