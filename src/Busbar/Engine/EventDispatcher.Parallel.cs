@@ -164,22 +164,32 @@ internal sealed partial class EventDispatcher
     /// <summary>Waits for a handler the synchronous start left running and records its outcome. Never throws.</summary>
     private async ValueTask<HandlerResult> FinishInFlightAsync(EventContext context, Subscription subscription, ValueTask<object?> inFlight, Resume resume, EventCancellation run)
     {
-        HandlerResult result;
         try
         {
             var value = await AwaitAbandonableAsync(inFlight, run.Token, context, subscription).ConfigureAwait(false);
-            var elapsed = _time.GetElapsedTime(resume.Start);
-            result = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-            resume.Span.End(HandlerStatus.Succeeded, null);
-            observer.HandlerSucceeded(context, subscription, elapsed);
+            return InFlightSucceeded(context, subscription, resume, value);
         }
         catch (Exception ex)
         {
-            result = Classify(ex, subscription, run.Token, null, run, 1, _time.GetElapsedTime(resume.Start));
-            resume.Span.End(result.Status, result.Exception);
-            observer.HandlerFailed(context, subscription, result);
+            return InFlightFailed(context, subscription, resume, ex, run);
         }
+    }
 
+    /// <summary>Records the success of a handler the synchronous path left running: its result, span and telemetry.</summary>
+    private HandlerResult InFlightSucceeded(EventContext context, Subscription subscription, Resume resume, object? value)
+    {
+        var elapsed = _time.GetElapsedTime(resume.Start);
+        resume.Span.End(HandlerStatus.Succeeded, null);
+        observer.HandlerSucceeded(context, subscription, elapsed);
+        return new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+    }
+
+    /// <summary>Classifies and records the failure of a handler the synchronous path left running.</summary>
+    private HandlerResult InFlightFailed(EventContext context, Subscription subscription, Resume resume, Exception exception, EventCancellation run)
+    {
+        var result = Classify(exception, subscription, run.Token, null, run, 1, _time.GetElapsedTime(resume.Start));
+        resume.Span.End(result.Status, result.Exception);
+        observer.HandlerFailed(context, subscription, result);
         return result;
     }
 

@@ -266,16 +266,11 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
                 try
                 {
                     var value = await AwaitAbandonableAsync(inFlight, run.Token, context, subscription).ConfigureAwait(false);
-                    var elapsed = _time.GetElapsedTime(r.Start);
-                    result = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                    r.Span.End(HandlerStatus.Succeeded, null);
-                    observer.HandlerSucceeded(context, subscription, elapsed);
+                    result = InFlightSucceeded(context, subscription, r, value);
                 }
                 catch (Exception ex)
                 {
-                    result = Classify(ex, subscription, run.Token, null, run, 1, _time.GetElapsedTime(r.Start));
-                    r.Span.End(result.Status, result.Exception);
-                    observer.HandlerFailed(context, subscription, result);
+                    result = InFlightFailed(context, subscription, r, ex, run);
                 }
 
                 results[index] = result;
