@@ -28,7 +28,7 @@ internal sealed partial class RedisSubscription
                 var (self, name) = state;
                 return new AckBatcher(self._context.Database, key, self._group, (ids, error) => self.AcksAnswered(name, ids, error));
             }, (this, delivery.Stream.Name));
-            return new ValueTask(batcher.AckAsync(delivery.DeliveryId));
+            return new ValueTask(batcher.AckAsync(delivery.EntryId));
         }
         catch
         {

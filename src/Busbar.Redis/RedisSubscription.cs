@@ -242,8 +242,9 @@ internal sealed partial class RedisSubscription : ITransportSubscription
 
     private void Deliver(StreamRef stream, StreamEntry entry, int deliveryCount)
     {
+        // The reply's bytes as they are (a cast to byte[] may copy them).
         var envelope = entry[RedisKeys.EnvelopeField];
-        var delivery = new RedisDelivery(this, stream, entry.Id!, deliveryCount, envelope.IsNull ? ReadOnlyMemory<byte>.Empty : (byte[])envelope!);
+        var delivery = new RedisDelivery(this, stream, entry.Id, deliveryCount, envelope.IsNull ? ReadOnlyMemory<byte>.Empty : (ReadOnlyMemory<byte>)envelope);
         _context.Metrics.Delivered.Add(1);
         _deliveries.Writer.TryWrite(delivery);
     }

@@ -31,15 +31,41 @@ internal sealed class TransportSettler(TransportBusOptions options, BusMetrics m
 
     public async ValueTask SettleAsync(EventContext context, EventStatus status)
     {
+        try
+        {
+            await SettleDirect(context, status).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            SettleFailed(logger, ex, context.Delivery!);
+        }
+    }
+
+    /// <summary>
+    /// Settles as <see cref="SettleAsync"/> does, but hands back the transport's own ack (the common case) rather than
+    /// wrapping it, so the caller awaits one thing per delivery: a fault (thrown or in the result) is the broker's refusal,
+    /// for the caller to log with <see cref="SettleFailed"/>. Retries, returns and dead letters never fault.
+    /// </summary>
+    internal ValueTask SettleDirect(EventContext context, EventStatus status)
+    {
+        if (status != EventStatus.Completed)
+            return SettleOtherAsync(context, status);
+        metrics.Processed(context, status);
+        return context.Delivery!.AckAsync();
+    }
+
+    /// <summary>Logs a settlement the broker refused: the delivery stays unsettled and comes again after its lease.</summary>
+    internal static void SettleFailed(ILogger logger, Exception ex, ITransportDelivery delivery) =>
+        TransportLogMessages.SettleFailed(logger, ex, delivery.Name, delivery.DeliveryId);
+
+    private async ValueTask SettleOtherAsync(EventContext context, EventStatus status)
+    {
         var delivery = context.Delivery!;
         metrics.Processed(context, status);
         try
         {
             switch (status)
             {
-                case EventStatus.Completed:
-                    await delivery.AckAsync().ConfigureAwait(false);
-                    break;
                 case EventStatus.Cancelled:
                     Interlocked.Increment(ref _returned);
                     await delivery.RetryLaterAsync(TimeSpan.Zero).ConfigureAwait(false);

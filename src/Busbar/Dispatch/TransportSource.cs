@@ -27,15 +27,14 @@ namespace Busbar.Dispatch;
 /// <param name="router">Resolves the route by the decoded type and name.</param>
 /// <param name="codec">Decodes envelopes.</param>
 /// <param name="settler">Acks, retries later or terminates.</param>
-/// <param name="origin">The bus name: the consumed event's <see cref="EventContext.Path"/> starts with it.</param>
-/// <param name="time">The bus's clock, for the lease timer and context timestamps.</param>
+/// <param name="time">The bus's clock, for the lease timer.</param>
 /// <param name="leaseExtension">How often a running delivery's lease is extended.</param>
 /// <param name="logger">Logs faults.</param>
 /// <param name="receiver">
-/// The bus that consumes the deliveries, set as each context's <see cref="EventContext.Bus"/> so a handler can publish
-/// follow-ups on it; the source calls nothing on it.
+/// The bus that consumes the deliveries: each context is created as its own (<see cref="EventContext.Bus"/>, so a handler
+/// can publish follow-ups on it; its name starts <see cref="EventContext.Path"/>; its clock); the source calls nothing on it.
 /// </param>
-internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, string origin, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver)
+internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver)
 {
     private readonly BusyCounter _running = new();
     private readonly ConcurrentQueue<ITransportDelivery> _ready = new();
@@ -75,7 +74,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         while (true)
         {
             while (_ready.TryDequeue(out var delivery))
-                _ = RunAsync(delivery);
+                Run(delivery);
 
             Interlocked.Decrement(ref _pumps);
 
@@ -88,41 +87,112 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     /// <summary>Completes when no delivery is running any more (call after intake stopped).</summary>
     public Task StopAndWaitIdleAsync() => _running.StopAndWaitIdleAsync();
 
-    /// <summary>Never throws: a fault is logged and the delivery, left unsettled, comes again after its lease.</summary>
-    private async Task RunAsync(ITransportDelivery delivery)
+    /// <summary>
+    /// Decodes, dispatches and settles one delivery without a state machine of its own while everything completes
+    /// synchronously (the usual case: a synchronous handler, then an ack whose broker answer is awaited by
+    /// <see cref="AwaitSettledAsync"/> alone). Never throws: a fault is logged and the delivery, left unsettled, comes again
+    /// after its lease.
+    /// </summary>
+    private void Run(ITransportDelivery delivery)
     {
+        EventContext context;
+        ValueTask<EventStatus> pending;
         try
         {
-            var decoded = codec.Decode(delivery.Name, delivery.Envelope);
-            if (!decoded.Succeeded)
+            if (!codec.TryDecode(delivery.Name, delivery.Envelope.Span, out var decoded, out var failure))
             {
-                await settler.TerminateUndecodableAsync(delivery, decoded.Reason!).ConfigureAwait(false);
+                Settled(settler.TerminateUndecodableAsync(delivery, failure.Reason!), delivery);
                 return;
             }
 
-            var context = CreateContext(delivery, decoded.Event!);
-            var route = router.Resolve(decoded.Event!.PayloadType, context.Name);
+            context = CreateContext(delivery, in decoded);
+            var route = router.Resolve(decoded.PayloadType, context.Name);
             context.Route = route;
             context.MarkRunning();
-            var pending = dispatcher.DispatchAsync(context, route, default, null, recordResults: true);
-            EventStatus status;
-            if (pending.IsCompletedSuccessfully)
-            {
-                status = pending.Result;
-            }
-            else
-            {
-                var keeper = new LeaseKeeper(delivery, logger);
-                using (time.CreateTimer(static s => ((LeaseKeeper)s!).Extend(), keeper, leaseExtension, leaseExtension))
-                    status = await pending.ConfigureAwait(false);
-                keeper.Stop();
-            }
-
-            await settler.SettleAsync(context, status).ConfigureAwait(false);
+            pending = dispatcher.DispatchAsync(context, route, default, null, recordResults: true);
         }
         catch (Exception ex)
         {
             TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            _running.Leave();
+            return;
+        }
+
+        if (pending.IsCompletedSuccessfully)
+            Settle(context, pending.Result, delivery);
+        else
+            _ = RunOnAsync(delivery, context, pending);
+    }
+
+    /// <summary>The rest of <see cref="Run"/> for handlers still running: their lease is extended meanwhile. Never throws.</summary>
+    private async Task RunOnAsync(ITransportDelivery delivery, EventContext context, ValueTask<EventStatus> pending)
+    {
+        EventStatus status;
+        try
+        {
+            var keeper = new LeaseKeeper(delivery, logger);
+            using (time.CreateTimer(static s => ((LeaseKeeper)s!).Extend(), keeper, leaseExtension, leaseExtension))
+                status = await pending.ConfigureAwait(false);
+            keeper.Stop();
+        }
+        catch (Exception ex)
+        {
+            TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            _running.Leave();
+            return;
+        }
+
+        Settle(context, status, delivery);
+    }
+
+    /// <summary>Settles a dispatched delivery; it stops running once the broker answered. Never throws.</summary>
+    private void Settle(EventContext context, EventStatus status, ITransportDelivery delivery)
+    {
+        ValueTask settle;
+        try
+        {
+            settle = settler.SettleDirect(context, status);
+        }
+        catch (Exception ex)
+        {
+            TransportSettler.SettleFailed(logger, ex, delivery);
+            _running.Leave();
+            return;
+        }
+
+        Settled(settle, delivery);
+    }
+
+    /// <summary>Leaves the running count once <paramref name="settle"/> completed, logging its fault. Never throws.</summary>
+    private void Settled(ValueTask settle, ITransportDelivery delivery)
+    {
+        if (!settle.IsCompleted)
+        {
+            _ = AwaitSettledAsync(settle, delivery);
+            return;
+        }
+
+        try
+        {
+            settle.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            TransportSettler.SettleFailed(logger, ex, delivery);
+        }
+
+        _running.Leave();
+    }
+
+    private async Task AwaitSettledAsync(ValueTask settle, ITransportDelivery delivery)
+    {
+        try
+        {
+            await settle.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            TransportSettler.SettleFailed(logger, ex, delivery);
         }
         finally
         {
@@ -130,29 +200,29 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         }
     }
 
-    private EventContext CreateContext(ITransportDelivery delivery, DecodedEvent decoded)
+    private EventContext CreateContext(ITransportDelivery delivery, in EnvelopeCodec.DecodedFields decoded)
     {
-        var envelope = decoded.Envelope;
-        var context = new EventContext(decoded.Payload, envelope.Name, origin, time)
+        // Created as the receiving bus's own (its name starts the path, its clock is the context's), so the context
+        // carries no origin or clock of its own.
+        var context = new EventContext(receiver, decoded.Payload, decoded.Name)
         {
-            EventId = envelope.EventId,
-            CreatedAt = envelope.CreatedAt,
-            CausationId = envelope.CausationId,
+            EventId = decoded.EventId,
+            CreatedAt = decoded.CreatedAt,
             Attempt = Math.Max(1, delivery.DeliveryCount),
             Delivery = delivery,
         };
-        context.BindTo(receiver);
-        if (envelope.CorrelationId is { } correlation)
+        if (decoded.CausationId is { } causation)
+            context.CausationId = causation;
+        if (decoded.CorrelationId is { } correlation)
             context.CorrelationId = correlation;
-        if (envelope.TraceParent is not null || envelope.Headers.Count > 0)
+        if (decoded.TraceParent is not null || decoded.Headers is not null)
         {
-            // The trace context goes back among the headers, where the process span reads its remote parent.
-            var headers = new Dictionary<string, string>(envelope.Headers.Count + 2, StringComparer.Ordinal);
-            foreach (var (key, value) in envelope.Headers)
-                headers[key] = value;
-            if (envelope.TraceParent is { } parent)
+            // The trace context goes back among the headers, where the process span reads its remote parent; the
+            // decoded headers are this delivery's own dictionary, so it is completed in place.
+            var headers = decoded.Headers ?? new Dictionary<string, string>(2, StringComparer.Ordinal);
+            if (decoded.TraceParent is { } parent)
                 headers[BusTracing.TraceParentHeader] = parent;
-            if (envelope.TraceState is { } state)
+            if (decoded.TraceState is { } state)
                 headers[BusTracing.TraceStateHeader] = state;
             context.Headers = headers;
         }

@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Collections.Frozen;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Busbar.Routing;
 using Busbar.Serialization;
 
@@ -35,6 +38,7 @@ public sealed class EnvelopeCodec
     private static Scratch? t_scratch;
 
     private readonly PayloadSerializer _payloads;
+    private readonly FrozenDictionary<string, KnownName> _known;
     private readonly int _maxBytes;
 
     /// <summary>Creates a codec over a snapshot of <paramref name="registry"/>.</summary>
@@ -45,7 +49,11 @@ public sealed class EnvelopeCodec
         ArgumentNullException.ThrowIfNull(registry);
         options ??= new EnvelopeCodecOptions();
         options.Validate();
-        _payloads = new PayloadSerializer(registry.Snapshot(), "a transport");
+        var contracts = registry.Snapshot();
+        _payloads = new PayloadSerializer(contracts, "a transport");
+        _known = contracts
+            .Where(static c => EventNaming.Validate(c.Key) is null)
+            .ToFrozenDictionary(static c => c.Key, static c => new KnownName(c.Key, Encoding.UTF8.GetBytes(c.Key), c.Value), StringComparer.Ordinal);
         _maxBytes = options.MaxEnvelopeBytes;
     }
 
@@ -91,70 +99,117 @@ public sealed class EnvelopeCodec
     /// <param name="envelope">The envelope bytes.</param>
     public EnvelopeDecodeResult Decode(string routedName, ReadOnlyMemory<byte> envelope)
     {
-        if (envelope.IsEmpty)
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingEnvelope, "the message has no envelope");
-        if (envelope.Length > _maxBytes)
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.Oversized, $"the envelope is {envelope.Length} bytes, over the limit of {_maxBytes}");
+        if (!TryDecode(routedName, envelope.Span, out var decoded, out var failure))
+            return failure;
+        var metadata = new EventEnvelope
+        {
+            EventId = decoded.EventId,
+            Name = decoded.Name,
+            CreatedAt = decoded.CreatedAt,
+            CorrelationId = decoded.CorrelationId,
+            CausationId = decoded.CausationId,
+            TraceParent = decoded.TraceParent,
+            TraceState = decoded.TraceState,
+            Headers = decoded.Headers ?? EventEnvelope.EmptyHeaders,
+        };
+        return EnvelopeDecodeResult.Success(new DecodedEvent(metadata, decoded.Payload, decoded.PayloadType));
+    }
 
+    /// <summary>
+    /// <see cref="Decode"/> without the public result objects, for the bus's transport source: one pass of a
+    /// <see cref="Utf8JsonReader"/> over the bytes, ids read without strings, and a registered name recognised by its
+    /// UTF-8 bytes (no string, no validation, no second lookup). Never throws; fails exactly as <see cref="Decode"/> does.
+    /// </summary>
+    /// <param name="routedName">The name the broker delivered the message under.</param>
+    /// <param name="envelope">The envelope bytes.</param>
+    /// <param name="decoded">The event and its metadata, when decoded.</param>
+    /// <param name="failure">Why not, when not.</param>
+    internal bool TryDecode(string routedName, ReadOnlySpan<byte> envelope, out DecodedFields decoded, out EnvelopeDecodeResult failure)
+    {
+        decoded = default;
+        if (envelope.IsEmpty)
+        {
+            failure = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingEnvelope, "the message has no envelope");
+            return false;
+        }
+
+        if (envelope.Length > _maxBytes)
+        {
+            failure = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.Oversized, $"the envelope is {envelope.Length} bytes, over the limit of {_maxBytes}");
+            return false;
+        }
+
+        var known = routedName is null ? null : _known.GetValueOrDefault(routedName);
         Fields fields;
         try
         {
-            if (!TryReadFields(envelope.Span, routedName, out fields, out var problem))
-                return problem;
+            if (!TryReadFields(envelope, known, out fields, out failure))
+                return false;
         }
         catch (JsonException ex)
         {
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, $"not valid JSON (line {ex.LineNumber}, byte {ex.BytePositionInLine})");
+            failure = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, $"not valid JSON (line {ex.LineNumber}, byte {ex.BytePositionInLine})");
+            return false;
         }
 
         if (fields.Id is null)
-            return Missing("id");
-        if (fields.Name is null)
-            return Missing("name");
+            return Missing("id", out failure);
+        if (fields.Name is null && fields.Known is null)
+            return Missing("name", out failure);
         if (fields.CreatedAt is null)
-            return Missing("createdAt");
+            return Missing("createdAt", out failure);
         if (fields.BodyLength == 0)
-            return Missing("body");
-        if (EventNaming.Validate(fields.Name) is { } nameError)
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingField, $"field 'name' is not a valid event name ({nameError})");
-        if (!string.Equals(fields.Name, routedName, StringComparison.Ordinal))
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.NameMismatch, $"the envelope names '{fields.Name}' but was delivered as '{routedName}'");
-        if (_payloads.Find(fields.Name) is not { } typeInfo)
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UnknownName, $"'{fields.Name}' is not a registered event name");
+            return Missing("body", out failure);
+
+        JsonTypeInfo typeInfo;
+        string name;
+        if (fields.Known is { } match)
+        {
+            // The envelope's name is the routed name, a registered and valid one: nothing left to check.
+            (name, typeInfo) = (match.Name, match.TypeInfo);
+        }
+        else
+        {
+            name = fields.Name!;
+            if (EventNaming.Validate(name) is { } nameError)
+                return Fail(EnvelopeDecodeFailure.MissingField, $"field 'name' is not a valid event name ({nameError})", out failure);
+            if (!string.Equals(name, routedName, StringComparison.Ordinal))
+                return Fail(EnvelopeDecodeFailure.NameMismatch, $"the envelope names '{name}' but was delivered as '{routedName}'", out failure);
+            if (_payloads.Find(name) is not { } found)
+                return Fail(EnvelopeDecodeFailure.UnknownName, $"'{name}' is not a registered event name", out failure);
+            typeInfo = found;
+        }
 
         object? payload;
         try
         {
-            payload = PayloadSerializer.Deserialize(envelope.Span.Slice(fields.BodyStart, fields.BodyLength), typeInfo);
+            payload = PayloadSerializer.Deserialize(envelope.Slice(fields.BodyStart, fields.BodyLength), typeInfo);
         }
         catch (JsonException ex)
         {
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body is not a valid {typeInfo.Type.Name} (at '{ex.Path}')");
+            return Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body is not a valid {typeInfo.Type.Name} (at '{ex.Path}')", out failure);
         }
         catch (Exception ex)
         {
             // A custom converter may throw anything; its message may quote the payload, so only its type is kept.
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body could not be read as {typeInfo.Type.Name} ({ex.GetType().Name})");
+            return Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body could not be read as {typeInfo.Type.Name} ({ex.GetType().Name})", out failure);
         }
 
         if (payload is null)
-            return EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body is null, not a {typeInfo.Type.Name}");
+            return Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body is null, not a {typeInfo.Type.Name}", out failure);
 
-        var metadata = new EventEnvelope
+        decoded = new DecodedFields(payload, typeInfo.Type, name, fields.Id.Value, fields.CreatedAt.Value, fields.CorrelationId, fields.CausationId, fields.TraceParent, fields.TraceState, fields.Headers);
+        failure = default;
+        return true;
+
+        static bool Missing(string field, out EnvelopeDecodeResult failure) =>
+            Fail(EnvelopeDecodeFailure.MissingField, $"the envelope has no '{field}' field", out failure);
+
+        static bool Fail(EnvelopeDecodeFailure kind, string reason, out EnvelopeDecodeResult failure)
         {
-            EventId = fields.Id.Value,
-            Name = fields.Name,
-            CreatedAt = fields.CreatedAt.Value,
-            CorrelationId = fields.CorrelationId,
-            CausationId = fields.CausationId,
-            TraceParent = fields.TraceParent,
-            TraceState = fields.TraceState,
-            Headers = fields.Headers ?? EventEnvelope.EmptyHeaders,
-        };
-        return EnvelopeDecodeResult.Success(new DecodedEvent(metadata, payload, typeInfo.Type));
-
-        static EnvelopeDecodeResult Missing(string field) =>
-            EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MissingField, $"the envelope has no '{field}' field");
+            failure = EnvelopeDecodeResult.Fail(kind, reason);
+            return false;
+        }
     }
 
     /// <summary>
@@ -252,7 +307,7 @@ public sealed class EnvelopeCodec
         }
     }
 
-    private static bool TryReadFields(ReadOnlySpan<byte> data, string? expectedName, out Fields fields, out EnvelopeDecodeResult problem)
+    private static bool TryReadFields(ReadOnlySpan<byte> data, KnownName? expected, out Fields fields, out EnvelopeDecodeResult problem)
     {
         fields = default;
         problem = default;
@@ -298,10 +353,17 @@ public sealed class EnvelopeCodec
             }
             else if (field == Field.Name)
             {
-                // The name the broker routed by is almost always the envelope's own: reuse that string rather than allocate one.
-                fields.Name = reader.TokenType != JsonTokenType.String ? null
-                    : expectedName is not null && !reader.ValueIsEscaped && reader.ValueTextEquals(expectedName) ? expectedName
-                    : reader.GetString();
+                // The name the broker routed by is almost always the envelope's own, a registered one: recognise its bytes
+                // rather than allocate, validate and look up a string.
+                fields.Known = null;
+                fields.Name = null;
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    if (expected is not null && reader.ValueTextEquals(expected.Utf8))
+                        fields.Known = expected;
+                    else
+                        fields.Name = reader.GetString();
+                }
             }
             else if (field == Field.CreatedAt)
             {
@@ -408,6 +470,9 @@ public sealed class EnvelopeCodec
         }
     }
 
+    /// <summary>A registered, valid event name with its UTF-8 bytes and contract, for recognising it in an envelope.</summary>
+    private sealed record KnownName(string Name, byte[] Utf8, JsonTypeInfo TypeInfo);
+
     private enum Field
     {
         Other,
@@ -427,6 +492,7 @@ public sealed class EnvelopeCodec
     {
         public Guid? Id;
         public string? Name;
+        public KnownName? Known;
         public DateTimeOffset? CreatedAt;
         public Guid? CorrelationId;
         public Guid? CausationId;
@@ -436,4 +502,17 @@ public sealed class EnvelopeCodec
         public int BodyStart;
         public int BodyLength;
     }
+
+    /// <summary>A decoded event and its metadata, as <see cref="TryDecode"/> returns it.</summary>
+    internal readonly record struct DecodedFields(
+        object Payload,
+        Type PayloadType,
+        string Name,
+        Guid EventId,
+        DateTimeOffset CreatedAt,
+        Guid? CorrelationId,
+        Guid? CausationId,
+        string? TraceParent,
+        string? TraceState,
+        Dictionary<string, string>? Headers);
 }
