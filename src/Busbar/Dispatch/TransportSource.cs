@@ -15,9 +15,10 @@ namespace Busbar.Dispatch;
 /// reaches a handler and never stops the deliveries behind it.
 /// </summary>
 /// <remarks>
-/// Deliveries run on the thread pool, without the reader's execution context: a few pumps (as many as the machine has
-/// cores, at least two) start the received deliveries one after the other, each running until its first wait and going on
-/// from there by itself, so a busy consumer pays one thread-pool item per burst rather than one per delivery. The
+/// Deliveries run without an execution context of the caller's: the reader queues the deliveries of a burst and, when
+/// the burst ends, becomes a pump on its own thread; helpers join from the thread pool while more waits (as many pumps as
+/// the machine has cores, at least two). A pump starts the queued deliveries one after the other, each running until its
+/// first wait and going on from there by itself, so a lone delivery costs no thread-pool item and a burst a few. The
 /// transport's in-flight bound (<see cref="EventBusOptions.MaxConcurrentEvents"/> per subscription) limits how many run at
 /// once, as the worker count does for the local queue; a handler that blocks its thread synchronously holds a pump, so
 /// handlers that wait should be asynchronous. While a delivery's handlers run past <see cref="TransportBusOptions.LeaseExtensionInterval"/>, its
@@ -44,13 +45,21 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     /// <summary>Deliveries received and not yet settled.</summary>
     public long Running => _running.Count;
 
-    /// <summary>Queues a delivery for the pumps; it is settled there.</summary>
-    public void Start(ITransportDelivery delivery)
+    /// <summary>Queues a delivery; the reader runs the queue itself (<see cref="RunQueued"/>) when its burst ends.</summary>
+    public void Enqueue(ITransportDelivery delivery)
     {
         _running.Enter();
         _ready.Enqueue(delivery);
-        if (TryAddPump())
-            ThreadPool.UnsafeQueueUserWorkItem(static source => source.Pump(), this, preferLocal: false);
+    }
+
+    /// <summary>
+    /// The reader's burst ended: its own thread becomes a pump and runs what is queued (so a lone delivery costs no
+    /// thread-pool hop at all), with helpers joining from the thread pool while more waits, up to the pump limit.
+    /// </summary>
+    public void RunQueued()
+    {
+        if (!_ready.IsEmpty && TryAddPump())
+            Pump();
     }
 
     private bool TryAddPump()
@@ -74,7 +83,11 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         while (true)
         {
             while (_ready.TryDequeue(out var delivery))
+            {
+                if (!_ready.IsEmpty && TryAddPump())
+                    ThreadPool.UnsafeQueueUserWorkItem(static source => source.Pump(), this, preferLocal: false);
                 Run(delivery);
+            }
 
             Interlocked.Decrement(ref _pumps);
 
