@@ -75,6 +75,14 @@ public sealed class EnvelopeCodecTests
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":\"x\"}}", EnvelopeDecodeFailure.UndecodableBody)]
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":null}", EnvelopeDecodeFailure.UndecodableBody)]
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"headers\":{\"a\":1},\"body\":{}}", EnvelopeDecodeFailure.MalformedEnvelope)]
+    // The body is read as the routed name's type within the one pass; these pin that what follows it still counts.
+    [InlineData("{\"body\":{\"Number\":1,\"Customer\":\"a\"},\"id\":\"ID\",\"name\":\"contract.orders.shipped\",\"createdAt\":\"2026-01-01T00:00:00Z\"}", EnvelopeDecodeFailure.NameMismatch)]
+    [InlineData("{\"body\":{\"Number\":1,\"Customer\":\"a\"},\"id\":\"ID\",\"name\":\"contract..placed\",\"createdAt\":\"2026-01-01T00:00:00Z\"}", EnvelopeDecodeFailure.MissingField)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":1,\"Customer\":\"a\"}} x", EnvelopeDecodeFailure.MalformedEnvelope)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":1,\"Customer\":\"a\"},\"headers\":[]}", EnvelopeDecodeFailure.MalformedEnvelope)]
+    // A body that does not read as the type: the envelope is read again without it, so a missing field still comes first.
+    [InlineData("{\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":\"x\"}}", EnvelopeDecodeFailure.MissingField)]
+    [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":1,", EnvelopeDecodeFailure.MalformedEnvelope)]
     public void Decode_BadEnvelope_FailsWithSpecificReasonAndNeverThrows(string json, EnvelopeDecodeFailure expected)
     {
         var codec = new EnvelopeCodec(Registry());
@@ -84,6 +92,43 @@ public sealed class EnvelopeCodecTests
         Assert.Equal(expected, result.Failure);
         Assert.False(result.Succeeded);
         Assert.StartsWith(expected.ToString(), result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_EscapedNameEqualToRoutedName_DecodesUnderTheRoutedName()
+    {
+        var codec = new EnvelopeCodec(Registry());
+        var json = $$$"""{"id":"{{{Guid.NewGuid()}}}","name":"contract.orders\u002Eplaced","createdAt":"2026-01-01T00:00:00Z","body":{"Number":4,"Customer":"w"}}""";
+
+        var result = codec.Decode("contract.orders.placed", Utf8(json));
+
+        Assert.True(result.Succeeded, result.Reason);
+        Assert.Equal("contract.orders.placed", result.Event!.Envelope.Name);
+        Assert.Equal(new Busbar.Transport.Contract.OrderPlaced(4, "w"), result.Event.Payload);
+    }
+
+    [Fact]
+    public void Decode_NameBeforeBodyOrAfter_SamePayloadAndMetadata()
+    {
+        var codec = new EnvelopeCodec(Registry());
+        var id = Guid.NewGuid();
+        var correlation = Guid.NewGuid();
+        var nameFirst = $$$"""{"id":"{{{id}}}","name":"contract.orders.placed","createdAt":"2026-01-01T00:00:00Z","correlationId":"{{{correlation}}}","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","headers":{"k":"v"},"body":{"Number":5,"Customer":"q"}}""";
+        var bodyFirst = $$$"""{"body":{"Number":5,"Customer":"q"},"headers":{"k":"v"},"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","correlationId":"{{{correlation}}}","createdAt":"2026-01-01T00:00:00Z","name":"contract.orders.placed","id":"{{{id}}}"}""";
+
+        var first = codec.Decode("contract.orders.placed", Utf8(nameFirst));
+        var second = codec.Decode("contract.orders.placed", Utf8(bodyFirst));
+
+        Assert.True(first.Succeeded, first.Reason);
+        Assert.True(second.Succeeded, second.Reason);
+        foreach (var decoded in new[] { first.Event!, second.Event! })
+        {
+            Assert.Equal(new Busbar.Transport.Contract.OrderPlaced(5, "q"), decoded.Payload);
+            Assert.Equal(id, decoded.Envelope.EventId);
+            Assert.Equal(correlation, decoded.Envelope.CorrelationId);
+            Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", decoded.Envelope.TraceParent);
+            Assert.Equal("v", decoded.Envelope.Headers["k"]);
+        }
     }
 
     [Fact]
