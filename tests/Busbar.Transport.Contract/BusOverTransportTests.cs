@@ -123,6 +123,8 @@ public abstract class BusOverTransportTests : IAsyncLifetime
         Assert.Equal(correlation, context.CorrelationId);
         Assert.Equal("t1", context.Headers["tenant"]);
         Assert.Equal(1, context.Attempt);
+        Assert.Same(bus, context.Bus);
+        Assert.Equal("orders-a", context.Path[0]);
         Assert.Equal(1, transport.PublishedCount("contract.orders.placed"));
         await UntilAsync(() => transport.Acked.ContainsKey(handle.EventId), "the delivery acknowledged");
     }
