@@ -143,10 +143,7 @@ public sealed class EnvelopeCodec
         Fields fields;
         try
         {
-            // A registered routed name's body is read as its type within the one pass; when that read fails, the envelope
-            // is read again the plain way, so every failure is found and reported as before.
-            if (!TryReadFields(envelope, known, eager: true, out fields, out failure)
-                && !(fields.EagerBodyFailed && TryReadFields(envelope, known, eager: false, out fields, out failure)))
+            if (!TryReadFields(envelope, known, out fields, out failure))
                 return false;
         }
         catch (JsonException ex)
@@ -186,9 +183,7 @@ public sealed class EnvelopeCodec
         object? payload;
         try
         {
-            payload = fields.EagerBody && fields.Known is not null
-                ? fields.Payload
-                : PayloadSerializer.Deserialize(envelope.Slice(fields.BodyStart, fields.BodyLength), typeInfo);
+            payload = PayloadSerializer.Deserialize(envelope.Slice(fields.BodyStart, fields.BodyLength), typeInfo);
         }
         catch (JsonException ex)
         {
@@ -256,7 +251,7 @@ public sealed class EnvelopeCodec
         Fields fields;
         try
         {
-            if (!TryReadFields(envelope.Span, null, eager: false, out fields, out var failure))
+            if (!TryReadFields(envelope.Span, null, out fields, out var failure))
             {
                 problem = failure.Reason;
                 return null;
@@ -312,7 +307,7 @@ public sealed class EnvelopeCodec
         }
     }
 
-    private static bool TryReadFields(ReadOnlySpan<byte> data, KnownName? expected, bool eager, out Fields fields, out EnvelopeDecodeResult problem)
+    private static bool TryReadFields(ReadOnlySpan<byte> data, KnownName? expected, out Fields fields, out EnvelopeDecodeResult problem)
     {
         fields = default;
         problem = default;
@@ -340,28 +335,10 @@ public sealed class EnvelopeCodec
             reader.Read();
             if (field == Field.Body)
             {
+                // Skipped, then read as its type once the name is known: a serializer reading from this reader would
+                // find the value's end first and read it again all the same.
                 fields.BodyStart = checked((int)reader.TokenStartIndex);
-                if (eager && expected is not null)
-                {
-                    // The routed name is registered: read the body as its type here rather than skip it and read it again.
-                    try
-                    {
-                        fields.Payload = JsonSerializer.Deserialize(ref reader, expected.TypeInfo);
-                        fields.EagerBody = true;
-                    }
-                    catch (Exception)
-                    {
-                        fields.EagerBodyFailed = true;
-                        return false;
-                    }
-                }
-                else
-                {
-                    reader.Skip();
-                    fields.EagerBody = false;
-                    fields.Payload = null;
-                }
-
+                reader.Skip();
                 fields.BodyLength = checked((int)reader.BytesConsumed) - fields.BodyStart;
             }
             else if (field == Field.Version)
@@ -526,13 +503,6 @@ public sealed class EnvelopeCodec
         public Dictionary<string, string>? Headers;
         public int BodyStart;
         public int BodyLength;
-
-        /// <summary>Whether <see cref="Payload"/> holds the body read as the routed name's type.</summary>
-        public bool EagerBody;
-
-        /// <summary>Reading the body as the routed name's type failed; read the envelope again without doing so.</summary>
-        public bool EagerBodyFailed;
-        public object? Payload;
     }
 
     /// <summary>A decoded event and its metadata, as <see cref="TryDecode"/> returns it.</summary>

@@ -75,12 +75,12 @@ public sealed class EnvelopeCodecTests
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":\"x\"}}", EnvelopeDecodeFailure.UndecodableBody)]
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":null}", EnvelopeDecodeFailure.UndecodableBody)]
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"headers\":{\"a\":1},\"body\":{}}", EnvelopeDecodeFailure.MalformedEnvelope)]
-    // The body is read as the routed name's type within the one pass; these pin that what follows it still counts.
+    // A registered routed name is recognised by its bytes; what follows the body still counts.
     [InlineData("{\"body\":{\"Number\":1,\"Customer\":\"a\"},\"id\":\"ID\",\"name\":\"contract.orders.shipped\",\"createdAt\":\"2026-01-01T00:00:00Z\"}", EnvelopeDecodeFailure.NameMismatch)]
     [InlineData("{\"body\":{\"Number\":1,\"Customer\":\"a\"},\"id\":\"ID\",\"name\":\"contract..placed\",\"createdAt\":\"2026-01-01T00:00:00Z\"}", EnvelopeDecodeFailure.MissingField)]
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":1,\"Customer\":\"a\"}} x", EnvelopeDecodeFailure.MalformedEnvelope)]
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":1,\"Customer\":\"a\"},\"headers\":[]}", EnvelopeDecodeFailure.MalformedEnvelope)]
-    // A body that does not read as the type: the envelope is read again without it, so a missing field still comes first.
+    // A body that does not read as the type: a missing field is still reported first.
     [InlineData("{\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":\"x\"}}", EnvelopeDecodeFailure.MissingField)]
     [InlineData("{\"id\":\"ID\",\"name\":\"contract.orders.placed\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"body\":{\"Number\":1,", EnvelopeDecodeFailure.MalformedEnvelope)]
     public void Decode_BadEnvelope_FailsWithSpecificReasonAndNeverThrows(string json, EnvelopeDecodeFailure expected)
