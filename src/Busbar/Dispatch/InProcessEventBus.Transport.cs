@@ -51,7 +51,7 @@ internal sealed partial class InProcessEventBus
 
         if (link.TryEnterWindow())
         {
-            link.Send(context, message);
+            Send(link, context, message);
             return new ValueTask<EventHandle>(new EventHandle(context));
         }
 
@@ -81,8 +81,18 @@ internal sealed partial class InProcessEventBus
             throw;
         }
 
-        link.Send(context, message);
+        Send(link, context, message);
         return new EventHandle(context);
+    }
+
+    /// <summary>Sends an event that holds a place in the window, or refuses it when the stop already waits for the publishes on their way.</summary>
+    /// <exception cref="BusStoppedException">The stop began after this publish's stop check; the event ends as rejected.</exception>
+    private void Send(TransportLink link, EventContext context, TransportMessage message)
+    {
+        if (link.TrySend(context, message))
+            return;
+        Refuse(context, EventStatus.Rejected);
+        throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
     }
 
     /// <summary>
@@ -163,7 +173,7 @@ internal sealed partial class InProcessEventBus
 
         if (link.TryEnterWindow())
         {
-            link.Send(context, message);
+            Send(link, context, message);
             return true;
         }
 
