@@ -104,26 +104,24 @@ internal sealed partial class InProcessEventBus
     {
         if (!context.TryBeginComplete(error is null ? EventStatus.Completed : EventStatus.Failed))
             return;
+
+        // The publish span ends (and a refusal is logged) before the handle completes: a publisher that awaited the handle
+        // finds them done.
         if (error is null)
         {
             context.LinkToPublisher();
+            BusTracing.EndPublish(context, null);
         }
         else
         {
             // Set while completing, before any awaiter can read the outcome; an event already ended otherwise keeps its own.
             context.Results = [new HandlerResult(TransportResultName, HandlerStatus.Failed, null, error, 1, elapsed)];
             context.UnlinkPublisher();
+            BusTracing.EndPublishFailed(context, error);
+            TransportLogMessages.PublishFailed(Logger, error, context.Name, context.EventId);
         }
 
         context.EndComplete();
-        if (error is null)
-        {
-            BusTracing.EndPublish(context, null);
-            return;
-        }
-
-        BusTracing.EndPublishFailed(context, error);
-        TransportLogMessages.PublishFailed(Logger, error, context.Name, context.EventId);
     }
 
     /// <summary>
