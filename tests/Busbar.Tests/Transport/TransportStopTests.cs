@@ -156,6 +156,7 @@ public sealed class TransportStopTests
         recorder.Open();
         var bus = new EventBusBuilder()
             .WithOptions(new EventBusOptions { Name = "race", Capacity = capacity, FullMode = mode })
+            .AddValidator(new JitterValidator())
             .UseTransport(recorder, registry)
             .Build();
         await ((InProcessEventBus)bus).Link!.Transport.WaitAsync(TestTimeout.Token());
@@ -239,6 +240,23 @@ public sealed class TransportStopTests
         // A batch the stop cut short threw away the handles of its first events, but they too were sent before the stop returned.
         Assert.Equal(storedWhenStopped.Count, recorder.Stored.Count);
         Console.WriteLine($"seed {seed}: {sent} sent, {refused} refused by a full window, {handles.Count - sent} dropped or rejected");
+    }
+
+    /// <summary>Widens the window between a publish's stop check and its send (where a validator runs) now and then, so a stop meets publishes there.</summary>
+    private sealed class JitterValidator : IEventValidator<Shipped>
+    {
+        public void Validate(Shipped @event, ICollection<System.ComponentModel.DataAnnotations.ValidationResult> errors)
+        {
+            switch (@event.Number & 7)
+            {
+                case 0:
+                    Thread.Yield();
+                    break;
+                case 1:
+                    Thread.SpinWait(2_000);
+                    break;
+            }
+        }
     }
 
     /// <summary>A validator that, once armed, holds the next publish at the point after the bus's stop check until <see cref="Open"/>.</summary>
