@@ -21,15 +21,16 @@ internal sealed partial class InProcessEventBus
         Route route;
         if (type == typeof(T))
         {
-            route = Router.Resolve<T>();
-            var plan = route.InlinePlan as InlinePlan<T> ?? PlanOf<T>(route);
+            // The typed sender of (this bus, T): one slot read and a version check, no route lookup or cast (see InlinePlan<T>).
+            var plan = InlinePlan<T>.Find(Router) ?? PlanOf<T>();
             name = plan.Name;
             if (_validation.HasValidators)
                 _validation.Validate(@event, type, name);
 
             // A tracing or handler-duration listener wants a span or a duration per handler, which the dispatcher gives.
             if (plan.Handlers is not null && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled)
-                return SendPlanned(plan, @event, route, cancellationToken);
+                return SendPlanned(plan, @event, cancellationToken);
+            route = plan.Route;
         }
         else
         {
@@ -55,11 +56,17 @@ internal sealed partial class InProcessEventBus
         return EndSend(_dispatcher.DispatchAsync(context, route, cancellationToken, frame, recordResults: false), context);
     }
 
-    /// <summary>The route's plan, built once per route snapshot.</summary>
-    private InlinePlan<T> PlanOf<T>(Route route)
+    /// <summary>Builds the plan of the current route of <typeparamref name="T"/> (once per route snapshot) and makes it the typed sender.</summary>
+    private InlinePlan<T> PlanOf<T>()
     {
-        var plan = InlinePlan<T>.Build(route, EventNameCache<T>.Name, _dispatcher.NeedsEngine(typeof(T), route.Subscriptions.Length));
-        route.InlinePlan = plan;
+        var route = Router.Resolve<T>(EventNameCache<T>.Name);
+        if (route.InlinePlan is not InlinePlan<T> plan)
+        {
+            plan = InlinePlan<T>.Build(route, EventNameCache<T>.Name, _dispatcher.NeedsEngine(typeof(T), route.Subscriptions.Length));
+            route.InlinePlan = plan;
+        }
+
+        InlinePlan<T>.Store(Router, plan);
         return plan;
     }
 
@@ -69,16 +76,19 @@ internal sealed partial class InProcessEventBus
     /// asynchronous hands the event to the dispatcher at that handler, so failures, dead letters, logs and counters are the
     /// engine's, and the handlers after it run as they would have.
     /// </summary>
-    private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, Route route, CancellationToken cancellationToken)
+    private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
         where T : notnull
     {
+        var thread = Environment.CurrentManagedThreadId;
+        var frame = Ambient.Acquire(thread);
+        frame.Visible(thread, out var parent, out var parentSubscription);
+        if (parent is null && plan.ContextFree is { } contextFree)
+            return SendContextFree(plan, contextFree, @event, frame, thread, cancellationToken);
+
         var handlers = plan.Handlers!;
         var subscriptions = plan.Subscriptions;
         // Route is set only if the dispatcher takes over: nothing reads it while the plan runs.
         var context = InlineContexts.Rent(this, @event, plan.Name);
-        var thread = Environment.CurrentManagedThreadId;
-        var frame = Ambient.Acquire(thread);
-        frame.Visible(out var parent, out var parentSubscription);
         if (parent is not null)
         {
             context.CorrelationId = parent.CorrelationId;
@@ -118,8 +128,8 @@ internal sealed partial class InProcessEventBus
                 frame.SyncThread = savedThread;
                 frame.SyncContext = savedContext;
                 frame.SyncSubscription = savedSubscription;
-                context.Route = route;
-                var rest = _dispatcher.ContinueInlineAsync(context, route, cancellationToken, frame, i, Subscription.WithoutResult(pending));
+                context.Route = plan.Route;
+                var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, i, Subscription.WithoutResult(pending));
                 return EndSend(rest, context);
             }
         }
@@ -128,6 +138,76 @@ internal sealed partial class InProcessEventBus
         frame.SyncContext = savedContext;
         frame.SyncSubscription = savedSubscription;
         InlineContexts.Return(context);
+        return default;
+    }
+
+    /// <summary>
+    /// A top-level send (no handler is running in the caller's flow) to handlers that all take no context: each is called directly
+    /// and the event gets no context unless one of them observes it. The frame then names the send as deferred, and the first look
+    /// at it from this thread — <c>EventContext.Current</c>, a send or publish made by the handler — creates the context
+    /// (<see cref="AmbientFrame.CreateDeferredContext"/>), which from then on is used as <see cref="SendPlanned{T}"/> uses its own.
+    /// A handler that throws hands the event, with its context, to the dispatcher at that handler, as there.
+    /// </summary>
+    private ValueTask SendContextFree<T>(InlinePlan<T> plan, Action<T>[] handlers, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
+        where T : notnull
+    {
+        var subscriptions = plan.Subscriptions;
+        var savedThread = frame.SyncThread;
+        var savedContext = frame.SyncContext;
+        var savedSubscription = frame.SyncSubscription;
+        if (savedContext is not null)
+            frame.SyncContext = null;
+        if (!ReferenceEquals(frame.DeferredPlan, plan))
+            frame.DeferredPlan = plan;
+        if (!ReferenceEquals(frame.DeferredBus, this))
+            frame.DeferredBus = this;
+        frame.DeferredEvent = @event;
+        frame.SyncThread = thread;
+
+        // The context once a handler observed the event; from then on each handler is named on the frame as SendPlanned does.
+        EventContext? context = null;
+        for (var i = 0; i < handlers.Length; i++)
+        {
+            var subscription = subscriptions[i];
+            if (!subscription.IsActive)
+                continue;
+
+            if (context is null)
+                frame.DeferredIndex = i;
+            else
+                frame.SyncSubscription = subscription;
+            try
+            {
+                handlers[i](@event);
+            }
+            catch (Exception ex)
+            {
+                context ??= frame.SyncContext ?? frame.CreateDeferredContext();
+                frame.DeferredEvent = null;
+                frame.SyncThread = savedThread;
+                frame.SyncContext = savedContext;
+                frame.SyncSubscription = savedSubscription;
+                context.Route = plan.Route;
+                var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, i, ValueTask.FromException<object?>(ex));
+                return EndSend(rest, context);
+            }
+
+            context ??= frame.SyncContext;
+        }
+
+        frame.DeferredEvent = null;
+        frame.SyncThread = savedThread;
+        if (context is not null)
+        {
+            frame.SyncContext = savedContext;
+            frame.SyncSubscription = savedSubscription;
+            InlineContexts.Return(context);
+        }
+        else if (savedContext is not null)
+        {
+            frame.SyncContext = savedContext;
+        }
+
         return default;
     }
 
