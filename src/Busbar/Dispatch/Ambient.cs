@@ -161,6 +161,20 @@ internal sealed class AmbientFrame(int ownerThread)
     public void Visible(out EventContext? context, out Subscription? subscription) =>
         Visible(Environment.CurrentManagedThreadId, out context, out subscription);
 
+    /// <summary>
+    /// True when the calling thread sees no event in this frame and holds no synchronous state on it (nothing to save and put back):
+    /// what <see cref="Visible(int, out EventContext?, out Subscription?)"/> answers with no event, without its out parameters.
+    /// </summary>
+    /// <param name="thread">The calling thread's managed id.</param>
+    public bool NamesNoEvent(int thread)
+    {
+        if (SyncThread == thread || SyncContext is not null || SyncSubscription is not null)
+            return false;
+        if (IsClosed)
+            return true;
+        return Context is null && (OriginEvent is null || OriginEvent.IsAmbientClosed);
+    }
+
     /// <summary>What the calling thread sees in this frame: the event and handler it runs under, or none.</summary>
     /// <param name="thread">The calling thread's managed id, which the caller already holds.</param>
     /// <param name="context">The event, or <see langword="null"/>.</param>

@@ -10,6 +10,20 @@ internal sealed partial class InProcessEventBus
     public ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull
     {
+        // The typed sender of (this bus, T): one slot read and a version check, no route lookup or cast (see InlinePlan<T>). This
+        // method only decides that nothing stands in the plan's way (a tracing or handler-duration listener wants a span or a
+        // duration per handler, which the dispatcher gives); everything else is SendGeneral's, so the common send pays for no more
+        // than these checks.
+        if (@event is not null && options is null && !_inFlight.IsStopping && InlinePlan<T>.Find(Router) is { Handlers: not null } plan
+            && @event.GetType() == plan.EventType && !_validation.HasValidators && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled)
+            return SendPlanned(plan, @event, cancellationToken);
+        return SendGeneral(@event, options, cancellationToken);
+    }
+
+    /// <summary>Every send <see cref="SendAsync{T}"/> does not hand to its plan at once: checks, validation, then the plan or the dispatcher.</summary>
+    private ValueTask SendGeneral<T>(T? @event, PublishOptions? options, CancellationToken cancellationToken)
+        where T : notnull
+    {
         if (@event is null)
             throw new ArgumentNullException(nameof(@event));
         if (options is not null)
@@ -21,13 +35,10 @@ internal sealed partial class InProcessEventBus
         Route route;
         if (type == typeof(T))
         {
-            // The typed sender of (this bus, T): one slot read and a version check, no route lookup or cast (see InlinePlan<T>).
             var plan = InlinePlan<T>.Find(Router) ?? PlanOf<T>();
             name = plan.Name;
             if (_validation.HasValidators)
                 _validation.Validate(@event, type, name);
-
-            // A tracing or handler-duration listener wants a span or a duration per handler, which the dispatcher gives.
             if (plan.Handlers is not null && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled)
                 return SendPlanned(plan, @event, cancellationToken);
             route = plan.Route;
@@ -71,20 +82,29 @@ internal sealed partial class InProcessEventBus
     }
 
     /// <summary>
-    /// An inline send whose route has a plan: the handlers are invoked directly, under the same ambient frame state the dispatcher
-    /// would set, with no results, clock reads or spans (nobody listens for them). The first handler that throws or goes
-    /// asynchronous hands the event to the dispatcher at that handler, so failures, dead letters, logs and counters are the
-    /// engine's, and the handlers after it run as they would have.
+    /// An inline send whose route has a plan: a top-level send (no handler visible in the caller's flow) to handlers that all take
+    /// no context runs <see cref="SendContextFree{T}"/>, any other <see cref="SendWithContext{T}"/>.
     /// </summary>
     private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
         where T : notnull
     {
         var thread = Environment.CurrentManagedThreadId;
         var frame = Ambient.Acquire(thread);
-        frame.Visible(thread, out var parent, out var parentSubscription);
-        if (parent is null && plan.ContextFree is { } contextFree)
-            return SendContextFree(plan, contextFree, @event, frame, thread, cancellationToken);
+        return plan.ContextFree is not null && frame.NamesNoEvent(thread)
+            ? SendContextFree(plan, @event, frame, thread, cancellationToken)
+            : SendWithContext(plan, @event, frame, thread, cancellationToken);
+    }
 
+    /// <summary>
+    /// The handlers are invoked directly, under the same ambient frame state the dispatcher would set, with no results, clock
+    /// reads or spans (nobody listens for them). The first handler that throws or goes asynchronous hands the event to the
+    /// dispatcher at that handler, so failures, dead letters, logs and counters are the engine's, and the handlers after it run
+    /// as they would have.
+    /// </summary>
+    private ValueTask SendWithContext<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
+        where T : notnull
+    {
+        frame.Visible(thread, out var parent, out var parentSubscription);
         var handlers = plan.Handlers!;
         var subscriptions = plan.Subscriptions;
         // Route is set only if the dispatcher takes over: nothing reads it while the plan runs.
@@ -142,73 +162,69 @@ internal sealed partial class InProcessEventBus
     }
 
     /// <summary>
-    /// A top-level send (no handler is running in the caller's flow) to handlers that all take no context: each is called directly
-    /// and the event gets no context unless one of them observes it. The frame then names the send as deferred, and the first look
-    /// at it from this thread — <c>EventContext.Current</c>, a send or publish made by the handler — creates the context
-    /// (<see cref="AmbientFrame.CreateDeferredContext"/>), which from then on is used as <see cref="SendPlanned{T}"/> uses its own.
-    /// A handler that throws hands the event, with its context, to the dispatcher at that handler, as there.
+    /// A top-level send to handlers that all take no context: each is called directly and the event gets no context unless one of
+    /// them observes it. The frame names the send as deferred meanwhile, and the first look at it from this thread —
+    /// <c>EventContext.Current</c>, a send or publish made by the handler — creates the context
+    /// (<see cref="AmbientFrame.CreateDeferredContext"/>), which from then on is named on the frame as <see cref="SendWithContext{T}"/>
+    /// names its own. A handler that throws hands the event, with its context, to the dispatcher at that handler, as there.
     /// </summary>
-    private ValueTask SendContextFree<T>(InlinePlan<T> plan, Action<T>[] handlers, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
+    private ValueTask SendContextFree<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
         where T : notnull
     {
+        var handlers = plan.ContextFree!;
         var subscriptions = plan.Subscriptions;
         var savedThread = frame.SyncThread;
-        var savedContext = frame.SyncContext;
-        var savedSubscription = frame.SyncSubscription;
-        if (savedContext is not null)
-            frame.SyncContext = null;
         if (!ReferenceEquals(frame.DeferredPlan, plan))
             frame.DeferredPlan = plan;
         if (!ReferenceEquals(frame.DeferredBus, this))
             frame.DeferredBus = this;
         frame.DeferredEvent = @event;
         frame.SyncThread = thread;
-
-        // The context once a handler observed the event; from then on each handler is named on the frame as SendPlanned does.
-        EventContext? context = null;
-        for (var i = 0; i < handlers.Length; i++)
+        var i = 0;
+        try
         {
-            var subscription = subscriptions[i];
-            if (!subscription.IsActive)
-                continue;
-
-            if (context is null)
-                frame.DeferredIndex = i;
-            else
-                frame.SyncSubscription = subscription;
-            try
+            for (; i < handlers.Length; i++)
             {
+                var subscription = subscriptions[i];
+                if (!subscription.IsActive)
+                    continue;
+
+                if (frame.SyncContext is null)
+                    frame.DeferredIndex = i;
+                else
+                    frame.SyncSubscription = subscription;
                 handlers[i](@event);
             }
-            catch (Exception ex)
-            {
-                context ??= frame.SyncContext ?? frame.CreateDeferredContext();
-                frame.DeferredEvent = null;
-                frame.SyncThread = savedThread;
-                frame.SyncContext = savedContext;
-                frame.SyncSubscription = savedSubscription;
-                context.Route = plan.Route;
-                var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, i, ValueTask.FromException<object?>(ex));
-                return EndSend(rest, context);
-            }
-
-            context ??= frame.SyncContext;
+        }
+        catch (Exception ex)
+        {
+            return ContextFreeFailed(plan, frame, savedThread, i, ex, cancellationToken);
         }
 
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
-        if (context is not null)
+        if (frame.SyncContext is { } context)
         {
-            frame.SyncContext = savedContext;
-            frame.SyncSubscription = savedSubscription;
+            // A handler observed the event: its context goes back to the pool as SendWithContext's does.
+            frame.SyncContext = null;
+            frame.SyncSubscription = null;
             InlineContexts.Return(context);
-        }
-        else if (savedContext is not null)
-        {
-            frame.SyncContext = savedContext;
         }
 
         return default;
+    }
+
+    /// <summary>The handler at <paramref name="index"/> of a context-free send threw: the event, with its context, goes to the dispatcher there.</summary>
+    private ValueTask ContextFreeFailed(InlinePlan plan, AmbientFrame frame, int savedThread, int index, Exception exception, CancellationToken cancellationToken)
+    {
+        var context = frame.SyncContext ?? frame.CreateDeferredContext();
+        frame.DeferredEvent = null;
+        frame.SyncThread = savedThread;
+        frame.SyncContext = null;
+        frame.SyncSubscription = null;
+        context.Route = plan.Route;
+        var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, index, ValueTask.FromException<object?>(exception));
+        return EndSend(rest, context);
     }
 
     /// <summary>Returns a context that ended synchronously and successfully for reuse; otherwise the inline settler ends the event.</summary>

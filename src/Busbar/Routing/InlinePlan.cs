@@ -46,6 +46,9 @@ internal sealed class InlinePlan<T> : InlinePlan
         ContextFree = contextFree;
     }
 
+    /// <summary><typeparamref name="T"/>: an event of exactly this runtime type may take the plan.</summary>
+    public Type EventType { get; } = typeof(T);
+
     /// <summary>The user handler of each subscription, same index; <see langword="null"/> when the route needs the engine.</summary>
     public Func<T, EventContext, CancellationToken, ValueTask>[]? Handlers { get; }
 
