@@ -166,7 +166,8 @@ internal sealed partial class InProcessEventBus
     /// them observes it. The frame names the send as deferred meanwhile, and the first look at it from this thread —
     /// <c>EventContext.Current</c>, a send or publish made by the handler — creates the context
     /// (<see cref="AmbientFrame.CreateDeferredContext"/>), which from then on is named on the frame as <see cref="SendWithContext{T}"/>
-    /// names its own. A handler that throws hands the event, with its context, to the dispatcher at that handler, as there.
+    /// names its own. A handler that throws or goes asynchronous hands the event, with its context, to the dispatcher at that
+    /// handler, as there.
     /// </summary>
     private ValueTask SendContextFree<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
         where T : notnull
@@ -181,6 +182,7 @@ internal sealed partial class InProcessEventBus
         frame.DeferredEvent = @event;
         frame.SyncThread = thread;
         var i = 0;
+        ValueTask pending = default;
         try
         {
             for (; i < handlers.Length; i++)
@@ -193,13 +195,26 @@ internal sealed partial class InProcessEventBus
                     frame.DeferredIndex = i;
                 else
                     frame.SyncSubscription = subscription;
-                handlers[i](@event);
+                var handler = handlers[i];
+                if (handler.Sync is { } sync)
+                {
+                    sync(@event);
+                }
+                else
+                {
+                    pending = handler.Async!(@event);
+                    if (!pending.IsCompletedSuccessfully)
+                        break;
+                }
             }
         }
         catch (Exception ex)
         {
-            return ContextFreeFailed(plan, frame, savedThread, i, ex, cancellationToken);
+            pending = ValueTask.FromException(ex);
         }
+
+        if (i < handlers.Length)
+            return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
 
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
@@ -214,8 +229,11 @@ internal sealed partial class InProcessEventBus
         return default;
     }
 
-    /// <summary>The handler at <paramref name="index"/> of a context-free send threw: the event, with its context, goes to the dispatcher there.</summary>
-    private ValueTask ContextFreeFailed(InlinePlan plan, AmbientFrame frame, int savedThread, int index, Exception exception, CancellationToken cancellationToken)
+    /// <summary>
+    /// The handler at <paramref name="index"/> of a context-free send threw or went asynchronous (<paramref name="started"/>): the
+    /// event, with its context, goes to the dispatcher there.
+    /// </summary>
+    private ValueTask ContextFreeStopped(InlinePlan plan, AmbientFrame frame, int savedThread, int index, ValueTask<object?> started, CancellationToken cancellationToken)
     {
         var context = frame.SyncContext ?? frame.CreateDeferredContext();
         frame.DeferredEvent = null;
@@ -223,7 +241,7 @@ internal sealed partial class InProcessEventBus
         frame.SyncContext = null;
         frame.SyncSubscription = null;
         context.Route = plan.Route;
-        var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, index, ValueTask.FromException<object?>(exception));
+        var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, index, started);
         return EndSend(rest, context);
     }
 

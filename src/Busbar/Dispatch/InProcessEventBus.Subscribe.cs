@@ -13,8 +13,11 @@ internal sealed partial class InProcessEventBus
     /// <param name="handler">The handler the engine invokes.</param>
     /// <param name="options">Subscription options.</param>
     /// <param name="origin">The user's handler.</param>
-    /// <param name="contextFree">The user's handler when it is an <see cref="Action{T}"/> that <paramref name="handler"/> only calls: an inline send may call it directly (see <see cref="InlinePlan{T}.ContextFree"/>).</param>
-    internal ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options, object origin, Action<T>? contextFree = null)
+    /// <param name="contextFree">
+    /// The user's handler when it takes no context (an <see cref="Action{T}"/> or a <see cref="Func{T, TResult}"/> of
+    /// <see cref="ValueTask"/>) and <paramref name="handler"/> only calls it: an inline send may call it directly (see <see cref="InlinePlan{T}.ContextFree"/>).
+    /// </param>
+    internal ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options, object origin, Delegate? contextFree = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
@@ -24,7 +27,7 @@ internal sealed partial class InProcessEventBus
     public ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null) =>
         Subscribe(handler, options, handler);
 
-    /// <summary>Subscribes a handler with a result; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object, Action{T}?)"/>.</summary>
+    /// <summary>Subscribes a handler with a result; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object, Delegate?)"/>.</summary>
     internal ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options, object origin)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -35,7 +38,7 @@ internal sealed partial class InProcessEventBus
     public ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null) =>
         Subscribe(pattern, handler, options, handler);
 
-    /// <summary>Subscribes a pattern handler; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object, Action{T}?)"/>.</summary>
+    /// <summary>Subscribes a pattern handler; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object, Delegate?)"/>.</summary>
     internal ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options, object origin)
     {
         ArgumentNullException.ThrowIfNull(handler);

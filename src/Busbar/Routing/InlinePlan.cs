@@ -39,7 +39,7 @@ internal sealed class InlinePlan<T> : InlinePlan
 
     private static readonly object s_growLock = new();
 
-    private InlinePlan(Route route, string name, Func<T, EventContext, CancellationToken, ValueTask>[]? handlers, Action<T>[]? contextFree)
+    private InlinePlan(Route route, string name, Func<T, EventContext, CancellationToken, ValueTask>[]? handlers, ContextFreeHandler<T>[]? contextFree)
         : base(route, name)
     {
         Handlers = handlers;
@@ -53,11 +53,12 @@ internal sealed class InlinePlan<T> : InlinePlan
     public Func<T, EventContext, CancellationToken, ValueTask>[]? Handlers { get; }
 
     /// <summary>
-    /// The user's <see cref="Action{T}"/> of each subscription, same index, when every handler of the route was subscribed as one
-    /// (no context parameter); otherwise <see langword="null"/>. A send can run these without creating a context until someone
-    /// observes the event (see <see cref="Dispatch.AmbientFrame"/>).
+    /// The user's handler of each subscription, same index, when every handler of the route was subscribed without a context
+    /// parameter (<see cref="Action{T}"/> or <see cref="Func{T, TResult}"/> of <see cref="ValueTask"/>); otherwise
+    /// <see langword="null"/>. A send can run these without creating a context until someone observes the event (see
+    /// <see cref="Dispatch.AmbientFrame.CreateDeferredContext"/>).
     /// </summary>
-    public Action<T>[]? ContextFree { get; }
+    public ContextFreeHandler<T>[]? ContextFree { get; }
 
     /// <summary>The plan of <paramref name="router"/> for <typeparamref name="T"/> if it is current, else <see langword="null"/>.</summary>
     /// <param name="router">The bus's router.</param>
@@ -108,7 +109,7 @@ internal sealed class InlinePlan<T> : InlinePlan
         if (busNeedsEngine || !route.AllSimple || subscriptions.Length == 0)
             return new InlinePlan<T>(route, name, null, null);
         var handlers = new Func<T, EventContext, CancellationToken, ValueTask>[subscriptions.Length];
-        var contextFree = new Action<T>[subscriptions.Length];
+        var contextFree = new ContextFreeHandler<T>[subscriptions.Length];
         var allContextFree = true;
         for (var i = 0; i < subscriptions.Length; i++)
         {
@@ -116,12 +117,26 @@ internal sealed class InlinePlan<T> : InlinePlan
             if (subscriptions[i] is not TypedSubscription<T> typed)
                 return new InlinePlan<T>(route, name, null, null);
             handlers[i] = typed.Handler;
-            if (typed.ContextFree is { } action)
-                contextFree[i] = action;
-            else
-                allContextFree = false;
+            switch (typed.ContextFree)
+            {
+                case Action<T> action:
+                    contextFree[i] = new ContextFreeHandler<T>(action, null);
+                    break;
+                case Func<T, ValueTask> asynchronous:
+                    contextFree[i] = new ContextFreeHandler<T>(null, asynchronous);
+                    break;
+                default:
+                    allContextFree = false;
+                    break;
+            }
         }
 
         return new InlinePlan<T>(route, name, handlers, allContextFree ? contextFree : null);
     }
 }
+
+/// <summary>A handler of a context-free plan: the user's synchronous handler, or else its asynchronous one.</summary>
+/// <param name="Sync">The user's <see cref="Action{T}"/>, or <see langword="null"/>.</param>
+/// <param name="Async">The user's <see cref="Func{T, TResult}"/> of <see cref="ValueTask"/> when <paramref name="Sync"/> is <see langword="null"/>.</param>
+/// <typeparam name="T">The event type.</typeparam>
+internal readonly record struct ContextFreeHandler<T>(Action<T>? Sync, Func<T, ValueTask>? Async);
