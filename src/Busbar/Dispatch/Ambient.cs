@@ -23,7 +23,10 @@ namespace Busbar.Dispatch;
 /// for the synchronous part of each handler, visible only to the thread running it
 /// (<see cref="AmbientFrame.SyncThread"/>). A flow on another thread — work a handler left running — sees
 /// the caller's own state then. Only when an inline handler goes asynchronous does the caller's frame name
-/// the inline event for every flow holding it, until that event ends.
+/// the inline event for every flow holding it, until that event ends. A top-level send whose handlers all take no context
+/// does not even create the context: the frame names the send as deferred (<see cref="AmbientFrame.DeferredPlan"/>), and the
+/// first look at the frame from the sending thread creates it, so a handler that reads <c>EventContext.Current</c>, sends or
+/// publishes sees the event exactly as if it had been created up front.
 /// </para>
 /// </remarks>
 internal static class Ambient
