@@ -104,17 +104,12 @@ internal sealed partial class InProcessEventBus
     private ValueTask SendWithContext<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
         where T : notnull
     {
-        frame.Visible(thread, out var parent, out var parentSubscription);
         var handlers = plan.Handlers!;
         var subscriptions = plan.Subscriptions;
         // Route is set only if the dispatcher takes over: nothing reads it while the plan runs.
         var context = InlineContexts.Rent(this, @event, plan.Name);
-        if (parent is not null)
-        {
-            context.CorrelationId = parent.CorrelationId;
-            context.CausationId = parent.EventId;
-            parent.AddChild(parentSubscription, context.EventId);
-        }
+        if (!frame.NamesNoEvent(thread))
+            LinkToParent(context, frame, thread);
 
         // As the dispatcher does: the caller's token as is, else the bus's stop token.
         var handlerToken = cancellationToken.CanBeCanceled ? cancellationToken : _stopToken;
@@ -148,9 +143,7 @@ internal sealed partial class InProcessEventBus
                 frame.SyncThread = savedThread;
                 frame.SyncContext = savedContext;
                 frame.SyncSubscription = savedSubscription;
-                context.Route = plan.Route;
-                var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, i, Subscription.WithoutResult(pending));
-                return EndSend(rest, context);
+                return HandOver(plan, context, frame, i, pending, cancellationToken);
             }
         }
 
@@ -159,6 +152,26 @@ internal sealed partial class InProcessEventBus
         frame.SyncSubscription = savedSubscription;
         InlineContexts.Return(context);
         return default;
+    }
+
+    /// <summary>Takes correlation and causation from the handler the caller's flow sees, which lists the event as its child.</summary>
+    /// <remarks>Apart from <see cref="SendWithContext{T}"/> so that a top-level send carries no stack space for it.</remarks>
+    private static void LinkToParent(EventContext context, AmbientFrame frame, int thread)
+    {
+        frame.Visible(thread, out var parent, out var parentSubscription);
+        if (parent is null)
+            return;
+        context.CorrelationId = parent.CorrelationId;
+        context.CausationId = parent.EventId;
+        parent.AddChild(parentSubscription, context.EventId);
+    }
+
+    /// <summary>The handler at <paramref name="index"/> threw or went asynchronous: the dispatcher carries on from it (frame already restored).</summary>
+    private ValueTask HandOver(InlinePlan plan, EventContext context, AmbientFrame frame, int index, ValueTask started, CancellationToken cancellationToken)
+    {
+        context.Route = plan.Route;
+        var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, index, Subscription.WithoutResult(started));
+        return EndSend(rest, context);
     }
 
     /// <summary>
