@@ -16,7 +16,9 @@ public sealed partial class EventContext
     private static readonly IReadOnlyDictionary<string, string> s_noHeaders = new Dictionary<string, string>(0);
 
     private Guid _eventId;
-    private DateTimeOffset _createdAt;
+
+    /// <summary><see cref="CreatedAt"/> in UTC ticks, 0 until set; an offset other than zero is kept in <see cref="Extras"/>.</summary>
+    private long _createdAtTicks;
 
     /// <summary>The envelope fields most events leave unset and the links only some events have; see <see cref="Extras"/>.</summary>
     private Extras? _extras;
@@ -107,15 +109,30 @@ public sealed partial class EventContext
     {
         get
         {
-            if (_createdAt == default)
-                _createdAt = Clock.GetUtcNow();
-            return _createdAt;
+            var ticks = _createdAtTicks;
+            if (ticks == 0)
+            {
+                var now = Clock.GetUtcNow();
+                SetCreatedAt(now);
+                return now;
+            }
+
+            var utc = new DateTimeOffset(ticks, TimeSpan.Zero);
+            return _extras?.CreatedAtOffset is { } offset ? utc.ToOffset(offset) : utc;
         }
-        internal set => _createdAt = value;
+        internal set => SetCreatedAt(value);
     }
 
     /// <summary>Queue priority: higher is dequeued first.</summary>
-    public int Priority { get; internal set; }
+    public int Priority
+    {
+        get => _extras?.Priority ?? 0;
+        internal set
+        {
+            if (value != 0 || _extras is not null)
+                GetExtras().Priority = value;
+        }
+    }
 
     /// <summary>Events sharing a key are handled one at a time, in order.</summary>
     public string? OrderingKey
@@ -151,7 +168,15 @@ public sealed partial class EventContext
     }
 
     /// <summary>Delivery attempt, 1-based: retries and replays after a restart increase it.</summary>
-    public int Attempt { get; internal set; } = 1;
+    public int Attempt
+    {
+        get => _extras?.Attempt ?? 1;
+        internal set
+        {
+            if (value != 1 || _extras is not null)
+                GetExtras().Attempt = value;
+        }
+    }
 
     /// <summary>The context of the handler running in the caller's async flow, or <see langword="null"/> outside handlers.</summary>
     public static EventContext? Current => Ambient.CurrentContext;
@@ -199,6 +224,24 @@ public sealed partial class EventContext
         }
     }
 
+    /// <summary>When the event was queued (a <see cref="TimeProvider"/> timestamp) for its dwell time; 0 unless someone measures dwell.</summary>
+    internal long EnqueuedTimestamp
+    {
+        get => _extras?.EnqueuedTimestamp ?? 0;
+        set
+        {
+            if (value != 0 || _extras is not null)
+                GetExtras().EnqueuedTimestamp = value;
+        }
+    }
+
+    private void SetCreatedAt(DateTimeOffset value)
+    {
+        _createdAtTicks = value.UtcTicks;
+        if (value.Offset != TimeSpan.Zero || _extras is not null)
+            GetExtras().CreatedAtOffset = value.Offset == TimeSpan.Zero ? null : value.Offset;
+    }
+
     /// <summary>The extras, created on first use; a racing creator adopts the one that won.</summary>
     private Extras GetExtras() =>
         Volatile.Read(ref _extras) ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras!;
@@ -218,11 +261,9 @@ public sealed partial class EventContext
         if (!ReferenceEquals(Name, name))
             Name = name;
         _eventId = Guid.Empty;
-        _createdAt = default;
+        _createdAtTicks = 0;
         _extras = null;
         _lineage = null;
-        Priority = 0;
-        Attempt = 1;
         ResetDispatchState();
     }
 
@@ -235,7 +276,7 @@ public sealed partial class EventContext
             ? new EventContext(bus, payload ?? Payload, Name)
             : new EventContext(payload ?? Payload, Name, Origin, Clock) { LocalBus = LocalBus };
         clone._eventId = EventId;
-        clone._createdAt = CreatedAt;
+        clone.CreatedAt = CreatedAt;
         clone.Priority = Priority;
         clone.Attempt = attempt;
         if (_lineage is { } lineage)
@@ -258,13 +299,20 @@ public sealed partial class EventContext
 
     /// <summary>
     /// What a context holds only for some events: the origin and clock of a context no bus created, the envelope
-    /// fields a plain publish leaves unset (ordering key, deadline, headers, options, a forwarding path) and the links
-    /// of events that have a settler of their own, a flowed execution context, a publish span or a broker delivery.
-    /// Kept apart so a plain queued event, which has none of them, costs one small object instead of one that carries
-    /// them all (issue 16).
+    /// fields a plain publish leaves unset (ordering key, deadline, headers, options, a forwarding path, a priority, an
+    /// attempt after the first, a creation time not in UTC), the timestamps only a metrics listener or debug log asks
+    /// for, and the links of events that have a settler of their own, a flowed execution context, a publish span or a
+    /// broker delivery. Kept apart so a plain queued event, which has none of them, costs one small object instead of
+    /// one that carries them all (issue 16).
     /// </summary>
     private sealed class Extras
     {
+        public int Priority;
+        public int Attempt = 1;
+        public TimeSpan? CreatedAtOffset;
+        public long EnqueuedTimestamp;
+        public long PublishStartTimestamp;
+
         /// <summary>Set only for a context created without a bus; otherwise the bus's name and clock.</summary>
         public string? Origin;
         public TimeProvider? Clock;

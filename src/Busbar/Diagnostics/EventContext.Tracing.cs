@@ -16,7 +16,15 @@ public sealed partial class EventContext
         }
     }
 
-    /// <summary>When the publish began (the bus's <see cref="TimeProvider"/> timestamp), for <c>messaging.client.operation.duration</c>; 0 when nobody measures it or once recorded.</summary>
-    /// <remarks>A field, taken with <see cref="Interlocked.Exchange(ref long, long)"/>: an eviction can race the admission that ends the publish.</remarks>
-    internal long PublishStartTimestamp;
+    /// <summary>Records when the publish began (the bus's <see cref="TimeProvider"/> timestamp), for <c>messaging.client.operation.duration</c>.</summary>
+    internal void SetPublishStart(long timestamp) => GetExtras().PublishStartTimestamp = timestamp;
+
+    /// <summary>Takes the publish start once: 0 when nobody measures it or it was taken already.</summary>
+    /// <remarks>Taken with <see cref="Interlocked.Exchange(ref long, long)"/>: an eviction can race the admission that ends the publish.</remarks>
+    internal long TakePublishStart()
+    {
+        if (_extras is not { } extras || Volatile.Read(ref extras.PublishStartTimestamp) == 0)
+            return 0;
+        return Interlocked.Exchange(ref extras.PublishStartTimestamp, 0);
+    }
 }

@@ -29,8 +29,8 @@ internal sealed class EventList(EventListKind kind, string? key = null)
     public void AddLast(EventContext context)
     {
         ref var links = ref LinksOf(context);
-        Debug.Assert(links.List is null, "An event is in one list of each kind at most.");
-        links.List = this;
+        Debug.Assert(links.Previous is null && links.Next is null && !(Kind == EventListKind.Age ? context.InQueue : context.InKeyLine && Key is not null), "An event is in one list of each kind at most.");
+        MarkMember(context, true);
         links.Previous = _last;
         links.Next = null;
         if (_last is null)
@@ -44,7 +44,7 @@ internal sealed class EventList(EventListKind kind, string? key = null)
     public void Remove(EventContext context)
     {
         ref var links = ref LinksOf(context);
-        Debug.Assert(links.List == this, "Removed from a list it is not in.");
+        Debug.Assert(links.Previous is not null || First == context, "Removed from a list it is not in.");
         if (links.Previous is { } previous)
             LinksOf(previous).Next = links.Next;
         else
@@ -54,7 +54,17 @@ internal sealed class EventList(EventListKind kind, string? key = null)
         else
             _last = links.Previous;
         links = default;
+        MarkMember(context, false);
         Count--;
+    }
+
+    /// <summary>The links hold no list reference (8 bytes an event, twice): the flags say where a queued event is, its priority which level's lists.</summary>
+    private void MarkMember(EventContext context, bool member)
+    {
+        if (Kind == EventListKind.Age)
+            context.InQueue = member;
+        else if (Key is not null)
+            context.InKeyLine = member;
     }
 
     private ref EventLinks LinksOf(EventContext context) =>
@@ -70,10 +80,9 @@ internal enum EventListKind
     Age,
 }
 
-/// <summary>An event's place in one <see cref="EventList"/>.</summary>
+/// <summary>An event's place in one <see cref="EventList"/>; which list, <see cref="EventContext.InQueue"/>, <see cref="EventContext.InKeyLine"/> and its priority say.</summary>
 internal struct EventLinks
 {
-    public EventList? List;
     public EventContext? Previous;
     public EventContext? Next;
 }

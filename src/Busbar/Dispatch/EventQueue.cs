@@ -195,7 +195,7 @@ internal sealed class EventQueue
         TaskCompletionSource<bool>? space, readers;
         lock (_lock)
         {
-            if (context.TakeLinks.List is null)
+            if (!context.InQueue)
                 return false;
             readers = RemoveLocked(context) ? TakeReadersLocked() : null;
             space = TakeWritersLocked();
@@ -285,7 +285,7 @@ internal sealed class EventQueue
         _ready -= level.Ready.Count;
         while (level.Age.First is { } context)
         {
-            context.TakeLinks.List!.Remove(context);
+            TakeListOfLocked(context).Remove(context);
             LeaveLocked(context);
             into.Add(context);
         }
@@ -387,7 +387,7 @@ internal sealed class EventQueue
     /// <summary>Takes a queued event out from wherever it waits and claims it. True when another event became ready.</summary>
     private bool RemoveLocked(EventContext context)
     {
-        var list = context.TakeLinks.List!;
+        var list = TakeListOfLocked(context);
         list.Remove(context);
         LeaveLocked(context);
         if (list.Key is not null)
@@ -412,10 +412,14 @@ internal sealed class EventQueue
         return true;
     }
 
+    /// <summary>The list a queued event is in for taking: its key's line, or its priority's ready list.</summary>
+    private EventList TakeListOfLocked(EventContext context) =>
+        context.InKeyLine ? _keys![context.OrderingKey!].Waiting : LevelFor(context.Priority).Ready;
+
     /// <summary>Leaves the age list and the count, and is claimed by whoever took it.</summary>
     private void LeaveLocked(EventContext context)
     {
-        context.AgeLinks.List!.Remove(context);
+        LevelFor(context.Priority).Age.Remove(context);
         _count--;
         var claimed = context.TryClaim();
         Debug.Assert(claimed, "Only the queue moves an event out of the queued stage.");
