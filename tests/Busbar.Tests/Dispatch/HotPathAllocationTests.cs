@@ -37,6 +37,17 @@ public class HotPathAllocationTests
         Assert.True(parallel <= serial, $"the worker allocated {parallel} B per event with a parallel tier of 8, {serial} B with a serial one");
     }
 
+    [Theory]
+    [InlineData(HandlerConcurrency.Serial)]
+    [InlineData(HandlerConcurrency.Parallel)]
+    public async Task PublishAsync_WarmWorkerFanOutOfPlainHandlers_AllocatesNoHandlerResultArray(HandlerConcurrency concurrency)
+    {
+        // The execution context (72 B) and the durations of 8 plain successes (an int array, 56 B). An array of 8
+        // handler results was 440 B; this bound leaves room for a long array, not for that.
+        var perEvent = await MedianWorkerBytesPerEventAsync(handlers: 8, concurrency);
+        Assert.True(perEvent <= 160, $"the worker allocated {perEvent} B per event with 8 handlers, {concurrency}");
+    }
+
     /// <summary>Publishes while the first handler holds the worker, then measures the batch the worker drains in one go.</summary>
     internal static async Task<long> MedianWorkerBytesPerEventAsync(int handlers, HandlerConcurrency concurrency)
     {
