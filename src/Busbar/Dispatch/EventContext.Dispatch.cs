@@ -35,10 +35,9 @@ public sealed partial class EventContext
     /// </summary>
     private object? _results;
 
-    /// <summary>The duration of the event's one handler, in ticks, when it succeeded plainly (<see cref="_soleSucceeded"/>).</summary>
+    /// <summary>The duration of the event's one handler in ticks plus one, when it succeeded plainly; 0 otherwise.</summary>
     /// <remarks>Four bytes, where the layout had padding: a duration that does not fit (over 214 s) is kept in the full results.</remarks>
     private int _soleTicks;
-    private bool _soleSucceeded;
 
     internal Route? Route { get; set; }
 
@@ -56,14 +55,13 @@ public sealed partial class EventContext
     /// </summary>
     internal void RecordPlainSuccess(Subscription[] subscriptions, int index, TimeSpan duration)
     {
-        if (_results is HandlerResult[] || duration.Ticks >= int.MaxValue)
+        if (_results is HandlerResult[] || duration.Ticks >= int.MaxValue - 1)
         {
             EnsureResults(subscriptions)[index] = new HandlerResult(subscriptions[index].Name, HandlerStatus.Succeeded, null, null, 1, duration);
         }
         else if (subscriptions.Length == 1)
         {
-            _soleTicks = (int)duration.Ticks;
-            _soleSucceeded = true;
+            _soleTicks = (int)duration.Ticks + 1;
         }
         else
         {
@@ -79,7 +77,7 @@ public sealed partial class EventContext
         if (_results is HandlerResult[] full)
             return full;
         var results = Expand(subscriptions, new HandlerResult[subscriptions.Length]);
-        _soleSucceeded = false;
+        _soleTicks = 0;
         _results = results;
         return results;
     }
@@ -90,7 +88,7 @@ public sealed partial class EventContext
         var stored = _results;
         if (stored is HandlerResult[] full)
             return full;
-        if ((stored is null && !_soleSucceeded) || Route is not { } route)
+        if ((stored is null && _soleTicks == 0) || Route is not { } route)
             return null;
         return Expand(route.Subscriptions, new HandlerResult[route.Subscriptions.Length]);
     }
@@ -105,9 +103,9 @@ public sealed partial class EventContext
                     into[i] = new HandlerResult(subscriptions[i].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.FromTicks(durations[i] - 1));
             }
         }
-        else if (_soleSucceeded && into.Length == 1)
+        else if (_soleTicks != 0 && into.Length == 1)
         {
-            into[0] = new HandlerResult(subscriptions[0].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.FromTicks(_soleTicks));
+            into[0] = new HandlerResult(subscriptions[0].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.FromTicks(_soleTicks - 1));
         }
 
         return into;
@@ -142,13 +140,10 @@ public sealed partial class EventContext
     internal int Stage => Volatile.Read(ref _stage);
 
     /// <summary>Its place in the queue's take order or in its ordering key's line, while queued (see <see cref="EventList"/>).</summary>
-    internal EventLinks TakeLinks;
+    internal EventLinks QueueLinks;
 
-    /// <summary>Its place among the queued events of its priority, oldest first, while queued.</summary>
-    internal EventLinks AgeLinks;
-
-    /// <summary>In the queue (in its priority's age list); only <see cref="EventList"/> sets it, under the queue's lock.</summary>
-    internal bool InQueue;
+    /// <summary>Its admission order in the queue, for <c>DropOldest</c> (see <see cref="EventQueue.IsOlder"/>); set under the queue's lock.</summary>
+    internal int QueueSequence;
 
     /// <summary>Waiting in its ordering key's line rather than ready to take; only <see cref="EventList"/> sets it, under the queue's lock.</summary>
     internal bool InKeyLine;
@@ -191,10 +186,8 @@ public sealed partial class EventContext
         Route = null;
         _results = null;
         _soleTicks = 0;
-        _soleSucceeded = false;
-        TakeLinks = default;
-        AgeLinks = default;
-        InQueue = false;
+        QueueLinks = default;
+        QueueSequence = 0;
         InKeyLine = false;
         Debug.Assert(!_isAmbient, "A context installed as an ambient frame is never reused.");
         AmbientSubscription = null;
