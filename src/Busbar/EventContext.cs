@@ -20,11 +20,13 @@ public sealed partial class EventContext
     /// <summary><see cref="CreatedAt"/> in UTC ticks, 0 until set; an offset other than zero is kept in <see cref="Extras"/>.</summary>
     private long _createdAtTicks;
 
-    /// <summary>The envelope fields most events leave unset and the links only some events have; see <see cref="Extras"/>.</summary>
-    private Extras? _extras;
-
-    /// <summary>Correlation, causation, the publisher link and the children of an event that has them.</summary>
-    private Lineage? _lineage;
+    /// <summary>
+    /// What only some events have, in one reference: <see langword="null"/> for a root event published without options (most
+    /// events), a <see cref="Lineage"/> for an event with a parent or children and nothing else rare, or an <see cref="Extras"/>
+    /// (which holds the lineage too, when there is one). Replaced, never mutated back, by <see cref="GetExtras"/> and
+    /// <see cref="GetLineage"/>, which race safely.
+    /// </summary>
+    private object? _side;
 
     /// <summary>Creates a context the bus admits: its origin and clock are the bus's.</summary>
     internal EventContext(InProcessEventBus bus, object payload, string name)
@@ -85,10 +87,10 @@ public sealed partial class EventContext
     /// <summary>The id of the event whose handler published this one, or <see langword="null"/> for a root event.</summary>
     public Guid? CausationId
     {
-        get => _lineage?.CausationId;
+        get => LineageOrNull?.CausationId;
         internal set
         {
-            if (value is not null || _lineage is not null)
+            if (value is not null || LineageOrNull is not null)
                 GetLineage().CausationId = value;
         }
     }
@@ -118,7 +120,7 @@ public sealed partial class EventContext
             }
 
             var utc = new DateTimeOffset(ticks, TimeSpan.Zero);
-            return _extras?.CreatedAtOffset is { } offset ? utc.ToOffset(offset) : utc;
+            return ExtrasOrNull?.CreatedAtOffset is { } offset ? utc.ToOffset(offset) : utc;
         }
         internal set => SetCreatedAt(value);
     }
@@ -126,10 +128,10 @@ public sealed partial class EventContext
     /// <summary>Queue priority: higher is dequeued first.</summary>
     public int Priority
     {
-        get => _extras?.Priority ?? 0;
+        get => ExtrasOrNull?.Priority ?? 0;
         internal set
         {
-            if (value != 0 || _extras is not null)
+            if (value != 0 || ExtrasOrNull is not null)
                 GetExtras().Priority = value;
         }
     }
@@ -137,10 +139,10 @@ public sealed partial class EventContext
     /// <summary>Events sharing a key are handled one at a time, in order.</summary>
     public string? OrderingKey
     {
-        get => _extras?.OrderingKey;
+        get => ExtrasOrNull?.OrderingKey;
         internal set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().OrderingKey = value;
         }
     }
@@ -148,10 +150,10 @@ public sealed partial class EventContext
     /// <summary>When handling must be over; handlers still running then are cancelled.</summary>
     public DateTimeOffset? Deadline
     {
-        get => _extras?.Deadline;
+        get => ExtrasOrNull?.Deadline;
         internal set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().Deadline = value;
         }
     }
@@ -159,10 +161,10 @@ public sealed partial class EventContext
     /// <summary>String headers, including W3C trace context (<c>traceparent</c>) when tracing is on.</summary>
     public IReadOnlyDictionary<string, string> Headers
     {
-        get => _extras?.Headers ?? s_noHeaders;
+        get => ExtrasOrNull?.Headers ?? s_noHeaders;
         internal set
         {
-            if (!ReferenceEquals(value, s_noHeaders) || _extras is not null)
+            if (!ReferenceEquals(value, s_noHeaders) || ExtrasOrNull is not null)
                 GetExtras().Headers = value;
         }
     }
@@ -170,10 +172,10 @@ public sealed partial class EventContext
     /// <summary>Delivery attempt, 1-based: retries and replays after a restart increase it.</summary>
     public int Attempt
     {
-        get => _extras?.Attempt ?? 1;
+        get => ExtrasOrNull?.Attempt ?? 1;
         internal set
         {
-            if (value != 1 || _extras is not null)
+            if (value != 1 || ExtrasOrNull is not null)
                 GetExtras().Attempt = value;
         }
     }
@@ -197,29 +199,29 @@ public sealed partial class EventContext
 
     /// <summary>The name of the bus (or consumer) that created the context.</summary>
     /// <remarks>A context a bus created reads it from the bus; one created without a bus keeps it (a later <see cref="BindTo"/> does not change it).</remarks>
-    internal string Origin => _extras?.Origin ?? LocalBus!.Name;
+    internal string Origin => ExtrasOrNull?.Origin ?? LocalBus!.Name;
 
     /// <summary>The clock of the bus (or consumer) that created the context.</summary>
-    internal TimeProvider Clock => _extras?.Clock ?? LocalBus!.TimeProvider;
+    internal TimeProvider Clock => ExtrasOrNull?.Clock ?? LocalBus!.TimeProvider;
 
     internal object Payload { get; private set; }
 
     internal Guid CorrelationIdValue
     {
-        get => _lineage?.CorrelationId ?? Guid.Empty;
+        get => LineageOrNull?.CorrelationId ?? Guid.Empty;
         set
         {
-            if (value != Guid.Empty || _lineage is not null)
+            if (value != Guid.Empty || LineageOrNull is not null)
                 GetLineage().CorrelationId = value;
         }
     }
 
     internal PublishOptions? Options
     {
-        get => _extras?.Options;
+        get => ExtrasOrNull?.Options;
         set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().Options = value;
         }
     }
@@ -227,10 +229,10 @@ public sealed partial class EventContext
     /// <summary>When the event was queued (a <see cref="TimeProvider"/> timestamp) for its dwell time; 0 unless someone measures dwell.</summary>
     internal long EnqueuedTimestamp
     {
-        get => _extras?.EnqueuedTimestamp ?? 0;
+        get => ExtrasOrNull?.EnqueuedTimestamp ?? 0;
         set
         {
-            if (value != 0 || _extras is not null)
+            if (value != 0 || ExtrasOrNull is not null)
                 GetExtras().EnqueuedTimestamp = value;
         }
     }
@@ -238,17 +240,57 @@ public sealed partial class EventContext
     private void SetCreatedAt(DateTimeOffset value)
     {
         _createdAtTicks = value.UtcTicks;
-        if (value.Offset != TimeSpan.Zero || _extras is not null)
+        if (value.Offset != TimeSpan.Zero || ExtrasOrNull is not null)
             GetExtras().CreatedAtOffset = value.Offset == TimeSpan.Zero ? null : value.Offset;
     }
 
     /// <summary>The extras, created on first use; a racing creator adopts the one that won.</summary>
-    private Extras GetExtras() =>
-        Volatile.Read(ref _extras) ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras!;
+    private Extras GetExtras()
+    {
+        while (true)
+        {
+            var side = Volatile.Read(ref _side);
+            if (side is Extras extras)
+                return extras;
+            var created = new Extras { Lineage = (Lineage?)side };
+            if (Interlocked.CompareExchange(ref _side, created, side) == side)
+                return created;
+        }
+    }
 
     /// <summary>The lineage, created on first use like <see cref="GetExtras"/>.</summary>
-    private Lineage GetLineage() =>
-        Volatile.Read(ref _lineage) ?? Interlocked.CompareExchange(ref _lineage, new Lineage(), null) ?? _lineage!;
+    private Lineage GetLineage()
+    {
+        while (true)
+        {
+            var side = Volatile.Read(ref _side);
+            switch (side)
+            {
+                case Lineage lineage:
+                    return lineage;
+                case Extras extras:
+                    return Volatile.Read(ref extras.Lineage) ?? Interlocked.CompareExchange(ref extras.Lineage, new Lineage(), null) ?? extras.Lineage!;
+                default:
+                    var created = new Lineage();
+                    if (Interlocked.CompareExchange(ref _side, created, null) is null)
+                        return created;
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The envelope fields most events leave unset and the links only some events have; see <see cref="Extras"/>.</summary>
+    private Extras? ExtrasOrNull => _side as Extras;
+
+    /// <summary>Correlation, causation, the publisher link and the children of an event that has them.</summary>
+    private Lineage? LineageOrNull
+    {
+        get
+        {
+            var side = Volatile.Read(ref _side);
+            return side is Extras extras ? Volatile.Read(ref extras.Lineage) : side as Lineage;
+        }
+    }
 
     internal void ResetForInline(InProcessEventBus bus, object payload, string name)
     {
@@ -262,8 +304,7 @@ public sealed partial class EventContext
             Name = name;
         _eventId = Guid.Empty;
         _createdAtTicks = 0;
-        _extras = null;
-        _lineage = null;
+        _side = null;
         ResetDispatchState();
     }
 
@@ -272,16 +313,21 @@ public sealed partial class EventContext
 
     internal EventContext CloneForAttempt(int attempt, object? payload = null)
     {
-        var clone = LocalBus is { } bus && _extras?.Origin is null
+        var clone = LocalBus is { } bus && ExtrasOrNull?.Origin is null
             ? new EventContext(bus, payload ?? Payload, Name)
             : new EventContext(payload ?? Payload, Name, Origin, Clock) { LocalBus = LocalBus };
         clone._eventId = EventId;
         clone.CreatedAt = CreatedAt;
         clone.Priority = Priority;
         clone.Attempt = attempt;
-        if (_lineage is { } lineage)
-            clone._lineage = new Lineage { CorrelationId = lineage.CorrelationId, CausationId = lineage.CausationId };
-        if (_extras is { } extras)
+        if (LineageOrNull is { } lineage)
+        {
+            var copied = clone.GetLineage();
+            copied.CorrelationId = lineage.CorrelationId;
+            copied.CausationId = lineage.CausationId;
+        }
+
+        if (ExtrasOrNull is { } extras)
         {
             var copy = clone.GetExtras();
             copy.Path = extras.Path;
@@ -307,6 +353,8 @@ public sealed partial class EventContext
     /// </summary>
     private sealed class Extras
     {
+        /// <summary>The event's lineage when it has one; see <see cref="_side"/>.</summary>
+        public Lineage? Lineage;
         public int Priority;
         public int Attempt = 1;
         public TimeSpan? CreatedAtOffset;
@@ -330,7 +378,8 @@ public sealed partial class EventContext
     /// <summary>
     /// Where an event comes from and what it caused: its correlation and causation, until admission the event and
     /// handler that published it, and the events its handlers published. Apart from <see cref="Extras"/> because every
-    /// event a handler publishes (or that publishes one) has it, and most have nothing else.
+    /// event a handler publishes (or that publishes one) has it, and most have nothing else; a root event has none
+    /// (its correlation is its own id, its causation none).
     /// </summary>
     private sealed class Lineage
     {

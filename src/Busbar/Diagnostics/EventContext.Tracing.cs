@@ -8,10 +8,10 @@ public sealed partial class EventContext
     /// <summary>The publish span, from <c>CreateContext</c> until the event is admitted or refused; null when nobody traces.</summary>
     internal Activity? PublishActivity
     {
-        get => _extras?.PublishActivity;
+        get => ExtrasOrNull?.PublishActivity;
         set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().PublishActivity = value;
         }
     }
@@ -23,7 +23,7 @@ public sealed partial class EventContext
     /// <remarks>Taken with <see cref="Interlocked.Exchange(ref long, long)"/>: an eviction can race the admission that ends the publish.</remarks>
     internal long TakePublishStart()
     {
-        if (_extras is not { } extras || Volatile.Read(ref extras.PublishStartTimestamp) == 0)
+        if (ExtrasOrNull is not { } extras || Volatile.Read(ref extras.PublishStartTimestamp) == 0)
             return 0;
         return Interlocked.Exchange(ref extras.PublishStartTimestamp, 0);
     }

@@ -118,10 +118,10 @@ public sealed partial class EventContext
     /// </summary>
     internal LocalSettler? Settler
     {
-        get => _extras?.Settler;
+        get => ExtrasOrNull?.Settler;
         set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().Settler = value;
         }
     }
@@ -129,10 +129,10 @@ public sealed partial class EventContext
     /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
     internal ExecutionContext? FlowedExecutionContext
     {
-        get => _extras?.FlowedExecutionContext;
+        get => ExtrasOrNull?.FlowedExecutionContext;
         set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().FlowedExecutionContext = value;
         }
     }
@@ -215,7 +215,7 @@ public sealed partial class EventContext
     /// <summary>Admitted: listed among its publisher's children (an event refused at admission never is).</summary>
     internal void LinkToPublisher()
     {
-        if (_lineage is { Publisher: { } publisher } lineage)
+        if (LineageOrNull is { Publisher: { } publisher } lineage)
         {
             publisher.AddChild(lineage.PublisherHandler, EventId);
             UnlinkPublisher();
@@ -224,7 +224,7 @@ public sealed partial class EventContext
 
     internal void UnlinkPublisher()
     {
-        if (_lineage is { } lineage)
+        if (LineageOrNull is { } lineage)
         {
             lineage.Publisher = null;
             lineage.PublisherHandler = null;
@@ -327,7 +327,7 @@ public sealed partial class EventContext
         List<ChildLink>? children;
         lock (this)
         {
-            children = _lineage?.Children is { } links ? [.. links] : null;
+            children = LineageOrNull?.Children is { } links ? [.. links] : null;
         }
 
         if (children is null)
@@ -354,7 +354,7 @@ public sealed partial class EventContext
     {
         lock (this)
         {
-            if (_lineage?.Children is not { } children)
+            if (LineageOrNull?.Children is not { } children)
                 return [];
             var ids = new Guid[children.Count];
             for (var i = 0; i < ids.Length; i++)

@@ -1,3 +1,4 @@
+using Busbar.Dispatch;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
@@ -373,6 +374,59 @@ public class EventStateTests(ITestOutputHelper output)
         await TestTimeout.Until(() => handle.IsCompleted);
 
         Assert.Same(await handle.AsValueTask().Within(), await handle.AsTask().Within());
+    }
+
+    [Fact]
+    public async Task PublishAsync_ChildWithOptionsFromAHandler_KeepsLineageAndEnvelope()
+    {
+        // The lineage and the extras share one reference on the context (the extras hold the lineage when both exist).
+        await using var bus = EventBus.Create();
+        var childHandle = new TaskCompletionSource<EventHandle>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<Ping>(async (p, _, _) => childHandle.SetResult(await bus.PublishAsync(
+            new OrderPlaced(p.Value),
+            new PublishOptions { OrderingKey = "orders", Priority = 2, Headers = new Dictionary<string, string> { ["tenant"] = "a" } })));
+        bus.Subscribe<OrderPlaced>(static (_, _, _) => ValueTask.CompletedTask);
+
+        var parent = await bus.PublishAsync(new Ping(1), new PublishOptions { CorrelationId = Guid.Parse("00000000-0000-0000-0000-00000000c0de") });
+        var parentOutcome = await parent.AsValueTask().Within();
+        var child = (await childHandle.Task.Within()).Context;
+
+        Assert.Equal(parent.EventId, child.CausationId);
+        Assert.Equal(Guid.Parse("00000000-0000-0000-0000-00000000c0de"), child.CorrelationId);
+        Assert.Equal("orders", child.OrderingKey);
+        Assert.Equal(2, child.Priority);
+        Assert.Equal("a", child.Headers["tenant"]);
+        Assert.Equal([child.EventId], parentOutcome.ChildEventIds);
+        Assert.Null(parent.Context.CausationId);
+    }
+
+    [Fact]
+    public async Task EventContext_LineageAndExtrasSetFromRacingThreads_KeepsBoth()
+    {
+        // GetLineage and GetExtras replace the one side reference with compare-exchange: neither may lose the other's write.
+        await using var bus = (InProcessEventBus)EventBus.Create();
+        for (var round = 0; round < 2_000; round++)
+        {
+            var context = new EventContext(bus, new Ping(round), "test.ping");
+            var causation = Guid.NewGuid();
+            using var start = new Barrier(2);
+            var lineage = Task.Run(() =>
+            {
+                start.SignalAndWait(TestTimeout.Default);
+                context.CausationId = causation;
+            });
+            var extras = Task.Run(() =>
+            {
+                start.SignalAndWait(TestTimeout.Default);
+                context.OrderingKey = "k";
+                context.Attempt = 3;
+            });
+            await Task.WhenAll(lineage, extras).Within();
+
+            Assert.Equal(causation, context.CausationId);
+            Assert.Equal("k", context.OrderingKey);
+            Assert.Equal(3, context.Attempt);
+        }
     }
 
     [Fact]
