@@ -87,7 +87,8 @@ public class EventStateTests(ITestOutputHelper output)
         // The event (24 B) and its context. The context used to carry every rare field (causation, ordering key,
         // deadline, headers, options, path, publisher and children links, settler, flowed context, publish span):
         // 364 B; without them 224 B; with priority, attempt and the listener-only timestamps aside too, one waiter
-        // slot and one pair of queue links, 144 B (the bound leaves room for one field, not for a second pair of links).
+        // slot, one pair of queue links and one reference for lineage and extras, 136 B (the bound leaves room for one
+        // field, not for a second pair of links).
         await using var bus = EventBus.Create(new EventBusOptions { Capacity = Events * 2, HistoryCapacity = 0 });
         using var gate = new ManualResetEventSlim();
         bus.Subscribe<Ping>((_, _, _) =>
