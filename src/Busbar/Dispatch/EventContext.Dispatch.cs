@@ -303,7 +303,9 @@ public sealed partial class EventContext
         if (current is EventOutcome existing)
             return existing;
         var completed = IsCompleted;
-        var outcome = new EventOutcome(this, Status, BuildHandlerResults());
+        // The decided status, as before: a reader in the short window between the decision and the completed mark
+        // (an event its own flow settles) sees it, not Pending.
+        var outcome = new EventOutcome(this, (EventStatus)Volatile.Read(ref _status), BuildHandlerResults());
 
         // Kept once the event completed (the slot then holds the sentinel or the waiter's source, already woken), so
         // every reader gets the same outcome; an outcome read before completion is not kept.
