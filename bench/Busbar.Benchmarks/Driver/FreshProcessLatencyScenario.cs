@@ -36,7 +36,7 @@ public static class FreshProcessLatencyScenario
         {
             var started = Stopwatch.GetTimestamp();
             await trip.RoundTripAsync(i, limit.Token);
-            samples[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+            samples[i] = LatencyScenario.MicrosecondsSince(started);
         }
 
         var output = new StringBuilder();
