@@ -1,14 +1,22 @@
+using System.IO.Compression;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using System.Runtime.InteropServices;
+
 namespace Busbar.Package.Tests;
 
 public sealed class PackageTests : IDisposable
 {
     private static readonly TimeSpan s_limit = TimeSpan.FromMinutes(5);
+
+    /// <summary>The runtimes the package carries ReadyToRun images for (src/Busbar/Busbar.ReadyToRun.targets).</summary>
+    private static readonly string[] s_readyToRunRuntimes = ["linux-x64", "linux-arm64", "win-x64", "osx-arm64"];
     private readonly string _work = Directory.CreateTempSubdirectory("busbar-package-").FullName;
 
     public void Dispose() => Directory.Delete(_work, recursive: true);
 
     [Fact]
-    public async Task Pack_FreshConsoleAppFromFolderFeed_PublishesAndHandles()
+    public async Task Pack_FreshConsoleAppFromFolderFeed_LoadsTheImageForItsRuntimeAndHandles()
     {
         var root = DotnetProcess.CopyRepository(Directory.CreateDirectory(Path.Combine(_work, "repo")).FullName, "src/Busbar");
         var feed = Path.Combine(_work, "feed");
@@ -18,6 +26,7 @@ public sealed class PackageTests : IDisposable
         Assert.True(pack.ExitCode == 0, pack.Output);
         Assert.True(File.Exists(Path.Combine(feed, $"Busbar.{version}.nupkg")), pack.Output);
         Assert.True(File.Exists(Path.Combine(feed, $"Busbar.{version}.snupkg")), "symbols package missing\n" + pack.Output);
+        AssertReadyToRunImages(Path.Combine(feed, $"Busbar.{version}.nupkg"));
 
         var app = Path.Combine(_work, "app");
         Directory.CreateDirectory(app);
@@ -44,12 +53,16 @@ public sealed class PackageTests : IDisposable
             </Project>
             """);
         await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
+            using System.Reflection.PortableExecutable;
             using Busbar;
 
             await using var bus = EventBus.Create();
             bus.Subscribe<Greeting>(g => Console.WriteLine($"handled {g.Text}"));
             EventOutcome outcome = await bus.PublishAndWaitAsync(new Greeting("hello"));
             Console.WriteLine($"outcome {outcome.Status}");
+            var location = typeof(EventBus).Assembly.Location;
+            using var image = new PEReader(File.OpenRead(location));
+            Console.WriteLine($"loaded {location.Replace('\\', '/')} readytorun={image.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0}");
 
             [EventName("greetings.sent")]
             internal sealed record Greeting(string Text);
@@ -59,10 +72,45 @@ public sealed class PackageTests : IDisposable
         Assert.True(run.ExitCode == 0, run.Output);
         Assert.Contains("handled hello", run.Output, StringComparison.Ordinal);
         Assert.Contains("outcome Completed", run.Output, StringComparison.Ordinal);
+        // A portable app resolves the package's runtimes/<rid>/lib/ copy on a runtime it has one for, the IL elsewhere.
+        var rid = RuntimeInformation.RuntimeIdentifier;
+        if (s_readyToRunRuntimes.Contains(rid))
+            Assert.Matches($"loaded .*/runtimes/{rid}/lib/net10.0/Busbar.dll readytorun=True", run.Output);
+        else
+            Assert.Matches("loaded .*/Busbar.dll readytorun=False", run.Output);
 
         // The app compiled against the packed assembly, not a project in this repository.
         var assets = await File.ReadAllTextAsync(Path.Combine(app, "obj", "project.assets.json"));
         Assert.Contains($"\"Busbar/{version}\"", assets, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// lib/ holds IL only (compilation, and every runtime without an image); each listed runtime has an image compiled
+    /// from that same assembly (same MVID, so the one PDB in the symbols package serves both).
+    /// </summary>
+    private static void AssertReadyToRunImages(string package)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        var (ilHasNativeCode, ilMvid) = Inspect(zip, "lib/net10.0/Busbar.dll");
+        Assert.False(ilHasNativeCode, "lib/net10.0/Busbar.dll should be IL only");
+        foreach (var rid in s_readyToRunRuntimes)
+        {
+            var (hasNativeCode, mvid) = Inspect(zip, $"runtimes/{rid}/lib/net10.0/Busbar.dll");
+            Assert.True(hasNativeCode, $"runtimes/{rid}/lib/net10.0/Busbar.dll has no ReadyToRun code");
+            Assert.Equal(ilMvid, mvid);
+        }
+    }
+
+    private static (bool HasNativeCode, Guid Mvid) Inspect(ZipArchive zip, string path)
+    {
+        var entry = zip.GetEntry(path) ?? throw new Xunit.Sdk.XunitException($"{path} missing from the package");
+        using var copy = new MemoryStream();
+        using (var stream = entry.Open())
+            stream.CopyTo(copy);
+        copy.Position = 0;
+        using var reader = new PEReader(copy);
+        var metadata = reader.GetMetadataReader();
+        return (reader.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0, metadata.GetGuid(metadata.GetModuleDefinition().Mvid));
     }
 
     [Fact]
