@@ -121,7 +121,11 @@ public sealed class NatsFaultTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Poison_AlwaysRetried_DeadLetteredAfterExactlyMaxDeliveries_OthersFlow()
     {
         var codec = Codec();
-        var transport = await ConnectAsync(Options());
+
+        // Every delivery is settled by the handler (retried after 20 ms, or acknowledged); the lease only has to outlast a
+        // delivery's wait in the client's buffer, which on a loaded machine can pass the usual 2 s: an expired lease is a
+        // redelivery the handler never saw, so the poison would be dead-lettered after fewer attempts, and another event handled twice.
+        var transport = await ConnectAsync(Options() with { Lease = TimeSpan.FromSeconds(30) });
         var subscription = await SubscribeAsync(transport, "g", "contract.orders.placed");
         var attempts = 0;
         var handled = new ConcurrentBag<int>();

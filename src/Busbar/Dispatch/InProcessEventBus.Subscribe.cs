@@ -79,6 +79,9 @@ internal sealed partial class InProcessEventBus
 
     private readonly SubscriptionNames _names = new();
 
+    /// <summary>The names of this bus's subscriptions (tests read its probe count).</summary>
+    internal SubscriptionNames Names => _names;
+
     private ResiliencePipeline? RetryPipelineOf(SubscriptionOptions options) =>
         options.Retry is { MaxAttempts: > 1 } retry ? RetryPipelines.Create(retry, Metrics, EventLogger, TimeProvider) : null;
 }

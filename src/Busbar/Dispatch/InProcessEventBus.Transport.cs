@@ -51,7 +51,7 @@ internal sealed partial class InProcessEventBus
 
         if (link.TryEnterWindow())
         {
-            link.Send(context, message);
+            Send(link, context, message);
             return new ValueTask<EventHandle>(new EventHandle(context));
         }
 
@@ -81,8 +81,18 @@ internal sealed partial class InProcessEventBus
             throw;
         }
 
-        link.Send(context, message);
+        Send(link, context, message);
         return new EventHandle(context);
+    }
+
+    /// <summary>Sends an event that holds a place in the window, or refuses it when the stop already waits for the publishes on their way.</summary>
+    /// <exception cref="BusStoppedException">The stop began after this publish's stop check; the event ends as rejected.</exception>
+    private void Send(TransportLink link, EventContext context, TransportMessage message)
+    {
+        if (link.TrySend(context, message))
+            return;
+        Refuse(context, EventStatus.Rejected);
+        throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
     }
 
     /// <summary>
@@ -94,26 +104,24 @@ internal sealed partial class InProcessEventBus
     {
         if (!context.TryBeginComplete(error is null ? EventStatus.Completed : EventStatus.Failed))
             return;
+
+        // The publish span ends (and a refusal is logged) before the handle completes: a publisher that awaited the handle
+        // finds them done.
         if (error is null)
         {
             context.LinkToPublisher();
+            BusTracing.EndPublish(context, null);
         }
         else
         {
             // Set while completing, before any awaiter can read the outcome; an event already ended otherwise keeps its own.
             context.Results = [new HandlerResult(TransportResultName, HandlerStatus.Failed, null, error, 1, elapsed)];
             context.UnlinkPublisher();
+            BusTracing.EndPublishFailed(context, error);
+            TransportLogMessages.PublishFailed(Logger, error, context.Name, context.EventId);
         }
 
         context.EndComplete();
-        if (error is null)
-        {
-            BusTracing.EndPublish(context, null);
-            return;
-        }
-
-        BusTracing.EndPublishFailed(context, error);
-        TransportLogMessages.PublishFailed(Logger, error, context.Name, context.EventId);
     }
 
     /// <summary>
@@ -163,7 +171,7 @@ internal sealed partial class InProcessEventBus
 
         if (link.TryEnterWindow())
         {
-            link.Send(context, message);
+            Send(link, context, message);
             return true;
         }
 

@@ -20,40 +20,65 @@ namespace Busbar.Dispatch;
 internal sealed class SubscriptionNames
 {
     private readonly object _lock = new();
+
+    /// <summary>Every name in use: its subscription, or null while reserved for one being created.</summary>
     private readonly Dictionary<string, Subscription?> _taken = new(StringComparer.Ordinal);
-    private int _sweepAt = 64;
+
+    /// <summary>The suffix search state of each default name some subscription holds a suffix of.</summary>
+    private readonly Dictionary<string, Family> _families = new(StringComparer.Ordinal);
+
+    /// <summary>The family slot behind a name: every suffix a family handed out or skipped because another subscription held it.</summary>
+    private readonly Dictionary<string, Slot> _slots = new(StringComparer.Ordinal);
+
+    /// <summary>Names looked at by <see cref="ReserveDefault"/>, for tests: stays proportional to the subscribes, not to their square.</summary>
+    internal long Probes { get; private set; }
 
     /// <summary>
     /// Reserves and returns the name a subscription without <see cref="SubscriptionOptions.Name"/> gets: the derived name,
     /// or with the smallest suffix <c>#2</c>, <c>#3</c>, … that no active subscription of this bus has.
     /// </summary>
+    /// <remarks>
+    /// O(log n) in the subscriptions sharing the default name: each family keeps the suffixes below its high-water mark
+    /// that were given back, in a min-heap; a suffix some other subscription took by explicit name is skipped once and
+    /// comes back to the heap when that subscription is disposed.
+    /// </remarks>
     public string ReserveDefault(object? origin, Type? eventType, string fallback)
     {
         var baseName = (origin is null ? null : Derive(origin, eventType)) ?? fallback;
         lock (_lock)
         {
-            SweepLocked();
-            var limit = _taken.Count + 1;
-            for (var n = 1; n <= limit; n++)
+            if (!_families.TryGetValue(baseName, out var family))
             {
-                var name = n == 1 ? baseName : $"{baseName}#{n}";
+                family = new Family(baseName);
+                _families.Add(baseName, family);
+            }
+
+            while (true)
+            {
+                var n = family.Free.TryDequeue(out var free, out _) ? free : family.Top++;
+                var name = family.NameOf(n);
+                Probes++;
+                // Default names never contain '#' (type, method and pattern names cannot), so no other family has this name.
+                if (!_slots.TryAdd(name, new Slot(family, n)))
+                    continue;
+                family.Held++;
                 if (!IsTakenLocked(name))
                 {
                     _taken[name] = null;
                     return name;
                 }
             }
-
-            throw new InvalidOperationException($"No free subscription name for '{baseName}'.");
         }
     }
 
-    /// <summary>Records <paramref name="entry"/> under its name; throws when another active subscription of this bus has the name.</summary>
+    /// <summary>
+    /// Records <paramref name="entry"/> under its name; throws when another active subscription of this bus has the name.
+    /// From here on, disposing <paramref name="entry"/> gives its name back (<see cref="Released"/>).
+    /// </summary>
     public void Claim(Subscription entry, bool reserved, string busName)
     {
         lock (_lock)
         {
-            SweepLocked();
             if (!reserved && IsTakenLocked(entry.Name))
             {
                 throw new ArgumentException(
@@ -65,6 +90,8 @@ internal sealed class SubscriptionNames
 
             _taken[entry.Name] = entry;
         }
+
+        entry.NameOwner = this;
     }
 
     /// <summary>Gives back a reserved name whose subscription was never created (its constructor threw).</summary>
@@ -73,25 +100,57 @@ internal sealed class SubscriptionNames
         lock (_lock)
         {
             if (_taken.TryGetValue(name, out var entry) && entry is null)
-                _taken.Remove(name);
+                ForgetLocked(name);
         }
+    }
+
+    /// <summary>Gives back the name of <paramref name="entry"/>, which was just disposed (or consumed by <see cref="SubscriptionOptions.Once"/>).</summary>
+    public void Released(Subscription entry)
+    {
+        lock (_lock)
+        {
+            // The name may already belong to a newer subscription that found this one inactive while it was being disposed.
+            if (_taken.TryGetValue(entry.Name, out var holder) && ReferenceEquals(holder, entry))
+                ForgetLocked(entry.Name);
+        }
+    }
+
+    private void ForgetLocked(string name)
+    {
+        _taken.Remove(name);
+        if (!_slots.Remove(name, out var slot))
+            return;
+        var family = slot.Family;
+        if (--family.Held == 0)
+        {
+            // Every suffix is free again: the next subscription of this default name starts from the bare name, and the
+            // table does not keep a family per default name ever used.
+            _families.Remove(family.BaseName);
+            return;
+        }
+
+        family.Free.Enqueue(slot.Suffix, slot.Suffix);
     }
 
     private bool IsTakenLocked(string name) => _taken.TryGetValue(name, out var entry) && (entry is null || entry.IsActive);
 
-    /// <summary>Forgets disposed subscriptions now and then, so subscribing and disposing in a loop does not grow the table.</summary>
-    private void SweepLocked()
+    /// <summary>One default name's suffixes: all from <see cref="Top"/> on were never handed out; those below are held or in <see cref="Free"/>.</summary>
+    private sealed class Family(string baseName)
     {
-        if (_taken.Count < _sweepAt)
-            return;
-        foreach (var (name, entry) in _taken)
-        {
-            if (entry is { IsActive: false })
-                _taken.Remove(name);
-        }
+        public string BaseName { get; } = baseName;
 
-        _sweepAt = Math.Max(64, _taken.Count * 2);
+        public int Top { get; set; } = 1;
+
+        /// <summary>Suffixes below <see cref="Top"/> given back, smallest first.</summary>
+        public PriorityQueue<int, int> Free { get; } = new();
+
+        /// <summary>Suffixes below <see cref="Top"/> that are in <c>_slots</c> (handed out, or skipped as held by an explicit name).</summary>
+        public int Held { get; set; }
+
+        public string NameOf(int suffix) => suffix == 1 ? BaseName : $"{BaseName}#{suffix}";
     }
+
+    private readonly record struct Slot(Family Family, int Suffix);
 
     /// <summary>The stable part of a default name, or null when the handler's method cannot be read (trimmed metadata).</summary>
     internal static string? Derive(object origin, Type? eventType)

@@ -26,7 +26,7 @@ namespace Busbar.Dispatch;
 /// own batch was answered, with the broker's exception when it was refused.</para>
 /// <para>Stop: <see cref="BeginStop"/> ends intake (the read loops end; deliveries the transport handed out and the bus
 /// did not read stay leased and come again to another consumer), then waits for the running deliveries and the publishes
-/// on their way; <see cref="DisposeAsync"/> closes the transport subscriptions, and the transport when the bus owns it.</para>
+/// on their way (a publish that reaches <see cref="TrySend"/> once that wait began is refused, never sent after it); <see cref="DisposeAsync"/> closes the transport subscriptions, and the transport when the bus owns it.</para>
 /// </remarks>
 internal sealed class TransportLink : IAsyncDisposable
 {
@@ -206,19 +206,30 @@ internal sealed class TransportLink : IAsyncDisposable
     /// not running and a batch may start. The place is given back, and the constructor's <c>published</c> callback called
     /// (with the broker's exception or null, and how long the batch took), once the broker answered the batch that carried it.
     /// </summary>
-    public void Send(EventContext context, TransportMessage message)
+    /// <returns>
+    /// False when the stop already waits for the publishes on their way (a publish that passed the bus's stop check just
+    /// before the stop began): the event is not sent, its place is given back, and the caller refuses it. Otherwise the stop
+    /// waits for this event's answer, so nothing is sent after <see cref="BeginStop"/>'s task completed.
+    /// </returns>
+    public bool TrySend(EventContext context, TransportMessage message)
     {
-        _sending.Enter();
+        if (!_sending.TryEnter())
+        {
+            _window.Release();
+            return false;
+        }
+
         lock (_outgoing)
         {
             _outgoing.Enqueue(context);
             _outgoingMessages.Enqueue(message);
             if (_senderRunning || _batchesInFlight >= MaxBatchesInFlight)
-                return;
+                return true;
             _senderRunning = true;
         }
 
         _ = SendLoopAsync();
+        return true;
     }
 
     /// <summary>

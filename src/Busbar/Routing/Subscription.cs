@@ -62,6 +62,9 @@ internal abstract class Subscription : ISubscription
 
     public bool IsActive => Volatile.Read(ref _active) == 1;
 
+    /// <summary>The bus's name table this subscription's name is recorded in, told when the subscription ends so the name is free again.</summary>
+    internal Busbar.Dispatch.SubscriptionNames? NameOwner { get; set; }
+
     public Busbar.Diagnostics.LatencyReservoir Latency { get; } = new();
 
     /// <summary>Invokes the user handler. Returns the handler's result (or null) without allocating when it completes synchronously.</summary>
@@ -73,13 +76,17 @@ internal abstract class Subscription : ISubscription
         if (Interlocked.Exchange(ref _active, 0) == 0)
             return false;
         _router.Remove(this);
+        NameOwner?.Released(this);
         return true;
     }
 
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _active, 0) == 1)
+        {
             _router.Remove(this);
+            NameOwner?.Released(this);
+        }
     }
 
     public override string ToString() => Name;

@@ -108,6 +108,178 @@ public sealed class TransportStopTests
         Assert.Equal(1, report.PendingInBroker);
     }
 
+    [Fact]
+    public async Task PublishAsync_PassedTheStopCheckAsTheStopBegan_RefusedWithBusStoppedAndNothingSentAfterTheStop()
+    {
+        var registry = new EventTypeRegistry().Add(ContractJsonContext.Default.OrderShipped);
+        await using var broker = new InMemoryBroker(new InMemoryTransportOptions(), TimeProvider.System);
+        var recorder = new SlowAckTransport(broker.CreateTransport(ownsBroker: false));
+        recorder.Open();
+        var gate = new GateValidator();
+        var bus = new EventBusBuilder()
+            .WithOptions(new EventBusOptions { Name = "gated" })
+            .AddValidator(gate)
+            .UseTransport(recorder, registry)
+            .Build();
+        await ((InProcessEventBus)bus).Link!.Transport.WaitAsync(TestTimeout.Token());
+        gate.Arm();
+
+        // The publish passes the bus's stop check, then waits in its validator (the race point) while the stop runs to the end.
+        var publishing = Task.Factory.StartNew(() => bus.PublishAsync(new Shipped(1)).AsTask(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        await gate.Reached.Task.Within();
+        var report = await bus.StopAsync().AsTask().Within();
+        gate.Open();
+
+        await Assert.ThrowsAsync<BusStoppedException>(() => publishing.Within());
+        Assert.True(report.Completed);
+        Assert.Empty(recorder.Stored);
+        await bus.DisposeAsync();
+        Assert.Empty(recorder.Stored);
+    }
+
+    [Theory]
+    [InlineData(3, BusFullMode.Wait)]
+    [InlineData(17, BusFullMode.Reject)]
+    [InlineData(29, BusFullMode.Wait)]
+    [InlineData(43, BusFullMode.DropNewest)]
+    [InlineData(61, BusFullMode.Wait)]
+    public async Task StopAsync_WhilePublishersRace_EveryPublishSentBeforeTheStopReturnedOrRefused(int seed, BusFullMode mode)
+    {
+        var random = new Random(seed);
+        var capacity = random.Next(1, 64);
+        var publishers = random.Next(2, 6);
+        var stopAfter = random.Next(0, 400);
+        Console.WriteLine($"seed {seed}: {mode}, capacity {capacity}, {publishers} publishers, stop after {stopAfter} publishes");
+        var registry = new EventTypeRegistry().Add(ContractJsonContext.Default.OrderShipped);
+        await using var broker = new InMemoryBroker(new InMemoryTransportOptions(), TimeProvider.System);
+        var recorder = new SlowAckTransport(broker.CreateTransport(ownsBroker: false));
+        recorder.Open();
+        var bus = new EventBusBuilder()
+            .WithOptions(new EventBusOptions { Name = "race", Capacity = capacity, FullMode = mode })
+            .AddValidator(new JitterValidator())
+            .UseTransport(recorder, registry)
+            .Build();
+        await ((InProcessEventBus)bus).Link!.Transport.WaitAsync(TestTimeout.Token());
+        var handles = new ConcurrentQueue<EventHandle>();
+        var refused = 0;
+        var attempts = 0;
+        var unexpected = new ConcurrentQueue<Exception>();
+        var limit = TestTimeout.Token();
+
+        async Task PublishUntilStoppedAsync(int publisher)
+        {
+            // Each publisher has its own seeded stream of choices, so a run is the same mix every time (the interleaving is not).
+            var choices = new Random(seed * 31 + publisher);
+            for (var i = 0; i < 100_000 && !limit.IsCancellationRequested; i++)
+            {
+                Interlocked.Increment(ref attempts);
+                try
+                {
+                    switch (choices.Next(3))
+                    {
+                        case 0:
+                            handles.Enqueue(await bus.PublishAsync(new Shipped(i), cancellationToken: limit));
+                            break;
+                        case 1:
+                            if (bus.TryPublish(new Shipped(i), out var handle))
+                                handles.Enqueue(handle);
+                            else
+                                Interlocked.Increment(ref refused);
+                            break;
+                        default:
+                            foreach (var each in await bus.PublishBatchAsync([new Shipped(i), new Shipped(-i)], cancellationToken: limit))
+                                handles.Enqueue(each);
+                            break;
+                    }
+                }
+                catch (BusStoppedException)
+                {
+                    return;
+                }
+                catch (BusFullException)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+                catch (Exception ex)
+                {
+                    unexpected.Enqueue(ex);
+                    return;
+                }
+
+                if (choices.Next(4) == 0)
+                    await Task.Yield();
+            }
+        }
+
+        var running = new List<Task>();
+        for (var p = 0; p < publishers; p++)
+        {
+            var publisher = p;
+            running.Add(Task.Run(() => PublishUntilStoppedAsync(publisher)));
+        }
+
+        await TestTimeout.Until(() => Volatile.Read(ref attempts) >= stopAfter, what: "publishes before the stop");
+        var report = await bus.StopAsync(TimeSpan.FromSeconds(20)).AsTask().Within();
+        var storedWhenStopped = recorder.Stored.Select(static m => m.EventId).ToHashSet();
+        await Task.WhenAll(running).Within();
+        await bus.DisposeAsync();
+
+        Assert.Empty(unexpected);
+        Assert.True(report.Completed, $"seed {seed}: the stop did not drain");
+        var sent = 0;
+        foreach (var handle in handles)
+        {
+            var status = handle.Context.Status;
+            if (status is EventStatus.Dropped or EventStatus.Rejected)
+                continue;
+            Assert.True(status == EventStatus.Completed, $"seed {seed}: event {handle.Context.EventId} is {status}, not sent before the stop returned");
+            Assert.True(storedWhenStopped.Contains(handle.Context.EventId), $"seed {seed}: event {handle.Context.EventId} reached the broker after the stop returned");
+            sent++;
+        }
+
+        // A batch the stop cut short threw away the handles of its first events, but they too were sent before the stop returned.
+        Assert.Equal(storedWhenStopped.Count, recorder.Stored.Count);
+        Console.WriteLine($"seed {seed}: {sent} sent, {refused} refused by a full window, {handles.Count - sent} dropped or rejected");
+    }
+
+    /// <summary>Widens the window between a publish's stop check and its send (where a validator runs) now and then, so a stop meets publishes there.</summary>
+    private sealed class JitterValidator : IEventValidator<Shipped>
+    {
+        public void Validate(Shipped @event, ICollection<System.ComponentModel.DataAnnotations.ValidationResult> errors)
+        {
+            switch (@event.Number & 7)
+            {
+                case 0:
+                    Thread.Yield();
+                    break;
+                case 1:
+                    Thread.SpinWait(2_000);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>A validator that, once armed, holds the next publish at the point after the bus's stop check until <see cref="Open"/>.</summary>
+    private sealed class GateValidator : IEventValidator<Shipped>
+    {
+        private readonly ManualResetEventSlim _open = new();
+        private int _armed;
+
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Arm() => Volatile.Write(ref _armed, 1);
+
+        public void Open() => _open.Set();
+
+        public void Validate(Shipped @event, ICollection<System.ComponentModel.DataAnnotations.ValidationResult> errors)
+        {
+            if (Interlocked.Exchange(ref _armed, 0) == 0)
+                return;
+            Reached.TrySetResult();
+            Assert.True(_open.Wait(TestTimeout.Default), "the gate was never opened");
+        }
+    }
+
     /// <summary>A broker whose one subscription hands over a delivery a moment after the consumer cancelled its read, as a read answered in flight does.</summary>
     private sealed class LateDeliveryTransport(TransportMessage message) : IEventTransport, ITransportDelivery
     {
