@@ -15,15 +15,12 @@ public static class EventBusExtensions
     {
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(handler);
-        return Typed<T>(
-            bus,
-            (e, _, _) =>
-            {
-                handler(e);
-                return ValueTask.CompletedTask;
-            },
-            options,
-            handler);
+        Func<T, EventContext, CancellationToken, ValueTask> wrapped = (e, _, _) =>
+        {
+            handler(e);
+            return ValueTask.CompletedTask;
+        };
+        return bus is InProcessEventBus inProcess ? inProcess.Subscribe(wrapped, options, handler, contextFree: handler) : bus.Subscribe(wrapped, options);
     }
 
     /// <summary>Subscribes a synchronous handler that also receives the event's context.</summary>
@@ -57,7 +54,8 @@ public static class EventBusExtensions
     {
         ArgumentNullException.ThrowIfNull(bus);
         ArgumentNullException.ThrowIfNull(handler);
-        return Typed<T>(bus, (e, _, _) => handler(e), options, handler);
+        Func<T, EventContext, CancellationToken, ValueTask> wrapped = (e, _, _) => handler(e);
+        return bus is InProcessEventBus inProcess ? inProcess.Subscribe(wrapped, options, handler, contextFree: handler) : bus.Subscribe(wrapped, options);
     }
 
     /// <summary>Subscribes a synchronous handler that returns a result.</summary>

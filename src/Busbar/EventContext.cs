@@ -16,13 +16,17 @@ public sealed partial class EventContext
     private static readonly IReadOnlyDictionary<string, string> s_noHeaders = new Dictionary<string, string>(0);
 
     private Guid _eventId;
-    private DateTimeOffset _createdAt;
 
-    /// <summary>The envelope fields most events leave unset and the links only some events have; see <see cref="Extras"/>.</summary>
-    private Extras? _extras;
+    /// <summary><see cref="CreatedAt"/> in UTC ticks, 0 until set; an offset other than zero is kept in <see cref="Extras"/>.</summary>
+    private long _createdAtTicks;
 
-    /// <summary>Correlation, causation, the publisher link and the children of an event that has them.</summary>
-    private Lineage? _lineage;
+    /// <summary>
+    /// What only some events have, in one reference: <see langword="null"/> for a root event published without options (most
+    /// events), a <see cref="Lineage"/> for an event with a parent or children and nothing else rare, or an <see cref="Extras"/>
+    /// (which holds the lineage too, when there is one). Replaced, never mutated back, by <see cref="GetExtras"/> and
+    /// <see cref="GetLineage"/>, which race safely.
+    /// </summary>
+    private object? _side;
 
     /// <summary>Creates a context the bus admits: its origin and clock are the bus's.</summary>
     internal EventContext(InProcessEventBus bus, object payload, string name)
@@ -83,10 +87,10 @@ public sealed partial class EventContext
     /// <summary>The id of the event whose handler published this one, or <see langword="null"/> for a root event.</summary>
     public Guid? CausationId
     {
-        get => _lineage?.CausationId;
+        get => LineageOrNull?.CausationId;
         internal set
         {
-            if (value is not null || _lineage is not null)
+            if (value is not null || LineageOrNull is not null)
                 GetLineage().CausationId = value;
         }
     }
@@ -107,23 +111,38 @@ public sealed partial class EventContext
     {
         get
         {
-            if (_createdAt == default)
-                _createdAt = Clock.GetUtcNow();
-            return _createdAt;
+            var ticks = _createdAtTicks;
+            if (ticks == 0)
+            {
+                var now = Clock.GetUtcNow();
+                SetCreatedAt(now);
+                return now;
+            }
+
+            var utc = new DateTimeOffset(ticks, TimeSpan.Zero);
+            return ExtrasOrNull?.CreatedAtOffset is { } offset ? utc.ToOffset(offset) : utc;
         }
-        internal set => _createdAt = value;
+        internal set => SetCreatedAt(value);
     }
 
     /// <summary>Queue priority: higher is dequeued first.</summary>
-    public int Priority { get; internal set; }
+    public int Priority
+    {
+        get => ExtrasOrNull?.Priority ?? 0;
+        internal set
+        {
+            if (value != 0 || ExtrasOrNull is not null)
+                GetExtras().Priority = value;
+        }
+    }
 
     /// <summary>Events sharing a key are handled one at a time, in order.</summary>
     public string? OrderingKey
     {
-        get => _extras?.OrderingKey;
+        get => ExtrasOrNull?.OrderingKey;
         internal set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().OrderingKey = value;
         }
     }
@@ -131,10 +150,10 @@ public sealed partial class EventContext
     /// <summary>When handling must be over; handlers still running then are cancelled.</summary>
     public DateTimeOffset? Deadline
     {
-        get => _extras?.Deadline;
+        get => ExtrasOrNull?.Deadline;
         internal set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().Deadline = value;
         }
     }
@@ -142,16 +161,24 @@ public sealed partial class EventContext
     /// <summary>String headers, including W3C trace context (<c>traceparent</c>) when tracing is on.</summary>
     public IReadOnlyDictionary<string, string> Headers
     {
-        get => _extras?.Headers ?? s_noHeaders;
+        get => ExtrasOrNull?.Headers ?? s_noHeaders;
         internal set
         {
-            if (!ReferenceEquals(value, s_noHeaders) || _extras is not null)
+            if (!ReferenceEquals(value, s_noHeaders) || ExtrasOrNull is not null)
                 GetExtras().Headers = value;
         }
     }
 
     /// <summary>Delivery attempt, 1-based: retries and replays after a restart increase it.</summary>
-    public int Attempt { get; internal set; } = 1;
+    public int Attempt
+    {
+        get => ExtrasOrNull?.Attempt ?? 1;
+        internal set
+        {
+            if (value != 1 || ExtrasOrNull is not null)
+                GetExtras().Attempt = value;
+        }
+    }
 
     /// <summary>The context of the handler running in the caller's async flow, or <see langword="null"/> outside handlers.</summary>
     public static EventContext? Current => Ambient.CurrentContext;
@@ -172,40 +199,98 @@ public sealed partial class EventContext
 
     /// <summary>The name of the bus (or consumer) that created the context.</summary>
     /// <remarks>A context a bus created reads it from the bus; one created without a bus keeps it (a later <see cref="BindTo"/> does not change it).</remarks>
-    internal string Origin => _extras?.Origin ?? LocalBus!.Name;
+    internal string Origin => ExtrasOrNull?.Origin ?? LocalBus!.Name;
 
     /// <summary>The clock of the bus (or consumer) that created the context.</summary>
-    internal TimeProvider Clock => _extras?.Clock ?? LocalBus!.TimeProvider;
+    internal TimeProvider Clock => ExtrasOrNull?.Clock ?? LocalBus!.TimeProvider;
 
     internal object Payload { get; private set; }
 
     internal Guid CorrelationIdValue
     {
-        get => _lineage?.CorrelationId ?? Guid.Empty;
+        get => LineageOrNull?.CorrelationId ?? Guid.Empty;
         set
         {
-            if (value != Guid.Empty || _lineage is not null)
+            if (value != Guid.Empty || LineageOrNull is not null)
                 GetLineage().CorrelationId = value;
         }
     }
 
     internal PublishOptions? Options
     {
-        get => _extras?.Options;
+        get => ExtrasOrNull?.Options;
         set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().Options = value;
         }
     }
 
+    /// <summary>When the event was queued (a <see cref="TimeProvider"/> timestamp) for its dwell time; 0 unless someone measures dwell.</summary>
+    internal long EnqueuedTimestamp
+    {
+        get => ExtrasOrNull?.EnqueuedTimestamp ?? 0;
+        set
+        {
+            if (value != 0 || ExtrasOrNull is not null)
+                GetExtras().EnqueuedTimestamp = value;
+        }
+    }
+
+    private void SetCreatedAt(DateTimeOffset value)
+    {
+        _createdAtTicks = value.UtcTicks;
+        if (value.Offset != TimeSpan.Zero || ExtrasOrNull is not null)
+            GetExtras().CreatedAtOffset = value.Offset == TimeSpan.Zero ? null : value.Offset;
+    }
+
     /// <summary>The extras, created on first use; a racing creator adopts the one that won.</summary>
-    private Extras GetExtras() =>
-        Volatile.Read(ref _extras) ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras!;
+    private Extras GetExtras()
+    {
+        while (true)
+        {
+            var side = Volatile.Read(ref _side);
+            if (side is Extras extras)
+                return extras;
+            var created = new Extras { Lineage = (Lineage?)side };
+            if (Interlocked.CompareExchange(ref _side, created, side) == side)
+                return created;
+        }
+    }
 
     /// <summary>The lineage, created on first use like <see cref="GetExtras"/>.</summary>
-    private Lineage GetLineage() =>
-        Volatile.Read(ref _lineage) ?? Interlocked.CompareExchange(ref _lineage, new Lineage(), null) ?? _lineage!;
+    private Lineage GetLineage()
+    {
+        while (true)
+        {
+            var side = Volatile.Read(ref _side);
+            switch (side)
+            {
+                case Lineage lineage:
+                    return lineage;
+                case Extras extras:
+                    return Volatile.Read(ref extras.Lineage) ?? Interlocked.CompareExchange(ref extras.Lineage, new Lineage(), null) ?? extras.Lineage!;
+                default:
+                    var created = new Lineage();
+                    if (Interlocked.CompareExchange(ref _side, created, null) is null)
+                        return created;
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The envelope fields most events leave unset and the links only some events have; see <see cref="Extras"/>.</summary>
+    private Extras? ExtrasOrNull => _side as Extras;
+
+    /// <summary>Correlation, causation, the publisher link and the children of an event that has them.</summary>
+    private Lineage? LineageOrNull
+    {
+        get
+        {
+            var side = Volatile.Read(ref _side);
+            return side is Extras extras ? Volatile.Read(ref extras.Lineage) : side as Lineage;
+        }
+    }
 
     internal void ResetForInline(InProcessEventBus bus, object payload, string name)
     {
@@ -218,11 +303,8 @@ public sealed partial class EventContext
         if (!ReferenceEquals(Name, name))
             Name = name;
         _eventId = Guid.Empty;
-        _createdAt = default;
-        _extras = null;
-        _lineage = null;
-        Priority = 0;
-        Attempt = 1;
+        _createdAtTicks = 0;
+        _side = null;
         ResetDispatchState();
     }
 
@@ -231,16 +313,21 @@ public sealed partial class EventContext
 
     internal EventContext CloneForAttempt(int attempt, object? payload = null)
     {
-        var clone = LocalBus is { } bus && _extras?.Origin is null
+        var clone = LocalBus is { } bus && ExtrasOrNull?.Origin is null
             ? new EventContext(bus, payload ?? Payload, Name)
             : new EventContext(payload ?? Payload, Name, Origin, Clock) { LocalBus = LocalBus };
         clone._eventId = EventId;
-        clone._createdAt = CreatedAt;
+        clone.CreatedAt = CreatedAt;
         clone.Priority = Priority;
         clone.Attempt = attempt;
-        if (_lineage is { } lineage)
-            clone._lineage = new Lineage { CorrelationId = lineage.CorrelationId, CausationId = lineage.CausationId };
-        if (_extras is { } extras)
+        if (LineageOrNull is { } lineage)
+        {
+            var copied = clone.GetLineage();
+            copied.CorrelationId = lineage.CorrelationId;
+            copied.CausationId = lineage.CausationId;
+        }
+
+        if (ExtrasOrNull is { } extras)
         {
             var copy = clone.GetExtras();
             copy.Path = extras.Path;
@@ -258,13 +345,22 @@ public sealed partial class EventContext
 
     /// <summary>
     /// What a context holds only for some events: the origin and clock of a context no bus created, the envelope
-    /// fields a plain publish leaves unset (ordering key, deadline, headers, options, a forwarding path) and the links
-    /// of events that have a settler of their own, a flowed execution context, a publish span or a broker delivery.
-    /// Kept apart so a plain queued event, which has none of them, costs one small object instead of one that carries
-    /// them all (issue 16).
+    /// fields a plain publish leaves unset (ordering key, deadline, headers, options, a forwarding path, a priority, an
+    /// attempt after the first, a creation time not in UTC), the timestamps only a metrics listener or debug log asks
+    /// for, and the links of events that have a settler of their own, a flowed execution context, a publish span or a
+    /// broker delivery. Kept apart so a plain queued event, which has none of them, costs one small object instead of
+    /// one that carries them all (issue 16).
     /// </summary>
     private sealed class Extras
     {
+        /// <summary>The event's lineage when it has one; see <see cref="_side"/>.</summary>
+        public Lineage? Lineage;
+        public int Priority;
+        public int Attempt = 1;
+        public TimeSpan? CreatedAtOffset;
+        public long EnqueuedTimestamp;
+        public long PublishStartTimestamp;
+
         /// <summary>Set only for a context created without a bus; otherwise the bus's name and clock.</summary>
         public string? Origin;
         public TimeProvider? Clock;
@@ -282,7 +378,8 @@ public sealed partial class EventContext
     /// <summary>
     /// Where an event comes from and what it caused: its correlation and causation, until admission the event and
     /// handler that published it, and the events its handlers published. Apart from <see cref="Extras"/> because every
-    /// event a handler publishes (or that publishes one) has it, and most have nothing else.
+    /// event a handler publishes (or that publishes one) has it, and most have nothing else; a root event has none
+    /// (its correlation is its own id, its causation none).
     /// </summary>
     private sealed class Lineage
     {

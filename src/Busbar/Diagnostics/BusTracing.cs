@@ -54,7 +54,7 @@ internal static class BusTracing
     public static void StartPublish(EventContext context)
     {
         if (BusMetrics.PublishDurationEnabled)
-            context.PublishStartTimestamp = context.Clock.GetTimestamp();
+            context.SetPublishStart(context.Clock.GetTimestamp());
         if (!Source.HasListeners())
             return;
         var previous = Activity.Current;
@@ -134,12 +134,9 @@ internal static class BusTracing
     {
         // Once per publish: an event evicted by DropOldest after its admission is refused a second time,
         // possibly on another publisher's thread while its own admission is still ending.
-        if (Volatile.Read(ref context.PublishStartTimestamp) != 0)
-        {
-            var started = Interlocked.Exchange(ref context.PublishStartTimestamp, 0);
-            if (started != 0)
-                BusMetrics.PublishFinished(context, context.Clock.GetElapsedTime(started), refused is { } failed ? ErrorTypeOf(failed) : null);
-        }
+        var started = context.TakePublishStart();
+        if (started != 0)
+            BusMetrics.PublishFinished(context, context.Clock.GetElapsedTime(started), refused is { } failed ? ErrorTypeOf(failed) : null);
 
         var activity = context.PublishActivity;
         if (activity is null)
@@ -157,12 +154,9 @@ internal static class BusTracing
     /// <summary>Ends the publish span of an event the broker refused (a bus with a transport): error status and the exception's type.</summary>
     public static void EndPublishFailed(EventContext context, Exception exception)
     {
-        if (Volatile.Read(ref context.PublishStartTimestamp) != 0)
-        {
-            var started = Interlocked.Exchange(ref context.PublishStartTimestamp, 0);
-            if (started != 0)
-                BusMetrics.PublishFinished(context, context.Clock.GetElapsedTime(started), exception.GetType().FullName);
-        }
+        var started = context.TakePublishStart();
+        if (started != 0)
+            BusMetrics.PublishFinished(context, context.Clock.GetElapsedTime(started), exception.GetType().FullName);
 
         var activity = context.PublishActivity;
         if (activity is null)

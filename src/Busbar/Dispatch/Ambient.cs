@@ -23,7 +23,10 @@ namespace Busbar.Dispatch;
 /// for the synchronous part of each handler, visible only to the thread running it
 /// (<see cref="AmbientFrame.SyncThread"/>). A flow on another thread — work a handler left running — sees
 /// the caller's own state then. Only when an inline handler goes asynchronous does the caller's frame name
-/// the inline event for every flow holding it, until that event ends.
+/// the inline event for every flow holding it, until that event ends. A top-level send whose handlers all take no context
+/// does not even create the context: the frame names the send as deferred (<see cref="AmbientFrame.DeferredPlan"/>), and the
+/// first look at the frame from the sending thread creates it, so a handler that reads <c>EventContext.Current</c>, sends or
+/// publishes sees the event exactly as if it had been created up front.
 /// </para>
 /// </remarks>
 internal static class Ambient
@@ -121,6 +124,17 @@ internal sealed class AmbientFrame(int ownerThread)
     public EventContext? SyncContext;
     public Subscription? SyncSubscription;
 
+    /// <summary>
+    /// While <see cref="SyncThread"/> runs a context-free plan (<see cref="InlinePlan{T}.ContextFree"/>) whose event has no context
+    /// yet (<see cref="SyncContext"/> null): the plan, the event and its bus, and the index of the running handler. The first look
+    /// at the frame from that thread (<see cref="Visible(int, out EventContext?, out Subscription?)"/>: <c>EventContext.Current</c>,
+    /// a send or publish made by the handler) creates the context, exactly as the send would have created it up front.
+    /// </summary>
+    public InlinePlan? DeferredPlan;
+    public object? DeferredEvent;
+    public InProcessEventBus? DeferredBus;
+    public int DeferredIndex;
+
     /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire(int)"/>); closing it closes this one.</summary>
     public AmbientFrame? Origin;
 
@@ -129,15 +143,51 @@ internal sealed class AmbientFrame(int ownerThread)
 
     private volatile bool _closed;
 
+    /// <summary>
+    /// Creates the context of the context-free send running on this frame and makes it the frame's synchronous state, as
+    /// <c>SendAsync</c> does for a plan with context: the send found no parent, so the context has no correlation or causation to take.
+    /// </summary>
+    public EventContext CreateDeferredContext()
+    {
+        var plan = DeferredPlan!;
+        var context = InlineContexts.Rent(DeferredBus!, DeferredEvent!, plan.Name);
+        SyncContext = context;
+        SyncSubscription = plan.Subscriptions[DeferredIndex];
+        return context;
+    }
+
     /// <summary>The event (or parallel handler) this frame was installed for has ended: flows still holding it see no handler.</summary>
     public void Close() => _closed = true;
 
     public bool IsClosed => _closed || Origin is { _closed: true } || OriginEvent is { IsAmbientClosed: true };
 
-    public void Visible(out EventContext? context, out Subscription? subscription)
+    public void Visible(out EventContext? context, out Subscription? subscription) =>
+        Visible(Environment.CurrentManagedThreadId, out context, out subscription);
+
+    /// <summary>
+    /// True when the calling thread sees no event in this frame and holds no synchronous state on it (nothing to save and put back):
+    /// what <see cref="Visible(int, out EventContext?, out Subscription?)"/> answers with no event, without its out parameters.
+    /// </summary>
+    /// <param name="thread">The calling thread's managed id.</param>
+    public bool NamesNoEvent(int thread)
     {
-        if (SyncThread != 0 && SyncThread == Environment.CurrentManagedThreadId)
+        if (SyncThread == thread || SyncContext is not null || SyncSubscription is not null)
+            return false;
+        if (IsClosed)
+            return true;
+        return Context is null && (OriginEvent is null || OriginEvent.IsAmbientClosed);
+    }
+
+    /// <summary>What the calling thread sees in this frame: the event and handler it runs under, or none.</summary>
+    /// <param name="thread">The calling thread's managed id, which the caller already holds.</param>
+    /// <param name="context">The event, or <see langword="null"/>.</param>
+    /// <param name="subscription">Its running handler, or <see langword="null"/>.</param>
+    public void Visible(int thread, out EventContext? context, out Subscription? subscription)
+    {
+        if (SyncThread != 0 && SyncThread == thread)
         {
+            if (SyncContext is null && DeferredEvent is not null)
+                CreateDeferredContext();
             context = SyncContext;
             subscription = SyncSubscription;
             return;

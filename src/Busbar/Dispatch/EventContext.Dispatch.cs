@@ -6,7 +6,7 @@ namespace Busbar;
 
 /// <summary>The dispatch state of an event, kept on its context so a queued event costs one object.</summary>
 /// <remarks>Stages: created (0) → queued (1) → running (2) → completing (4) → completed (3).</remarks>
-[DebuggerDisplay("{Name,nq}: stage {_stage}, status {_status}")]
+[DebuggerDisplay("{Name,nq}: stage {_stage}, status {Status}")]
 public sealed partial class EventContext
 {
     internal const int StageCreated = 0;
@@ -15,39 +15,101 @@ public sealed partial class EventContext
     internal const int StageCompleted = 3;
     internal const int StageCompleting = 4;
 
-    private static readonly TaskCompletionSource<EventOutcome> s_completedSentinel = new();
+    /// <summary>Stands for a completed event in <see cref="_waiter"/> before anyone asked for its outcome.</summary>
+    private static readonly object s_completedSentinel = new();
 
     private int _stage;
-    private EventStatus _status;
-    private EventOutcome? _outcome;
-    private TaskCompletionSource<EventOutcome>? _completion;
+    private byte _status;
+
+    /// <summary>
+    /// One slot for whoever waits: <see langword="null"/>; the <see cref="TaskCompletionSource{TResult}"/> of a waiter that
+    /// came before completion; <see cref="s_completedSentinel"/> once completed; then the <see cref="EventOutcome"/> built for
+    /// the first reader.
+    /// </summary>
+    private object? _waiter;
+
+    /// <summary>
+    /// The handler results: <see langword="null"/> before any; a <see cref="HandlerResult"/> array once a handler failed,
+    /// was skipped or returned a value; otherwise, while every handler of several succeeded plainly, an <see langword="int"/>
+    /// array of their durations in ticks plus one (0 = not recorded), expanded only when read (see <see cref="GetResults"/>).
+    /// </summary>
+    private object? _results;
+
+    /// <summary>The duration of the event's one handler in ticks plus one, when it succeeded plainly; 0 otherwise.</summary>
+    /// <remarks>Four bytes, where the layout had padding: a duration that does not fit (over 214 s) is kept in the full results.</remarks>
+    private int _soleTicks;
 
     internal Route? Route { get; set; }
 
-    /// <summary>The handler results the engine stored; <see langword="null"/> before any, or when its one handler succeeded plainly (see <see cref="GetResults"/>).</summary>
-    internal HandlerResult[]? Results { get; set; }
-
-    private TimeSpan _soleDuration;
-    private bool _soleSucceeded;
-
-    /// <summary>The event's one handler succeeded with no value: its result is kept as a duration instead of an array.</summary>
-    internal void RecordSoleSuccess(TimeSpan duration)
+    /// <summary>The full handler results the engine stored; <see langword="null"/> before any, or while plain successes are kept compactly (see <see cref="GetResults"/>).</summary>
+    internal HandlerResult[]? Results
     {
-        _soleDuration = duration;
-        _soleSucceeded = true;
+        get => _results as HandlerResult[];
+        set => _results = value;
     }
 
-    /// <summary>Every handler result of the event, building the one a plain sole success left as a duration; <see langword="null"/> when no handler ran.</summary>
+    /// <summary>
+    /// Handler <paramref name="index"/> succeeded with no value: kept as a duration, in the full results if the event
+    /// already has them, else in a field (a sole handler) or an array of durations (issue 16: an array of
+    /// <see cref="HandlerResult"/> per event was the largest allocation of a fan-out).
+    /// </summary>
+    internal void RecordPlainSuccess(Subscription[] subscriptions, int index, TimeSpan duration)
+    {
+        if (_results is HandlerResult[] || duration.Ticks >= int.MaxValue - 1)
+        {
+            EnsureResults(subscriptions)[index] = new HandlerResult(subscriptions[index].Name, HandlerStatus.Succeeded, null, null, 1, duration);
+        }
+        else if (subscriptions.Length == 1)
+        {
+            _soleTicks = (int)duration.Ticks + 1;
+        }
+        else
+        {
+            var durations = _results as int[] ?? new int[subscriptions.Length];
+            durations[index] = (int)duration.Ticks + 1;
+            _results = durations;
+        }
+    }
+
+    /// <summary>The full results, expanding plain successes kept compactly; only the dispatching flow calls it.</summary>
+    internal HandlerResult[] EnsureResults(Subscription[] subscriptions)
+    {
+        if (_results is HandlerResult[] full)
+            return full;
+        var results = Expand(subscriptions, new HandlerResult[subscriptions.Length]);
+        _soleTicks = 0;
+        _results = results;
+        return results;
+    }
+
+    /// <summary>Every handler result of the event, building those plain successes left as durations; <see langword="null"/> when no handler ran.</summary>
     internal HandlerResult[]? GetResults()
     {
-        if (Results is { } results)
-            return results;
-        if (!_soleSucceeded || Route is not { Subscriptions: [var subscription] })
+        var stored = _results;
+        if (stored is HandlerResult[] full)
+            return full;
+        if ((stored is null && _soleTicks == 0) || Route is not { } route)
             return null;
-        return [new HandlerResult(subscription.Name, HandlerStatus.Succeeded, null, null, 1, _soleDuration)];
+        return Expand(route.Subscriptions, new HandlerResult[route.Subscriptions.Length]);
     }
 
-    internal long EnqueuedTimestamp { get; set; }
+    private HandlerResult[] Expand(Subscription[] subscriptions, HandlerResult[] into)
+    {
+        if (_results is int[] durations)
+        {
+            for (var i = 0; i < into.Length && i < durations.Length; i++)
+            {
+                if (durations[i] != 0)
+                    into[i] = new HandlerResult(subscriptions[i].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.FromTicks(durations[i] - 1));
+            }
+        }
+        else if (_soleTicks != 0 && into.Length == 1)
+        {
+            into[0] = new HandlerResult(subscriptions[0].Name, HandlerStatus.Succeeded, null, null, 1, TimeSpan.FromTicks(_soleTicks - 1));
+        }
+
+        return into;
+    }
 
     /// <summary>
     /// The settler its source chose, when that is not the queue's own: events whose record is in the write-ahead log
@@ -56,10 +118,10 @@ public sealed partial class EventContext
     /// </summary>
     internal LocalSettler? Settler
     {
-        get => _extras?.Settler;
+        get => ExtrasOrNull?.Settler;
         set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().Settler = value;
         }
     }
@@ -67,10 +129,10 @@ public sealed partial class EventContext
     /// <summary>The publisher's execution context, captured under <see cref="EventBusOptions.FlowExecutionContext"/> until processing starts.</summary>
     internal ExecutionContext? FlowedExecutionContext
     {
-        get => _extras?.FlowedExecutionContext;
+        get => ExtrasOrNull?.FlowedExecutionContext;
         set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().FlowedExecutionContext = value;
         }
     }
@@ -78,10 +140,13 @@ public sealed partial class EventContext
     internal int Stage => Volatile.Read(ref _stage);
 
     /// <summary>Its place in the queue's take order or in its ordering key's line, while queued (see <see cref="EventList"/>).</summary>
-    internal EventLinks TakeLinks;
+    internal EventLinks QueueLinks;
 
-    /// <summary>Its place among the queued events of its priority, oldest first, while queued.</summary>
-    internal EventLinks AgeLinks;
+    /// <summary>Its admission order in the queue, for <c>DropOldest</c> (see <see cref="EventQueue.IsOlder"/>); set under the queue's lock.</summary>
+    internal int QueueSequence;
+
+    /// <summary>Waiting in its ordering key's line rather than ready to take; only <see cref="EventList"/> sets it, under the queue's lock.</summary>
+    internal bool InKeyLine;
 
     /// <summary>The handler of this event that flows holding the event as their ambient frame see (see <see cref="Ambient.Enter"/>).</summary>
     internal Subscription? AmbientSubscription;
@@ -116,23 +181,21 @@ public sealed partial class EventContext
     private void ResetDispatchState()
     {
         _stage = StageCreated;
-        _status = EventStatus.Pending;
-        _outcome = null;
-        _completion = null;
+        _status = (byte)EventStatus.Pending;
+        _waiter = null;
         Route = null;
-        Results = null;
-        _soleDuration = default;
-        _soleSucceeded = false;
-        EnqueuedTimestamp = 0;
-        TakeLinks = default;
-        AgeLinks = default;
+        _results = null;
+        _soleTicks = 0;
+        QueueLinks = default;
+        QueueSequence = 0;
+        InKeyLine = false;
         Debug.Assert(!_isAmbient, "A context installed as an ambient frame is never reused.");
         AmbientSubscription = null;
     }
 
     internal bool IsCompleted => Volatile.Read(ref _stage) == StageCompleted;
 
-    internal EventStatus Status => IsCompleted ? _status : EventStatus.Pending;
+    internal EventStatus Status => IsCompleted ? (EventStatus)_status : EventStatus.Pending;
 
     internal void MarkQueued() => Volatile.Write(ref _stage, StageQueued);
 
@@ -152,7 +215,7 @@ public sealed partial class EventContext
     /// <summary>Admitted: listed among its publisher's children (an event refused at admission never is).</summary>
     internal void LinkToPublisher()
     {
-        if (_lineage is { Publisher: { } publisher } lineage)
+        if (LineageOrNull is { Publisher: { } publisher } lineage)
         {
             publisher.AddChild(lineage.PublisherHandler, EventId);
             UnlinkPublisher();
@@ -161,7 +224,7 @@ public sealed partial class EventContext
 
     internal void UnlinkPublisher()
     {
-        if (_lineage is { } lineage)
+        if (LineageOrNull is { } lineage)
         {
             lineage.Publisher = null;
             lineage.PublisherHandler = null;
@@ -180,7 +243,7 @@ public sealed partial class EventContext
     /// <summary>Completes an inline event nobody can await (no handle was handed out): no lock, no wake-up.</summary>
     internal void CompleteUnobserved(EventStatus status)
     {
-        _status = status;
+        _status = (byte)status;
         _stage = StageCompleted;
     }
 
@@ -201,7 +264,7 @@ public sealed partial class EventContext
                 break;
         }
 
-        _status = status;
+        _status = (byte)status;
 
         // An event that never started (dropped, rejected, cancelled) must not keep the publisher's context alive in the history.
         FlowedExecutionContext = null;
@@ -213,8 +276,7 @@ public sealed partial class EventContext
     {
         Debug.Assert(Volatile.Read(ref _stage) == StageCompleting, "EndComplete follows a successful TryBeginComplete.");
         Volatile.Write(ref _stage, StageCompleted);
-        var waiter = Interlocked.CompareExchange(ref _completion, s_completedSentinel, null);
-        if (waiter is not null && waiter != s_completedSentinel)
+        if (Interlocked.CompareExchange(ref _waiter, s_completedSentinel, null) is TaskCompletionSource<EventOutcome> waiter)
             waiter.TrySetResult(GetOutcome());
     }
 
@@ -222,24 +284,41 @@ public sealed partial class EventContext
     {
         if (IsCompleted)
             return new ValueTask<EventOutcome>(GetOutcome());
-        var waiter = Volatile.Read(ref _completion);
+        var waiter = Volatile.Read(ref _waiter);
         if (waiter is null)
         {
             var created = new TaskCompletionSource<EventOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-            waiter = Interlocked.CompareExchange(ref _completion, created, null) ?? created;
+            waiter = Interlocked.CompareExchange(ref _waiter, created, null) ?? created;
         }
 
-        return waiter == s_completedSentinel
-            ? new ValueTask<EventOutcome>(GetOutcome())
-            : new ValueTask<EventOutcome>(waiter.Task);
+        // Anything but a waiter's source means the event completed meanwhile.
+        return waiter is TaskCompletionSource<EventOutcome> source
+            ? new ValueTask<EventOutcome>(source.Task)
+            : new ValueTask<EventOutcome>(GetOutcome());
     }
 
     internal EventOutcome GetOutcome()
     {
-        if (_outcome is { } existing)
+        var current = Volatile.Read(ref _waiter);
+        if (current is EventOutcome existing)
             return existing;
-        var outcome = new EventOutcome(this, _status, BuildHandlerResults());
-        return Interlocked.CompareExchange(ref _outcome, outcome, null) ?? outcome;
+        var completed = IsCompleted;
+        // The decided status, as before: a reader in the short window between the decision and the completed mark
+        // (an event its own flow settles) sees it, not Pending.
+        var outcome = new EventOutcome(this, (EventStatus)Volatile.Read(ref _status), BuildHandlerResults());
+
+        // Kept once the event completed (the slot then holds the sentinel or the waiter's source, already woken), so
+        // every reader gets the same outcome; an outcome read before completion is not kept.
+        while (completed)
+        {
+            if (Interlocked.CompareExchange(ref _waiter, outcome, current) == current)
+                return outcome;
+            current = Volatile.Read(ref _waiter);
+            if (current is EventOutcome winner)
+                return winner;
+        }
+
+        return outcome;
     }
 
     private HandlerResult[] BuildHandlerResults()
@@ -250,7 +329,7 @@ public sealed partial class EventContext
         List<ChildLink>? children;
         lock (this)
         {
-            children = _lineage?.Children is { } links ? [.. links] : null;
+            children = LineageOrNull?.Children is { } links ? [.. links] : null;
         }
 
         if (children is null)
@@ -277,7 +356,7 @@ public sealed partial class EventContext
     {
         lock (this)
         {
-            if (_lineage?.Children is not { } children)
+            if (LineageOrNull?.Children is not { } children)
                 return [];
             var ids = new Guid[children.Count];
             for (var i = 0; i < ids.Length; i++)

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Busbar.Dispatch;
 
 /// <summary>
@@ -12,13 +10,23 @@ internal static class EventIds
 {
     public static Guid Create(DateTimeOffset timestamp)
     {
-        Span<byte> bytes = stackalloc byte[16];
         var millis = (ulong)timestamp.ToUnixTimeMilliseconds();
         var random = Random.Shared;
         var high = ((millis & 0xFFFF_FFFF_FFFFUL) << 16) | 0x7000UL | ((ulong)random.Next() & 0x0FFFUL);
         var low = ((ulong)random.NextInt64() & 0x3FFF_FFFF_FFFF_FFFFUL) | 0x8000_0000_0000_0000UL;
-        BinaryPrimitives.WriteUInt64BigEndian(bytes, high);
-        BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], low);
-        return new Guid(bytes, bigEndian: true);
+
+        // The fields of the big-endian layout (48-bit time first), built from the two halves without a byte buffer.
+        return new Guid(
+            (uint)(high >> 32),
+            (ushort)(high >> 16),
+            (ushort)high,
+            (byte)(low >> 56),
+            (byte)(low >> 48),
+            (byte)(low >> 40),
+            (byte)(low >> 32),
+            (byte)(low >> 24),
+            (byte)(low >> 16),
+            (byte)(low >> 8),
+            (byte)low);
     }
 }

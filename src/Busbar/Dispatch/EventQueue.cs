@@ -33,6 +33,7 @@ internal sealed class EventQueue
     private readonly InFlightCounter _inFlight;
     private int _count;
     private int _ready;
+    private int _nextSequence;
     private bool _closed;
     private TaskCompletionSource<bool>? _itemsAvailable;
     private TaskCompletionSource<bool>? _spaceAvailable;
@@ -195,7 +196,8 @@ internal sealed class EventQueue
         TaskCompletionSource<bool>? space, readers;
         lock (_lock)
         {
-            if (context.TakeLinks.List is null)
+            // Only the queue moves an event out of the queued stage, under this lock: queued means in a list.
+            if (context.Stage != EventContext.StageQueued)
                 return false;
             readers = RemoveLocked(context) ? TakeReadersLocked() : null;
             space = TakeWritersLocked();
@@ -253,15 +255,18 @@ internal sealed class EventQueue
         var all = new List<EventContext>();
         lock (_lock)
         {
-            TakeAllLocked(_normal, all);
+            TakeAllLocked(_normal.Ready, all);
             if (_prioritized is not null)
             {
                 foreach (var (_, level) in _prioritized)
-                    TakeAllLocked(level, all);
+                    TakeAllLocked(level.Ready, all);
             }
 
             if (_keys is not null)
             {
+                foreach (var (_, line) in _keys)
+                    TakeAllLocked(line.Waiting, all);
+
                 // Held keys stay until their holders release them (and find their lines empty).
                 List<string>? free = null;
                 foreach (var (key, line) in _keys)
@@ -277,28 +282,33 @@ internal sealed class EventQueue
             AssertInvariantsLocked();
         }
 
+        all.Sort(static (a, b) => IsOlder(a, b) ? -1 : IsOlder(b, a) ? 1 : 0);
         return all;
     }
 
-    private void TakeAllLocked(Level level, List<EventContext> into)
+    private void TakeAllLocked(EventList list, List<EventContext> into)
     {
-        _ready -= level.Ready.Count;
-        while (level.Age.First is { } context)
+        if (list.Key is null)
+            _ready -= list.Count;
+        while (list.First is { } context)
         {
-            context.TakeLinks.List!.Remove(context);
+            list.Remove(context);
             LeaveLocked(context);
             into.Add(context);
         }
-
-        Debug.Assert(level.Ready.Count == 0, "Every ready event is in its level's age list.");
     }
+
+    /// <summary>True when <paramref name="context"/> was admitted before <paramref name="other"/> (both queued).</summary>
+    /// <remarks>The difference of sequence numbers, so the order holds across the wrap of the counter (a queue holds far fewer than 2³¹ events).</remarks>
+    internal static bool IsOlder(EventContext context, EventContext other) => unchecked(context.QueueSequence - other.QueueSequence) < 0;
 
     private void AddLocked(EventContext context)
     {
         context.MarkQueued();
+        context.QueueSequence = unchecked(_nextSequence++);
         _inFlight.Enter();
         var level = LevelFor(context.Priority);
-        level.Age.AddLast(context);
+        level.Count++;
         if (_keys is not null && context.OrderingKey is { } key)
         {
             if (_keys.TryGetValue(key, out var line))
@@ -361,33 +371,59 @@ internal sealed class EventQueue
             // Descending order: the last non-empty level below 0 is the lowest.
             foreach (var (priority, level) in _prioritized)
             {
-                if (priority < 0 && level.Age.Count > 0)
+                if (priority < 0 && level.Count > 0)
                     lowest = level;
             }
         }
 
-        if (lowest is null && _normal.Age.Count > 0)
+        if (lowest is null && _normal.Count > 0)
             lowest = _normal;
         if (lowest is null && _prioritized is not null)
         {
             foreach (var (_, level) in _prioritized)
             {
-                if (level.Age.Count > 0)
+                if (level.Count > 0)
                     lowest = level;
             }
         }
 
-        evicted = lowest?.Age.First;
+        evicted = lowest is null ? null : OldestLocked(lowest);
         if (evicted is null)
             return false;
         RemoveLocked(evicted);
         return true;
     }
 
+    /// <summary>The oldest queued event of <paramref name="level"/>: the head of its ready list, or an older one behind a busy key.</summary>
+    /// <remarks>
+    /// A ready list is in admission order (events join at the end, or by age when a key's next event becomes ready), and so
+    /// is every key's line. Events wait behind keys only with ordering keys and more than one worker; then the lines are
+    /// searched for the first event of the level's priority, a cost paid only by an eviction while some wait.
+    /// </remarks>
+    private EventContext? OldestLocked(Level level)
+    {
+        var oldest = level.Ready.First;
+        if (_keys is null || _count == _ready)
+            return oldest;
+        foreach (var (_, line) in _keys)
+        {
+            for (var context = line.Waiting.First; context is not null; context = context.QueueLinks.Next)
+            {
+                if (context.Priority != level.Priority)
+                    continue;
+                if (oldest is null || IsOlder(context, oldest))
+                    oldest = context;
+                break;
+            }
+        }
+
+        return oldest;
+    }
+
     /// <summary>Takes a queued event out from wherever it waits and claims it. True when another event became ready.</summary>
     private bool RemoveLocked(EventContext context)
     {
-        var list = context.TakeLinks.List!;
+        var list = TakeListOfLocked(context);
         list.Remove(context);
         LeaveLocked(context);
         if (list.Key is not null)
@@ -407,15 +443,19 @@ internal sealed class EventQueue
         }
 
         line.Waiting.Remove(next);
-        LevelFor(next.Priority).Ready.AddLast(next);
+        LevelFor(next.Priority).Ready.InsertByAge(next);
         _ready++;
         return true;
     }
 
-    /// <summary>Leaves the age list and the count, and is claimed by whoever took it.</summary>
+    /// <summary>The list a queued event is in for taking: its key's line, or its priority's ready list.</summary>
+    private EventList TakeListOfLocked(EventContext context) =>
+        context.InKeyLine ? _keys![context.OrderingKey!].Waiting : LevelFor(context.Priority).Ready;
+
+    /// <summary>Leaves its level's and the queue's count (it has left its list), and is claimed by whoever took it.</summary>
     private void LeaveLocked(EventContext context)
     {
-        context.AgeLinks.List!.Remove(context);
+        LevelFor(context.Priority).Count--;
         _count--;
         var claimed = context.TryClaim();
         Debug.Assert(claimed, "Only the queue moves an event out of the queued stage.");
@@ -449,29 +489,30 @@ internal sealed class EventQueue
     private void AssertInvariantsLocked()
     {
         Debug.Assert(_count >= 0 && _ready >= 0 && _ready <= _count, $"count {_count}, ready {_ready}");
-        var aged = _normal.Age.Count;
+        var queued = _normal.Count;
         var ready = _normal.Ready.Count;
         if (_prioritized is not null)
         {
             foreach (var (_, level) in _prioritized)
             {
-                aged += level.Age.Count;
+                queued += level.Count;
                 ready += level.Ready.Count;
             }
         }
 
-        Debug.Assert(aged == _count && ready == _ready, $"count {_count} vs {aged} aged; ready {_ready} vs {ready}");
+        Debug.Assert(queued == _count && ready == _ready, $"count {_count} vs {queued} in levels; ready {_ready} vs {ready}");
     }
 
-    /// <summary>The events of one priority: all of them by age, and those ready to take.</summary>
-    [DebuggerDisplay("Priority {Priority}: {Age.Count} queued, {Ready.Count} ready")]
+    /// <summary>The events of one priority: how many are queued (ready or behind a busy key), and those ready to take.</summary>
+    [DebuggerDisplay("Priority {Priority}: {Count} queued, {Ready.Count} ready")]
     private sealed class Level(int priority)
     {
         public int Priority { get; } = priority;
 
-        public EventList Ready { get; } = new(EventListKind.Take);
+        /// <summary>Its queued events, ready or waiting in a key's line.</summary>
+        public int Count;
 
-        public EventList Age { get; } = new(EventListKind.Age);
+        public EventList Ready { get; } = new();
     }
 
     /// <summary>An ordering key with queued or running events: its first event is ready or running, the rest wait here.</summary>
@@ -481,7 +522,7 @@ internal sealed class EventQueue
         /// <summary>A worker runs an event of this key.</summary>
         public bool Held { get; set; }
 
-        public EventList Waiting { get; } = new(EventListKind.Take, key);
+        public EventList Waiting { get; } = new(key);
     }
 }
 

@@ -10,6 +10,20 @@ internal sealed partial class InProcessEventBus
     public ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull
     {
+        // The typed sender of (this bus, T): one slot read and a version check, no route lookup or cast (see InlinePlan<T>). This
+        // method only decides that nothing stands in the plan's way (a tracing or handler-duration listener wants a span or a
+        // duration per handler, which the dispatcher gives); everything else is SendGeneral's, so the common send pays for no more
+        // than these checks.
+        if (@event is not null && options is null && !_inFlight.IsStopping && InlinePlan<T>.Find(Router) is { Handlers: not null } plan
+            && @event.GetType() == plan.EventType && !_validation.HasValidators && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled)
+            return SendPlanned(plan, @event, cancellationToken);
+        return SendGeneral(@event, options, cancellationToken);
+    }
+
+    /// <summary>Every send <see cref="SendAsync{T}"/> does not hand to its plan at once: checks, validation, then the plan or the dispatcher.</summary>
+    private ValueTask SendGeneral<T>(T? @event, PublishOptions? options, CancellationToken cancellationToken)
+        where T : notnull
+    {
         if (@event is null)
             throw new ArgumentNullException(nameof(@event));
         if (options is not null)
@@ -21,15 +35,13 @@ internal sealed partial class InProcessEventBus
         Route route;
         if (type == typeof(T))
         {
-            route = Router.Resolve<T>();
-            var plan = route.InlinePlan as InlinePlan<T> ?? PlanOf<T>(route);
+            var plan = InlinePlan<T>.Find(Router) ?? PlanOf<T>();
             name = plan.Name;
             if (_validation.HasValidators)
                 _validation.Validate(@event, type, name);
-
-            // A tracing or handler-duration listener wants a span or a duration per handler, which the dispatcher gives.
             if (plan.Handlers is not null && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled)
-                return SendPlanned(plan, @event, route, cancellationToken);
+                return SendPlanned(plan, @event, cancellationToken);
+            route = plan.Route;
         }
         else
         {
@@ -55,36 +67,49 @@ internal sealed partial class InProcessEventBus
         return EndSend(_dispatcher.DispatchAsync(context, route, cancellationToken, frame, recordResults: false), context);
     }
 
-    /// <summary>The route's plan, built once per route snapshot.</summary>
-    private InlinePlan<T> PlanOf<T>(Route route)
+    /// <summary>Builds the plan of the current route of <typeparamref name="T"/> (once per route snapshot) and makes it the typed sender.</summary>
+    private InlinePlan<T> PlanOf<T>()
     {
-        var plan = InlinePlan<T>.Build(route, EventNameCache<T>.Name, _dispatcher.NeedsEngine(typeof(T), route.Subscriptions.Length));
-        route.InlinePlan = plan;
+        var route = Router.Resolve<T>(EventNameCache<T>.Name);
+        if (route.InlinePlan is not InlinePlan<T> plan)
+        {
+            plan = InlinePlan<T>.Build(route, EventNameCache<T>.Name, _dispatcher.NeedsEngine(typeof(T), route.Subscriptions.Length));
+            route.InlinePlan = plan;
+        }
+
+        InlinePlan<T>.Store(Router, plan);
         return plan;
     }
 
     /// <summary>
-    /// An inline send whose route has a plan: the handlers are invoked directly, under the same ambient frame state the dispatcher
-    /// would set, with no results, clock reads or spans (nobody listens for them). The first handler that throws or goes
-    /// asynchronous hands the event to the dispatcher at that handler, so failures, dead letters, logs and counters are the
-    /// engine's, and the handlers after it run as they would have.
+    /// An inline send whose route has a plan: a top-level send (no handler visible in the caller's flow) to handlers that all take
+    /// no context runs <see cref="SendContextFree{T}"/>, any other <see cref="SendWithContext{T}"/>.
     /// </summary>
-    private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, Route route, CancellationToken cancellationToken)
+    private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
+        where T : notnull
+    {
+        var thread = Environment.CurrentManagedThreadId;
+        var frame = Ambient.Acquire(thread);
+        return plan.ContextFree is not null && frame.NamesNoEvent(thread)
+            ? SendContextFree(plan, @event, frame, thread, cancellationToken)
+            : SendWithContext(plan, @event, frame, thread, cancellationToken);
+    }
+
+    /// <summary>
+    /// The handlers are invoked directly, under the same ambient frame state the dispatcher would set, with no results, clock
+    /// reads or spans (nobody listens for them). The first handler that throws or goes asynchronous hands the event to the
+    /// dispatcher at that handler, so failures, dead letters, logs and counters are the engine's, and the handlers after it run
+    /// as they would have.
+    /// </summary>
+    private ValueTask SendWithContext<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
         where T : notnull
     {
         var handlers = plan.Handlers!;
         var subscriptions = plan.Subscriptions;
         // Route is set only if the dispatcher takes over: nothing reads it while the plan runs.
         var context = InlineContexts.Rent(this, @event, plan.Name);
-        var thread = Environment.CurrentManagedThreadId;
-        var frame = Ambient.Acquire(thread);
-        frame.Visible(out var parent, out var parentSubscription);
-        if (parent is not null)
-        {
-            context.CorrelationId = parent.CorrelationId;
-            context.CausationId = parent.EventId;
-            parent.AddChild(parentSubscription, context.EventId);
-        }
+        if (!frame.NamesNoEvent(thread))
+            LinkToParent(context, frame, thread);
 
         // As the dispatcher does: the caller's token as is, else the bus's stop token.
         var handlerToken = cancellationToken.CanBeCanceled ? cancellationToken : _stopToken;
@@ -118,9 +143,7 @@ internal sealed partial class InProcessEventBus
                 frame.SyncThread = savedThread;
                 frame.SyncContext = savedContext;
                 frame.SyncSubscription = savedSubscription;
-                context.Route = route;
-                var rest = _dispatcher.ContinueInlineAsync(context, route, cancellationToken, frame, i, Subscription.WithoutResult(pending));
-                return EndSend(rest, context);
+                return HandOver(plan, context, frame, i, pending, cancellationToken);
             }
         }
 
@@ -129,6 +152,110 @@ internal sealed partial class InProcessEventBus
         frame.SyncSubscription = savedSubscription;
         InlineContexts.Return(context);
         return default;
+    }
+
+    /// <summary>Takes correlation and causation from the handler the caller's flow sees, which lists the event as its child.</summary>
+    /// <remarks>Apart from <see cref="SendWithContext{T}"/> so that a top-level send carries no stack space for it.</remarks>
+    private static void LinkToParent(EventContext context, AmbientFrame frame, int thread)
+    {
+        frame.Visible(thread, out var parent, out var parentSubscription);
+        if (parent is null)
+            return;
+        context.CorrelationId = parent.CorrelationId;
+        context.CausationId = parent.EventId;
+        parent.AddChild(parentSubscription, context.EventId);
+    }
+
+    /// <summary>The handler at <paramref name="index"/> threw or went asynchronous: the dispatcher carries on from it (frame already restored).</summary>
+    private ValueTask HandOver(InlinePlan plan, EventContext context, AmbientFrame frame, int index, ValueTask started, CancellationToken cancellationToken)
+    {
+        context.Route = plan.Route;
+        var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, index, Subscription.WithoutResult(started));
+        return EndSend(rest, context);
+    }
+
+    /// <summary>
+    /// A top-level send to handlers that all take no context: each is called directly and the event gets no context unless one of
+    /// them observes it. The frame names the send as deferred meanwhile, and the first look at it from this thread —
+    /// <c>EventContext.Current</c>, a send or publish made by the handler — creates the context
+    /// (<see cref="AmbientFrame.CreateDeferredContext"/>), which from then on is named on the frame as <see cref="SendWithContext{T}"/>
+    /// names its own. A handler that throws or goes asynchronous hands the event, with its context, to the dispatcher at that
+    /// handler, as there.
+    /// </summary>
+    private ValueTask SendContextFree<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
+        where T : notnull
+    {
+        var handlers = plan.ContextFree!;
+        var subscriptions = plan.Subscriptions;
+        var savedThread = frame.SyncThread;
+        if (!ReferenceEquals(frame.DeferredPlan, plan))
+            frame.DeferredPlan = plan;
+        if (!ReferenceEquals(frame.DeferredBus, this))
+            frame.DeferredBus = this;
+        frame.DeferredEvent = @event;
+        frame.SyncThread = thread;
+        var i = 0;
+        ValueTask pending = default;
+        try
+        {
+            for (; i < handlers.Length; i++)
+            {
+                var subscription = subscriptions[i];
+                if (!subscription.IsActive)
+                    continue;
+
+                if (frame.SyncContext is null)
+                    frame.DeferredIndex = i;
+                else
+                    frame.SyncSubscription = subscription;
+                var handler = handlers[i];
+                if (handler.Sync is { } sync)
+                {
+                    sync(@event);
+                }
+                else
+                {
+                    pending = handler.Async!(@event);
+                    if (!pending.IsCompletedSuccessfully)
+                        break;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            pending = ValueTask.FromException(ex);
+        }
+
+        if (i < handlers.Length)
+            return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
+
+        frame.DeferredEvent = null;
+        frame.SyncThread = savedThread;
+        if (frame.SyncContext is { } context)
+        {
+            // A handler observed the event: its context goes back to the pool as SendWithContext's does.
+            frame.SyncContext = null;
+            frame.SyncSubscription = null;
+            InlineContexts.Return(context);
+        }
+
+        return default;
+    }
+
+    /// <summary>
+    /// The handler at <paramref name="index"/> of a context-free send threw or went asynchronous (<paramref name="started"/>): the
+    /// event, with its context, goes to the dispatcher there.
+    /// </summary>
+    private ValueTask ContextFreeStopped(InlinePlan plan, AmbientFrame frame, int savedThread, int index, ValueTask<object?> started, CancellationToken cancellationToken)
+    {
+        var context = frame.SyncContext ?? frame.CreateDeferredContext();
+        frame.DeferredEvent = null;
+        frame.SyncThread = savedThread;
+        frame.SyncContext = null;
+        frame.SyncSubscription = null;
+        context.Route = plan.Route;
+        var rest = _dispatcher.ContinueInlineAsync(context, plan.Route, cancellationToken, frame, index, started);
+        return EndSend(rest, context);
     }
 
     /// <summary>Returns a context that ended synchronously and successfully for reuse; otherwise the inline settler ends the event.</summary>

@@ -10,17 +10,24 @@ internal sealed partial class InProcessEventBus
         Subscribe(handler, options, handler);
 
     /// <summary>Subscribes <paramref name="handler"/>, naming it after <paramref name="origin"/> (the user's handler an extension method wrapped) when options give no name.</summary>
-    internal ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options, object origin)
+    /// <param name="handler">The handler the engine invokes.</param>
+    /// <param name="options">Subscription options.</param>
+    /// <param name="origin">The user's handler.</param>
+    /// <param name="contextFree">
+    /// The user's handler when it takes no context (an <see cref="Action{T}"/> or a <see cref="Func{T, TResult}"/> of
+    /// <see cref="ValueTask"/>) and <paramref name="handler"/> only calls it: an inline send may call it directly (see <see cref="InlinePlan{T}.ContextFree"/>).
+    /// </param>
+    internal ISubscription Subscribe<T>(Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options, object origin, Delegate? contextFree = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
-        return Add(options, origin, typeof(T), typeof(T).Name, name => new TypedSubscription<T>(Router, RetryPipelineOf(options), name, handler, options));
+        return Add(options, origin, typeof(T), typeof(T).Name, name => new TypedSubscription<T>(Router, RetryPipelineOf(options), name, handler, options, contextFree));
     }
 
     public ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null) =>
         Subscribe(handler, options, handler);
 
-    /// <summary>Subscribes a handler with a result; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object)"/>.</summary>
+    /// <summary>Subscribes a handler with a result; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object, Delegate?)"/>.</summary>
     internal ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options, object origin)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -31,7 +38,7 @@ internal sealed partial class InProcessEventBus
     public ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options = null) =>
         Subscribe(pattern, handler, options, handler);
 
-    /// <summary>Subscribes a pattern handler; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object)"/>.</summary>
+    /// <summary>Subscribes a pattern handler; see <see cref="Subscribe{T}(Func{T, EventContext, CancellationToken, ValueTask}, SubscriptionOptions?, object, Delegate?)"/>.</summary>
     internal ISubscription Subscribe(string pattern, Func<object, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions? options, object origin)
     {
         ArgumentNullException.ThrowIfNull(handler);

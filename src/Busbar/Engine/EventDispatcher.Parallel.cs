@@ -32,7 +32,9 @@ internal sealed partial class EventDispatcher
             return DispatchGeneralAsync(context, route, token, 0, framed: false, default, null);
 
         var subscriptions = route.Subscriptions;
-        var results = recordResults ? context.Results ??= new HandlerResult[subscriptions.Length] : null;
+        // As on the serial path, plain successes are kept compactly until something else needs the full results.
+        var compact = recordResults && context.Results is null && ReferenceEquals(context.Route, route);
+        var results = recordResults && !compact ? context.EnsureResults(subscriptions) : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var handlerToken = token.CanBeCanceled ? token : stopToken;
         Ambient.Enter(context);
@@ -46,8 +48,8 @@ internal sealed partial class EventDispatcher
             var subscription = subscriptions[i];
             if (!subscription.IsActive)
             {
-                if (results is not null)
-                    results[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                if (recordResults)
+                    (results = context.EnsureResults(subscriptions))[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
                 continue;
             }
 
@@ -90,14 +92,16 @@ internal sealed partial class EventDispatcher
                 if (results is not null)
                     results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                 else if (value is not null)
-                    (context.Results ??= NewResults(subscriptions))[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                    context.EnsureResults(subscriptions)[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                else if (compact)
+                    context.RecordPlainSuccess(subscriptions, i, elapsed);
             }
             else
             {
                 anyFailed = true;
                 var result = Classify(GetException(pending), subscription, handlerToken, null, null, 1, elapsed);
                 span.End(result.Status, result.Exception);
-                (context.Results ??= NewResults(subscriptions))[i] = result;
+                context.EnsureResults(subscriptions)[i] = result;
                 observer.HandlerFailed(context, subscription, result);
             }
         }
@@ -115,7 +119,7 @@ internal sealed partial class EventDispatcher
     private async ValueTask<EventStatus> ContinueParallelTierAsync(EventContext context, Route route, CancellationToken token, int index, ValueTask<object?> inFlight, Resume resume)
     {
         var subscriptions = route.Subscriptions;
-        var results = context.Results ??= NewResults(subscriptions);
+        var results = context.EnsureResults(subscriptions);
         // The synchronous start kept only failures and values when results were not recorded; the rest succeeded plainly.
         for (var i = 0; i < index; i++)
         {

@@ -95,10 +95,10 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
     private ValueTask<EventStatus> DispatchSerialSync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults, int startIndex, ValueTask<object?>? started)
     {
         var subscriptions = route.Subscriptions;
-        // One handler that succeeds plainly needs no result array: its duration is kept on the context (see
-        // EventContext.GetResults), which saves a queued event its largest allocation after the context.
-        var sole = recordResults && subscriptions.Length == 1 && context.Results is null && ReferenceEquals(context.Route, route);
-        var results = recordResults && !sole ? context.Results ??= new HandlerResult[subscriptions.Length] : null;
+        // Handlers that succeed plainly need no result array: their durations are kept compactly on the context (see
+        // EventContext.RecordPlainSuccess), which saves a queued event its largest allocation after the context.
+        var compact = recordResults && context.Results is null && ReferenceEquals(context.Route, route);
+        var results = recordResults && !compact ? context.EnsureResults(subscriptions) : null;
         // An inline caller's token reaches the handlers as is; queued events get the bus's stop token.
         var handlerToken = token.CanBeCanceled ? token : stopToken;
         var ownFrame = callerFrame is null;
@@ -128,8 +128,8 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             {
                 if (!subscription.IsActive)
                 {
-                    if (results is not null || sole)
-                        (results ??= context.Results = NewResults(subscriptions))[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
+                    if (recordResults)
+                        (results = context.EnsureResults(subscriptions))[i] = new HandlerResult(subscription.Name, HandlerStatus.Skipped, null, null, 0, TimeSpan.Zero);
                     continue;
                 }
 
@@ -194,16 +194,16 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
                 if (results is not null)
                     results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
                 else if (value is not null)
-                    (context.Results ??= new HandlerResult[subscriptions.Length])[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                else if (sole)
-                    context.RecordSoleSuccess(elapsed);
+                    context.EnsureResults(subscriptions)[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+                else if (compact)
+                    context.RecordPlainSuccess(subscriptions, i, elapsed);
             }
             else
             {
                 anyFailed = true;
                 var result = Classify(GetException(pending), subscription, handlerToken, null, null, 1, elapsed);
                 span.End(result.Status, result.Exception);
-                (context.Results ??= NewResults(subscriptions))[i] = result;
+                context.EnsureResults(subscriptions)[i] = result;
                 observer.HandlerFailed(context, subscription, result);
             }
         }
@@ -223,8 +223,6 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             FillPlainSuccesses(lazily, subscriptions);
         return new ValueTask<EventStatus>(anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
     }
-
-    private static HandlerResult[] NewResults(Subscription[] subscriptions) => new HandlerResult[subscriptions.Length];
 
     /// <summary>Entries left default by the allocation-free path succeeded plainly.</summary>
     private static void FillPlainSuccesses(HandlerResult[] results, Subscription[] subscriptions)
@@ -246,7 +244,7 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
     private async ValueTask<EventStatus> DispatchGeneralAsync(EventContext context, Route route, CancellationToken token, int startIndex, bool framed, ValueTask<object?> inFlight, Resume? resume)
     {
         var subscriptions = route.Subscriptions;
-        var results = context.Results ??= new HandlerResult[subscriptions.Length];
+        var results = context.EnsureResults(subscriptions);
         var options = context.Options;
         var concurrency = options?.HandlerConcurrency ?? defaults.HandlerConcurrency;
         var completion = options?.Completion ?? defaults.Completion;

@@ -105,11 +105,18 @@ internal abstract class Subscription : ISubscription
 }
 
 /// <summary>A subscription by type with a handler that returns nothing.</summary>
-internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options)
+internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options, Delegate? contextFree = null)
     : Subscription(router, retryPipeline, name, typeof(T), null, options)
 {
     /// <summary>The user's handler, for the <see cref="InlinePlan{T}"/> that invokes it without this adapter.</summary>
     public Func<T, EventContext, CancellationToken, ValueTask> Handler => handler;
+
+    /// <summary>
+    /// The user's handler when it takes no context and <see cref="Handler"/> only calls it: an <see cref="Action{T}"/> or a
+    /// <see cref="Func{T, TResult}"/> of <see cref="ValueTask"/>. An <see cref="InlinePlan{T}"/> of such handlers runs them
+    /// directly, creating the event's context only if one of them observes it.
+    /// </summary>
+    public Delegate? ContextFree => contextFree;
 
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {

@@ -9,10 +9,10 @@ public sealed partial class EventContext
     /// <remarks>Kept in the context's extras: only broker deliveries have one, and a queued event should not pay for the field.</remarks>
     internal ITransportDelivery? Delivery
     {
-        get => _extras?.Delivery;
+        get => ExtrasOrNull?.Delivery;
         set
         {
-            if (value is not null || _extras is not null)
+            if (value is not null || ExtrasOrNull is not null)
                 GetExtras().Delivery = value;
         }
     }

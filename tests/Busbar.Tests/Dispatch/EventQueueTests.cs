@@ -71,6 +71,58 @@ public sealed class EventQueueTests : IAsyncDisposable
     }
 
     [Fact]
+    public void TryRemove_KeysFirstReadyEvent_NextOfTheKeyTakesItsAdmissionPlace()
+    {
+        // The ready list stays in admission order, so its head is the oldest ready event (what DropOldest evicts).
+        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        var first = Event(1, "k");
+        queue.TryEnqueue(first, 10, dropOldest: false, out _);
+        queue.TryEnqueue(Event(2, "k"), 10, dropOldest: false, out _);
+        queue.TryEnqueue(Event(3), 10, dropOldest: false, out _);
+
+        Assert.True(queue.TryRemove(first));
+
+        Assert.True(queue.TryDequeue(out var next));
+        Assert.Equal(2, IdOf(next));
+        Assert.True(queue.TryDequeue(out var after));
+        Assert.Equal(3, IdOf(after));
+    }
+
+    [Fact]
+    public void TryEnqueue_DropOldestWithReadyAndWaitingEvents_EvictsTheOldestWhereverItWaits()
+    {
+        var queue = new EventQueue(3, trackKeys: true, _inFlight);
+        queue.TryEnqueue(Event(1, "k"), 3, dropOldest: false, out _);
+        Assert.True(queue.TryDequeue(out _)); // "k" is held
+        queue.TryEnqueue(Event(2, "k"), 3, dropOldest: false, out _);
+        queue.TryEnqueue(Event(3), 3, dropOldest: false, out _);
+        queue.TryEnqueue(Event(4, "k"), 3, dropOldest: false, out _);
+
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(5), 3, dropOldest: true, out var waiting));
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(6), 3, dropOldest: true, out var ready));
+
+        Assert.Equal(2, IdOf(waiting!));
+        Assert.Equal(3, IdOf(ready!));
+        Assert.Equal(3, queue.Count);
+        Assert.Equal(4, IdOf(queue.ReleaseKey("k")!));
+        Assert.True(queue.TryDequeue(out var fifth));
+        Assert.True(queue.TryDequeue(out var sixth));
+        Assert.Equal([5, 6], [IdOf(fifth), IdOf(sixth)]);
+    }
+
+    [Fact]
+    public void TakeAll_EventsOfSeveralLevelsAndLines_ReturnsThemInAdmissionOrder()
+    {
+        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        queue.TryEnqueue(Event(1, "k"), 10, dropOldest: false, out _);
+        Assert.True(queue.TryDequeue(out _));
+        foreach (var context in new[] { Event(2, "k"), Event(3, priority: 2), Event(4), Event(5, "k", priority: -1), Event(6, priority: 2) })
+            queue.TryEnqueue(context, 10, dropOldest: false, out _);
+
+        Assert.Equal([2, 3, 4, 5, 6], queue.TakeAll().Select(IdOf));
+    }
+
+    [Fact]
     public async Task TakeAll_EventsReadyAndInKeyLines_TakesEveryOneAndEndsReaders()
     {
         var queue = new EventQueue(10, trackKeys: true, _inFlight);

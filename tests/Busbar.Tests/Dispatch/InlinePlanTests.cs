@@ -309,6 +309,7 @@ public class InlinePlanTests
         var ran = 0;
         bus.Subscribe<Tick>(_ => ran++);
         await bus.SendAsync(new Tick(1));
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
 
         await Assert.ThrowsAsync<EventValidationException>(async () => await bus.SendAsync(new Tick(-1)));
         await bus.StopAsync();
@@ -345,18 +346,310 @@ public class InlinePlanTests
     }
 
     [Fact]
+    public async Task SendAsync_ContextFreeHandlerReadsCurrent_SeesOneContextForTheEventAsWithContextHandlers()
+    {
+        await using var bus = EventBus.Create();
+        var ran = new List<int>();
+        var seen = new List<(EventContext? Context, Guid EventId, Guid Correlation, Guid? Causation, string? Name, object? Event)>();
+        bus.Subscribe<Tick>(t => ran.Add(t.N));
+        for (var h = 0; h < 2; h++)
+        {
+            bus.Subscribe<Tick>(t =>
+            {
+                ran.Add(t.N);
+                var current = EventContext.Current;
+                seen.Add((current, current?.EventId ?? default, current?.CorrelationId ?? default, current?.CausationId, current?.Name, current?.Event));
+            });
+        }
+
+        var first = new Tick(1);
+        await bus.SendAsync(first);
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
+        var second = new Tick(2);
+        await bus.SendAsync(second);
+
+        Assert.Equal([1, 1, 1, 2, 2, 2], ran);
+        Assert.Equal(4, seen.Count);
+        Assert.All(seen, s => Assert.NotNull(s.Context));
+        Assert.All(seen, s => Assert.Equal("plan.tick", s.Name));
+        Assert.All(seen, s => Assert.Equal(s.EventId, s.Correlation));
+        Assert.All(seen, s => Assert.Null(s.Causation));
+        Assert.Same(first, seen[0].Event);
+        Assert.Same(first, seen[1].Event);
+        Assert.Same(second, seen[2].Event);
+        Assert.Equal(seen[0].EventId, seen[1].EventId);
+        Assert.Equal(seen[2].EventId, seen[3].EventId);
+        Assert.NotEqual(seen[0].EventId, seen[2].EventId);
+        Assert.NotEqual(Guid.Empty, seen[0].EventId);
+        Assert.Null(EventContext.Current);
+    }
+
+    [Fact]
+    public async Task SendAsync_ContextFreeHandlerSendsAndPublishes_NestedEventsCausedByTheOuterEvent()
+    {
+        await using var bus = EventBus.Create();
+        Guid outerId = default, midCausation = default, midCorrelation = default;
+        EventHandle leaf = default;
+        var queued = false;
+        bus.Subscribe<Tick>(t =>
+        {
+            var sent = bus.SendAsync(new Mid(t.N));
+            Assert.True(sent.IsCompletedSuccessfully);
+            queued = bus.TryPublish(new Leaf(t.N), out leaf);
+        });
+        bus.Subscribe<Tick>(_ => outerId = EventContext.Current!.EventId);
+        bus.Subscribe<Mid>((_, context) =>
+        {
+            midCausation = context.CausationId!.Value;
+            midCorrelation = context.CorrelationId;
+        });
+        bus.Subscribe<Leaf>(static _ => { });
+
+        await bus.SendAsync(new Tick(1));
+        await leaf.AsValueTask().Within();
+
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
+        Assert.True(queued);
+        Assert.NotEqual(Guid.Empty, outerId);
+        Assert.Equal(outerId, midCausation);
+        Assert.Equal(outerId, midCorrelation);
+        Assert.Equal(outerId, leaf.Context.CausationId);
+        Assert.Equal(outerId, leaf.Context.CorrelationId);
+    }
+
+    [Fact]
+    public async Task SendAsync_ContextFreePlanSentFromAHandler_EventIsTheHandlersChild()
+    {
+        await using var bus = EventBus.Create();
+        Guid? tickCausation = null;
+        Guid tickId = default;
+        bus.Subscribe<Mid>(async (m, _, _) => await bus.SendAsync(new Tick(m.N)));
+        bus.Subscribe<Tick>(_ =>
+        {
+            tickCausation = EventContext.Current!.CausationId;
+            tickId = EventContext.Current.EventId;
+        });
+
+        var outcome = await bus.InvokeAsync(new Mid(1)).Within();
+
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
+        Assert.Equal(outcome.Context.EventId, tickCausation);
+        Assert.Equal([tickId], outcome.Handlers[0].ChildEventIds);
+    }
+
+    [Fact]
+    public async Task SendAsync_ContextFreeHandlerThrowsAfterReadingCurrent_RestRunAndTheDeadLetterHasTheIdItSaw()
+    {
+        await using var bus = EventBus.Create(new EventBusOptions { DeadLetterInlineFailures = true });
+        var runs = new int[3];
+        var seenId = Guid.Empty;
+        bus.Subscribe<Tick>(_ => runs[0]++, new SubscriptionOptions { Name = "first" });
+        bus.Subscribe<Tick>(
+            _ =>
+            {
+                runs[1]++;
+                seenId = EventContext.Current!.EventId;
+                throw new InvalidOperationException("second failed");
+            },
+            new SubscriptionOptions { Name = "second" });
+        bus.Subscribe<Tick>(_ => runs[2]++, new SubscriptionOptions { Name = "third" });
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(async () => await bus.SendAsync(new Tick(1)));
+
+        Assert.Equal("second failed", ex.Message);
+        Assert.Equal([1, 1, 1], runs);
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
+        var letter = Assert.Single(bus.DeadLetters.List());
+        Assert.Equal("second", letter.SubscriptionName);
+        Assert.Equal(seenId, letter.Context.EventId);
+        Assert.Null(EventContext.Current);
+
+        // The frame is left clean: the next send runs the plan again without a context of the failed event.
+        var firstId = seenId;
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await bus.SendAsync(new Tick(-1)));
+        Assert.Equal([2, 2, 2], runs);
+        var again = Assert.Single(bus.DeadLetters.List(), l => ((Tick)l.Context.Event).N == -1);
+        Assert.Equal(seenId, again.Context.EventId);
+        Assert.NotEqual(firstId, seenId);
+    }
+
+    [Fact]
+    public async Task SendAsync_ContextFreeHandlerGoesAsynchronous_RestRunAfterItUnderTheSameEvent()
+    {
+        await using var bus = EventBus.Create();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var order = new ConcurrentQueue<string>();
+        Guid beforeAwait = default, afterAwait = default, last = default;
+        bus.Subscribe<Tick>(_ => order.Enqueue("first"));
+        bus.Subscribe<Tick>(async _ =>
+        {
+            beforeAwait = EventContext.Current!.EventId;
+            order.Enqueue("async started");
+            await gate.Task;
+            afterAwait = EventContext.Current!.EventId;
+            order.Enqueue("async ended");
+        });
+        bus.Subscribe<Tick>(_ =>
+        {
+            last = EventContext.Current!.EventId;
+            order.Enqueue("last");
+        });
+
+        var pending = bus.SendAsync(new Tick(1)).AsTask();
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
+        Assert.False(pending.IsCompleted);
+        gate.SetResult();
+        await pending.Within();
+
+        Assert.Equal(["first", "async started", "async ended", "last"], order);
+        Assert.NotEqual(Guid.Empty, beforeAwait);
+        Assert.Equal(beforeAwait, afterAwait);
+        Assert.Equal(beforeAwait, last);
+        Assert.Null(EventContext.Current);
+    }
+
+    [Fact]
+    public async Task SendAsync_ContextFreeAsyncHandlerFaultsWithoutObserving_RestRunAndTheSendFails()
+    {
+        await using var bus = EventBus.Create();
+        var runs = new int[3];
+        bus.Subscribe<Tick>(_ => runs[0]++);
+        bus.Subscribe<Tick>(_ =>
+        {
+            runs[1]++;
+            return ValueTask.FromException(new FormatException("faulted"));
+        });
+        bus.Subscribe<Tick>(_ => runs[2]++);
+
+        await Assert.ThrowsAsync<FormatException>(async () => await bus.SendAsync(new Tick(1)));
+        await Assert.ThrowsAsync<FormatException>(async () => await bus.SendAsync(new Tick(2)));
+
+        Assert.Equal([2, 2, 2], runs);
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
+    }
+
+    [Fact]
+    public async Task SendAsync_ContextHandlerJoinsAndLeavesContextFreePlanDuringBurst_ItSeesTheContextOfEachEventItRanFor()
+    {
+        await using var bus = EventBus.Create();
+        var plainRuns = 0;
+        bus.Subscribe<Tick>(_ => plainRuns++);
+        var phase = 0;
+        var sent = 0;
+        var mustSee = new ConcurrentQueue<int>();
+        var saw = new ConcurrentDictionary<int, byte>();
+        var wrongContexts = 0;
+        using var stop = new CancellationTokenSource(TestTimeout.Default);
+        var sender = Task.Run(async () =>
+        {
+            // Bounded by a count and the test's time limit; ends 1,000 sends after the handler left.
+            var afterLeft = 0;
+            for (var i = 0; i < 100_000_000 && !stop.IsCancellationRequested && afterLeft < 1_000; i++)
+            {
+                var at = Volatile.Read(ref phase);
+                await bus.SendAsync(new Tick(i));
+
+                // Sent wholly between the subscribe and the start of the dispose: the handler must have run for it.
+                if (at == 1 && Volatile.Read(ref phase) == 1)
+                    mustSee.Enqueue(i);
+                else if (at == 3)
+                    afterLeft++;
+                Interlocked.Increment(ref sent);
+            }
+        });
+
+        await TestTimeout.Until(() => Volatile.Read(ref sent) >= 1_000, what: "the burst is under way");
+        var joined = bus.Subscribe<Tick>((t, context) =>
+        {
+            if (!ReferenceEquals(EventContext.Current, context) || !ReferenceEquals(context.Event, t) || context.Name != "plan.tick")
+                Interlocked.Increment(ref wrongContexts);
+            saw[t.N] = 0;
+        });
+        Volatile.Write(ref phase, 1);
+        await TestTimeout.Until(() => mustSee.Count >= 1_000, what: "1,000 sends after the context handler joined");
+        Volatile.Write(ref phase, 2);
+        joined.Dispose();
+        Volatile.Write(ref phase, 3);
+        await sender.Within();
+
+        Assert.Equal(0, wrongContexts);
+        Assert.All(mustSee, n => Assert.True(saw.ContainsKey(n), $"event {n} sent after the handler joined did not reach it"));
+        Assert.Equal(Volatile.Read(ref sent), plainRuns);
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
+    }
+
+    [Fact]
+    public async Task SendAsync_WarmContextFreePlanOfEightHandlers_AllocatesNothing()
+    {
+        await using var bus = EventBus.Create();
+        var count = 0;
+        for (var i = 0; i < 8; i++)
+            bus.Subscribe<Tick>(_ => count++);
+        var tick = new Tick(1);
+        for (var i = 0; i < 100; i++)
+            await bus.SendAsync(tick);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            var pending = bus.SendAsync(tick);
+            Assert.True(pending.IsCompletedSuccessfully);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.NotNull(PlanOf<Tick>(bus, "plan.tick")?.ContextFree);
+        Assert.Equal(8 * 1_100, count);
+    }
+
+    [Fact]
+    public async Task SendAsync_WarmContextFreeHandlerReadingCurrent_AllocatesNothing()
+    {
+        await using var bus = EventBus.Create();
+        var named = 0;
+        bus.Subscribe<Tick>(_ => named += EventContext.Current!.Name.Length > 0 ? 1 : 0);
+        var tick = new Tick(1);
+        for (var i = 0; i < 100; i++)
+            await bus.SendAsync(tick);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            var pending = bus.SendAsync(tick);
+            Assert.True(pending.IsCompletedSuccessfully);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(1_100, named);
+    }
+
+    [Fact]
     public async Task SendAsync_RandomMixOfSubscriptions_EachHandlerRunsExactlyForItsEvents()
     {
         var seed = Environment.TickCount;
         Console.WriteLine($"InlinePlanTests random mix seed: {seed}");
-        await RandomMixAsync(seed, steps: 3_000);
+        await RandomMixAsync(seed, steps: 3_000, Enum.GetValues<Kind>());
     }
 
     [Fact]
     public async Task SendAsync_RandomMixFixedSeeds_EachHandlerRunsExactlyForItsEvents()
     {
         foreach (var seed in new[] { 1, 16, 1216, 424242 })
-            await RandomMixAsync(seed, steps: 1_500);
+            await RandomMixAsync(seed, steps: 1_500, Enum.GetValues<Kind>());
+    }
+
+    /// <summary>
+    /// Mostly handlers without a context parameter, so most routes get a context-free plan, mixed with the shapes that make it fall
+    /// back (a context handler, an async one, one with a timeout, one that throws) and with nested sends from either kind.
+    /// </summary>
+    [Fact]
+    public async Task SendAsync_RandomContextFreeMixFixedSeeds_EachHandlerRunsExactlyForItsEventsWithItsIds()
+    {
+        Kind[] kinds = [Kind.Action, Kind.Action, Kind.ActionCurrent, Kind.ActionCurrent, Kind.ActionNester, Kind.Throws, Kind.Plain, Kind.Async, Kind.Timeout, Kind.Nester];
+        foreach (var seed in new[] { 7, 1616, 20261130 })
+        {
+            Console.WriteLine($"InlinePlanTests context-free mix seed: {seed}");
+            await RandomMixAsync(seed, steps: 1_500, kinds);
+        }
     }
 
     private enum Kind
@@ -371,6 +664,12 @@ public class InlinePlanTests
         Throws,
         Nester,
         Async,
+
+        /// <summary>An <see cref="Action{T}"/> that reads <see cref="EventContext.Current"/>.</summary>
+        ActionCurrent,
+
+        /// <summary>An <see cref="Action{T}"/> that sends a nested event synchronously.</summary>
+        ActionNester,
     }
 
     private sealed class Slot(int id, Kind kind)
@@ -387,7 +686,7 @@ public class InlinePlanTests
     /// that every handler ran once for exactly the events sent while it was subscribed (and its filter accepted), that a
     /// send throws exactly when a throwing handler ran, and that a nested send is caused by its handler's event.
     /// </summary>
-    private static async Task RandomMixAsync(int seed, int steps)
+    private static async Task RandomMixAsync(int seed, int steps, Kind[] kinds)
     {
         var random = new Random(seed);
         await using var bus = EventBus.Create(new EventBusOptions { Name = $"plan-mix-{seed}" });
@@ -398,7 +697,6 @@ public class InlinePlanTests
             nested.Runs++;
             nested.LastCause = context.CausationId;
         });
-        var kinds = Enum.GetValues<Kind>();
         var next = 0;
         for (var step = 0; step < steps; step++)
         {
@@ -427,7 +725,7 @@ public class InlinePlanTests
                         continue;
                     slot.Expected.Add(n);
                     throws |= slot.Kind == Kind.Throws;
-                    if (slot.Kind == Kind.Nester)
+                    if (slot.Kind is Kind.Nester or Kind.ActionNester)
                         nests++;
                 }
 
@@ -452,7 +750,8 @@ public class InlinePlanTests
 
         foreach (var slot in slots)
             Assert.True(slot.Expected.SequenceEqual(slot.Ran), $"seed {seed}, slot {slot.Id} ({slot.Kind}): expected [{string.Join(",", slot.Expected)}], ran [{string.Join(",", slot.Ran)}]");
-        Assert.Equal(0, nested.WrongCauses);
+        Assert.True(nested.WrongCauses == 0, $"seed {seed}: {nested.WrongCauses} nested sends not caused by their handler's event");
+        Assert.True(nested.WrongIds == 0, $"seed {seed}: {nested.WrongIds} handlers saw another id or event than the other handlers of their event");
         Assert.True(next > steps / 2, $"seed {seed}: only {next} sends");
     }
 
@@ -461,6 +760,34 @@ public class InlinePlanTests
         public int Runs;
         public Guid? LastCause;
         public int WrongCauses;
+        public int WrongIds;
+
+        /// <summary>The id the handlers of each event saw; every handler of one event sees the same, no two events share one.</summary>
+        public readonly Dictionary<int, Guid> Ids = [];
+        public readonly HashSet<Guid> Used = [];
+
+        public void Saw(Tick tick, EventContext? context)
+        {
+            if (context is null || !ReferenceEquals(context.Event, tick) || context.CausationId is not null)
+            {
+                WrongIds++;
+                return;
+            }
+
+            if (Ids.TryGetValue(tick.N, out var id))
+            {
+                if (id != context.EventId)
+                    WrongIds++;
+            }
+            else if (Used.Add(context.EventId))
+            {
+                Ids[tick.N] = context.EventId;
+            }
+            else
+            {
+                WrongIds++;
+            }
+        }
     }
 
     private static ISubscription Subscribe(IEventBus bus, Slot slot, NestedSends nested)
@@ -469,10 +796,27 @@ public class InlinePlanTests
         switch (slot.Kind)
         {
             case Kind.Plain:
-                return bus.Subscribe<Tick>((t, _, _) =>
+                return bus.Subscribe<Tick>((t, context, _) =>
                 {
                     slot.Ran.Add(t.N);
+                    nested.Saw(t, context);
                     return ValueTask.CompletedTask;
+                });
+            case Kind.ActionCurrent:
+                return bus.Subscribe<Tick>(t =>
+                {
+                    slot.Ran.Add(t.N);
+                    nested.Saw(t, EventContext.Current);
+                });
+            case Kind.ActionNester:
+                return bus.Subscribe<Tick>(t =>
+                {
+                    slot.Ran.Add(t.N);
+                    nested.LastCause = null;
+                    var sent = bus.SendAsync(new Leaf(t.N));
+                    if (!sent.IsCompletedSuccessfully || nested.LastCause != EventContext.Current?.EventId)
+                        nested.WrongCauses++;
+                    nested.Saw(t, EventContext.Current);
                 });
             case Kind.Action:
                 return bus.Subscribe<Tick>(t => slot.Ran.Add(t.N));
@@ -512,6 +856,7 @@ public class InlinePlanTests
                 return bus.Subscribe<Tick>(async (t, context, _) =>
                 {
                     slot.Ran.Add(t.N);
+                    nested.Saw(t, context);
                     nested.LastCause = null;
                     await bus.SendAsync(new Leaf(t.N));
                     if (nested.LastCause != context.EventId)
