@@ -1,22 +1,65 @@
+using System.IO.Compression;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using System.Runtime.InteropServices;
+
 namespace Busbar.Package.Tests;
 
 public sealed class PackageTests : IDisposable
 {
     private static readonly TimeSpan s_limit = TimeSpan.FromMinutes(5);
+
+    /// <summary>The runtimes the package carries ReadyToRun images for (src/Busbar/Busbar.ReadyToRun.targets).</summary>
+    private static readonly string[] s_readyToRunRuntimes = ["linux-x64", "linux-arm64", "win-x64", "osx-arm64"];
     private readonly string _work = Directory.CreateTempSubdirectory("busbar-package-").FullName;
 
     public void Dispose() => Directory.Delete(_work, recursive: true);
 
     [Fact]
-    public async Task Pack_FreshConsoleAppFromFolderFeed_PublishesAndHandles()
+    public async Task Pack_FreshConsoleAppFromFolderFeed_LoadsTheImageForItsRuntimeAndHandles()
+    {
+        var (package, run) = await PackAndRunAppAsync("");
+        AssertReadyToRunImages(package, s_readyToRunRuntimes);
+
+        // A portable app resolves the package's runtimes/<rid>/lib/ copy on a runtime it has one for, the IL elsewhere.
+        var rid = RuntimeInformation.RuntimeIdentifier;
+        if (s_readyToRunRuntimes.Contains(rid))
+            Assert.Matches($"loaded .*/runtimes/{rid}/lib/net10.0/Busbar.dll readytorun=True", run);
+        else
+            AssertRanTheIL(run);
+    }
+
+    [Fact]
+    public async Task Pack_NoImageForThisRuntime_AppRunsTheIL()
+    {
+        // An image for another runtime only: this machine must fall back to the IL in lib/ and work as before.
+        var other = RuntimeInformation.RuntimeIdentifier == "win-x64" ? "linux-x64" : "win-x64";
+        var (package, run) = await PackAndRunAppAsync($"-p:BusbarReadyToRunRuntimeIdentifiers={other}");
+        AssertReadyToRunImages(package, [other]);
+        AssertRanTheIL(run);
+    }
+
+    /// <summary>The app ran lib/'s IL, which the build copies beside it, not an image under runtimes/.</summary>
+    private static void AssertRanTheIL(string output)
+    {
+        Assert.Matches("loaded [^\n]*/Busbar.dll readytorun=False", output);
+        Assert.DoesNotMatch("loaded [^\n]*/runtimes/", output);
+    }
+
+    /// <summary>
+    /// Packs src/Busbar from a copy of the repository into a folder feed, then builds and runs a fresh console app that
+    /// references the package; returns the package's path and the app's output (which names the Busbar.dll it loaded).
+    /// </summary>
+    private async Task<(string Package, string Output)> PackAndRunAppAsync(string packArguments)
     {
         var root = DotnetProcess.CopyRepository(Directory.CreateDirectory(Path.Combine(_work, "repo")).FullName, "src/Busbar");
         var feed = Path.Combine(_work, "feed");
         // A version of its own, so the NuGet cache never hands back a package packed by an earlier run.
         var version = $"0.1.0-roundtrip.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
-        var pack = await DotnetProcess.RunAsync("dotnet", $"pack src/Busbar -c Release -o \"{feed}\" -p:Version={version}", root, s_limit);
+        var pack = await DotnetProcess.RunAsync("dotnet", $"pack src/Busbar -c Release -o \"{feed}\" -p:Version={version} {packArguments}", root, s_limit);
         Assert.True(pack.ExitCode == 0, pack.Output);
-        Assert.True(File.Exists(Path.Combine(feed, $"Busbar.{version}.nupkg")), pack.Output);
+        var package = Path.Combine(feed, $"Busbar.{version}.nupkg");
+        Assert.True(File.Exists(package), pack.Output);
         Assert.True(File.Exists(Path.Combine(feed, $"Busbar.{version}.snupkg")), "symbols package missing\n" + pack.Output);
 
         var app = Path.Combine(_work, "app");
@@ -44,12 +87,16 @@ public sealed class PackageTests : IDisposable
             </Project>
             """);
         await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
+            using System.Reflection.PortableExecutable;
             using Busbar;
 
             await using var bus = EventBus.Create();
             bus.Subscribe<Greeting>(g => Console.WriteLine($"handled {g.Text}"));
             EventOutcome outcome = await bus.PublishAndWaitAsync(new Greeting("hello"));
             Console.WriteLine($"outcome {outcome.Status}");
+            var location = typeof(EventBus).Assembly.Location;
+            using var image = new PEReader(File.OpenRead(location));
+            Console.WriteLine($"loaded {location.Replace('\\', '/')} readytorun={image.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0}");
 
             [EventName("greetings.sent")]
             internal sealed record Greeting(string Text);
@@ -63,6 +110,38 @@ public sealed class PackageTests : IDisposable
         // The app compiled against the packed assembly, not a project in this repository.
         var assets = await File.ReadAllTextAsync(Path.Combine(app, "obj", "project.assets.json"));
         Assert.Contains($"\"Busbar/{version}\"", assets, StringComparison.Ordinal);
+        return (package, run.Output);
+    }
+
+    /// <summary>
+    /// lib/ holds IL only (compilation, and every runtime without an image); each listed runtime has an image compiled
+    /// from that same assembly (same MVID, so the one PDB in the symbols package serves both).
+    /// </summary>
+    private static void AssertReadyToRunImages(string package, string[] runtimes)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        var (ilHasNativeCode, ilMvid) = Inspect(zip, "lib/net10.0/Busbar.dll");
+        Assert.False(ilHasNativeCode, "lib/net10.0/Busbar.dll should be IL only");
+        foreach (var rid in runtimes)
+        {
+            var (hasNativeCode, mvid) = Inspect(zip, $"runtimes/{rid}/lib/net10.0/Busbar.dll");
+            Assert.True(hasNativeCode, $"runtimes/{rid}/lib/net10.0/Busbar.dll has no ReadyToRun code");
+            Assert.Equal(ilMvid, mvid);
+        }
+
+        Assert.Equal(runtimes.Length, zip.Entries.Count(e => e.FullName.StartsWith("runtimes/", StringComparison.Ordinal) && e.Name == "Busbar.dll"));
+    }
+
+    private static (bool HasNativeCode, Guid Mvid) Inspect(ZipArchive zip, string path)
+    {
+        var entry = zip.GetEntry(path) ?? throw new Xunit.Sdk.XunitException($"{path} missing from the package");
+        using var copy = new MemoryStream();
+        using (var stream = entry.Open())
+            stream.CopyTo(copy);
+        copy.Position = 0;
+        using var reader = new PEReader(copy);
+        var metadata = reader.GetMetadataReader();
+        return (reader.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0, metadata.GetGuid(metadata.GetModuleDefinition().Mvid));
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public static class LatencyScenario
                 {
                     var started = Stopwatch.GetTimestamp();
                     await rows[r].RoundTripAsync(i, limit.Token);
-                    samples[r].Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+                    samples[r].Add(MicrosecondsSince(started));
                 }
             }
         }
@@ -70,6 +70,14 @@ public static class LatencyScenario
         text.AppendLine();
         return text.ToString();
     }
+
+    /// <summary>
+    /// Microseconds since a <see cref="Stopwatch.GetTimestamp"/> reading, at the timestamp's own resolution
+    /// (nanoseconds on Linux); <see cref="Stopwatch.GetElapsedTime(long)"/> rounds to 100 ns ticks, too coarse for
+    /// round trips of about a microsecond.
+    /// </summary>
+    public static double MicrosecondsSince(long started) =>
+        (Stopwatch.GetTimestamp() - started) * 1_000_000.0 / Stopwatch.Frequency;
 
     public static double Percentile(List<double> values, double quantile)
     {
