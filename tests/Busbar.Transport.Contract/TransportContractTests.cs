@@ -451,14 +451,31 @@ public abstract class TransportContractTests : IAsyncLifetime
             Codec.Encode(Envelope("contract.stock.reserved"), new StockReserved(4)),
         ]);
 
-        var orderNumbers = (await orders.TakeAsync(2, Patience)).Select(NumberOf).Order();
-        var deepNumbers = (await deep.TakeAsync(2, Patience)).Select(NumberOf).Order();
-        var allNumbers = (await all.TakeAsync(4, Patience)).Select(NumberOf).Order();
+        // Each delivery is acknowledged as it is taken; a lease that expired first on a loaded machine (the in-memory one is
+        // short) redelivers an event already seen, which is a redelivery and not what this test is about.
+        var orderNumbers = await DistinctNumbersAsync(orders, 2);
+        var deepNumbers = await DistinctNumbersAsync(deep, 2);
+        var allNumbers = await DistinctNumbersAsync(all, 4);
 
         Assert.Equal([1, 2], orderNumbers);
         Assert.Equal([3, 4], deepNumbers);
         Assert.Equal([1, 2, 3, 4], allNumbers);
-        Assert.Null(await orders.TryNextAsync(TimeSpan.FromMilliseconds(200)));
+        var extra = await orders.TryNextAsync(TimeSpan.FromMilliseconds(200));
+        Assert.True(extra is null || orderNumbers.Contains(NumberOf(extra)), $"orders received event {(extra is null ? 0 : NumberOf(extra))}, which matches none of its patterns");
+    }
+
+    /// <summary>The numbers of the next deliveries until <paramref name="count"/> distinct ones were seen, each acknowledged.</summary>
+    private async Task<int[]> DistinctNumbersAsync(DeliveryReader reader, int count)
+    {
+        var seen = new SortedSet<int>();
+        while (seen.Count < count)
+        {
+            var delivery = await reader.NextAsync(Patience);
+            seen.Add(NumberOf(delivery));
+            await delivery.AckAsync();
+        }
+
+        return [.. seen];
     }
 
     [Fact]
