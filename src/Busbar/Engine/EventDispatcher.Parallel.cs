@@ -83,27 +83,8 @@ internal sealed partial class EventDispatcher
             var end = timed ? _time.GetTimestamp() : 0;
             var elapsed = timed ? _time.GetElapsedTime(start, end) : TimeSpan.Zero;
             start = end;
-            if (pending.IsCompletedSuccessfully)
-            {
-                var value = pending.Result;
-                span.End(HandlerStatus.Succeeded, null);
-                if (timed)
-                    observer.HandlerSucceeded(context, subscription, elapsed);
-                if (results is not null)
-                    results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                else if (value is not null)
-                    context.EnsureResults(subscriptions)[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                else if (compact)
-                    context.RecordPlainSuccess(subscriptions, i, elapsed);
-            }
-            else
-            {
+            if (!RecordFinished(context, subscriptions, i, pending, span, elapsed, timed, results, compact, handlerToken))
                 anyFailed = true;
-                var result = Classify(GetException(pending), subscription, handlerToken, null, null, 1, elapsed);
-                span.End(result.Status, result.Exception);
-                context.EnsureResults(subscriptions)[i] = result;
-                observer.HandlerFailed(context, subscription, result);
-            }
         }
 
         context.CloseAmbient();

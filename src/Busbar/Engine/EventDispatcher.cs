@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Busbar.Diagnostics;
 using Busbar.Dispatch;
 using Busbar.Routing;
@@ -182,30 +183,8 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             var end = timed ? _time.GetTimestamp() : 0;
             var elapsed = timed ? _time.GetElapsedTime(start, end) : TimeSpan.Zero;
             start = end;
-            if (pending.IsCompletedSuccessfully)
-            {
-                var value = pending.Result;
-                span.End(HandlerStatus.Succeeded, null);
-                if (timed)
-                {
-                    observer.HandlerSucceeded(context, subscription, elapsed);
-                }
-
-                if (results is not null)
-                    results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                else if (value is not null)
-                    context.EnsureResults(subscriptions)[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-                else if (compact)
-                    context.RecordPlainSuccess(subscriptions, i, elapsed);
-            }
-            else
-            {
+            if (!RecordFinished(context, subscriptions, i, pending, span, elapsed, timed, results, compact, handlerToken))
                 anyFailed = true;
-                var result = Classify(GetException(pending), subscription, handlerToken, null, null, 1, elapsed);
-                span.End(result.Status, result.Exception);
-                context.EnsureResults(subscriptions)[i] = result;
-                observer.HandlerFailed(context, subscription, result);
-            }
         }
 
         if (ownFrame)
@@ -586,6 +565,37 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             TaskScheduler.Default).Unwrap();
         return new ValueTask<object?>(task);
     }
+    /// <summary>
+    /// Records a handler the synchronous path saw finish (serial or Parallel tier): its span, telemetry and result — a full
+    /// result when results are kept or it returned a value, a compact plain success otherwise, a classified failure.
+    /// </summary>
+    /// <returns>False when the handler failed.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool RecordFinished(EventContext context, Subscription[] subscriptions, int i, ValueTask<object?> pending, ProcessSpan span, TimeSpan elapsed, bool timed, HandlerResult[]? results, bool compact, CancellationToken handlerToken)
+    {
+        var subscription = subscriptions[i];
+        if (pending.IsCompletedSuccessfully)
+        {
+            var value = pending.Result;
+            span.End(HandlerStatus.Succeeded, null);
+            if (timed)
+                observer.HandlerSucceeded(context, subscription, elapsed);
+            if (results is not null)
+                results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+            else if (value is not null)
+                context.EnsureResults(subscriptions)[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+            else if (compact)
+                context.RecordPlainSuccess(subscriptions, i, elapsed);
+            return true;
+        }
+
+        var result = Classify(GetException(pending), subscription, handlerToken, null, null, 1, elapsed);
+        span.End(result.Status, result.Exception);
+        context.EnsureResults(subscriptions)[i] = result;
+        observer.HandlerFailed(context, subscription, result);
+        return false;
+    }
+
 
     private HandlerResult Classify(Exception exception, Subscription subscription, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventCancellation? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
     {
