@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Busbar.Dispatch;
 
@@ -111,36 +112,35 @@ internal sealed class EventQueue
         return admitted;
     }
 
-    /// <summary>Waits for room (Wait mode). Throws <see cref="BusStoppedException"/> if the queue closes meanwhile.</summary>
-    public async ValueTask EnqueueAsync(EventContext context, CancellationToken cancellationToken)
+    /// <summary>
+    /// Admits when there is room (Wait mode); otherwise returns <see langword="false"/> with the task that completes when room may
+    /// have freed, for the publisher to await and call again. Throws <see cref="BusStoppedException"/> once the queue is closed.
+    /// </summary>
+    /// <remarks>
+    /// The publisher's loop around this call is its only state machine while it waits (an async method here awaited by an async
+    /// publish would be two per wait), and the task is shared by every publisher waiting then: when the queue stays full,
+    /// a publisher waits once per freed slot, so what a wait allocates counts per event.
+    /// </remarks>
+    public bool TryEnqueueOrWatch(EventContext context, [NotNullWhen(false)] out Task<bool>? space)
     {
-        while (true)
+        TaskCompletionSource<bool>? wake;
+        lock (_lock)
         {
-            TaskCompletionSource<bool>? space = null;
-            TaskCompletionSource<bool>? wake = null;
-            lock (_lock)
+            if (_closed)
+                throw new BusStoppedException();
+            if (_count >= _capacity)
             {
-                if (_closed)
-                    throw new BusStoppedException();
-                if (_count < _capacity)
-                {
-                    AddLocked(context);
-                    wake = TakeReadersLocked();
-                }
-                else
-                {
-                    space = _spaceAvailable ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                }
+                space = (_spaceAvailable ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                return false;
             }
 
-            if (space is null)
-            {
-                wake?.TrySetResult(true);
-                return;
-            }
-
-            await space.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            AddLocked(context);
+            wake = TakeReadersLocked();
         }
+
+        wake?.TrySetResult(true);
+        space = null;
+        return true;
     }
 
     /// <summary>Takes and claims the next ready event. A keyed event's key is held until <see cref="ReleaseKey"/>.</summary>

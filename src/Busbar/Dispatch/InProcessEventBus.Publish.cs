@@ -230,7 +230,9 @@ internal sealed partial class InProcessEventBus
         EnterFlight(context);
         try
         {
-            await _queue.EnqueueAsync(context, cancellationToken).ConfigureAwait(false);
+            // Task.WaitAsync returns the task itself for a token that cannot be cancelled.
+            while (!_queue.TryEnqueueOrWatch(context, out var space))
+                await space.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
