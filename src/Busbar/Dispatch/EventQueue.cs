@@ -37,7 +37,8 @@ internal sealed class EventQueue
     private int _nextSequence;
     private bool _closed;
     private TaskCompletionSource<bool>? _itemsAvailable;
-    private TaskCompletionSource<bool>? _spaceAvailable;
+    private RoomWaiter? _firstWaiter;
+    private RoomWaiter? _lastWaiter;
 
     /// <param name="capacity">How many events may wait.</param>
     /// <param name="trackKeys">Serialize events that share an ordering key (needed with more than one worker).</param>
@@ -113,15 +114,16 @@ internal sealed class EventQueue
     }
 
     /// <summary>
-    /// Admits when there is room (Wait mode); otherwise returns <see langword="false"/> with the task that completes when room may
-    /// have freed, for the publisher to await and call again. Throws <see cref="BusStoppedException"/> once the queue is closed.
+    /// Admits when there is room (Wait mode); otherwise lists <paramref name="waiter"/>, to be woken (<see cref="RoomWaiter.Wake"/>)
+    /// when room may have freed or the queue closes, and returns <see langword="false"/>. Throws <see cref="BusStoppedException"/>
+    /// once the queue is closed.
     /// </summary>
     /// <remarks>
-    /// The publisher's loop around this call is its only state machine while it waits (an async method here awaited by an async
-    /// publish would be two per wait), and the task is shared by every publisher waiting then: when the queue stays full,
-    /// a publisher waits once per freed slot, so what a wait allocates counts per event.
+    /// Every listed waiter is woken when a slot frees, and each tries again (the first to come takes the slot, the others list
+    /// themselves again), as a shared completion source would wake them; a waiter is an object the publisher reuses, so a
+    /// publisher that a full queue makes wait once per freed slot allocates nothing per wait.
     /// </remarks>
-    public bool TryEnqueueOrWatch(EventContext context, [NotNullWhen(false)] out Task<bool>? space)
+    public bool TryEnqueueOrWait(EventContext context, RoomWaiter waiter)
     {
         TaskCompletionSource<bool>? wake;
         lock (_lock)
@@ -130,7 +132,15 @@ internal sealed class EventQueue
                 throw new BusStoppedException();
             if (_count >= _capacity)
             {
-                space = (_spaceAvailable ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                Debug.Assert(!waiter.Listed, "A waiter waits for one publish at a time.");
+                waiter.Listed = true;
+                waiter.Previous = _lastWaiter;
+                waiter.Next = null;
+                if (_lastWaiter is null)
+                    _firstWaiter = waiter;
+                else
+                    _lastWaiter.Next = waiter;
+                _lastWaiter = waiter;
                 return false;
             }
 
@@ -139,14 +149,35 @@ internal sealed class EventQueue
         }
 
         wake?.TrySetResult(true);
-        space = null;
         return true;
+    }
+
+    /// <summary>Takes a listed waiter out (its publish was cancelled); <see langword="false"/> when a wake already took it.</summary>
+    public bool TryUnlist(RoomWaiter waiter)
+    {
+        lock (_lock)
+        {
+            if (!waiter.Listed)
+                return false;
+            waiter.Listed = false;
+            if (waiter.Previous is null)
+                _firstWaiter = waiter.Next;
+            else
+                waiter.Previous.Next = waiter.Next;
+            if (waiter.Next is null)
+                _lastWaiter = waiter.Previous;
+            else
+                waiter.Next.Previous = waiter.Previous;
+            waiter.Previous = null;
+            waiter.Next = null;
+            return true;
+        }
     }
 
     /// <summary>Takes and claims the next ready event. A keyed event's key is held until <see cref="ReleaseKey"/>.</summary>
     public bool TryDequeue(out EventContext context)
     {
-        TaskCompletionSource<bool>? space;
+        RoomWaiter? space;
         lock (_lock)
         {
             if (!TryTakeLocked(out context!))
@@ -154,7 +185,7 @@ internal sealed class EventQueue
             space = TakeWritersLocked();
         }
 
-        space?.TrySetResult(true);
+        RoomWaiter.WakeAll(space);
         return true;
     }
 
@@ -167,7 +198,7 @@ internal sealed class EventQueue
         if (_keys is null)
             return null;
         EventContext? next;
-        TaskCompletionSource<bool>? space = null;
+        RoomWaiter? space = null;
         lock (_lock)
         {
             if (!_keys.TryGetValue(key, out var line))
@@ -186,14 +217,15 @@ internal sealed class EventQueue
             }
         }
 
-        space?.TrySetResult(true);
+        RoomWaiter.WakeAll(space);
         return next;
     }
 
     /// <summary>Takes <paramref name="context"/> out of the queue and claims it, if it is still queued (a queue jump).</summary>
     public bool TryRemove(EventContext context)
     {
-        TaskCompletionSource<bool>? space, readers;
+        TaskCompletionSource<bool>? readers;
+        RoomWaiter? space;
         lock (_lock)
         {
             // Only the queue moves an event out of the queued stage, under this lock: queued means in a list.
@@ -204,7 +236,7 @@ internal sealed class EventQueue
         }
 
         readers?.TrySetResult(true);
-        space?.TrySetResult(true);
+        RoomWaiter.WakeAll(space);
         return true;
     }
 
@@ -233,20 +265,20 @@ internal sealed class EventQueue
     /// <summary>Stops intake; readers drain what is left, then see the end.</summary>
     public void Close()
     {
-        TaskCompletionSource<bool>? readers, writers;
+        TaskCompletionSource<bool>? readers;
+        RoomWaiter? writers;
         bool ready;
         lock (_lock)
         {
             _closed = true;
             readers = _itemsAvailable;
-            writers = _spaceAvailable;
             _itemsAvailable = null;
-            _spaceAvailable = null;
+            writers = TakeWritersLocked();
             ready = _ready > 0;
         }
 
         readers?.TrySetResult(ready);
-        writers?.TrySetResult(false);
+        RoomWaiter.WakeAll(writers);
     }
 
     /// <summary>Removes and claims every queued event, ready or behind a busy key (used when the drain timeout expires).</summary>
@@ -468,11 +500,17 @@ internal sealed class EventQueue
         return wake;
     }
 
-    private TaskCompletionSource<bool>? TakeWritersLocked()
+    /// <summary>Takes every listed waiter out, as a chain for <see cref="RoomWaiter.WakeAll"/> to wake once the lock is released.</summary>
+    private RoomWaiter? TakeWritersLocked()
     {
-        var wake = _spaceAvailable;
-        _spaceAvailable = null;
-        return wake;
+        var first = _firstWaiter;
+        if (first is null)
+            return null;
+        for (var waiter = first; waiter is not null; waiter = waiter.Next)
+            waiter.Listed = false;
+        _firstWaiter = null;
+        _lastWaiter = null;
+        return first;
     }
 
     private Level LevelFor(int priority)

@@ -225,32 +225,6 @@ internal sealed partial class InProcessEventBus
         }
     }
 
-    private async ValueTask<EventHandle> WaitForRoomAsync(EventContext context, CancellationToken cancellationToken)
-    {
-        EnterFlight(context);
-        try
-        {
-            // Task.WaitAsync returns the task itself for a token that cannot be cancelled.
-            while (!_queue.TryEnqueueOrWatch(context, out var space))
-                await space.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            UndoFlight(context);
-            Refuse(context, EventStatus.Rejected);
-            throw;
-        }
-        catch (BusStoppedException)
-        {
-            UndoFlight(context);
-            Refuse(context, EventStatus.Rejected);
-            throw;
-        }
-
-        OnAdmitted(context);
-        return new EventHandle(context);
-    }
-
     /// <summary>A handler publishing into its own bus may exceed capacity (up to twice) instead of waiting.</summary>
     private int LimitFor(EventContext context) => IsOwnHandler() ? _overflowLimit : Options.Capacity;
 
