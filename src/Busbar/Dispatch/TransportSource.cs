@@ -221,7 +221,8 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         {
             EventId = decoded.EventId,
             CreatedAt = decoded.CreatedAt,
-            Attempt = Math.Max(1, delivery.DeliveryCount),
+            // Set before anything rare: with nothing else, the context holds the delivery in its side slot and reads
+            // its attempt (the delivery count) from it, so a consumed event costs no extras object.
             Delivery = delivery,
         };
         if (decoded.CausationId is { } causation)
