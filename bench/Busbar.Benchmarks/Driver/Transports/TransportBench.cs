@@ -11,8 +11,12 @@ public static class TransportBench
     /// <summary>Publishes started before the loop awaits them all, raw and through the bus alike (the raw references' window).</summary>
     public const int Window = 256;
 
-    /// <summary>Deliveries a consuming bus holds at once (<see cref="EventBusOptions.MaxConcurrentEvents"/>, the transport's in-flight bound).</summary>
-    public const int ConsumerConcurrency = 256;
+    /// <summary>
+    /// Deliveries a consuming bus holds at once (<see cref="EventBusOptions.MaxConcurrentEvents"/>, the transport's in-flight
+    /// bound): as many as the raw consume rows hold unacknowledged (Redis <c>XREADGROUP COUNT 500</c>, NATS 500 buffered), so
+    /// both sides read in batches of the same size.
+    /// </summary>
+    public const int ConsumerConcurrency = 500;
 
     /// <summary>The ~100-byte event every throughput row publishes.</summary>
     public static OrderPlacedBench Order { get; } = new(42, new string('x', 64), 99.5m);
