@@ -9,7 +9,7 @@ namespace Busbar.Dispatch;
 /// </summary>
 internal sealed class EventHistory(int capacity)
 {
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly EventContext?[] _ring = new EventContext?[capacity];
     private Waiter[] _waiters = [];
     private int _next;

@@ -26,7 +26,7 @@ namespace Busbar.Dispatch;
 [DebuggerDisplay("Count = {Count}, Ready = {_ready}, Capacity = {Capacity}, Closed = {_closed}")]
 internal sealed class EventQueue
 {
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly int _capacity;
     private readonly Level _normal = new(0);
     private SortedDictionary<int, Level>? _prioritized;
