@@ -36,7 +36,7 @@ internal sealed class EventQueue
     private int _ready;
     private int _nextSequence;
     private bool _closed;
-    private TaskCompletionSource<bool>? _itemsAvailable;
+    private ReadWaiter? _readers;
     private RoomWaiter? _firstWaiter;
     private RoomWaiter? _lastWaiter;
 
@@ -72,7 +72,7 @@ internal sealed class EventQueue
     public EnqueueResult TryEnqueue(EventContext context, int limit, bool dropOldest, out EventContext? evicted)
     {
         evicted = null;
-        TaskCompletionSource<bool>? wake;
+        ReadWaiter? wake;
         lock (_lock)
         {
             if (_closed)
@@ -87,7 +87,7 @@ internal sealed class EventQueue
             wake = TakeReadersLocked();
         }
 
-        wake?.TrySetResult(true);
+        ReadWaiter.WakeAll(wake, ready: true);
         return EnqueueResult.Admitted;
     }
 
@@ -97,7 +97,7 @@ internal sealed class EventQueue
     /// </summary>
     public int TryEnqueueRange(List<EventContext> items, int start, int limit)
     {
-        TaskCompletionSource<bool>? wake = null;
+        ReadWaiter? wake = null;
         var admitted = 0;
         lock (_lock)
         {
@@ -109,7 +109,7 @@ internal sealed class EventQueue
                 wake = TakeReadersLocked();
         }
 
-        wake?.TrySetResult(true);
+        ReadWaiter.WakeAll(wake, ready: true);
         return admitted;
     }
 
@@ -125,7 +125,7 @@ internal sealed class EventQueue
     /// </remarks>
     public bool TryEnqueueOrWait(EventContext context, RoomWaiter waiter)
     {
-        TaskCompletionSource<bool>? wake;
+        ReadWaiter? wake;
         lock (_lock)
         {
             if (_closed)
@@ -148,7 +148,7 @@ internal sealed class EventQueue
             wake = TakeReadersLocked();
         }
 
-        wake?.TrySetResult(true);
+        ReadWaiter.WakeAll(wake, ready: true);
         return true;
     }
 
@@ -224,7 +224,7 @@ internal sealed class EventQueue
     /// <summary>Takes <paramref name="context"/> out of the queue and claims it, if it is still queued (a queue jump).</summary>
     public bool TryRemove(EventContext context)
     {
-        TaskCompletionSource<bool>? readers;
+        ReadWaiter? readers;
         RoomWaiter? space;
         lock (_lock)
         {
@@ -235,7 +235,7 @@ internal sealed class EventQueue
             space = TakeWritersLocked();
         }
 
-        readers?.TrySetResult(true);
+        ReadWaiter.WakeAll(readers, ready: true);
         RoomWaiter.WakeAll(space);
         return true;
     }
@@ -247,37 +247,36 @@ internal sealed class EventQueue
     /// after that: a closed queue admits nothing, and a key's next event becomes ready only when a ready event of
     /// its key is removed, so once none is ready none ever will be.
     /// </remarks>
-    public ValueTask<bool> WaitToReadAsync()
+    public ValueTask<bool> WaitToReadAsync(ReadWaiter waiter)
     {
-        TaskCompletionSource<bool> tcs;
         lock (_lock)
         {
             if (_ready > 0)
                 return new ValueTask<bool>(true);
             if (_closed)
                 return new ValueTask<bool>(false);
-            tcs = _itemsAvailable ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Debug.Assert(!waiter.Listed, "A worker waits once at a time.");
+            waiter.Listed = true;
+            waiter.Next = _readers;
+            _readers = waiter;
+            return waiter.Pending;
         }
-
-        return new ValueTask<bool>(tcs.Task);
     }
 
-    /// <summary>Stops intake; readers drain what is left, then see the end.</summary>
     public void Close()
     {
-        TaskCompletionSource<bool>? readers;
+        ReadWaiter? readers;
         RoomWaiter? writers;
         bool ready;
         lock (_lock)
         {
             _closed = true;
-            readers = _itemsAvailable;
-            _itemsAvailable = null;
+            readers = TakeReadersLocked();
             writers = TakeWritersLocked();
             ready = _ready > 0;
         }
 
-        readers?.TrySetResult(ready);
+        ReadWaiter.WakeAll(readers, ready);
         RoomWaiter.WakeAll(writers);
     }
 
@@ -493,11 +492,14 @@ internal sealed class EventQueue
         Debug.Assert(claimed, "Only the queue moves an event out of the queued stage.");
     }
 
-    private TaskCompletionSource<bool>? TakeReadersLocked()
+    /// <summary>Takes every waiting worker out, as a chain for <see cref="ReadWaiter.WakeAll"/> to wake once the lock is released.</summary>
+    private ReadWaiter? TakeReadersLocked()
     {
-        var wake = _itemsAvailable;
-        _itemsAvailable = null;
-        return wake;
+        var first = _readers;
+        for (var waiter = first; waiter is not null; waiter = waiter.Next)
+            waiter.Listed = false;
+        _readers = null;
+        return first;
     }
 
     /// <summary>Takes every listed waiter out, as a chain for <see cref="RoomWaiter.WakeAll"/> to wake once the lock is released.</summary>

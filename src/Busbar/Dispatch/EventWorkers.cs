@@ -30,6 +30,7 @@ internal sealed class EventWorkers(EventQueue queue, int count, Func<EventContex
     private async Task RunAsync()
     {
         var frame = Ambient.Install(null, null);
+        var waiter = new ReadWaiter();
         while (true)
         {
             while (queue.TryDequeue(out var context))
@@ -45,7 +46,7 @@ internal sealed class EventWorkers(EventQueue queue, int count, Func<EventContex
                 while (next is not null);
             }
 
-            if (!await queue.WaitToReadAsync().ConfigureAwait(false))
+            if (!await queue.WaitToReadAsync(waiter).ConfigureAwait(false))
                 return;
         }
     }

@@ -135,7 +135,52 @@ public sealed class EventQueueTests : IAsyncDisposable
         Assert.Equal([2, 3, 4], all.Select(IdOf).Order());
         Assert.All(all, c => Assert.Equal(EventContext.StageRunning, c.Stage));
         Assert.Equal(0, queue.Count);
-        Assert.False(await queue.WaitToReadAsync());
+        Assert.False(await queue.WaitToReadAsync(new ReadWaiter()));
         Assert.Null(queue.ReleaseKey("k"));
+    }
+
+    [Fact]
+    public async Task WaitToReadAsync_WorkerReusingItsWaiter_AllocatesNothingPerWaitAndWakesOnEveryAdmission()
+    {
+        // Before: a completion source per wait (88 B) when the worker had caught up with its publishers.
+        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var waiter = new ReadWaiter();
+        var events = Enumerable.Range(0, 50).Select(i => Event(i)).ToArray();
+        var most = 0L;
+        for (var i = 0; i < events.Length; i++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var pending = queue.WaitToReadAsync(waiter);
+            var bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (i > 0)
+                most = Math.Max(most, bytes);
+            Assert.False(pending.IsCompleted);
+            Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(events[i], 10, dropOldest: false, out _));
+            Assert.True(await pending.AsTask().Within());
+            Assert.True(queue.TryDequeue(out var taken));
+            Assert.Same(events[i], taken);
+        }
+
+        Assert.Equal(0, most);
+    }
+
+    [Fact]
+    public async Task WaitToReadAsync_TwoWorkersWaitingAndOneEvent_BothWokenOneTakesItTheOtherWaitsAgainUntilClose()
+    {
+        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var (a, b) = (new ReadWaiter(), new ReadWaiter());
+        var waitA = queue.WaitToReadAsync(a).AsTask();
+        var waitB = queue.WaitToReadAsync(b).AsTask();
+        queue.TryEnqueue(Event(1), 10, dropOldest: false, out _);
+        Assert.True(await waitA.Within());
+        Assert.True(await waitB.Within());
+        Assert.True(queue.TryDequeue(out _));
+        Assert.False(queue.TryDequeue(out _));
+
+        var again = queue.WaitToReadAsync(b).AsTask();
+        Assert.False(again.IsCompleted);
+        queue.Close();
+        Assert.False(await again.Within());
+        Assert.False(await queue.WaitToReadAsync(a));
     }
 }

@@ -94,6 +94,6 @@ public class EventQueueTests
         Assert.Equal(EnqueueResult.Closed, queue.TryEnqueue(Event(3), 10, dropOldest: false, out _));
         var taken = queue.TakeAll();
         Assert.Equal([2], taken.Select(ValueOf));
-        Assert.False(await queue.WaitToReadAsync().Within());
+        Assert.False(await queue.WaitToReadAsync(new ReadWaiter()).Within());
     }
 }
