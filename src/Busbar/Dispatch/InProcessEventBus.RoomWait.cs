@@ -50,17 +50,25 @@ internal sealed partial class InProcessEventBus
             {
                 admitted = bus._queue.TryEnqueueOrWait(context, this);
             }
-            catch (BusStoppedException)
+            catch (BusStoppedException ex)
             {
+                // As the async method this replaces did: the publish's value task carries what ended it, nothing is thrown here.
                 GiveBack();
-                Refuse(context);
-                throw;
+                return Ended(context, ex);
             }
 
             if (admitted)
             {
                 GiveBack();
-                bus.OnAdmitted(context);
+                try
+                {
+                    bus.OnAdmitted(context);
+                }
+                catch (Exception ex)
+                {
+                    return ValueTask.FromException<EventHandle>(ex);
+                }
+
                 return new ValueTask<EventHandle>(new EventHandle(context));
             }
 
@@ -87,13 +95,41 @@ internal sealed partial class InProcessEventBus
                 Wake();
         }
 
+        /// <summary>
+        /// Runs on the thread pool, so nothing may escape it: whatever ends the wait (admitted, cancelled, stopped, or an exception
+        /// from the refusal's or the admission's bookkeeping, such as a tracing listener) completes the publish's value task.
+        /// </summary>
         private void TryAgain()
         {
+            EventHandle handle;
+            try
+            {
+                if (!TryAdmit(out handle))
+                    return; // listed again
+            }
+            catch (Exception ex)
+            {
+                _registration.Dispose();
+                _core.SetException(ex);
+                return;
+            }
+
+            _registration.Dispose();
+            _core.SetResult(handle);
+        }
+
+        /// <summary>
+        /// True when the event was admitted, false when the waiter is listed again; throws what ends the publish otherwise,
+        /// the event then refused as rejected.
+        /// </summary>
+        private bool TryAdmit(out EventHandle handle)
+        {
+            handle = default;
             var context = _context!;
             if (_token.IsCancellationRequested)
             {
-                Fail(context, new OperationCanceledException(_token));
-                return;
+                Refuse(context);
+                throw new OperationCanceledException(_token);
             }
 
             bool admitted;
@@ -101,38 +137,38 @@ internal sealed partial class InProcessEventBus
             {
                 admitted = bus._queue.TryEnqueueOrWait(context, this);
             }
-            catch (BusStoppedException ex)
+            catch (BusStoppedException)
             {
-                Fail(context, ex);
-                return;
+                Refuse(context);
+                throw;
             }
 
             if (!admitted)
             {
-                if (_token.IsCancellationRequested && bus._queue.TryUnlist(this))
-                    Fail(context, new OperationCanceledException(_token));
-                return;
+                if (!_token.IsCancellationRequested || !bus._queue.TryUnlist(this))
+                    return false;
+                Refuse(context);
+                throw new OperationCanceledException(_token);
             }
 
-            _registration.Dispose();
+            bus.OnAdmitted(context);
+            handle = new EventHandle(context);
+            return true;
+        }
+
+        /// <summary>The wait ended before the waiter was listed: the event is refused and the value task carries <paramref name="exception"/>.</summary>
+        private ValueTask<EventHandle> Ended(EventContext context, Exception exception)
+        {
             try
             {
-                bus.OnAdmitted(context);
+                Refuse(context);
             }
             catch (Exception ex)
             {
-                _core.SetException(ex);
-                return;
+                return ValueTask.FromException<EventHandle>(ex);
             }
 
-            _core.SetResult(new EventHandle(context));
-        }
-
-        private void Fail(EventContext context, Exception exception)
-        {
-            _registration.Dispose();
-            Refuse(context);
-            _core.SetException(exception);
+            return ValueTask.FromException<EventHandle>(exception);
         }
 
         private void Refuse(EventContext context)

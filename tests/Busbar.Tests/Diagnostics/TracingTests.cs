@@ -284,4 +284,53 @@ public class TracingTests
         var process = Assert.Single(spans, a => a.Kind == ActivityKind.Consumer);
         Assert.Equal(publish.SpanId, process.ParentSpanId);
     }
+
+    [Fact]
+    public async Task PublishAsync_ListenerThrowsAsAPublishThatWaitedForRoomIsAdmitted_ThePublishFaultsWithItAndTheBusRuns()
+    {
+        // The admission after a wait for room runs on the thread pool: a listener's exception there must reach the publisher
+        // (as it did from the async method the waiter replaced), never escape to the thread pool.
+        var name = UniqueBus();
+        var armed = 0;
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Busbar",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                if (a.Kind == ActivityKind.Producer && (string?)a.GetTagItem("busbar.bus") == name && Interlocked.Exchange(ref armed, 0) == 1)
+                    throw new InvalidOperationException("listener failed");
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var bus = EventBus.Create(new EventBusOptions { Name = name, Capacity = 1, FullMode = BusFullMode.Wait });
+        var proceed = new SemaphoreSlim(0);
+        bus.Subscribe<DiagOrder>(async (_, _, ct) => await proceed.WaitAsync(ct));
+        await bus.PublishAsync(new DiagOrder(1));
+        await TestTimeout.Until(() => bus.GetStatistics() is { QueueDepth: 0, InFlight: 1 }, what: "the worker holds the first event");
+        await bus.PublishAsync(new DiagOrder(2));
+
+        Volatile.Write(ref armed, 1);
+        var waiting = bus.PublishAsync(new DiagOrder(3));
+        Assert.False(waiting.IsCompleted);
+        proceed.Release();
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => waiting.AsTask().Within());
+        Assert.Equal("listener failed", ex.Message);
+
+        // The same when the wait ends by cancellation: the refusal's span throws, the event is still refused.
+        await TestTimeout.Until(() => bus.GetStatistics() is { QueueDepth: 1, InFlight: 2 }, what: "the third event queued behind the second");
+        using var cancel = new CancellationTokenSource();
+        Volatile.Write(ref armed, 1);
+        var cancelled = bus.PublishAsync(new DiagOrder(4), cancellationToken: cancel.Token);
+        Assert.False(cancelled.IsCompleted);
+        await cancel.CancelAsync();
+        ex = await Assert.ThrowsAsync<InvalidOperationException>(() => cancelled.AsTask().Within());
+        Assert.Equal("listener failed", ex.Message);
+
+        // The third event was admitted before the listener threw: it runs, and the bus goes on.
+        var after = bus.PublishAsync(new DiagOrder(5));
+        proceed.Release(3);
+        Assert.Equal(EventStatus.Completed, (await (await after.Within()).AsValueTask().Within()).Status);
+        await TestTimeout.Until(() => bus.GetStatistics() is { InFlight: 0, Completed: 4, Rejected: 1 }, what: "four events completed, one rejected");
+    }
 }
