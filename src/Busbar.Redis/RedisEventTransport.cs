@@ -14,7 +14,8 @@ internal sealed class RedisEventTransport : IRedisTransport
     private readonly Version _version;
     private readonly SemaphoreSlim _window;
     private readonly SemaphoreSlim _sendOrder = new(1, 1);
-    private readonly ConcurrentDictionary<string, byte> _registeredNames = new(StringComparer.Ordinal);
+    // The names this transport wrote to the names set, with their stream keys (built once per name, not per message).
+    private readonly ConcurrentDictionary<string, RedisKey> _registeredNames = new(StringComparer.Ordinal);
     private readonly object _lock = new();
     private RedisSubscription[] _subscriptions = [];
 
@@ -64,18 +65,26 @@ internal sealed class RedisEventTransport : IRedisTransport
     {
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (messages.Count == 0)
+        var count = messages.Count;
+        if (count == 0)
             return;
-        foreach (var message in messages)
+
+        // Indexed loops over the list: a foreach over the interface would allocate an enumerator per pass.
+        for (var i = 0; i < count; i++)
         {
+            var message = messages[i];
             if (!RedisKeys.IsValidName(message.Name))
                 throw new ArgumentException($"'{message.Name}' is not a valid event name (dotted segments of letters, digits, '_' and '-').", nameof(messages));
             if (message.Envelope.IsEmpty)
                 throw new ArgumentException($"The message {message.EventId} of '{message.Name}' has no envelope.", nameof(messages));
         }
 
-        var pending = new Task[messages.Count];
+        // Each XADD takes a place in the window when it is sent. The places of this call's XADDs are given back by this call:
+        // while it sends, from its oldest answered ones when the window is full (see MakeRoomAsync), the rest once every
+        // reply is in — not by a continuation per message, which the client would run as a thread-pool item each.
+        var pending = new Task[count];
         var started = 0;
+        var reclaimed = 0;
         Exception? failure = null;
 
         // Calls send in call order: a call waits here until the one before it has sent all its messages (not for their replies).
@@ -83,11 +92,14 @@ internal sealed class RedisEventTransport : IRedisTransport
             await _sendOrder.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await RegisterNamesAsync(messages).ConfigureAwait(false);
-            for (; started < messages.Count; started++)
+            var registering = RegisterNamesAsync(messages);
+            if (!registering.IsCompletedSuccessfully)
+                await registering.ConfigureAwait(false);
+            for (; started < count; started++)
             {
-                await AcquireWindowAsync(cancellationToken).ConfigureAwait(false);
-                pending[started] = AddAsync(messages[started]);
+                if (!_window.Wait(0, CancellationToken.None))
+                    reclaimed = await MakeRoomAsync(pending, reclaimed, started, cancellationToken).ConfigureAwait(false);
+                pending[started] = Add(messages[started]);
             }
         }
         catch (Exception ex)
@@ -114,27 +126,39 @@ internal sealed class RedisEventTransport : IRedisTransport
                 }
             }
 
+            ReleasePlaces(started - reclaimed);
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 
-        await Task.WhenAll(pending).ConfigureAwait(false);
-        _context.Metrics.Published.Add(messages.Count);
+        // One after the other rather than Task.WhenAll: replies come in order, so most are already answered when their turn
+        // comes, and each await of an answered task costs nothing. The first failure is thrown once every reply is in.
+        Exception? refused = null;
+        for (var i = 0; i < count; i++)
+        {
+            try
+            {
+                await pending[i].ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                refused ??= ex;
+            }
+        }
+
+        ReleasePlaces(count - reclaimed);
+        if (refused is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(refused);
+        _context.Metrics.Published.Add(count);
 
         Ring(messages);
     }
 
-    /// <summary>
-    /// Rings the doorbell for names whose entries are stored. At most one notice is on its way at a time: names
-    /// stored meanwhile wait for its reply and go out together in the next one, so every stored entry is followed by a
-    /// notice sent after it, and many concurrent publishers cost a few notices instead of one per batch. A notice is a
-    /// hint; a lost one costs readers one fallback interval.
-    /// </summary>
     private void Ring(IReadOnlyList<TransportMessage> messages)
     {
         lock (_ringLock)
         {
-            foreach (var message in messages)
-                _ringNames.Add(message.Name);
+            for (var i = 0; i < messages.Count; i++)
+                _ringNames.Add(messages[i].Name);
             if (_ringing)
                 return;
             _ringing = true;
@@ -284,49 +308,87 @@ internal sealed class RedisEventTransport : IRedisTransport
         _window.Dispose();
     }
 
-    private async ValueTask AcquireWindowAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The window is full: takes a place for the next XADD of this call. This call's own earliest XADDs give theirs back first
+    /// (replies arrive in order), waiting for the oldest when none is answered yet; with none of its own on their way, it waits
+    /// for another call's to free one — or refuses under <see cref="BusFullMode.Reject"/>. Returns how many of this call's
+    /// places were given back.
+    /// </summary>
+    private async ValueTask<int> MakeRoomAsync(Task[] pending, int reclaimed, int started, CancellationToken cancellationToken)
     {
-        if (_window.Wait(0, CancellationToken.None))
-            return;
-        if (_context.Options.PublishFullMode == BusFullMode.Reject)
-            throw new BusFullException($"The Redis publish window is full ({_context.Options.PublishWindow} XADD commands await their reply; RedisTransportOptions.PublishFullMode is Reject).");
-        await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        while (true)
+        {
+            while (reclaimed < started && pending[reclaimed].IsCompleted)
+            {
+                reclaimed++;
+                _window.Release();
+            }
+
+            if (_window.Wait(0, CancellationToken.None))
+                return reclaimed;
+            if (_context.Options.PublishFullMode == BusFullMode.Reject)
+                throw new BusFullException($"The Redis publish window is full ({_context.Options.PublishWindow} XADD commands await their reply; RedisTransportOptions.PublishFullMode is Reject).");
+            if (reclaimed < started)
+            {
+                // Its outcome is read once every reply is in; here it only frees a place.
+                await ((Task)pending[reclaimed]).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+
+            await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return reclaimed;
+        }
     }
 
-    private async Task AddAsync(TransportMessage message)
+    private void ReleasePlaces(int places)
+    {
+        if (places > 0)
+            _window.Release(places);
+    }
+
+    /// <summary>Sends one <c>XADD</c> (its window place already taken). Never throws: a failure is the returned task's.</summary>
+    private Task Add(TransportMessage message)
     {
         try
         {
-            await _context.Database.StreamAddAsync(
-                _context.Keys.Stream(message.Name),
+            return _context.Database.StreamAddAsync(
+                StreamKey(message.Name),
                 RedisKeys.EnvelopeField,
                 message.Envelope,
                 messageId: null,
                 maxLength: (int?)null,
                 useApproximateMaxLength: false,
-                flags: CommandFlags.None).ConfigureAwait(false);
+                flags: CommandFlags.None);
         }
-        finally
+        catch (Exception ex)
         {
-            _window.Release();
+            return Task.FromException(ex);
         }
     }
 
-    /// <summary>Adds new names to the names set before their first entry exists, so a pattern subscriber finds the stream and creates its group at 0.</summary>
-    private async ValueTask RegisterNamesAsync(IReadOnlyList<TransportMessage> messages)
+    /// <summary>The stream key of a name this transport registered (see <see cref="RegisterNamesAsync"/>).</summary>
+    private RedisKey StreamKey(string name) =>
+        _registeredNames.TryGetValue(name, out var key) ? key : _context.Keys.Stream(name);
+
+    /// <summary>Adds names this transport has not written yet to the names set; completes at once when every name is known.</summary>
+    private ValueTask RegisterNamesAsync(IReadOnlyList<TransportMessage> messages)
     {
-        List<RedisValue>? added = null;
-        foreach (var message in messages)
+        List<string>? added = null;
+        for (var i = 0; i < messages.Count; i++)
         {
-            if (!_registeredNames.ContainsKey(message.Name) && (added is null || !added.Contains(message.Name)))
-                (added ??= []).Add(message.Name);
+            var name = messages[i].Name;
+            if (!_registeredNames.ContainsKey(name) && (added is null || !added.Contains(name)))
+                (added ??= []).Add(name);
         }
 
-        if (added is null)
-            return;
-        await _context.Database.SetAddAsync(_context.Keys.Names, [.. added]).ConfigureAwait(false);
+        return added is null ? ValueTask.CompletedTask : RegisterAsync(added);
+    }
+
+    private async ValueTask RegisterAsync(List<string> added)
+    {
+        await _context.Database.SetAddAsync(_context.Keys.Names, [.. added.Select(name => (RedisValue)name)]).ConfigureAwait(false);
         foreach (var name in added)
-            _registeredNames.TryAdd(name!, 0);
+            _registeredNames.TryAdd(name, _context.Keys.Stream(name));
     }
 
     private void OnDoorbell(RedisValue message)
