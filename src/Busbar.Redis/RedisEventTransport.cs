@@ -33,6 +33,9 @@ internal sealed class RedisEventTransport : IRedisTransport
         _window = new SemaphoreSlim(context.Options.PublishWindow, context.Options.PublishWindow);
     }
 
+    /// <summary>Window places free now (tests: every call gives all its places back).</summary>
+    internal int FreeWindowPlaces => _window.CurrentCount;
+
     public RedisTransportStatus Status
     {
         get
@@ -79,9 +82,10 @@ internal sealed class RedisEventTransport : IRedisTransport
                 throw new ArgumentException($"The message {message.EventId} of '{message.Name}' has no envelope.", nameof(messages));
         }
 
-        // Each XADD takes a place in the window when it is sent. The places of this call's XADDs are given back by this call:
-        // while it sends, from its oldest answered ones when the window is full (see MakeRoomAsync), the rest once every
-        // reply is in — not by a continuation per message, which the client would run as a thread-pool item each.
+        // Each XADD holds a place in the window from its sending until this call has read its reply. A call gives its places
+        // back itself: while it sends, a full window passes the place of its oldest answered XADD to the next one (see
+        // WaitForPlaceAsync); the rest once every reply is in. No continuation per message (the client would run each as
+        // a thread-pool item), and a call larger than the window never waits for itself.
         var pending = new Task[count];
         var started = 0;
         var reclaimed = 0;
@@ -98,7 +102,14 @@ internal sealed class RedisEventTransport : IRedisTransport
             for (; started < count; started++)
             {
                 if (!_window.Wait(0, CancellationToken.None))
-                    reclaimed = await MakeRoomAsync(pending, reclaimed, started, cancellationToken).ConfigureAwait(false);
+                {
+                    // The window is full: the place of this call's oldest answered XADD passes to this one.
+                    if (reclaimed < started && pending[reclaimed].IsCompleted)
+                        reclaimed++;
+                    else
+                        reclaimed = await WaitForPlaceAsync(pending, reclaimed, started, cancellationToken).ConfigureAwait(false);
+                }
+
                 pending[started] = Add(messages[started]);
             }
         }
@@ -309,35 +320,31 @@ internal sealed class RedisEventTransport : IRedisTransport
     }
 
     /// <summary>
-    /// The window is full: takes a place for the next XADD of this call. This call's own earliest XADDs give theirs back first
-    /// (replies arrive in order), waiting for the oldest when none is answered yet; with none of its own on their way, it waits
-    /// for another call's to free one — or refuses under <see cref="BusFullMode.Reject"/>. Returns how many of this call's
-    /// places were given back.
+    /// The window is full and none of this call's XADDs is answered yet: refuses under <see cref="BusFullMode.Reject"/>;
+    /// otherwise waits for this call's oldest XADD to be answered and passes its place on (replies arrive in order), or,
+    /// with none of its own on their way, for another call to give a place back. Returns how many of this call's places
+    /// were passed on; throws only before passing one.
     /// </summary>
-    private async ValueTask<int> MakeRoomAsync(Task[] pending, int reclaimed, int started, CancellationToken cancellationToken)
+    private async ValueTask<int> WaitForPlaceAsync(Task[] pending, int reclaimed, int started, CancellationToken cancellationToken)
     {
-        while (true)
+        if (_context.Options.PublishFullMode == BusFullMode.Reject)
+            throw new BusFullException($"The Redis publish window is full ({_context.Options.PublishWindow} XADD commands await their reply; RedisTransportOptions.PublishFullMode is Reject).");
+        if (reclaimed < started)
         {
-            while (reclaimed < started && pending[reclaimed].IsCompleted)
+            try
             {
-                reclaimed++;
-                _window.Release();
+                await pending[reclaimed].WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-
-            if (_window.Wait(0, CancellationToken.None))
-                return reclaimed;
-            if (_context.Options.PublishFullMode == BusFullMode.Reject)
-                throw new BusFullException($"The Redis publish window is full ({_context.Options.PublishWindow} XADD commands await their reply; RedisTransportOptions.PublishFullMode is Reject).");
-            if (reclaimed < started)
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
             {
                 // Its outcome is read once every reply is in; here it only frees a place.
-                await ((Task)pending[reclaimed]).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                continue;
             }
 
-            await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return reclaimed;
+            return reclaimed + 1;
         }
+
+        await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return reclaimed;
     }
 
     private void ReleasePlaces(int places)

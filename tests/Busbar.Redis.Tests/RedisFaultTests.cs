@@ -469,6 +469,8 @@ public sealed class RedisFaultTests : IAsyncLifetime
         for (var round = 0; round < 3; round++)
             await reject.PublishAsync(Enumerable.Range(1, 4).Select(codec.Placed).ToArray()).AsTask().WaitAsync(Patience);
 
+        Assert.Equal(4, ((RedisEventTransport)transport).FreeWindowPlaces);
+        Assert.Equal(4, ((RedisEventTransport)reject).FreeWindowPlaces);
         var raw = await RawAsync();
         var entries = await raw.StreamRangeAsync("f:stream:contract.orders.placed");
         Assert.Equal(110, entries.Length);
