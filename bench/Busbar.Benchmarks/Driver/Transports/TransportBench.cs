@@ -83,12 +83,14 @@ public static class TransportBench
         var handles = new EventHandle[Window];
         for (var i = 0; i < count; i += Window)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var n = Math.Min(Window, count - i);
             for (var j = 0; j < n; j++)
                 handles[j] = await bus.PublishAsync(Order with { Number = i + j }, cancellationToken: cancellationToken);
             for (var j = 0; j < n; j++)
             {
-                var outcome = await handles[j].WaitAsync(cancellationToken);
+                // Awaited as a user awaits a handle (no task per event); the round's limit is checked once per window.
+                var outcome = await handles[j];
                 if (!outcome.IsSuccess)
                     throw new InvalidOperationException($"bus publish {i + j} ended {outcome.Status}");
             }
