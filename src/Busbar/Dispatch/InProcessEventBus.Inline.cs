@@ -121,6 +121,9 @@ internal sealed partial class InProcessEventBus
         // so only the handler changes from one iteration to the next.
         frame.SyncContext = context;
         frame.SyncThread = thread;
+        // A handler that may await resumes through the frame's hook, which knows its event before this send does (see InlineResumeContext).
+        var mayAwait = plan.MayAwait;
+        var hooked = mayAwait ? frame.EnterSyncWindow() : null;
         for (var i = 0; i < handlers.Length; i++)
         {
             var subscription = subscriptions[i];
@@ -140,6 +143,9 @@ internal sealed partial class InProcessEventBus
 
             if (!pending.IsCompletedSuccessfully)
             {
+                if (mayAwait)
+                    frame.LeaveSyncWindow(hooked);
+                frame.HandOver = context;
                 frame.SyncThread = savedThread;
                 frame.SyncContext = savedContext;
                 frame.SyncSubscription = savedSubscription;
@@ -147,6 +153,8 @@ internal sealed partial class InProcessEventBus
             }
         }
 
+        if (mayAwait)
+            frame.LeaveSyncWindow(hooked);
         frame.SyncThread = savedThread;
         frame.SyncContext = savedContext;
         frame.SyncSubscription = savedSubscription;
@@ -194,6 +202,8 @@ internal sealed partial class InProcessEventBus
             frame.DeferredBus = this;
         frame.DeferredEvent = @event;
         frame.SyncThread = thread;
+        var mayAwait = plan.MayAwait;
+        var hooked = mayAwait ? frame.EnterSyncWindow() : null;
         var i = 0;
         ValueTask pending = default;
         try
@@ -226,6 +236,8 @@ internal sealed partial class InProcessEventBus
             pending = ValueTask.FromException(ex);
         }
 
+        if (mayAwait)
+            frame.LeaveSyncWindow(hooked);
         if (i < handlers.Length)
             return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
 
@@ -249,6 +261,7 @@ internal sealed partial class InProcessEventBus
     private ValueTask ContextFreeStopped(InlinePlan plan, AmbientFrame frame, int savedThread, int index, ValueTask<object?> started, CancellationToken cancellationToken)
     {
         var context = frame.SyncContext ?? frame.CreateDeferredContext();
+        frame.HandOver = context;
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
         frame.SyncContext = null;

@@ -23,5 +23,12 @@ internal static class InlineContexts
         return new EventContext(bus, payload, name);
     }
 
-    public static void Return(EventContext context) => t_spare = context;
+    /// <summary>Keeps <paramref name="context"/> for the next send on this thread, unless a flow may still hold it (see <see cref="EventContext.IsAmbient"/>).</summary>
+    /// <param name="context">A context of an inline send that ended.</param>
+    public static void Return(EventContext context)
+    {
+        // An await in a handler's synchronous part may have posted a continuation that holds the context (see InlineResumeContext).
+        if (!context.IsAmbient)
+            t_spare = context;
+    }
 }
