@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Busbar.Diagnostics;
 using Busbar.Engine;
 using Busbar.Routing;
@@ -7,6 +8,9 @@ namespace Busbar.Dispatch;
 /// <summary>Inline dispatch: SendAsync and InvokeAsync run the handlers on the caller's flow, with the inline settler.</summary>
 internal sealed partial class InProcessEventBus
 {
+    /// <summary>The sender of each event type asked for (see <see cref="GetSender{T}"/>): one per (bus, type).</summary>
+    private readonly ConcurrentDictionary<Type, object> _senders = new();
+
     public ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull
     {
@@ -18,6 +22,29 @@ internal sealed partial class InProcessEventBus
             && @event.GetType() == plan.EventType && !_validation.HasValidators && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled)
             return SendPlanned(plan, @event, cancellationToken);
         return SendGeneral(@event, options, cancellationToken);
+    }
+
+    public EventSender<T> GetSender<T>()
+        where T : notnull =>
+        (EventSender<T>)_senders.GetOrAdd(typeof(T), static (_, bus) => new EventSender<T>(bus), this);
+
+    /// <summary>
+    /// Nothing on the bus stands in the way of a plan: it is not stopping, and no tracing or handler-duration listener wants a span
+    /// or a duration per handler (which the dispatcher gives). What <see cref="SendAsync{T}"/> checks besides the plan and the event.
+    /// </summary>
+    internal bool PlanApplies => !_inFlight.IsStopping && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled;
+
+    /// <summary>
+    /// The plan a send of an event of exactly type <typeparamref name="T"/> without options would take now (building it as that send
+    /// would), or <see langword="null"/> when such a send does not take one: the route needs the engine, the bus validates events or is stopping.
+    /// </summary>
+    internal InlinePlan<T>? CurrentPlan<T>()
+        where T : notnull
+    {
+        if (_validation.HasValidators || _inFlight.IsStopping)
+            return null;
+        var plan = InlinePlan<T>.Find(Router) ?? PlanOf<T>();
+        return plan.Handlers is null ? null : plan;
     }
 
     /// <summary>Every send <see cref="SendAsync{T}"/> does not hand to its plan at once: checks, validation, then the plan or the dispatcher.</summary>
@@ -85,7 +112,7 @@ internal sealed partial class InProcessEventBus
     /// An inline send whose route has a plan: a top-level send (no handler visible in the caller's flow) to handlers that all take
     /// no context runs <see cref="SendContextFree{T}"/>, any other <see cref="SendWithContext{T}"/>.
     /// </summary>
-    private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
+    internal ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
         where T : notnull
     {
         var thread = Environment.CurrentManagedThreadId;
