@@ -177,13 +177,15 @@ internal sealed class AmbientFrame(int ownerThread)
     public SynchronizationContext? EnterSyncWindow()
     {
         var current = SynchronizationContext.Current;
-        if (current is InlineResumeContext { Frame: var owner } && owner == this)
-            return current;
         var hook = _resumeHook;
-        if (hook is null || !ReferenceEquals(hook.Inner, current))
-            _resumeHook = hook = new InlineResumeContext(this, current);
-        SynchronizationContext.SetSynchronizationContext(hook);
-        return current;
+        // The common case, small enough to inline: no context on the thread, and this frame's hook made for none.
+        if (current is null && hook is { Inner: null })
+        {
+            SynchronizationContext.SetSynchronizationContext(hook);
+            return null;
+        }
+
+        return EnterSyncWindowSlow(current);
     }
 
     /// <summary>Ends a window <see cref="EnterSyncWindow"/> began, given what it returned.</summary>
@@ -191,6 +193,18 @@ internal sealed class AmbientFrame(int ownerThread)
     {
         if (entered is not InlineResumeContext { Frame: var owner } || owner != this)
             SynchronizationContext.SetSynchronizationContext(entered);
+    }
+
+    /// <inheritdoc cref="EnterSyncWindow"/>
+    private SynchronizationContext? EnterSyncWindowSlow(SynchronizationContext? current)
+    {
+        if (current is InlineResumeContext { Frame: var owner } && owner == this)
+            return current;
+        var hook = _resumeHook;
+        if (hook is null || !ReferenceEquals(hook.Inner, current))
+            _resumeHook = hook = new InlineResumeContext(this, current);
+        SynchronizationContext.SetSynchronizationContext(hook);
+        return current;
     }
 
     /// <summary>The event (or parallel handler) this frame was installed for has ended: flows still holding it see no handler.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Busbar.Diagnostics;
 using Busbar.Engine;
 using Busbar.Routing;
@@ -133,8 +134,10 @@ internal sealed partial class InProcessEventBus
     {
         var handlers = plan.Handlers!;
         var subscriptions = plan.Subscriptions;
+        // One thread-static read for the rent and the return.
+        var local = InlineContexts.Current;
         // Route is set only if the dispatcher takes over: nothing reads it while the plan runs.
-        var context = InlineContexts.Rent(this, @event, plan.Name);
+        var context = local.Rent(this, @event, plan.Name);
         if (!frame.NamesNoEvent(thread))
             LinkToParent(context, frame, thread);
 
@@ -185,7 +188,7 @@ internal sealed partial class InProcessEventBus
         frame.SyncThread = savedThread;
         frame.SyncContext = savedContext;
         frame.SyncSubscription = savedSubscription;
-        InlineContexts.Return(context);
+        local.Return(context);
         return default;
     }
 
@@ -271,14 +274,19 @@ internal sealed partial class InProcessEventBus
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
         if (frame.SyncContext is { } context)
-        {
-            // A handler observed the event: its context goes back to the pool as SendWithContext's does.
-            frame.SyncContext = null;
-            frame.SyncSubscription = null;
-            InlineContexts.Return(context);
-        }
+            ReturnObserved(frame, context);
 
         return default;
+    }
+
+    /// <summary>A handler of a context-free send observed the event: its context goes back to the pool as <see cref="SendWithContext{T}"/>'s does.</summary>
+    /// <remarks>Out of line so that the send that nobody observes carries none of it.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ReturnObserved(AmbientFrame frame, EventContext context)
+    {
+        frame.SyncContext = null;
+        frame.SyncSubscription = null;
+        InlineContexts.Return(context);
     }
 
     /// <summary>

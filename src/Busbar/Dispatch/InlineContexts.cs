@@ -8,27 +8,15 @@ namespace Busbar.Dispatch;
 internal static class InlineContexts
 {
     [ThreadStatic]
-    private static EventContext? t_spare;
+    private static InlineThread? t_thread;
 
-    public static EventContext Rent(InProcessEventBus bus, object payload, string name)
-    {
-        var spare = t_spare;
-        if (spare is not null)
-        {
-            t_spare = null;
-            spare.ResetForInline(bus, payload, name);
-            return spare;
-        }
+    /// <summary>The calling thread's inline state: its managed id and spare context, for one thread-static read per send.</summary>
+    public static InlineThread Current => t_thread ?? Start();
 
-        return new EventContext(bus, payload, name);
-    }
+    public static EventContext Rent(InProcessEventBus bus, object payload, string name) => Current.Rent(bus, payload, name);
 
-    /// <summary>Keeps <paramref name="context"/> for the next send on this thread, unless a flow may still hold it (see <see cref="EventContext.IsAmbient"/>).</summary>
-    /// <param name="context">A context of an inline send that ended.</param>
-    public static void Return(EventContext context)
-    {
-        // An await in a handler's synchronous part may have posted a continuation that holds the context (see InlineResumeContext).
-        if (!context.IsAmbient)
-            t_spare = context;
-    }
+    /// <inheritdoc cref="InlineThread.Return"/>
+    public static void Return(EventContext context) => Current.Return(context);
+
+    private static InlineThread Start() => t_thread = new InlineThread(Environment.CurrentManagedThreadId);
 }
