@@ -14,7 +14,8 @@ internal sealed class RedisEventTransport : IRedisTransport
     private readonly Version _version;
     private readonly SemaphoreSlim _window;
     private readonly SemaphoreSlim _sendOrder = new(1, 1);
-    private readonly ConcurrentDictionary<string, byte> _registeredNames = new(StringComparer.Ordinal);
+    // The names this transport wrote to the names set, with their stream keys (built once per name, not per message).
+    private readonly ConcurrentDictionary<string, RedisKey> _registeredNames = new(StringComparer.Ordinal);
     private readonly object _lock = new();
     private RedisSubscription[] _subscriptions = [];
 
@@ -31,6 +32,9 @@ internal sealed class RedisEventTransport : IRedisTransport
         _version = version;
         _window = new SemaphoreSlim(context.Options.PublishWindow, context.Options.PublishWindow);
     }
+
+    /// <summary>Window places free now (tests: every call gives all its places back).</summary>
+    internal int FreeWindowPlaces => _window.CurrentCount;
 
     public RedisTransportStatus Status
     {
@@ -64,18 +68,27 @@ internal sealed class RedisEventTransport : IRedisTransport
     {
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (messages.Count == 0)
+        var count = messages.Count;
+        if (count == 0)
             return;
-        foreach (var message in messages)
+
+        // Indexed loops over the list: a foreach over the interface would allocate an enumerator per pass.
+        for (var i = 0; i < count; i++)
         {
+            var message = messages[i];
             if (!RedisKeys.IsValidName(message.Name))
                 throw new ArgumentException($"'{message.Name}' is not a valid event name (dotted segments of letters, digits, '_' and '-').", nameof(messages));
             if (message.Envelope.IsEmpty)
                 throw new ArgumentException($"The message {message.EventId} of '{message.Name}' has no envelope.", nameof(messages));
         }
 
-        var pending = new Task[messages.Count];
+        // Each XADD holds a place in the window from its sending until this call has read its reply. A call gives its places
+        // back itself: while it sends, a full window passes the place of its oldest answered XADD to the next one (see
+        // WaitForPlaceAsync); the rest once every reply is in. No continuation per message (the client would run each as
+        // a thread-pool item), and a call larger than the window never waits for itself.
+        var pending = new Task[count];
         var started = 0;
+        var reclaimed = 0;
         Exception? failure = null;
 
         // Calls send in call order: a call waits here until the one before it has sent all its messages (not for their replies).
@@ -83,11 +96,21 @@ internal sealed class RedisEventTransport : IRedisTransport
             await _sendOrder.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await RegisterNamesAsync(messages).ConfigureAwait(false);
-            for (; started < messages.Count; started++)
+            var registering = RegisterNamesAsync(messages);
+            if (!registering.IsCompletedSuccessfully)
+                await registering.ConfigureAwait(false);
+            for (; started < count; started++)
             {
-                await AcquireWindowAsync(cancellationToken).ConfigureAwait(false);
-                pending[started] = AddAsync(messages[started]);
+                if (!_window.Wait(0, CancellationToken.None))
+                {
+                    // The window is full: the place of this call's oldest answered XADD passes to this one.
+                    if (reclaimed < started && pending[reclaimed].IsCompleted)
+                        reclaimed++;
+                    else
+                        reclaimed = await WaitForPlaceAsync(pending, reclaimed, started, cancellationToken).ConfigureAwait(false);
+                }
+
+                pending[started] = Add(messages[started]);
             }
         }
         catch (Exception ex)
@@ -114,27 +137,39 @@ internal sealed class RedisEventTransport : IRedisTransport
                 }
             }
 
+            ReleasePlaces(started - reclaimed);
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 
-        await Task.WhenAll(pending).ConfigureAwait(false);
-        _context.Metrics.Published.Add(messages.Count);
+        // One after the other rather than Task.WhenAll: replies come in order, so most are already answered when their turn
+        // comes, and each await of an answered task costs nothing. The first failure is thrown once every reply is in.
+        Exception? refused = null;
+        for (var i = 0; i < count; i++)
+        {
+            try
+            {
+                await pending[i].ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                refused ??= ex;
+            }
+        }
+
+        ReleasePlaces(count - reclaimed);
+        if (refused is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(refused);
+        _context.Metrics.Published.Add(count);
 
         Ring(messages);
     }
 
-    /// <summary>
-    /// Rings the doorbell for names whose entries are stored. At most one notice is on its way at a time: names
-    /// stored meanwhile wait for its reply and go out together in the next one, so every stored entry is followed by a
-    /// notice sent after it, and many concurrent publishers cost a few notices instead of one per batch. A notice is a
-    /// hint; a lost one costs readers one fallback interval.
-    /// </summary>
     private void Ring(IReadOnlyList<TransportMessage> messages)
     {
         lock (_ringLock)
         {
-            foreach (var message in messages)
-                _ringNames.Add(message.Name);
+            for (var i = 0; i < messages.Count; i++)
+                _ringNames.Add(messages[i].Name);
             if (_ringing)
                 return;
             _ringing = true;
@@ -284,49 +319,83 @@ internal sealed class RedisEventTransport : IRedisTransport
         _window.Dispose();
     }
 
-    private async ValueTask AcquireWindowAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The window is full and none of this call's XADDs is answered yet: refuses under <see cref="BusFullMode.Reject"/>;
+    /// otherwise waits for this call's oldest XADD to be answered and passes its place on (replies arrive in order), or,
+    /// with none of its own on their way, for another call to give a place back. Returns how many of this call's places
+    /// were passed on; throws only before passing one.
+    /// </summary>
+    private async ValueTask<int> WaitForPlaceAsync(Task[] pending, int reclaimed, int started, CancellationToken cancellationToken)
     {
-        if (_window.Wait(0, CancellationToken.None))
-            return;
         if (_context.Options.PublishFullMode == BusFullMode.Reject)
             throw new BusFullException($"The Redis publish window is full ({_context.Options.PublishWindow} XADD commands await their reply; RedisTransportOptions.PublishFullMode is Reject).");
+        if (reclaimed < started)
+        {
+            try
+            {
+                await pending[reclaimed].WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Its outcome is read once every reply is in; here it only frees a place.
+            }
+
+            return reclaimed + 1;
+        }
+
         await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return reclaimed;
     }
 
-    private async Task AddAsync(TransportMessage message)
+    private void ReleasePlaces(int places)
+    {
+        if (places > 0)
+            _window.Release(places);
+    }
+
+    /// <summary>Sends one <c>XADD</c> (its window place already taken). Never throws: a failure is the returned task's.</summary>
+    private Task Add(TransportMessage message)
     {
         try
         {
-            await _context.Database.StreamAddAsync(
-                _context.Keys.Stream(message.Name),
+            return _context.Database.StreamAddAsync(
+                StreamKey(message.Name),
                 RedisKeys.EnvelopeField,
                 message.Envelope,
                 messageId: null,
                 maxLength: (int?)null,
                 useApproximateMaxLength: false,
-                flags: CommandFlags.None).ConfigureAwait(false);
+                flags: CommandFlags.None);
         }
-        finally
+        catch (Exception ex)
         {
-            _window.Release();
+            return Task.FromException(ex);
         }
     }
 
-    /// <summary>Adds new names to the names set before their first entry exists, so a pattern subscriber finds the stream and creates its group at 0.</summary>
-    private async ValueTask RegisterNamesAsync(IReadOnlyList<TransportMessage> messages)
+    /// <summary>The stream key of a name this transport registered (see <see cref="RegisterNamesAsync"/>).</summary>
+    private RedisKey StreamKey(string name) =>
+        _registeredNames.TryGetValue(name, out var key) ? key : _context.Keys.Stream(name);
+
+    /// <summary>Adds names this transport has not written yet to the names set; completes at once when every name is known.</summary>
+    private ValueTask RegisterNamesAsync(IReadOnlyList<TransportMessage> messages)
     {
-        List<RedisValue>? added = null;
-        foreach (var message in messages)
+        List<string>? added = null;
+        for (var i = 0; i < messages.Count; i++)
         {
-            if (!_registeredNames.ContainsKey(message.Name) && (added is null || !added.Contains(message.Name)))
-                (added ??= []).Add(message.Name);
+            var name = messages[i].Name;
+            if (!_registeredNames.ContainsKey(name) && (added is null || !added.Contains(name)))
+                (added ??= []).Add(name);
         }
 
-        if (added is null)
-            return;
-        await _context.Database.SetAddAsync(_context.Keys.Names, [.. added]).ConfigureAwait(false);
+        return added is null ? ValueTask.CompletedTask : RegisterAsync(added);
+    }
+
+    private async ValueTask RegisterAsync(List<string> added)
+    {
+        await _context.Database.SetAddAsync(_context.Keys.Names, [.. added.Select(name => (RedisValue)name)]).ConfigureAwait(false);
         foreach (var name in added)
-            _registeredNames.TryAdd(name!, 0);
+            _registeredNames.TryAdd(name, _context.Keys.Stream(name));
     }
 
     private void OnDoorbell(RedisValue message)

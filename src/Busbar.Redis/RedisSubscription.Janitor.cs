@@ -104,6 +104,7 @@ internal sealed partial class RedisSubscription
                             continue;
                         var previous = claimable.First(c => c.MessageId == entry.Id).DeliveryCount;
                         Deliver(stream, entry, previous + 1);
+                        _context.Metrics.Delivered.Add(1);
                         _context.Metrics.Redelivered.Add(1);
                         delivered++;
                     }

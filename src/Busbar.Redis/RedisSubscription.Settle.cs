@@ -11,23 +11,18 @@ namespace Busbar.Redis;
 /// </remarks>
 internal sealed partial class RedisSubscription
 {
-    // One per stream: acks settled while an XACK is on its way share the next one.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<RedisKey, AckBatcher> _ackBatchers = new();
-
     /// <summary>
-    /// Hands the id to its stream's <see cref="AckBatcher"/>; completes when the <c>XACK</c> that carried it was answered.
-    /// The slot, the metric and a <c>NOGROUP</c> answer are dealt with once per <c>XACK</c> (<see cref="AcksAnswered"/>).
+    /// Hands the id to its stream's <see cref="AckBatcher"/> (kept on the stream, so no lookup per ack); completes when the
+    /// <c>XACK</c> that carried it was answered. The slot, the metric and a <c>NOGROUP</c> answer are dealt with once per
+    /// <c>XACK</c> (<see cref="AcksAnswered"/>).
     /// </summary>
     internal ValueTask AckAsync(RedisDelivery delivery)
     {
         Interlocked.Increment(ref _acksOnTheirWay);
         try
         {
-            var batcher = _ackBatchers.GetOrAdd(delivery.Stream.Key, static (key, state) =>
-            {
-                var (self, name) = state;
-                return new AckBatcher(self._context.Database, key, self._group, (ids, error) => self.AcksAnswered(name, ids, error));
-            }, (this, delivery.Stream.Name));
+            var stream = delivery.Stream;
+            var batcher = Volatile.Read(ref stream.Acks) ?? CreateAckBatcher(stream);
             return new ValueTask(batcher.AckAsync(delivery.EntryId));
         }
         catch
@@ -35,6 +30,14 @@ internal sealed partial class RedisSubscription
             FreeAckSlots(1);
             throw;
         }
+    }
+
+    /// <summary>The stream's first ack: one batcher per stream, whichever ack gets there first.</summary>
+    private AckBatcher CreateAckBatcher(StreamRef stream)
+    {
+        var name = stream.Name;
+        var created = new AckBatcher(_context.Database, stream.Key, _group, (ids, error) => AcksAnswered(name, ids, error));
+        return Interlocked.CompareExchange(ref stream.Acks, created, null) ?? created;
     }
 
     /// <summary>One <c>XACK</c> answered: its slots are free and it is counted; a <c>NOGROUP</c> answer is logged and is no error for the callers.</summary>

@@ -20,6 +20,8 @@ namespace Busbar.Redis;
 [DebuggerDisplay("{Group}: {InFlight} in flight, {_snapshot.Length} streams")]
 internal sealed partial class RedisSubscription : ITransportSubscription
 {
+    private static readonly RedisValue EnvelopeFieldName = System.Text.Encoding.UTF8.GetBytes(RedisKeys.EnvelopeField);
+
     private readonly RedisContext _context;
     private readonly TransportSubscriptionOptions _options;
     private readonly Action<RedisSubscription> _onDisposed;
@@ -234,15 +236,28 @@ internal sealed partial class RedisSubscription : ITransportSubscription
             }
         }
 
+        // Counted once per read, not once per entry.
+        if (got > 0)
+            _context.Metrics.Delivered.Add(got);
+
         return (got, take == streams.Length);
     }
 
     private void Deliver(StreamRef stream, StreamEntry entry, int deliveryCount)
     {
-        // The reply's bytes as they are (a cast to byte[] may copy them).
-        var envelope = entry[RedisKeys.EnvelopeField];
+        // The reply's bytes as they are (a cast to byte[] may copy them). The field is found by its bytes: the reply's
+        // names are raw values, and comparing one with a string value would decode it first.
+        var envelope = RedisValue.Null;
+        foreach (var field in entry.Values)
+        {
+            if (field.Name == EnvelopeFieldName)
+            {
+                envelope = field.Value;
+                break;
+            }
+        }
+
         var delivery = new RedisDelivery(this, stream, entry.Id, deliveryCount, envelope.IsNull ? ReadOnlyMemory<byte>.Empty : (ReadOnlyMemory<byte>)envelope);
-        _context.Metrics.Delivered.Add(1);
         _deliveries.Writer.TryWrite(delivery);
     }
 
@@ -314,5 +329,10 @@ internal sealed partial class RedisSubscription : ITransportSubscription
         }
     }
 
-    internal sealed record StreamRef(string Name, RedisKey Key, int Slot);
+    /// <summary>One stream this group reads, with its <see cref="AckBatcher"/> once the first ack needed it.</summary>
+    internal sealed record StreamRef(string Name, RedisKey Key, int Slot)
+    {
+        /// <summary>Set once (first ack), read by every ack after: no lookup by key per ack.</summary>
+        internal AckBatcher? Acks;
+    }
 }

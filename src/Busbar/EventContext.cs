@@ -22,8 +22,9 @@ public sealed partial class EventContext
 
     /// <summary>
     /// What only some events have, in one reference: <see langword="null"/> for a root event published without options (most
-    /// events), a <see cref="Lineage"/> for an event with a parent or children and nothing else rare, or an <see cref="Extras"/>
-    /// (which holds the lineage too, when there is one). Replaced, never mutated back, by <see cref="GetExtras"/> and
+    /// events), a <see cref="Lineage"/> for an event with a parent or children and nothing else rare, the
+    /// <see cref="Transport.ITransportDelivery"/> of a consumed event with nothing else rare (its <see cref="Attempt"/> is the
+    /// delivery count), or an <see cref="Extras"/> (which holds the lineage and the delivery too, when there are). Replaced, never mutated back, by <see cref="GetExtras"/> and
     /// <see cref="GetLineage"/>, which race safely.
     /// </summary>
     private object? _side;
@@ -172,10 +173,15 @@ public sealed partial class EventContext
     /// <summary>Delivery attempt, 1-based: retries and replays after a restart increase it.</summary>
     public int Attempt
     {
-        get => ExtrasOrNull?.Attempt ?? 1;
+        get => Volatile.Read(ref _side) switch
+        {
+            Extras extras => extras.Attempt,
+            Transport.ITransportDelivery delivery => Math.Max(1, delivery.DeliveryCount),
+            _ => 1,
+        };
         internal set
         {
-            if (value != 1 || ExtrasOrNull is not null)
+            if (value != Attempt || ExtrasOrNull is not null)
                 GetExtras().Attempt = value;
         }
     }
@@ -252,7 +258,9 @@ public sealed partial class EventContext
             var side = Volatile.Read(ref _side);
             if (side is Extras extras)
                 return extras;
-            var created = new Extras { Lineage = (Lineage?)side };
+            var created = side is Transport.ITransportDelivery delivery
+                ? new Extras { Delivery = delivery, Attempt = Math.Max(1, delivery.DeliveryCount) }
+                : new Extras { Lineage = (Lineage?)side };
             if (Interlocked.CompareExchange(ref _side, created, side) == side)
                 return created;
         }
@@ -270,6 +278,10 @@ public sealed partial class EventContext
                     return lineage;
                 case Extras extras:
                     return Volatile.Read(ref extras.Lineage) ?? Interlocked.CompareExchange(ref extras.Lineage, new Lineage(), null) ?? extras.Lineage!;
+                case Transport.ITransportDelivery:
+                    // A consumed event with a lineage: the delivery moves into extras, which then hold both.
+                    GetExtras();
+                    break;
                 default:
                     var created = new Lineage();
                     if (Interlocked.CompareExchange(ref _side, created, null) is null)

@@ -11,6 +11,61 @@ namespace Busbar.Redis.Tests;
 /// </summary>
 public sealed class RedisTransportMixTests(RedisServerFixture fixture) : IClassFixture<RedisServerFixture>
 {
+    /// <summary>
+    /// Concurrent publish calls of random sizes through a small window (fixed, printed seed), some larger than the window,
+    /// some cancelled while they wait for it: every call that completed stored all its messages, in its own order; a cancelled
+    /// call stored a prefix of its messages; and afterwards every window place is free again.
+    /// </summary>
+    [Theory]
+    [InlineData(77)]
+    [InlineData(3030)]
+    [InlineData(20261130)]
+    public async Task ConcurrentPublishes_SmallWindow_EveryCompletedCallStoredInOrder(int seed)
+    {
+        Console.WriteLine($"redis publish window mix seed {seed}");
+        var random = new Random(seed);
+        var codec = Codec();
+        var prefix = "w" + Guid.NewGuid().ToString("N")[..8] + ":";
+        var window = random.Next(1, 9);
+        await using var transport = await RedisTransport.ConnectAsync(Options(fixture.Server) with { KeyPrefix = prefix, PublishWindow = window });
+        var callers = new Task<(int First, int Count, bool Completed)>[6];
+        for (var c = 0; c < callers.Length; c++)
+        {
+            var first = (c + 1) * 1000;
+            var count = random.Next(1, 3 * window + 20);
+            var cancelAfter = random.Next(4) == 0 ? TimeSpan.FromMilliseconds(random.Next(0, 3)) : (TimeSpan?)null;
+            callers[c] = Task.Run(async () =>
+            {
+                using var cancel = cancelAfter is { } after ? new CancellationTokenSource(after) : new CancellationTokenSource();
+                try
+                {
+                    await transport.PublishAsync(Enumerable.Range(first, count).Select(codec.Placed).ToArray(), cancel.Token);
+                    return (first, count, true);
+                }
+                catch (OperationCanceledException)
+                {
+                    return (first, count, false);
+                }
+            });
+        }
+
+        var results = await Task.WhenAll(callers).WaitAsync(Patience);
+        await using var raw = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(fixture.Server.Configuration);
+        var entries = await raw.GetDatabase().StreamRangeAsync(prefix + "stream:contract.orders.placed");
+        var numbers = entries.Select(e => ((Busbar.Transport.Contract.OrderPlaced)codec.Decode("contract.orders.placed", (byte[])e["envelope"]!).Event!.Payload).Number).ToList();
+        foreach (var (first, count, completed) in results)
+        {
+            var own = numbers.Where(n => n >= first && n < first + count).ToList();
+            if (completed)
+                Assert.Equal(Enumerable.Range(first, count), own);
+            else
+                Assert.Equal(Enumerable.Range(first, own.Count), own);
+        }
+
+        Assert.Equal(numbers.Count, numbers.Distinct().Count());
+        Assert.Equal(window, ((RedisEventTransport)transport).FreeWindowPlaces);
+    }
+
     [Theory]
     [InlineData(1401)]
     [InlineData(2026)]

@@ -18,6 +18,12 @@ public sealed record DriverSettings(bool Dry)
     /// <summary>Measured rounds per throughput row; the table reports the median.</summary>
     public int Rounds => Dry ? 1 : 3;
 
+    /// <summary>
+    /// Rounds of each transport throughput row (section h): more than <see cref="Rounds"/>, since a round takes under a second
+    /// and the client shares two cores with the broker, so one slow round moves a median of three.
+    /// </summary>
+    public int TransportRounds => Dry ? 1 : 7;
+
     /// <summary>Sequential publish → await-handled round trips per latency row.</summary>
     public int LatencySamples => Dry ? 400 : 20_000;
 

@@ -40,10 +40,16 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     private readonly BusyCounter _running = new();
     private readonly ConcurrentQueue<ITransportDelivery> _ready = new();
     private readonly int _maxPumps = Math.Max(2, Environment.ProcessorCount);
+    private readonly object _batchLock = new();
+
+    /// <summary>The deliveries that last joined a settlement still on its way (see <see cref="AwaitSettled"/>); guarded by <see cref="_batchLock"/>.</summary>
+    private SettleBatch? _batch;
     private int _pumps;
 
     /// <summary>Deliveries received and not yet settled.</summary>
     public long Running => _running.Count;
+
+    private ILogger Logger => logger;
 
     /// <summary>Queues a delivery; the reader runs the queue itself (<see cref="RunQueued"/>) when its burst ends.</summary>
     public void Enqueue(ITransportDelivery delivery)
@@ -103,7 +109,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     /// <summary>
     /// Decodes, dispatches and settles one delivery without a state machine of its own while everything completes
     /// synchronously (the usual case: a synchronous handler, then an ack whose broker answer is awaited by
-    /// <see cref="AwaitSettledAsync"/> alone). Never throws: a fault is logged and the delivery, left unsettled, comes again
+    /// <see cref="AwaitSettled"/> alone). Never throws: a fault is logged and the delivery, left unsettled, comes again
     /// after its lease.
     /// </summary>
     private void Run(ITransportDelivery delivery)
@@ -181,7 +187,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     {
         if (!settle.IsCompleted)
         {
-            _ = AwaitSettledAsync(settle, delivery);
+            AwaitSettled(settle, delivery);
             return;
         }
 
@@ -197,19 +203,90 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         _running.Leave();
     }
 
-    private async Task AwaitSettledAsync(ValueTask settle, ITransportDelivery delivery)
+    /// <summary>
+    /// Leaves the running count once a settlement still on its way completed. Deliveries whose settlements share one task
+    /// (a transport that answers a batch of acks at once, as Redis's one <c>XACK</c> for many entries) join one
+    /// <see cref="SettleBatch"/> with one callback on that task, rather than a state machine each; a transport whose every
+    /// settlement is a task of its own gets a batch of one. Never throws.
+    /// </summary>
+    private void AwaitSettled(ValueTask settle, ITransportDelivery delivery)
     {
-        try
+        // A ValueTask backed by a task hands that task back without allocating.
+        var task = settle.AsTask();
+        SettleBatch batch;
+        lock (_batchLock)
         {
-            await settle.ConfigureAwait(false);
+            if (_batch is { } current && ReferenceEquals(current.Task, task) && current.TryAdd(delivery))
+                return;
+            batch = new SettleBatch(this, task, delivery);
+            _batch = batch;
         }
-        catch (Exception ex)
+
+        task.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(batch.Complete);
+    }
+
+    /// <summary>The deliveries waiting for one settlement task; closed once it completed, so later ones start a new batch.</summary>
+    private sealed class SettleBatch(TransportSource source, Task task, ITransportDelivery first)
+    {
+        private List<ITransportDelivery>? _more;
+        private bool _closed;
+
+        public Task Task => task;
+
+        /// <summary>Joins the batch; false once it completed. Called under the source's batch lock.</summary>
+        public bool TryAdd(ITransportDelivery delivery)
         {
-            TransportSettler.SettleFailed(logger, ex, delivery);
+            if (_closed)
+                return false;
+            (_more ??= []).Add(delivery);
+            return true;
         }
-        finally
+
+        /// <summary>The task completed: logs its fault once per delivery, then every delivery stops running.</summary>
+        public void Complete()
         {
-            _running.Leave();
+            List<ITransportDelivery>? more;
+            lock (source._batchLock)
+            {
+                _closed = true;
+                more = _more;
+                if (ReferenceEquals(source._batch, this))
+                    source._batch = null;
+            }
+
+            Exception? error = null;
+            try
+            {
+                task.GetAwaiter().GetResult();
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            Leave(first, error);
+            if (more is not null)
+            {
+                foreach (var delivery in more)
+                    Leave(delivery, error);
+            }
+        }
+
+        private void Leave(ITransportDelivery delivery, Exception? error)
+        {
+            if (error is not null)
+            {
+                try
+                {
+                    TransportSettler.SettleFailed(source.Logger, error, delivery);
+                }
+                catch (Exception)
+                {
+                    // A logger that throws must not keep the deliveries behind this one running.
+                }
+            }
+
+            source._running.Leave();
         }
     }
 
@@ -221,7 +298,8 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         {
             EventId = decoded.EventId,
             CreatedAt = decoded.CreatedAt,
-            Attempt = Math.Max(1, delivery.DeliveryCount),
+            // Set before anything rare: with nothing else, the context holds the delivery in its side slot and reads
+            // its attempt (the delivery count) from it, so a consumed event costs no extras object.
             Delivery = delivery,
         };
         if (decoded.CausationId is { } causation)

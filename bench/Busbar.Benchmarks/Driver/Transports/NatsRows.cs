@@ -110,6 +110,7 @@ public sealed class NatsRows : IAsyncDisposable
         try
         {
             await TransportBench.WindowedAsync(events, () => PublishRawAsync(_js, subject, TransportBench.OrderJson), cancellationToken);
+            TransportBench.CollectSetupGarbage();
             var started = Stopwatch.GetTimestamp();
             var consumer = await _js.CreateOrUpdateConsumerAsync(stream, new ConsumerConfig("g") { AckPolicy = ConsumerConfigAckPolicy.Explicit, MaxAckPending = 10_000 }, cancellationToken);
             var read = 0;
@@ -141,9 +142,9 @@ public sealed class NatsRows : IAsyncDisposable
         try
         {
             await using var transport = await NatsTransport.ConnectAsync(new NatsTransportOptions { Url = Url, StreamName = stream, SubjectPrefix = $"tc{n}" }, cancellationToken: cancellationToken);
-            foreach (var batch in TransportBench.EncodeOrders(events))
-                await transport.PublishAsync(batch, cancellationToken);
+            await TransportBench.FillAsync(transport, events, cancellationToken);
 
+            TransportBench.CollectSetupGarbage();
             var started = Stopwatch.GetTimestamp();
             await using var subscription = await transport.SubscribeAsync(new() { Group = "g", Patterns = ["bench.orders.placed"], MaxInFlight = TransportBench.ConsumerConcurrency }, cancellationToken);
             await TransportBench.ReadAndAckAsync(subscription, events, cancellationToken);
@@ -172,11 +173,11 @@ public sealed class NatsRows : IAsyncDisposable
         try
         {
             await using var transport = await NatsTransport.ConnectAsync(new NatsTransportOptions { Url = Url, StreamName = stream, SubjectPrefix = $"busc{n}" }, cancellationToken: cancellationToken);
-            foreach (var batch in TransportBench.EncodeOrders(events))
-                await transport.PublishAsync(batch, cancellationToken);
+            await TransportBench.FillAsync(transport, events, cancellationToken);
 
             var handled = 0;
             var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            TransportBench.CollectSetupGarbage();
             var started = Stopwatch.GetTimestamp();
             var bus = new EventBusBuilder()
                 .WithOptions(new EventBusOptions { Name = "bench-nats-consumer", MaxConcurrentEvents = TransportBench.ConsumerConcurrency })

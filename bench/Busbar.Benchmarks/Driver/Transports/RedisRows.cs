@@ -94,6 +94,7 @@ public sealed class RedisRows : IAsyncDisposable
     {
         var key = $"rawc:{Interlocked.Increment(ref _next)}";
         await TransportBench.WindowedAsync(events, () => _db.StreamAddAsync(key, "body", TransportBench.OrderJson), cancellationToken);
+        TransportBench.CollectSetupGarbage();
         var started = Stopwatch.GetTimestamp();
         await _db.StreamCreateConsumerGroupAsync(key, "g", StreamPosition.Beginning);
         var read = 0;
@@ -125,10 +126,10 @@ public sealed class RedisRows : IAsyncDisposable
         var prefix = $"tc{Interlocked.Increment(ref _next)}:";
         var key = prefix + "stream:bench.orders.placed";
         await using var transport = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = Configuration, KeyPrefix = prefix, ConsumerName = "bench", ReadBatchSize = 500 }, cancellationToken: cancellationToken);
-        foreach (var batch in TransportBench.EncodeOrders(events))
-            await transport.PublishAsync(batch, cancellationToken);
+        await TransportBench.FillAsync(transport, events, cancellationToken);
 
         TimeSpan elapsed;
+        TransportBench.CollectSetupGarbage();
         var started = Stopwatch.GetTimestamp();
         await using (var subscription = await transport.SubscribeAsync(new() { Group = "g", Patterns = ["bench.orders.placed"], MaxInFlight = TransportBench.ConsumerConcurrency }, cancellationToken))
         {
@@ -155,11 +156,11 @@ public sealed class RedisRows : IAsyncDisposable
         var prefix = $"busc{Interlocked.Increment(ref _next)}:";
         var key = prefix + "stream:bench.orders.placed";
         await using var transport = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = Configuration, KeyPrefix = prefix, ConsumerName = "bench", ReadBatchSize = 500 }, cancellationToken: cancellationToken);
-        foreach (var batch in TransportBench.EncodeOrders(events))
-            await transport.PublishAsync(batch, cancellationToken);
+        await TransportBench.FillAsync(transport, events, cancellationToken);
 
         var handled = 0;
         var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        TransportBench.CollectSetupGarbage();
         var started = Stopwatch.GetTimestamp();
         var bus = new EventBusBuilder()
             .WithOptions(new EventBusOptions { Name = "bench-redis-consumer", MaxConcurrentEvents = TransportBench.ConsumerConcurrency })

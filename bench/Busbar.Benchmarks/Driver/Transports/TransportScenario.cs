@@ -49,7 +49,7 @@ public static class TransportScenario
         text.AppendLine();
         text.AppendLine("One redis-server 7 (no persistence) and one nats-server -js (file store) on loopback, started by the driver; " +
             "client and server share the machine's cores. Each Busbar row is measured in the same run as the raw client row above it, " +
-            "rounds interleaved (raw, transport, Busbar, raw, …) after a warm-up round of a tenth of the events; the table gives the median round of each row, and " +
+            $"{settings.TransportRounds} rounds interleaved (raw, transport, Busbar, raw, …) after a warm-up round of a tenth of the events; the table gives the median round of each row, and " +
             "÷ raw is the median of the rounds' ratios (each round against the raw round just before it). The middle row of each group is Busbar's transport " +
             "API alone (`IEventTransport`, no bus), so a gap shows whether it lies in the transport or in the bus above it.");
         text.AppendLine();
@@ -130,7 +130,7 @@ public static class TransportScenario
         List<double> raw = [];
         List<double> transport = [];
         List<double> bus = [];
-        for (var round = 0; round < settings.Rounds; round++)
+        for (var round = 0; round < settings.TransportRounds; round++)
         {
             raw.Add(comparison.Events / (await comparison.RunRaw(comparison.Events, limit.Token)).TotalSeconds);
             transport.Add(comparison.Events / (await comparison.RunTransport(comparison.Events, limit.Token)).TotalSeconds);
