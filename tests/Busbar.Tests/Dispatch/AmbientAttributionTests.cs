@@ -237,6 +237,31 @@ public class AmbientAttributionTests
     }
 
     [Fact]
+    public async Task SendAsync_OnlySynchronousDelegates_NoResumeHookInstalled()
+    {
+        // Action<T> and Action<T, EventContext> handlers cannot go asynchronous, so their plans skip the hook's cost; a
+        // Func handler may, so its plan installs it.
+        await using var bus = EventBus.Create();
+        var seen = new List<SynchronizationContext?>();
+        bus.Subscribe<Step>(_ => seen.Add(SynchronizationContext.Current));
+        bus.Subscribe<Step>((_, _) => seen.Add(SynchronizationContext.Current));
+        var before = SynchronizationContext.Current;
+
+        Assert.True(bus.SendAsync(new Step(1)).IsCompletedSuccessfully);
+        bus.Subscribe<Step>(_ =>
+        {
+            seen.Add(SynchronizationContext.Current);
+            return ValueTask.CompletedTask;
+        });
+        Assert.True(bus.SendAsync(new Step(2)).IsCompletedSuccessfully);
+
+        Assert.Equal(5, seen.Count);
+        Assert.All(seen.Take(2), context => Assert.Same(before, context));
+        Assert.All(seen.Skip(2), context => Assert.IsType<InlineResumeContext>(context));
+        Assert.Same(before, SynchronizationContext.Current);
+    }
+
+    [Fact]
     public async Task SendAsync_AsyncHandler_CallerSynchronizationContextUnchanged()
     {
         await using var bus = EventBus.Create();
