@@ -61,6 +61,10 @@ static async Task InlineAsync()
     // The same, returning the outcome instead of throwing.
     EventOutcome outcome = await bus.InvokeAsync(new OrderPlaced(2, 50m));
     Console.WriteLine($"tax {outcome.FirstResult<decimal>()}"); // tax 10.0
+
+    // Hot paths: take a sender once and keep it (or inject EventSender<OrderPlaced>); same semantics, cheaper per send.
+    EventSender<OrderPlaced> orders = bus.GetSender<OrderPlaced>();
+    await orders.SendAsync(new OrderPlaced(3, 10m));
 }
 
 // ---------------------------------------------------------------- backpressure

@@ -73,6 +73,16 @@ public interface IEventBus : IAsyncDisposable
     ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull;
 
+    /// <summary>
+    /// The sender of <typeparamref name="T"/> on this bus: the same <see cref="SendAsync{T}"/>, <see cref="PublishAsync{T}"/> and
+    /// <see cref="InvokeAsync{T}"/> for one event type, with a non-virtual <see cref="EventSender{T}.SendAsync"/> that skips the
+    /// per-call type lookup. Hot paths: take a sender once and keep it.
+    /// </summary>
+    /// <typeparam name="T">The event type.</typeparam>
+    /// <returns>The bus's one sender of <typeparamref name="T"/> (the same instance on every call); thread-safe.</returns>
+    EventSender<T> GetSender<T>()
+        where T : notnull;
+
     /// <summary>Inline dispatch that returns the full outcome instead of throwing.</summary>
     /// <typeparam name="T">The event type.</typeparam>
     /// <param name="event">The event.</param>

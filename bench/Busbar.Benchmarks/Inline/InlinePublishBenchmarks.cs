@@ -12,7 +12,8 @@ namespace Busbar.Benchmarks.Inline;
 /// <summary>
 /// Publish on the caller's thread to 1 and to 8 handlers that each increment a field.
 /// Baselines: Mediator (concrete generated class, singleton) for 1 handler, a C# multicast delegate
-/// for 8 handlers: the two goals of issue 6.
+/// for 8 handlers: the two goals of issue 6. The <c>EventSender&lt;T&gt;</c> rows send through a sender taken once
+/// (<c>bus.GetSender&lt;Ping&gt;()</c>), as a hot path should (issue 16).
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
@@ -40,6 +41,11 @@ public class InlinePublishBenchmarks
     private IEventBus _busbar1 = null!;
     private IEventBus _busbar8 = null!;
     private IEventBus _busbarAction = null!;
+    private IEventBus _busbarAction8 = null!;
+    private EventSender<Ping> _sender1 = null!;
+    private EventSender<Ping> _sender8 = null!;
+    private EventSender<Ping> _senderAction = null!;
+    private EventSender<Ping> _senderAction8 = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -70,6 +76,16 @@ public class InlinePublishBenchmarks
         _busbar8 = CreateBusbar(8);
         _busbarAction = EventBus.Create(new EventBusOptions { Name = "bench-inline-action" });
         _busbarAction.Subscribe<Ping>(static _ => InlineSink.Count++);
+        _busbarAction8 = EventBus.Create(new EventBusOptions { Name = "bench-inline-action-8" });
+        for (var i = 0; i < 8; i++)
+        {
+            _busbarAction8.Subscribe<Ping>(static _ => InlineSink.Count++);
+        }
+
+        _sender1 = _busbar1.GetSender<Ping>();
+        _sender8 = _busbar8.GetSender<Ping>();
+        _senderAction = _busbarAction.GetSender<Ping>();
+        _senderAction8 = _busbarAction8.GetSender<Ping>();
     }
 
     [GlobalCleanup]
@@ -83,6 +99,7 @@ public class InlinePublishBenchmarks
         await _busbar1.DisposeAsync();
         await _busbar8.DisposeAsync();
         await _busbarAction.DisposeAsync();
+        await _busbarAction8.DisposeAsync();
     }
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(One)]
@@ -105,6 +122,12 @@ public class InlinePublishBenchmarks
 
     [Benchmark(Description = "Busbar SendAsync, Action<T> handler"), BenchmarkCategory(One)]
     public void BusbarAction_1() => Sync.Complete(_busbarAction.SendAsync(_ping));
+
+    [Benchmark(Description = "Busbar EventSender<T>.SendAsync"), BenchmarkCategory(One)]
+    public void BusbarSender_1() => Sync.Complete(_sender1.SendAsync(_ping));
+
+    [Benchmark(Description = "Busbar EventSender<T>.SendAsync, Action<T> handler"), BenchmarkCategory(One)]
+    public void BusbarSenderAction_1() => Sync.Complete(_senderAction.SendAsync(_ping));
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(Eight)]
     public void Direct_8()
@@ -133,6 +156,15 @@ public class InlinePublishBenchmarks
 
     [Benchmark(Description = "Busbar SendAsync"), BenchmarkCategory(Eight)]
     public void Busbar_8() => Sync.Complete(_busbar8.SendAsync(_ping));
+
+    [Benchmark(Description = "Busbar SendAsync, Action<T> handlers"), BenchmarkCategory(Eight)]
+    public void BusbarAction_8() => Sync.Complete(_busbarAction8.SendAsync(_ping));
+
+    [Benchmark(Description = "Busbar EventSender<T>.SendAsync"), BenchmarkCategory(Eight)]
+    public void BusbarSender_8() => Sync.Complete(_sender8.SendAsync(_ping));
+
+    [Benchmark(Description = "Busbar EventSender<T>.SendAsync, Action<T> handlers"), BenchmarkCategory(Eight)]
+    public void BusbarSenderAction_8() => Sync.Complete(_senderAction8.SendAsync(_ping));
 
     private static IEventBus CreateBusbar(int handlers)
     {

@@ -28,6 +28,14 @@ namespace Busbar.Dispatch;
 /// first look at the frame from the sending thread creates it, so a handler that reads <c>EventContext.Current</c>, sends or
 /// publishes sees the event exactly as if it had been created up front.
 /// </para>
+/// <para>
+/// A handler's own continuation may resume on another thread before the send has seen the handler go asynchronous.
+/// So during the synchronous part the thread's synchronization context is the frame's <see cref="InlineResumeContext"/>
+/// (wrapping the caller's, installed once per frame and context, so still no allocation): an await posts there, on
+/// the thread running the handler, which tells exactly which event the continuation belongs to, and the continuation
+/// sees that event until the frame names it. Work left running without an await (<c>Task.Run</c>, an earlier event's
+/// leftovers) is never posted there, so it keeps seeing the caller's state during a later event's synchronous part.
+/// </para>
 /// </remarks>
 internal static class Ambient
 {
@@ -135,6 +143,9 @@ internal sealed class AmbientFrame(int ownerThread)
     public InProcessEventBus? DeferredBus;
     public int DeferredIndex;
 
+    /// <summary>An inline event whose handler went asynchronous, between the send's synchronous part and the dispatcher pointing this frame at it.</summary>
+    public EventContext? HandOver;
+
     /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire(int)"/>); closing it closes this one.</summary>
     public AmbientFrame? Origin;
 
@@ -142,6 +153,8 @@ internal sealed class AmbientFrame(int ownerThread)
     public EventContext? OriginEvent;
 
     private volatile bool _closed;
+
+    private InlineResumeContext? _resumeHook;
 
     /// <summary>
     /// Creates the context of the context-free send running on this frame and makes it the frame's synchronous state, as
@@ -154,6 +167,44 @@ internal sealed class AmbientFrame(int ownerThread)
         SyncContext = context;
         SyncSubscription = plan.Subscriptions[DeferredIndex];
         return context;
+    }
+
+    /// <summary>
+    /// Installs this frame's resume hook (see <see cref="InlineResumeContext"/>) as the thread's synchronization context for a
+    /// synchronous handler window, wrapping the one the thread has; returns what to restore, or this frame's hook when it was
+    /// already installed (a nested send), which <see cref="LeaveSyncWindow"/> then leaves alone.
+    /// </summary>
+    public SynchronizationContext? EnterSyncWindow()
+    {
+        var current = SynchronizationContext.Current;
+        var hook = _resumeHook;
+        // The common case, small enough to inline: no context on the thread, and this frame's hook made for none.
+        if (current is null && hook is { Inner: null })
+        {
+            SynchronizationContext.SetSynchronizationContext(hook);
+            return null;
+        }
+
+        return EnterSyncWindowSlow(current);
+    }
+
+    /// <summary>Ends a window <see cref="EnterSyncWindow"/> began, given what it returned.</summary>
+    public void LeaveSyncWindow(SynchronizationContext? entered)
+    {
+        if (entered is not InlineResumeContext { Frame: var owner } || owner != this)
+            SynchronizationContext.SetSynchronizationContext(entered);
+    }
+
+    /// <inheritdoc cref="EnterSyncWindow"/>
+    private SynchronizationContext? EnterSyncWindowSlow(SynchronizationContext? current)
+    {
+        if (current is InlineResumeContext { Frame: var owner } && owner == this)
+            return current;
+        var hook = _resumeHook;
+        if (hook is null || !ReferenceEquals(hook.Inner, current))
+            _resumeHook = hook = new InlineResumeContext(this, current);
+        SynchronizationContext.SetSynchronizationContext(hook);
+        return current;
     }
 
     /// <summary>The event (or parallel handler) this frame was installed for has ended: flows still holding it see no handler.</summary>
@@ -197,6 +248,18 @@ internal sealed class AmbientFrame(int ownerThread)
         {
             context = null;
             subscription = null;
+            return;
+        }
+
+        // A continuation of an inline handler that awaited under this frame, resumed before the send saw the handler go
+        // asynchronous and pointed the frame at its event (see InlineResumeContext): it sees that event until the event ends.
+        // Only while that event's synchronous part (or its hand-over to the dispatcher) is under way: work it left running
+        // after ending synchronously sees the caller's state, as any other leftover does.
+        if (InlineResumeContext.Resumed is { } resumed && resumed.Hook.Frame == this && !ReferenceEquals(Context, resumed.Context)
+            && ((SyncThread != 0 && ReferenceEquals(SyncContext, resumed.Context)) || ReferenceEquals(HandOver, resumed.Context)))
+        {
+            context = resumed.Context;
+            subscription = resumed.Subscription;
             return;
         }
 

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Busbar.Diagnostics;
 using Busbar.Engine;
 using Busbar.Routing;
@@ -7,6 +9,9 @@ namespace Busbar.Dispatch;
 /// <summary>Inline dispatch: SendAsync and InvokeAsync run the handlers on the caller's flow, with the inline settler.</summary>
 internal sealed partial class InProcessEventBus
 {
+    /// <summary>The sender of each event type asked for (see <see cref="GetSender{T}"/>): one per (bus, type).</summary>
+    private readonly ConcurrentDictionary<Type, object> _senders = new();
+
     public ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull
     {
@@ -18,6 +23,29 @@ internal sealed partial class InProcessEventBus
             && @event.GetType() == plan.EventType && !_validation.HasValidators && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled)
             return SendPlanned(plan, @event, cancellationToken);
         return SendGeneral(@event, options, cancellationToken);
+    }
+
+    public EventSender<T> GetSender<T>()
+        where T : notnull =>
+        (EventSender<T>)_senders.GetOrAdd(typeof(T), static (_, bus) => new EventSender<T>(bus), this);
+
+    /// <summary>
+    /// Nothing on the bus stands in the way of a plan: it is not stopping, and no tracing or handler-duration listener wants a span
+    /// or a duration per handler (which the dispatcher gives). What <see cref="SendAsync{T}"/> checks besides the plan and the event.
+    /// </summary>
+    internal bool PlanApplies => !_inFlight.IsStopping && !BusTracing.IsEnabled && !BusMetrics.DurationEnabled;
+
+    /// <summary>
+    /// The plan a send of an event of exactly type <typeparamref name="T"/> without options would take now (building it as that send
+    /// would), or <see langword="null"/> when such a send does not take one: the route needs the engine, the bus validates events or is stopping.
+    /// </summary>
+    internal InlinePlan<T>? CurrentPlan<T>()
+        where T : notnull
+    {
+        if (_validation.HasValidators || _inFlight.IsStopping)
+            return null;
+        var plan = InlinePlan<T>.Find(Router) ?? PlanOf<T>();
+        return plan.Handlers is null ? null : plan;
     }
 
     /// <summary>Every send <see cref="SendAsync{T}"/> does not hand to its plan at once: checks, validation, then the plan or the dispatcher.</summary>
@@ -85,7 +113,7 @@ internal sealed partial class InProcessEventBus
     /// An inline send whose route has a plan: a top-level send (no handler visible in the caller's flow) to handlers that all take
     /// no context runs <see cref="SendContextFree{T}"/>, any other <see cref="SendWithContext{T}"/>.
     /// </summary>
-    private ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
+    internal ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
         where T : notnull
     {
         var thread = Environment.CurrentManagedThreadId;
@@ -106,8 +134,10 @@ internal sealed partial class InProcessEventBus
     {
         var handlers = plan.Handlers!;
         var subscriptions = plan.Subscriptions;
+        // One thread-static read for the rent and the return.
+        var local = InlineContexts.Current;
         // Route is set only if the dispatcher takes over: nothing reads it while the plan runs.
-        var context = InlineContexts.Rent(this, @event, plan.Name);
+        var context = local.Rent(this, @event, plan.Name);
         if (!frame.NamesNoEvent(thread))
             LinkToParent(context, frame, thread);
 
@@ -121,6 +151,9 @@ internal sealed partial class InProcessEventBus
         // so only the handler changes from one iteration to the next.
         frame.SyncContext = context;
         frame.SyncThread = thread;
+        // A handler that may await resumes through the frame's hook, which knows its event before this send does (see InlineResumeContext).
+        var mayAwait = plan.MayAwait;
+        var hooked = mayAwait ? frame.EnterSyncWindow() : null;
         for (var i = 0; i < handlers.Length; i++)
         {
             var subscription = subscriptions[i];
@@ -140,6 +173,9 @@ internal sealed partial class InProcessEventBus
 
             if (!pending.IsCompletedSuccessfully)
             {
+                if (mayAwait)
+                    frame.LeaveSyncWindow(hooked);
+                frame.HandOver = context;
                 frame.SyncThread = savedThread;
                 frame.SyncContext = savedContext;
                 frame.SyncSubscription = savedSubscription;
@@ -147,10 +183,12 @@ internal sealed partial class InProcessEventBus
             }
         }
 
+        if (mayAwait)
+            frame.LeaveSyncWindow(hooked);
         frame.SyncThread = savedThread;
         frame.SyncContext = savedContext;
         frame.SyncSubscription = savedSubscription;
-        InlineContexts.Return(context);
+        local.Return(context);
         return default;
     }
 
@@ -194,6 +232,8 @@ internal sealed partial class InProcessEventBus
             frame.DeferredBus = this;
         frame.DeferredEvent = @event;
         frame.SyncThread = thread;
+        var mayAwait = plan.MayAwait;
+        var hooked = mayAwait ? frame.EnterSyncWindow() : null;
         var i = 0;
         ValueTask pending = default;
         try
@@ -226,20 +266,27 @@ internal sealed partial class InProcessEventBus
             pending = ValueTask.FromException(ex);
         }
 
+        if (mayAwait)
+            frame.LeaveSyncWindow(hooked);
         if (i < handlers.Length)
             return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
 
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
         if (frame.SyncContext is { } context)
-        {
-            // A handler observed the event: its context goes back to the pool as SendWithContext's does.
-            frame.SyncContext = null;
-            frame.SyncSubscription = null;
-            InlineContexts.Return(context);
-        }
+            ReturnObserved(frame, context);
 
         return default;
+    }
+
+    /// <summary>A handler of a context-free send observed the event: its context goes back to the pool as <see cref="SendWithContext{T}"/>'s does.</summary>
+    /// <remarks>Out of line so that the send that nobody observes carries none of it.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ReturnObserved(AmbientFrame frame, EventContext context)
+    {
+        frame.SyncContext = null;
+        frame.SyncSubscription = null;
+        InlineContexts.Return(context);
     }
 
     /// <summary>
@@ -249,6 +296,7 @@ internal sealed partial class InProcessEventBus
     private ValueTask ContextFreeStopped(InlinePlan plan, AmbientFrame frame, int savedThread, int index, ValueTask<object?> started, CancellationToken cancellationToken)
     {
         var context = frame.SyncContext ?? frame.CreateDeferredContext();
+        frame.HandOver = context;
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
         frame.SyncContext = null;

@@ -21,7 +21,7 @@ internal sealed partial class InProcessEventBus
     {
         ArgumentNullException.ThrowIfNull(handler);
         options = PrepareSubscription(options);
-        return Add(options, origin, typeof(T), typeof(T).Name, name => new TypedSubscription<T>(Router, RetryPipelineOf(options), name, handler, options, contextFree));
+        return Add(options, origin, typeof(T), typeof(T).Name, name => new TypedSubscription<T>(Router, RetryPipelineOf(options), name, handler, options, contextFree, origin is Action<T> or Action<T, EventContext>));
     }
 
     public ISubscription Subscribe<T, TResult>(Func<T, EventContext, CancellationToken, ValueTask<TResult>> handler, SubscriptionOptions? options = null) =>

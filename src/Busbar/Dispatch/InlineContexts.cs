@@ -8,20 +8,15 @@ namespace Busbar.Dispatch;
 internal static class InlineContexts
 {
     [ThreadStatic]
-    private static EventContext? t_spare;
+    private static InlineThread? t_thread;
 
-    public static EventContext Rent(InProcessEventBus bus, object payload, string name)
-    {
-        var spare = t_spare;
-        if (spare is not null)
-        {
-            t_spare = null;
-            spare.ResetForInline(bus, payload, name);
-            return spare;
-        }
+    /// <summary>The calling thread's inline state: its managed id and spare context, for one thread-static read per send.</summary>
+    public static InlineThread Current => t_thread ?? Start();
 
-        return new EventContext(bus, payload, name);
-    }
+    public static EventContext Rent(InProcessEventBus bus, object payload, string name) => Current.Rent(bus, payload, name);
 
-    public static void Return(EventContext context) => t_spare = context;
+    /// <inheritdoc cref="InlineThread.Return"/>
+    public static void Return(EventContext context) => Current.Return(context);
+
+    private static InlineThread Start() => t_thread = new InlineThread(Environment.CurrentManagedThreadId);
 }

@@ -110,6 +110,7 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         var savedSyncContext = callerFrame?.SyncContext;
         var savedSyncSubscription = callerFrame?.SyncSubscription;
         var anyFailed = false;
+        var hooked = ownFrame ? null : callerFrame!.EnterSyncWindow();
 
         // Queued events time every handler (one clock read per handler: the end of one is the start
         // of the next). Inline sends read the clock only when a listener wants handler durations.
@@ -170,10 +171,12 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
                 // The handler went asynchronous holding the caller's frame: it names the event for every flow
                 // holding the frame until the event ends, and nobody else may mutate it meanwhile.
                 var caller = callerFrame!;
+                callerFrame!.LeaveSyncWindow(hooked);
                 var resume = new Resume(resumeAt, caller, caller.Context, caller.Subscription, caller.OwnerThread, span);
                 caller.Context = context;
                 caller.Subscription = subscription;
                 caller.OwnerThread = -1;
+                caller.HandOver = null;
                 caller.SyncThread = savedSyncThread;
                 caller.SyncContext = savedSyncContext;
                 caller.SyncSubscription = savedSyncSubscription;
@@ -193,7 +196,9 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         }
         else
         {
-            callerFrame!.SyncThread = savedSyncThread;
+            callerFrame!.LeaveSyncWindow(hooked);
+            callerFrame.HandOver = null;
+            callerFrame.SyncThread = savedSyncThread;
             callerFrame.SyncContext = savedSyncContext;
             callerFrame.SyncSubscription = savedSyncSubscription;
         }

@@ -11,7 +11,8 @@ public static class BusbarServiceCollectionExtensions
     /// <summary>
     /// Registers the default bus (resolved as <see cref="IEventBus"/>), configured from section
     /// <c>Busbar</c>, and a hosted service that starts it with the host and drains it on shutdown.
-    /// Calling it again configures the same bus.
+    /// Calling it again configures the same bus. A class can also take an <see cref="EventSender{T}"/> of the default bus
+    /// (one singleton per event type) for its hot paths.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="configure">Adds handlers and adjusts options.</param>
@@ -50,7 +51,11 @@ public static class BusbarServiceCollectionExtensions
             registration = new BusRegistration(name);
             registry.Buses.Add(registration);
             if (name is null)
+            {
                 services.AddSingleton(registration.Create);
+                // A class can take EventSender<OrderPlaced> (the default bus's): one singleton per event type.
+                services.TryAddSingleton(typeof(EventSender<>));
+            }
             else
                 services.AddKeyedSingleton(name, (sp, _) => registration.Create(sp));
         }

@@ -6,6 +6,9 @@ internal abstract class InlinePlan(Route route, string name)
     /// <summary>The route the plan was built from; its <see cref="Route.Version"/> says whether the plan is current.</summary>
     public Route Route { get; } = route;
 
+    /// <summary>The route's <see cref="Route.Version"/>, held here so that a sender checks it without reading the route.</summary>
+    public readonly long Version = route.Version;
+
     /// <summary>The event's name, so a send that finds the plan needs no other per-type lookup.</summary>
     public string Name { get; } = name;
 
@@ -39,12 +42,19 @@ internal sealed class InlinePlan<T> : InlinePlan
 
     private static readonly object s_growLock = new();
 
-    private InlinePlan(Route route, string name, Func<T, EventContext, CancellationToken, ValueTask>[]? handlers, ContextFreeHandler<T>[]? contextFree)
+    private InlinePlan(Route route, string name, Func<T, EventContext, CancellationToken, ValueTask>[]? handlers, ContextFreeHandler<T>[]? contextFree, bool mayAwait)
         : base(route, name)
     {
         Handlers = handlers;
         ContextFree = contextFree;
+        MayAwait = mayAwait;
     }
+
+    /// <summary>
+    /// Some handler may go asynchronous (it was not subscribed as a synchronous delegate): a send watches for its continuation
+    /// (see <see cref="Dispatch.InlineResumeContext"/>). A plan of <see cref="Action{T}"/> handlers skips that cost.
+    /// </summary>
+    public bool MayAwait { get; }
 
     /// <summary><typeparamref name="T"/>: an event of exactly this runtime type may take the plan.</summary>
     public Type EventType { get; } = typeof(T);
@@ -107,16 +117,18 @@ internal sealed class InlinePlan<T> : InlinePlan
     {
         var subscriptions = route.Subscriptions;
         if (busNeedsEngine || !route.AllSimple || subscriptions.Length == 0)
-            return new InlinePlan<T>(route, name, null, null);
+            return new InlinePlan<T>(route, name, null, null, mayAwait: true);
         var handlers = new Func<T, EventContext, CancellationToken, ValueTask>[subscriptions.Length];
         var contextFree = new ContextFreeHandler<T>[subscriptions.Length];
         var allContextFree = true;
+        var mayAwait = false;
         for (var i = 0; i < subscriptions.Length; i++)
         {
             // A handler of a base type or a pattern, or one with a result, keeps the engine's adapter.
             if (subscriptions[i] is not TypedSubscription<T> typed)
-                return new InlinePlan<T>(route, name, null, null);
+                return new InlinePlan<T>(route, name, null, null, mayAwait: true);
             handlers[i] = typed.Handler;
+            mayAwait |= !typed.Synchronous;
             switch (typed.ContextFree)
             {
                 case Action<T> action:
@@ -131,7 +143,7 @@ internal sealed class InlinePlan<T> : InlinePlan
             }
         }
 
-        return new InlinePlan<T>(route, name, handlers, allContextFree ? contextFree : null);
+        return new InlinePlan<T>(route, name, handlers, allContextFree ? contextFree : null, mayAwait);
     }
 }
 

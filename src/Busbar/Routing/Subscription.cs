@@ -105,7 +105,7 @@ internal abstract class Subscription : ISubscription
 }
 
 /// <summary>A subscription by type with a handler that returns nothing.</summary>
-internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options, Delegate? contextFree = null)
+internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? retryPipeline, string name, Func<T, EventContext, CancellationToken, ValueTask> handler, SubscriptionOptions options, Delegate? contextFree = null, bool synchronous = false)
     : Subscription(router, retryPipeline, name, typeof(T), null, options)
 {
     /// <summary>The user's handler, for the <see cref="InlinePlan{T}"/> that invokes it without this adapter.</summary>
@@ -117,6 +117,12 @@ internal sealed class TypedSubscription<T>(Router router, ResiliencePipeline? re
     /// directly, creating the event's context only if one of them observes it.
     /// </summary>
     public Delegate? ContextFree => contextFree;
+
+    /// <summary>
+    /// The user subscribed a synchronous delegate (<see cref="Action{T}"/>, <see cref="Action{T1, T2}"/> with the context): the
+    /// handler never goes asynchronous, so an inline send need not watch for its continuations (see <see cref="Dispatch.InlineResumeContext"/>).
+    /// </summary>
+    public bool Synchronous => synchronous;
 
     public override ValueTask<object?> InvokeAsync(object @event, EventContext context, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Busbar.Dispatch;
 
 namespace Busbar.Tests.Dispatch;
 
@@ -91,6 +92,195 @@ public class AmbientAttributionTests
         Assert.Equal(handle.EventId, seen["later"]);
         Assert.Single(outcome.Handlers[2].ChildEventIds);
         Assert.Empty(outcome.Handlers[3].ChildEventIds);
+    }
+
+    /// <summary>The three ways an inline send runs a handler: the plan with a context, the context-free plan, the dispatcher.</summary>
+    public enum InlineShape
+    {
+        ContextHandler,
+        ContextFreeHandler,
+        DispatcherHandler,
+    }
+
+    [Theory]
+    [InlineData(InlineShape.ContextHandler)]
+    [InlineData(InlineShape.ContextFreeHandler)]
+    [InlineData(InlineShape.DispatcherHandler)]
+    public async Task SendAsync_AsyncHandlerResumesOnAnotherThread_SeesItsOwnEventAfterTheAwait(InlineShape shape)
+    {
+        // The handler's continuation may resume on another thread before the send's synchronous part has seen the handler go
+        // asynchronous and pointed the caller's frame at the event. Without the resume hook about 1 send in 3,000 saw no event.
+        const int sends = 6_000;
+        await using var bus = EventBus.Create();
+        var wrong = new ConcurrentQueue<(int N, Guid? Expected, Guid? Seen)>();
+        var ids = new ConcurrentDictionary<int, Guid>();
+        switch (shape)
+        {
+            case InlineShape.ContextHandler:
+                bus.Subscribe<Step>(async (step, context, _) =>
+                {
+                    await Task.Yield();
+                    Check(step.N, context, EventContext.Current);
+                });
+                break;
+            case InlineShape.ContextFreeHandler:
+                bus.Subscribe<Step>(async step =>
+                {
+                    await Task.Yield();
+                    var current = EventContext.Current;
+                    if (current is null || !ReferenceEquals(current.Event, step))
+                        wrong.Enqueue((step.N, null, current?.EventId));
+                    else
+                        ids[step.N] = current.EventId;
+                });
+                break;
+            default:
+                bus.Subscribe<Step>(
+                    async (step, context, _) =>
+                    {
+                        await Task.Yield();
+                        Check(step.N, context, EventContext.Current);
+                    },
+                    new SubscriptionOptions { Filter = static (_, _) => true });
+                break;
+        }
+
+        bus.Subscribe<Step>(static _ => { });
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var sent = 0;
+        while (sent < sends && clock.Elapsed < TestTimeout.Default)
+            await bus.SendAsync(new Step(sent++)).AsTask().Within();
+
+        Assert.True(sent > 100, $"only {sent} sends");
+        Assert.True(wrong.IsEmpty, $"{shape}: {wrong.Count} of {sent} handlers saw another event after the await, first: {wrong.FirstOrDefault()}");
+
+        void Check(int n, EventContext context, EventContext? current)
+        {
+            if (!ReferenceEquals(current, context))
+                wrong.Enqueue((n, context.EventId, current?.EventId));
+        }
+    }
+
+    [Fact]
+    public async Task SendAsync_HandlerStartsYieldingWorkAndEndsSynchronously_WorkSeesNoEventAfterwards()
+    {
+        await using var bus = EventBus.Create();
+        using var sendsEnded = new ManualResetEventSlim();
+        var late = new TaskCompletionSource<EventContext?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task? leftRunning = null;
+        bus.Subscribe<Step>((step, _, _) =>
+        {
+            if (step.N == 1)
+                leftRunning = LeftRunningAsync();
+            return ValueTask.CompletedTask;
+        });
+
+        await bus.SendAsync(new Step(1));
+        await bus.SendAsync(new Step(2));
+        sendsEnded.Set();
+        await leftRunning!.Within();
+
+        // Started by a handler whose event ended synchronously: it belongs to no event (nor to a later one reusing its context).
+        Assert.Null(await late.Task.Within());
+
+        async Task LeftRunningAsync()
+        {
+            await Task.Yield();
+            Assert.True(sendsEnded.Wait(TestTimeout.Default));
+            late.SetResult(EventContext.Current);
+        }
+    }
+
+    [Fact]
+    public async Task SendAsync_WorkAnEarlierHandlerLeftAwaiting_SeesNotTheNextSendReusingTheContext()
+    {
+        // The leftover's await was posted through the resume hook while event 1 ran, so it names event 1's context; the next
+        // send must not rent that context again, or the leftover would take event 2 for its own during event 2's handler.
+        await using var bus = EventBus.Create();
+        using var secondRunning = new ManualResetEventSlim();
+        using var leftoverLooked = new ManualResetEventSlim();
+        EventContext? seen = null;
+        EventContext? second = null;
+        Task? leftRunning = null;
+        bus.Subscribe<Step>((step, context, _) =>
+        {
+            if (step.N == 1)
+            {
+                leftRunning = LeftRunningAsync();
+            }
+            else
+            {
+                second = context;
+                secondRunning.Set();
+                Assert.True(leftoverLooked.Wait(TestTimeout.Default), "the leftover never looked");
+            }
+
+            return ValueTask.CompletedTask;
+        });
+
+        // Both on this thread and frame with no await between, as a loop of sends would run: the second send rents the context the first returned.
+        Assert.True(bus.SendAsync(new Step(1)).IsCompletedSuccessfully);
+        Assert.True(bus.SendAsync(new Step(2)).IsCompletedSuccessfully);
+        await leftRunning!.Within();
+
+        Assert.NotNull(second);
+        Assert.Null(seen);
+
+        async Task LeftRunningAsync()
+        {
+            await Task.Yield();
+            Assert.True(secondRunning.Wait(TestTimeout.Default), "the second send never ran");
+            seen = EventContext.Current;
+            leftoverLooked.Set();
+        }
+    }
+
+    [Fact]
+    public async Task SendAsync_OnlySynchronousDelegates_NoResumeHookInstalled()
+    {
+        // Action<T> and Action<T, EventContext> handlers cannot go asynchronous, so their plans skip the hook's cost; a
+        // Func handler may, so its plan installs it.
+        await using var bus = EventBus.Create();
+        var seen = new List<SynchronizationContext?>();
+        bus.Subscribe<Step>(_ => seen.Add(SynchronizationContext.Current));
+        bus.Subscribe<Step>((_, _) => seen.Add(SynchronizationContext.Current));
+        var before = SynchronizationContext.Current;
+
+        Assert.True(bus.SendAsync(new Step(1)).IsCompletedSuccessfully);
+        bus.Subscribe<Step>(_ =>
+        {
+            seen.Add(SynchronizationContext.Current);
+            return ValueTask.CompletedTask;
+        });
+        Assert.True(bus.SendAsync(new Step(2)).IsCompletedSuccessfully);
+
+        Assert.Equal(5, seen.Count);
+        Assert.All(seen.Take(2), context => Assert.Same(before, context));
+        Assert.All(seen.Skip(2), context => Assert.IsType<InlineResumeContext>(context));
+        Assert.Same(before, SynchronizationContext.Current);
+    }
+
+    [Fact]
+    public async Task SendAsync_AsyncHandler_CallerSynchronizationContextUnchanged()
+    {
+        await using var bus = EventBus.Create();
+        SynchronizationContext? inHandler = null;
+        bus.Subscribe<Step>(async (_, _, _) =>
+        {
+            inHandler = SynchronizationContext.Current;
+            await Task.Yield();
+        });
+        var before = SynchronizationContext.Current;
+
+        // Checked as the send returns to its caller; after the await the caller may resume anywhere (even inside the handler's
+        // continuation, which runs under the hook so that a second await of the handler is attributed too).
+        var pending = bus.SendAsync(new Step(1));
+        var afterSend = SynchronizationContext.Current;
+        await pending.AsTask().Within();
+
+        Assert.Same(before, afterSend);
+        Assert.IsType<InlineResumeContext>(inHandler);
     }
 
     /// <summary>A synchronous handler that publishes (there is room, so the publish completes at once).</summary>
