@@ -21,6 +21,13 @@ internal sealed record CrashHostSettings
 
     public TimeSpan MaxRun { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long the recovered events may take to be handled before the host gives up ("X"). Bounded apart from
+    /// <see cref="MaxRun"/>: a test thread starved on a loaded machine kills late, and the slow handlers (5 ms, two at a
+    /// time) then have thousands of acknowledged events to re-handle; the tests wait 120 s for "R", so this stays below.
+    /// </summary>
+    public TimeSpan MaxRecovery { get; init; } = TimeSpan.FromSeconds(110);
+
     public static CrashHostSettings Parse(string[] args)
     {
         if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal))

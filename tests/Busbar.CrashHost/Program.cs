@@ -40,21 +40,25 @@ bus.Subscribe<Tick>(async (tick, context, cancellationToken) =>
     output.Line($"H {tick.Seq} {context.Attempt}");
 }, new SubscriptionOptions { Name = "crash-handler" });
 
-using var deadline = new CancellationTokenSource(settings.MaxRun);
-
 // Recovered events were dispatched when the subscription was registered: wait until they are handled.
-while (bus.GetWriteAheadLogStatus()!.PendingEvents > 0 || bus.GetStatistics().InFlight > 0)
+using (var recovery = new CancellationTokenSource(settings.MaxRecovery))
 {
-    if (deadline.IsCancellationRequested)
+    while (bus.GetWriteAheadLogStatus()!.PendingEvents > 0 || bus.GetStatistics().InFlight > 0)
     {
-        output.Line($"X recovery did not finish: waiting {bus.GetWriteAheadLogStatus()!.PendingEvents}, in flight {bus.GetStatistics().InFlight}");
-        return 2;
-    }
+        if (recovery.IsCancellationRequested)
+        {
+            output.Line($"X recovery did not finish: waiting {bus.GetWriteAheadLogStatus()!.PendingEvents}, in flight {bus.GetStatistics().InFlight}");
+            return 2;
+        }
 
-    await Task.Delay(1);
+        await Task.Delay(1);
+    }
 }
 
 output.Line($"R {recovered}");
+
+// The run limit starts once recovery is done, so a long recovery does not shorten the publishing that follows.
+using var deadline = new CancellationTokenSource(settings.MaxRun);
 
 if (settings.Hold)
 {
