@@ -1,8 +1,8 @@
-using System.Runtime.InteropServices;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Busbar.Nats.Tests;
@@ -75,8 +75,47 @@ public sealed class NatsServer : IAsyncDisposable
         process.Dispose();
     }
 
-    /// <summary>Freezes the process (SIGSTOP): connections stay open but nothing is answered until <see cref="Resume"/>.</summary>
-    public void Pause() => Signal(19);
+    /// <summary>
+    /// Freezes the process (SIGSTOP): connections stay open but nothing is answered until <see cref="Resume"/>. Returns once
+    /// every thread of the server is stopped (a signal takes effect on each thread when it is next scheduled, so right after
+    /// <c>kill</c> a running thread can still answer a request sent meanwhile).
+    /// </summary>
+    public void Pause()
+    {
+        Signal(19);
+        var pid = _process!.Id;
+        var limit = Stopwatch.StartNew();
+        while (!AllThreadsStopped(pid))
+        {
+            if (limit.Elapsed > TimeSpan.FromSeconds(10))
+                throw new InvalidOperationException($"nats-server (pid {pid}) did not stop within 10 s of SIGSTOP.");
+            Thread.Sleep(1);
+        }
+    }
+
+    /// <summary>Every task of <paramref name="pid"/> is in state T (stopped) or t (traced), from /proc/PID/task/*/stat.</summary>
+    private static bool AllThreadsStopped(int pid)
+    {
+        foreach (var task in System.IO.Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(task, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // the thread ended meanwhile
+            }
+
+            // "tid (comm) S …": the state follows the last ')' (comm may hold spaces and parentheses).
+            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
+            if (state is not ('T' or 't'))
+                return false;
+        }
+
+        return true;
+    }
 
     /// <summary>Lets a paused process go on (SIGCONT).</summary>
     public void Resume() => Signal(18);
