@@ -4,7 +4,8 @@ using Busbar.Nats;
 using Busbar.Transport;
 
 // Usage: Busbar.Nats.ConsumerHost <url> <stream name> <subject prefix> <group> <pattern>
-// Prints "R" once subscribed, then "H <stream sequence> <delivery count>" for each delivery it handled and acknowledged.
+// Prints "R" once subscribed, then "H <stream sequence> <delivery count>" for each delivery it handled, before acknowledging it:
+// a kill between the two leaves a reported entry that comes again (a counted duplicate), never an acknowledged one unreported.
 // Each delivery takes 20 ms, so the host always holds up to 20 unacknowledged deliveries when it is killed.
 if (args.Length != 5)
 {
@@ -29,8 +30,8 @@ Console.WriteLine("R");
 await foreach (var delivery in subscription.ReadAllAsync())
 {
     await Task.Delay(20);
-    await delivery.AckAsync();
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"H {delivery.DeliveryId} {delivery.DeliveryCount}"));
+    await delivery.AckAsync();
 }
 
 return 0;
