@@ -199,8 +199,17 @@ public sealed partial class EventContext
 
     internal void MarkQueued() => Volatile.Write(ref _stage, StageQueued);
 
-    /// <summary>Moves a queued event to running; false when a worker or an awaiting handler took it first.</summary>
-    internal bool TryClaim() => Interlocked.CompareExchange(ref _stage, StageRunning, StageQueued) == StageQueued;
+    /// <summary>Moves a queued event to running: the queue calls it, under its lock, for the one that removed the event.</summary>
+    /// <remarks>
+    /// A plain write, not a compare-exchange: only the queue moves an event out of the queued stage, under its lock
+    /// (a worker taking it, a queue jump, an eviction, the stop), and every other stage change (<see cref="TryBeginComplete"/>)
+    /// happens to an event the queue already claimed or never admitted. So nothing races this write.
+    /// </remarks>
+    internal void Claim()
+    {
+        Debug.Assert(Volatile.Read(ref _stage) == StageQueued, "Only the queue claims a queued event, once, under its lock.");
+        Volatile.Write(ref _stage, StageRunning);
+    }
 
     internal void MarkRunning() => Volatile.Write(ref _stage, StageRunning);
 

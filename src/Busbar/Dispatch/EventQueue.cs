@@ -19,7 +19,7 @@ namespace Busbar.Dispatch;
 /// </para>
 /// <para>
 /// Every event leaves the queue under the lock, and the one that removes it claims it
-/// (<see cref="EventContext.TryClaim"/>): a worker taking it, a handler awaiting it (queue jump), an eviction
+/// (<see cref="EventContext.Claim"/>): a worker taking it, a handler awaiting it (queue jump), an eviction
 /// (<c>DropOldest</c>) or the stop. So the count is exactly the events that are queued and not started.
 /// </para>
 /// </remarks>
@@ -488,8 +488,7 @@ internal sealed class EventQueue
     {
         LevelFor(context.Priority).Count--;
         _count--;
-        var claimed = context.TryClaim();
-        Debug.Assert(claimed, "Only the queue moves an event out of the queued stage.");
+        context.Claim();
     }
 
     /// <summary>Takes every waiting worker out, as a chain for <see cref="ReadWaiter.WakeAll"/> to wake once the lock is released.</summary>
