@@ -81,13 +81,14 @@ internal static class Ambient
         if (value is AmbientFrame { IsClosed: false } own && own.OwnerThread == thread)
             return own;
         var derived = new AmbientFrame(thread);
-        if (value is AmbientFrame frame)
+        // A closed frame names nothing and would close the frame derived from it at once (see IsClosed): derived as from none.
+        if (value is AmbientFrame { IsClosed: false } frame)
         {
             frame.Visible(out derived.Context, out derived.Subscription);
             derived.Origin = frame.Origin ?? frame;
             derived.OriginEvent = frame.OriginEvent;
         }
-        else if (value is EventContext running)
+        else if (value is EventContext { IsAmbientClosed: false } running)
         {
             // Context left null: the frame follows the event's running handler (see AmbientFrame.Visible), so a frame
             // derived by one serial handler's SendAsync names the next handler when that one sends too.

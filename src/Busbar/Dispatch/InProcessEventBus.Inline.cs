@@ -116,11 +116,13 @@ internal sealed partial class InProcessEventBus
     internal ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
         where T : notnull
     {
-        var thread = Environment.CurrentManagedThreadId;
-        var frame = Ambient.Acquire(thread);
+        // One thread-static read gives the thread id, the caller's frame (see InlineThread.AcquireFrame) and the pooled context.
+        var local = InlineContexts.Current;
+        var thread = local.Id;
+        var frame = local.AcquireFrame();
         return plan.ContextFree is not null && frame.NamesNoEvent(thread)
             ? SendContextFree(plan, @event, frame, thread, cancellationToken)
-            : SendWithContext(plan, @event, frame, thread, cancellationToken);
+            : SendWithContext(plan, @event, frame, local, cancellationToken);
     }
 
     /// <summary>
@@ -129,13 +131,12 @@ internal sealed partial class InProcessEventBus
     /// dispatcher at that handler, so failures, dead letters, logs and counters are the engine's, and the handlers after it run
     /// as they would have.
     /// </summary>
-    private ValueTask SendWithContext<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
+    private ValueTask SendWithContext<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, InlineThread local, CancellationToken cancellationToken)
         where T : notnull
     {
         var handlers = plan.Handlers!;
         var subscriptions = plan.Subscriptions;
-        // One thread-static read for the rent and the return.
-        var local = InlineContexts.Current;
+        var thread = local.Id;
         // Route is set only if the dispatcher takes over: nothing reads it while the plan runs.
         var context = local.Rent(this, @event, plan.Name);
         if (!frame.NamesNoEvent(thread))

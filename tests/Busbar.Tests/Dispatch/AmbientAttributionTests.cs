@@ -41,6 +41,38 @@ public class AmbientAttributionTests
     }
 
     [Fact]
+    public async Task SendAsync_InTheFlowOfAnEndedHandler_AsyncHandlerSeesItsOwnEventAfterTheAwait()
+    {
+        // The flow a handler's send derived a frame in outlives the handler. A send made there later derives a frame from that
+        // closed one, which must not inherit the ended event's closing: before, it was born closed and the new event's
+        // continuation saw no event after its await.
+        await using var bus = EventBus.Create();
+        ExecutionContext? handlerFlow = null;
+        bus.Subscribe<Step>(async (_, _, _) =>
+        {
+            await bus.SendAsync(new Note(0));
+            handlerFlow = ExecutionContext.Capture();
+        });
+        var seen = new ConcurrentQueue<(int N, bool Own)>();
+        bus.Subscribe<Note>(async (note, context, _) =>
+        {
+            await Task.Yield();
+            seen.Enqueue((note.N, ReferenceEquals(EventContext.Current, context)));
+        });
+        (await bus.InvokeAsync(new Step(1)).Within()).ThrowIfFailed();
+
+        for (var n = 1; n <= 20; n++)
+        {
+            Task? sent = null;
+            ExecutionContext.Run(handlerFlow!, state => sent = bus.SendAsync(new Note((int)state!)).AsTask(), n);
+            await sent!.Within();
+        }
+
+        Assert.Equal(21, seen.Count);
+        Assert.All(seen, s => Assert.True(s.Own, $"note {s.N} saw another event than its own after the await"));
+    }
+
+    [Fact]
     public async Task ParallelTier_SyncAndAsyncHandlersPublishing_ChildrenListedUnderTheirOwnHandler()
     {
         await using var bus = EventBus.Create(new EventBusOptions { HandlerConcurrency = HandlerConcurrency.Parallel });
