@@ -31,7 +31,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Kill_AtRandomPoints_EveryAcknowledgedEventHandledAfterRestart()
     {
-        var stats = await RunChainsAsync(slow: false, chains: 4, killsPerChain: 6);
+        var stats = await RunChainsAsync(seed: 20261201, slow: false, chains: 4, killsPerChain: 6);
 
         Assert.Equal(24, stats.Trials);
     }
@@ -39,7 +39,7 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Kill_DuringHandlerExecution_InFlightEventsRehandledAfterRestart()
     {
-        var stats = await RunChainsAsync(slow: true, chains: 4, killsPerChain: 5);
+        var stats = await RunChainsAsync(seed: 1612, slow: true, chains: 4, killsPerChain: 5);
 
         Assert.Equal(20, stats.Trials);
         // The kills landed with handlers behind and running: the re-handling checks below were not vacuous.
@@ -50,15 +50,20 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Kill_ThenDamageRandomRecord_EveryAcknowledgedEventOutsideItHandledAfterRestart()
     {
-        var stats = await RunChainsAsync(slow: true, chains: 2, killsPerChain: 4, damage: true);
+        var stats = await RunChainsAsync(seed: 77, slow: true, chains: 2, killsPerChain: 4, damage: true);
 
         Assert.Equal(8, stats.Trials);
         Assert.Equal(8, stats.Damaged);
     }
 
-    private async Task<CrashStats> RunChainsAsync(bool slow, int chains, int killsPerChain, bool damage = false)
+    /// <summary>
+    /// Runs the chains with kill targets and damaged records drawn from <paramref name="seed"/>; set <c>BUSBAR_CRASH_SEED</c> to
+    /// explore other seeds. The kill points still depend on timing, so a failure names the seed and every trial's counts.
+    /// </summary>
+    private async Task<CrashStats> RunChainsAsync(int seed, bool slow, int chains, int killsPerChain, bool damage = false)
     {
-        var seed = Environment.TickCount;
+        if (int.TryParse(Environment.GetEnvironmentVariable("BUSBAR_CRASH_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var chosen))
+            seed = chosen;
         var random = new Random(seed);
         output.WriteLine($"seed {seed}, host {CrashHostProcess.HostPath}");
         var stats = new CrashStats();
