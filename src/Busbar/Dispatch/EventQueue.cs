@@ -365,7 +365,8 @@ internal sealed class EventQueue
             return false;
         }
 
-        var level = HighestReadyLocked();
+        // Without priorities every ready event is in the normal level: no call, no search.
+        var level = _prioritized is null ? _normal : HighestReadyLocked();
         context = level.Ready.First!;
         level.Ready.Remove(context);
         _ready--;

@@ -33,14 +33,21 @@ internal sealed class EventWorkers(EventQueue queue, int count, Func<EventContex
         var waiter = new ReadWaiter();
         while (true)
         {
+            // The frame belongs to the thread the loop runs on; that changes only across an await, so it is set once per
+            // resumption rather than once per event.
+            frame.OwnerThread = Environment.CurrentManagedThreadId;
             while (queue.TryDequeue(out var context))
             {
                 var next = context;
                 do
                 {
-                    var pending = ProcessSafelyAsync(next, frame);
+                    var pending = ProcessSafelyAsync(next);
                     if (!pending.IsCompletedSuccessfully)
+                    {
                         await pending.ConfigureAwait(false);
+                        frame.OwnerThread = Environment.CurrentManagedThreadId;
+                    }
+
                     next = next.OrderingKey is { } key ? queue.ReleaseKey(key) : null;
                 }
                 while (next is not null);
@@ -51,11 +58,10 @@ internal sealed class EventWorkers(EventQueue queue, int count, Func<EventContex
         }
     }
 
-    private ValueTask ProcessSafelyAsync(EventContext context, AmbientFrame frame)
+    private ValueTask ProcessSafelyAsync(EventContext context)
     {
         try
         {
-            frame.OwnerThread = Environment.CurrentManagedThreadId;
             return process(context);
         }
         catch (Exception ex)

@@ -105,7 +105,8 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         var ownFrame = callerFrame is null;
         if (ownFrame)
             Ambient.Enter(context);
-        var thread = Environment.CurrentManagedThreadId;
+        // Only a caller's frame needs the thread (an event that is its own frame is visible to every flow holding it).
+        var thread = ownFrame ? 0 : Environment.CurrentManagedThreadId;
         var savedSyncThread = callerFrame?.SyncThread ?? 0;
         var savedSyncContext = callerFrame?.SyncContext;
         var savedSyncSubscription = callerFrame?.SyncSubscription;
