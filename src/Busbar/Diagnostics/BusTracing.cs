@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Busbar.Routing;
 
 namespace Busbar.Diagnostics;
@@ -55,8 +56,15 @@ internal static class BusTracing
     {
         if (BusMetrics.PublishDurationEnabled)
             context.SetPublishStart(context.Clock.GetTimestamp());
-        if (!Source.HasListeners())
-            return;
+        if (Source.HasListeners())
+            StartPublishSpan(context);
+    }
+
+    // Kept out of the entry point, as in StartProcess: its struct locals (a parent context) are zeroed on entry to any
+    // method that declares them, and the entry point runs for every publish, listened to or not.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void StartPublishSpan(EventContext context)
+    {
         var previous = Activity.Current;
         var parent = previous is null && TryGetParent(context, out var remote) ? remote : default;
         var activity = Source.StartActivity("publish " + context.Name, ActivityKind.Producer, parent);
@@ -168,10 +176,12 @@ internal static class BusTracing
     }
 
     /// <summary>Starts the process span of one handler attempt and makes it current; default when nobody traces.</summary>
-    public static ProcessSpan StartProcess(EventContext context, Subscription subscription)
+    public static ProcessSpan StartProcess(EventContext context, Subscription subscription) =>
+        Source.HasListeners() ? StartProcessSpan(context, subscription) : default;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ProcessSpan StartProcessSpan(EventContext context, Subscription subscription)
     {
-        if (!Source.HasListeners())
-            return default;
         var previous = Activity.Current;
         var name = "process " + context.Name;
 
