@@ -143,8 +143,12 @@ internal sealed class BusMetrics : IDisposable
     public void Dequeued(EventContext context, TimeSpan dwell)
     {
         if (s_dwell.Enabled)
-            s_dwell.Record(dwell.TotalSeconds, BusTag, new(DestinationTagName, context.Name));
+            RecordDwell(context, dwell);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordDwell(EventContext context, TimeSpan dwell) =>
+        s_dwell.Record(dwell.TotalSeconds, BusTag, new(DestinationTagName, context.Name));
 
     public void Processed(EventContext context, EventStatus status)
     {

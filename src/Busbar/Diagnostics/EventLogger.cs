@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Busbar.Routing;
 using Microsoft.Extensions.Logging;
 
@@ -20,17 +21,29 @@ internal sealed class EventLogger(ILogger logger, TimeProvider timeProvider)
 
     public void Published(EventContext context)
     {
-        if (!logger.IsEnabled(LogLevel.Debug))
-            return;
+        if (logger.IsEnabled(LogLevel.Debug))
+            WritePublished(context);
+    }
+
+    public void Dispatching(EventContext context, TimeSpan dwell)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+            WriteDispatching(context, dwell);
+    }
+
+    // The per-event entry points above are inlined into the publish and the worker's dispatch; the scope and the message's
+    // struct locals stay here, so those callers do not zero them on every event with logging off.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WritePublished(EventContext context)
+    {
         using var scope = logger.BeginScope(new EventLogScope(context, null));
         LogMessages.Published(logger, context.Name, context.EventId, context.CorrelationId);
         WritePayload(LogLevel.Debug, context);
     }
 
-    public void Dispatching(EventContext context, TimeSpan dwell)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteDispatching(EventContext context, TimeSpan dwell)
     {
-        if (!logger.IsEnabled(LogLevel.Debug))
-            return;
         using var scope = logger.BeginScope(new EventLogScope(context, null));
         LogMessages.Dispatching(logger, context.Name, context.EventId, dwell.TotalMilliseconds);
     }

@@ -579,29 +579,35 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool RecordFinished(EventContext context, Subscription[] subscriptions, int i, ValueTask<object?> pending, ProcessSpan span, TimeSpan elapsed, bool timed, HandlerResult[]? results, bool compact, CancellationToken handlerToken)
     {
-        var subscription = subscriptions[i];
-        if (pending.IsCompletedSuccessfully)
-        {
-            var value = pending.Result;
-            span.End(HandlerStatus.Succeeded, null);
-            if (timed)
-                observer.HandlerSucceeded(context, subscription, elapsed);
-            if (results is not null)
-                results[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-            else if (value is not null)
-                context.EnsureResults(subscriptions)[i] = new HandlerResult(subscription.Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
-            else if (compact)
-                context.RecordPlainSuccess(subscriptions, i, elapsed);
-            return true;
-        }
+        if (!pending.IsCompletedSuccessfully)
+            return RecordFailed(context, subscriptions, i, pending, span, elapsed, handlerToken);
+        var value = pending.Result;
+        span.End(HandlerStatus.Succeeded, null);
+        if (timed)
+            observer.HandlerSucceeded(context, subscriptions[i], elapsed);
+        if (results is not null || value is not null)
+            RecordSucceeded(context, subscriptions, i, value, elapsed, results);
+        else if (compact)
+            context.RecordPlainSuccess(subscriptions, i, elapsed);
+        return true;
+    }
 
+    // The full-result and failure paths are kept out of the inlined fast path: a HandlerResult is a struct holding references,
+    // which the JIT zeroes on entry to every method it is inlined into, on every call, whichever branch runs.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RecordSucceeded(EventContext context, Subscription[] subscriptions, int i, object? value, TimeSpan elapsed, HandlerResult[]? results) =>
+        (results ?? context.EnsureResults(subscriptions))[i] = new HandlerResult(subscriptions[i].Name, HandlerStatus.Succeeded, value, null, 1, elapsed);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool RecordFailed(EventContext context, Subscription[] subscriptions, int i, ValueTask<object?> pending, ProcessSpan span, TimeSpan elapsed, CancellationToken handlerToken)
+    {
+        var subscription = subscriptions[i];
         var result = Classify(GetException(pending), subscription, handlerToken, null, null, 1, elapsed);
         span.End(result.Status, result.Exception);
         context.EnsureResults(subscriptions)[i] = result;
         observer.HandlerFailed(context, subscription, result);
         return false;
     }
-
 
     private HandlerResult Classify(Exception exception, Subscription subscription, CancellationToken eventToken, AttemptTimeout? attemptTimeout, EventCancellation? run, int attempt, TimeSpan elapsed, TimeSpan? timeout = null)
     {
