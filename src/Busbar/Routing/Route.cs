@@ -34,9 +34,6 @@ internal sealed class Route
 
     public int DurableCount { get; }
 
-    /// <summary>The event type the router resolved this route for; <see langword="null"/> for a route made by hand (re-drive, recovery).</summary>
-    public Type? EventType { get; init; }
-
     /// <summary>
     /// The <see cref="InlinePlan{T}"/> of this route, built by the first inline send that resolved it (a route serves one event
     /// type, so one plan type); <see langword="null"/> until then. Two sends racing build equal plans, either may win.

@@ -32,10 +32,6 @@ internal sealed class Router
     private long _version;
     private long _sequence;
 
-    // The route resolved last: a bus whose events are of one type (or come in runs of one type) finds it without the
-    // dictionary lookup, which is a hash and a probe per queued event. Cleared with the cache.
-    private Route? _last;
-
     public Router() => Id = Interlocked.Increment(ref s_nextRouterId);
 
     /// <summary>Small process-wide number used to index the static per-type route slots.</summary>
@@ -120,7 +116,6 @@ internal sealed class Router
     private void PublishChange()
     {
         Volatile.Write(ref _version, _version + 1);
-        Volatile.Write(ref _last, null);
         if (!_cache.IsEmpty)
             _cache.Clear();
     }
@@ -160,17 +155,10 @@ internal sealed class Router
     public Route Resolve(Type type, string name)
     {
         var version = Volatile.Read(ref _version);
-        var last = Volatile.Read(ref _last);
-        if (last is not null && ReferenceEquals(last.EventType, type) && last.Version == version)
-            return last;
-        if (!_cache.TryGetValue(type, out var route) || route.Version != version)
-        {
-            route = Build(type, name, version);
-            _cache[type] = route;
-        }
-
-        // Single reference, so a reader never pairs one type with another's route; a route of an older version is never served.
-        Volatile.Write(ref _last, route);
+        if (_cache.TryGetValue(type, out var route) && route.Version == version)
+            return route;
+        route = Build(type, name, version);
+        _cache[type] = route;
         return route;
     }
 
@@ -186,7 +174,7 @@ internal sealed class Router
 
         _patterns.Collect(name, matches);
         if (matches.Count == 0)
-            return new Route([], [], version) { EventType = type };
+            return new Route([], [], version);
         matches.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Sequence.CompareTo(b.Sequence));
         var tiers = new List<int>();
         for (var i = 0; i < matches.Count; i++)
@@ -195,7 +183,7 @@ internal sealed class Router
                 tiers.Add(i);
         }
 
-        return new Route([.. matches], [.. tiers], version) { EventType = type };
+        return new Route([.. matches], [.. tiers], version);
     }
 
     /// <summary>A static slot array per event type, indexed by router id: the inline hot path avoids a dictionary lookup.</summary>

@@ -4,9 +4,9 @@ using Xunit.Abstractions;
 namespace Busbar.Tests.Routing;
 
 /// <summary>
-/// The router serves the route it resolved last without a lookup while the type and the subscriptions are unchanged: a run of
-/// events of mixed types, sent inline and queued, with subscriptions added and removed between runs, reaches exactly the
-/// handlers whose type each event is assignable to.
+/// Routes stay exact while the worker and inline sends alternate between event types: a run of events of mixed types, sent
+/// inline and queued, with subscriptions added and removed between runs, reaches exactly the handlers whose type each event is
+/// assignable to.
 /// </summary>
 public class RouterResolveTests(ITestOutputHelper output)
 {
