@@ -63,9 +63,15 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             && (concurrency == HandlerConcurrency.Serial || subscriptions.Length == 1)
             && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null;
         if (!fast)
-            return DispatchGeneralAsync(context, route, token, 0, framed: false, default, null);
+            return DispatchGeneral(context, route, token);
         return DispatchSerialSync(context, route, token, callerFrame, recordResults, 0, null);
     }
+
+    // Out of line: this entry point is inlined into the sources, which would otherwise zero the general path's argument
+    // temporaries (a nullable Resume, the async method's state) on every event, fast or not.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EventStatus> DispatchGeneral(EventContext context, Route route, CancellationToken token) =>
+        DispatchGeneralAsync(context, route, token, 0, framed: false, default, null);
 
     /// <summary>
     /// Whether this dispatcher's own policies (the bus's default timeout and completion mode, a parallel tier, a middleware of
