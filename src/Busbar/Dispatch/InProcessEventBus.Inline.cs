@@ -12,6 +12,10 @@ internal sealed partial class InProcessEventBus
     /// <summary>The sender of each event type asked for (see <see cref="GetSender{T}"/>): one per (bus, type).</summary>
     private readonly ConcurrentDictionary<Type, object> _senders = new();
 
+    /// <summary>
+    /// <see cref="IEventBus.SendAsync{T}"/> for code that holds the bus as this class (the interface's method is not virtual and sends
+    /// through <see cref="EventSender{T}"/>, which ends in <see cref="SendPlanned{T}"/> or <see cref="SendGeneral{T}"/> as this does).
+    /// </summary>
     public ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull
     {
@@ -49,7 +53,7 @@ internal sealed partial class InProcessEventBus
     }
 
     /// <summary>Every send <see cref="SendAsync{T}"/> does not hand to its plan at once: checks, validation, then the plan or the dispatcher.</summary>
-    private ValueTask SendGeneral<T>(T? @event, PublishOptions? options, CancellationToken cancellationToken)
+    internal ValueTask SendGeneral<T>(T? @event, PublishOptions? options, CancellationToken cancellationToken)
         where T : notnull
     {
         if (@event is null)
@@ -176,7 +180,6 @@ internal sealed partial class InProcessEventBus
             {
                 if (mayAwait)
                     frame.LeaveSyncWindow(hooked);
-                frame.HandOver = context;
                 frame.SyncThread = savedThread;
                 frame.SyncContext = savedContext;
                 frame.SyncSubscription = savedSubscription;
@@ -297,7 +300,6 @@ internal sealed partial class InProcessEventBus
     private ValueTask ContextFreeStopped(InlinePlan plan, AmbientFrame frame, int savedThread, int index, ValueTask<object?> started, CancellationToken cancellationToken)
     {
         var context = frame.SyncContext ?? frame.CreateDeferredContext();
-        frame.HandOver = context;
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
         frame.SyncContext = null;
@@ -322,7 +324,10 @@ internal sealed partial class InProcessEventBus
 
     private static async ValueTask FinishSendAsync(ValueTask<EventStatus> pending, EventContext context, LocalSettler settler)
     {
-        settler.Settle(context, await pending.ConfigureAwait(false));
+        var status = await pending.ConfigureAwait(false);
+        // The event has ended: a continuation one of its handlers posted through the resume hook no longer sees it (see AmbientFrame.Visible).
+        context.CloseAmbient();
+        settler.Settle(context, status);
         context.GetOutcome().ThrowIfFailed();
     }
 
