@@ -159,32 +159,37 @@ internal sealed partial class InProcessEventBus
         // A handler that may await resumes through the frame's hook, which knows its event before this send does (see InlineResumeContext).
         var mayAwait = plan.MayAwait;
         var hooked = mayAwait ? frame.EnterSyncWindow() : null;
-        for (var i = 0; i < handlers.Length; i++)
+        // One protected region around the loop, not one per handler: a try inside the loop made the JIT keep the loop's locals
+        // on the stack (~2 ns of an 8-handler send). A handler that throws leaves i at its index, as one that goes asynchronous.
+        var i = 0;
+        ValueTask pending = default;
+        try
         {
-            var subscription = subscriptions[i];
-            if (!subscription.IsActive)
-                continue;
-
-            frame.SyncSubscription = subscription;
-            ValueTask pending;
-            try
+            for (; i < handlers.Length; i++)
             {
+                var subscription = subscriptions[i];
+                if (!subscription.IsActive)
+                    continue;
+
+                frame.SyncSubscription = subscription;
                 pending = handlers[i](@event, context, handlerToken);
+                if (!pending.IsCompletedSuccessfully)
+                    break;
             }
-            catch (Exception ex)
-            {
-                pending = ValueTask.FromException(ex);
-            }
+        }
+        catch (Exception ex)
+        {
+            pending = ValueTask.FromException(ex);
+        }
 
-            if (!pending.IsCompletedSuccessfully)
-            {
-                if (mayAwait)
-                    frame.LeaveSyncWindow(hooked);
-                frame.SyncThread = savedThread;
-                frame.SyncContext = savedContext;
-                frame.SyncSubscription = savedSubscription;
-                return HandOver(plan, context, frame, i, pending, cancellationToken);
-            }
+        if (i < handlers.Length)
+        {
+            if (mayAwait)
+                frame.LeaveSyncWindow(hooked);
+            frame.SyncThread = savedThread;
+            frame.SyncContext = savedContext;
+            frame.SyncSubscription = savedSubscription;
+            return HandOver(plan, context, frame, i, pending, cancellationToken);
         }
 
         if (mayAwait)
@@ -238,6 +243,8 @@ internal sealed partial class InProcessEventBus
         frame.SyncThread = thread;
         var mayAwait = plan.MayAwait;
         var hooked = mayAwait ? frame.EnterSyncWindow() : null;
+        // One protected region around the loop, not one per handler: a try inside the loop made the JIT keep the loop's locals
+        // on the stack (~2 ns of an 8-handler send). A handler that throws leaves i at its index, as one that goes asynchronous.
         var i = 0;
         ValueTask pending = default;
         try
