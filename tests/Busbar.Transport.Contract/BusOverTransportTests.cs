@@ -356,6 +356,86 @@ public abstract class BusOverTransportTests : IAsyncLifetime
         Assert.Empty(transport.Published);
     }
 
+    [Theory]
+    [InlineData(5)]
+    [InlineData(1201)]
+    public async Task Sender_RandomSendsInvokesAndPublishes_OnlyPublishesOfRemoteEventsCrossTheBrokerEachOnceWithTheirCause(int seed)
+    {
+        // The typed sender meets the transport: inline sends and invokes never reach the broker, a kept-local event
+        // published through its sender stays in process, remote events published through a sender (directly or from an
+        // inline handler) cross it once with the correlation and causation they were given.
+        var random = new Random(seed);
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders-a", configure: b => b.KeepLocal<OrderShipped>());
+        var consumer = Bus("orders-b", await TransportAsync("b"), "orders-b");
+        var orders = bus.GetSender<OrderPlaced>();
+        var ships = bus.GetSender<OrderShipped>();
+        var cards = bus.GetSender<CardCaptured>();
+        var shippedIds = new ConcurrentDictionary<int, Guid>();
+        bus.Subscribe<OrderShipped>(async (e, context, cancellationToken) =>
+        {
+            Assert.Same(context, EventContext.Current);
+            shippedIds[e.Number] = context.EventId;
+            if (e.Number % 2 == 1)
+                await cards.PublishAsync(new CardCaptured(e.Number), cancellationToken: cancellationToken);
+        });
+        var placed = new ConcurrentDictionary<int, (Guid Correlation, int Count)>();
+        var captured = new ConcurrentDictionary<int, (Guid? Causation, int Count)>();
+        consumer.Subscribe<OrderPlaced>((e, context, _) =>
+        {
+            placed.AddOrUpdate(e.Number, (context.CorrelationId, 1), (_, seen) => (seen.Correlation, seen.Count + 1));
+            return ValueTask.CompletedTask;
+        });
+        consumer.Subscribe<CardCaptured>((e, context, _) =>
+        {
+            captured.AddOrUpdate(e.Number, (context.CausationId, 1), (_, seen) => (seen.Causation, seen.Count + 1));
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(consumer);
+
+        var expectedPlaced = new Dictionary<int, Guid>();
+        var shipped = new List<int>();
+        var queuedShips = new List<EventHandle>();
+        for (var n = 1; n <= 40; n++)
+        {
+            switch (random.Next(5))
+            {
+                case 0:
+                    await ships.SendAsync(new OrderShipped(n));
+                    shipped.Add(n);
+                    break;
+                case 1:
+                    Assert.Equal(EventStatus.Completed, (await ships.InvokeAsync(new OrderShipped(n))).Status);
+                    shipped.Add(n);
+                    break;
+                case 2:
+                    var correlation = Guid.NewGuid();
+                    await orders.PublishAsync(new OrderPlaced(n, "c" + n), new PublishOptions { CorrelationId = correlation });
+                    expectedPlaced[n] = correlation;
+                    break;
+                case 3:
+                    // No local handler of OrderPlaced on this bus: an inline send runs nothing and must not publish.
+                    await bus.SendAsync(new OrderPlaced(n, "c" + n));
+                    break;
+                default:
+                    queuedShips.Add(await ships.PublishAsync(new OrderShipped(n)));
+                    shipped.Add(n);
+                    break;
+            }
+        }
+
+        foreach (var handle in queuedShips)
+            Assert.Equal(EventStatus.Completed, (await handle.AsTask().WaitAsync(Patience)).Status);
+        var expectedCards = shipped.Where(n => n % 2 == 1).ToList();
+        await UntilAsync(() => placed.Count == expectedPlaced.Count && captured.Count == expectedCards.Count, "every published order and card consumed");
+
+        Assert.Equal(expectedPlaced.Count, transport.PublishedCount("contract.orders.placed"));
+        Assert.Equal(0, transport.PublishedCount("contract.orders.shipped"));
+        Assert.Equal(expectedCards.Count, transport.PublishedCount("contract.payments.card.captured"));
+        Assert.Equal(expectedPlaced.OrderBy(e => e.Key).Select(e => (e.Key, e.Value, 1)), placed.OrderBy(e => e.Key).Select(e => (e.Key, e.Value.Correlation, e.Value.Count)));
+        Assert.Equal(expectedCards.Select(n => (n, (Guid?)shippedIds[n], 1)), captured.OrderBy(e => e.Key).Select(e => (e.Key, e.Value.Causation, e.Value.Count)));
+    }
+
     [Fact]
     public async Task StopAsync_HandlerStillRunningAfterTheDrain_DeliveryNotAckedAndRedeliveredToAnotherBusOfTheGroup()
     {

@@ -13,7 +13,7 @@ namespace Busbar.Benchmarks.Driver;
 /// </summary>
 /// <remarks>
 /// The package ships Busbar.dll precompiled (ReadyToRun) for a few runtimes under <c>runtimes/&lt;rid&gt;/lib/</c>
-/// (src/Busbar/Busbar.ReadyToRun.targets); the build copies this machine's image to the same path beside the driver.
+/// (src/ReadyToRun.targets); the build copies this machine's image to the same path beside the driver.
 /// The "as packaged" row runs it the way a user's app does: through a deps.json (a copy of the driver's) that lists
 /// Busbar as a package, IL as its runtime asset and the image as a <c>runtimeTargets</c> asset for this runtime. The
 /// "IL only" row runs the IL a runtime without an image JIT-compiles, which is also what the rest of the driver runs.
