@@ -37,8 +37,8 @@ public sealed class EventSender<T>
     /// </summary>
     /// <remarks>
     /// With <see cref="s_previous"/> it keeps the last two buses that sent a <typeparamref name="T"/> through the interface reachable
-    /// until others do, as a thread's spare context keeps its last event. Each slot is read and written whole and checked against the asking bus, so threads racing on
-    /// it cost each other a lookup at most, never a wrong sender.
+    /// until others do, as a thread's spare context keeps its last event. Each slot is read and written whole and checked against
+    /// the asking bus, so threads racing on it cost each other a lookup at most, never a wrong sender.
     /// </remarks>
     private static EventSender<T>? s_last;
 

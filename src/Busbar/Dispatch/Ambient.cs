@@ -34,8 +34,9 @@ namespace Busbar.Dispatch;
 /// (wrapping the caller's, installed once per frame and context, so still no allocation): an await posts there, on
 /// the thread running the handler, which tells exactly which event the continuation belongs to, and the continuation
 /// sees that event until it ends. A send made by another inline event's handler on the same frame never points the frame at
-/// its own event (the enclosing event may go asynchronous and take the frame): its continuations know their event this way only. Work left running without an await (<c>Task.Run</c>, an earlier event's
-/// leftovers) is never posted there, so it keeps seeing the caller's state during a later event's synchronous part.
+/// its own event (the enclosing event may go asynchronous and take the frame): its continuations know their event this way
+/// only. Work left running without an await (<c>Task.Run</c>, an earlier event's leftovers) is never posted there, so it
+/// keeps seeing the caller's state during a later event's synchronous part.
 /// </para>
 /// </remarks>
 internal static class Ambient

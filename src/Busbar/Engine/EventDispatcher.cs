@@ -171,7 +171,7 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
                 var caller = callerFrame!;
                 callerFrame!.LeaveSyncWindow(hooked);
                 if (savedSyncContext is not null && savedSyncThread == thread)
-                    return NestedGoneAsync(context, route, token, i, pending, caller, savedSyncContext, savedSyncSubscription, new Resume(resumeAt, null, null, null, 0, span));
+                    return NestedGoneAsync(context, route, token, i, pending, caller, savedSyncThread, savedSyncContext, savedSyncSubscription, new Resume(resumeAt, null, null, null, 0, span));
 
                 // The handler went asynchronous holding the caller's frame: it names the event for every flow
                 // holding the frame until the event ends, and nobody else may mutate it meanwhile.
@@ -215,9 +215,9 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
     /// restore it out of order when they end. This event becomes the frame of its own dispatch; the continuation of the handler
     /// that went asynchronous sees it through the resume hook it posted to (see <see cref="InlineResumeContext"/>).
     /// </summary>
-    private ValueTask<EventStatus> NestedGoneAsync(EventContext context, Route route, CancellationToken token, int index, ValueTask<object?> pending, AmbientFrame caller, EventContext enclosing, Subscription? enclosingSubscription, Resume resume)
+    private ValueTask<EventStatus> NestedGoneAsync(EventContext context, Route route, CancellationToken token, int index, ValueTask<object?> pending, AmbientFrame caller, int thread, EventContext enclosing, Subscription? enclosingSubscription, Resume resume)
     {
-        caller.SyncThread = Environment.CurrentManagedThreadId;
+        caller.SyncThread = thread;
         caller.SyncContext = enclosing;
         caller.SyncSubscription = enclosingSubscription;
         return DispatchGeneralAsync(context, route, token, index, framed: false, pending, resume);
