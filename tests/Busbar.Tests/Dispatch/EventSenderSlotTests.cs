@@ -180,8 +180,8 @@ public sealed class EventSenderSlotTests
             Assert.True(senderB.SendAsync(new Beat(i, b.Name)).IsCompletedSuccessfully);
         }
 
-        // A struct event is boxed once per send where the plan keeps it for a handler that may look (the frame's deferred
-        // event): the interface adds nothing to what the sender pays.
+        // A struct event is boxed once per inline send (the context's payload and the frame's deferred event are objects):
+        // the interface adds nothing to what the sender pays.
         Assert.Equal(GC.GetAllocatedBytesForCurrentThread() - before, throughInterface);
         Assert.Equal(220, onA);
         Assert.Equal(220, onB);
