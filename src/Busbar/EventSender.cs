@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Busbar.Dispatch;
 using Busbar.Routing;
 
@@ -11,10 +12,15 @@ namespace Busbar;
 /// <remarks>
 /// <para>
 /// <see cref="SendAsync"/> is a non-virtual method that finds the handlers of <typeparamref name="T"/> with one field read and one
-/// version check, where <see cref="IEventBus.SendAsync{T}"/> pays a generic interface call and a per-type lookup. Everything else
-/// is exactly the bus's: validation, errors, outcomes, counters, tracing, history, causation of nested events, the behaviour of a
-/// stopped bus. An event whose runtime type is not exactly <typeparamref name="T"/> (a derived type) takes the bus's general path,
-/// as it would through the bus.
+/// version check. <see cref="IEventBus.SendAsync{T}"/> sends through the bus's sender too, after finding it in a slot per event type
+/// (one read and a reference comparison while the same bus is used). Everything else is exactly the bus's: validation, errors,
+/// outcomes, counters, tracing, history, causation of nested events, the behaviour of a stopped bus. An event whose runtime type is
+/// not exactly <typeparamref name="T"/> (a derived type) takes the bus's general path, as it would through the bus.
+/// </para>
+/// <para>
+/// On a bus that is not Busbar's own (an <see cref="IEventBus"/> implemented elsewhere) <see cref="SendAsync"/> is the bus's
+/// <see cref="IEventBus.InvokeAsync{T}"/> followed by throwing the outcome's failure (<see cref="EventOutcome.ThrowIfFailed"/>), and
+/// <see cref="PublishAsync"/> and <see cref="InvokeAsync"/> are the bus's own methods.
 /// </para>
 /// <para>
 /// Thread-safe: one sender may be used by any number of threads at once. It holds nothing per send; subscriptions added or removed
@@ -25,6 +31,20 @@ namespace Busbar;
 public sealed class EventSender<T>
     where T : notnull
 {
+    /// <summary>
+    /// The sender <see cref="IEventBus.SendAsync{T}"/> last used, for every bus: one per event type, so a loop sending on one bus
+    /// finds its sender with one read and a reference comparison. Another bus replaces it (see <see cref="Of"/>).
+    /// </summary>
+    /// <remarks>
+    /// With <see cref="s_previous"/> it keeps the last two buses that sent a <typeparamref name="T"/> through the interface reachable
+    /// until others do, as a thread's spare context keeps its last event. Each slot is read and written whole and checked against
+    /// the asking bus, so threads racing on it cost each other a lookup at most, never a wrong sender.
+    /// </remarks>
+    private static EventSender<T>? s_last;
+
+    /// <summary>What <see cref="s_last"/> held before its last change: two buses sending <typeparamref name="T"/> in turn both find their sender without a lookup.</summary>
+    private static EventSender<T>? s_previous;
+
     private readonly IEventBus _bus;
 
     /// <summary>The bus when it is Busbar's own (always, unless a caller wrapped <see cref="IEventBus"/>): its plans are reachable.</summary>
@@ -96,14 +116,58 @@ public sealed class EventSender<T>
     public ValueTask<EventOutcome> InvokeAsync(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default) =>
         _local is not null ? _local.InvokeAsync(@event, options, cancellationToken) : _bus.InvokeAsync(@event, options, cancellationToken);
 
-    /// <summary>Every send the cached plan does not take: the bus's own method, after learning the current plan for the next send.</summary>
+    /// <summary>The sender of <paramref name="bus"/> that <see cref="IEventBus.SendAsync{T}"/> sends through: <see cref="s_last"/> when it is that bus's, else <see cref="Remember"/>'s.</summary>
+    /// <param name="bus">The bus the interface was called on.</param>
+    /// <returns>The bus's sender of <typeparamref name="T"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static EventSender<T> Of(IEventBus bus)
+    {
+        var last = s_last;
+        return last is not null && ReferenceEquals(last._bus, bus) ? last : Remember(bus);
+    }
+
+    /// <summary>
+    /// <see cref="Of"/> when <see cref="s_last"/> is another bus's: <see cref="s_previous"/> when it is this bus's, else the bus's
+    /// <see cref="IEventBus.GetSender{T}"/>, which becomes <see cref="s_last"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static EventSender<T> Remember(IEventBus bus)
+    {
+        var previous = s_previous;
+        if (previous is not null && ReferenceEquals(previous._bus, bus))
+            return previous;
+        var sender = bus.GetSender<T>();
+        // A bus may hand out another bus's sender (a decorator passing sends through): kept only when it is the asking bus's own,
+        // so a slot never answers for one bus with the sender of another.
+        if (ReferenceEquals(sender._bus, bus))
+        {
+            s_previous = s_last;
+            s_last = sender;
+        }
+
+        return sender;
+    }
+
+    /// <summary>Every send the cached plan does not take: the bus's own path, after learning the current plan for the next send.</summary>
     private ValueTask SendOther(T? @event, PublishOptions? options, CancellationToken cancellationToken)
     {
         if (_local is null)
-            return _bus.SendAsync(@event!, options, cancellationToken);
+            return @event is null ? throw new ArgumentNullException(nameof(@event)) : SendThroughInvokeAsync(_bus, @event, options, cancellationToken);
         if (options is null && @event is not null && (typeof(T).IsValueType || @event.GetType() == typeof(T)))
-            _plan = _local.CurrentPlan<T>();
+        {
+            var plan = _plan = _local.CurrentPlan<T>();
+            if (plan is not null && _local.PlanApplies)
+                return _local.SendPlanned(plan, @event, cancellationToken);
+        }
+
         // A null event reaches the bus, which refuses it as it refuses it there.
-        return _local.SendAsync(@event!, options, cancellationToken);
+        return _local.SendGeneral(@event, options, cancellationToken);
+    }
+
+    /// <summary>A send on a bus that is not Busbar's own: its <see cref="IEventBus.InvokeAsync{T}"/>, then the outcome's failure thrown.</summary>
+    private static async ValueTask SendThroughInvokeAsync(IEventBus bus, T @event, PublishOptions? options, CancellationToken cancellationToken)
+    {
+        var outcome = await bus.InvokeAsync(@event, options, cancellationToken).ConfigureAwait(false);
+        outcome.ThrowIfFailed();
     }
 }

@@ -65,13 +65,24 @@ public interface IEventBus : IAsyncDisposable
     /// <param name="cancellationToken">Passed to the handlers (instead of the bus's stop token when it can be cancelled).</param>
     /// <returns>A task that completes when every handler has finished.</returns>
     /// <remarks>
+    /// <para>
     /// Failures are thrown to the caller and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.
     /// Without options a warm send whose handlers complete synchronously allocates nothing; with options the event gets a context of its own
     /// (as <see cref="InvokeAsync{T}"/> does), which costs one allocation per send.
+    /// </para>
+    /// <para>
+    /// Not virtual: a call goes to the bus's <see cref="EventSender{T}"/> (<see cref="GetSender{T}"/>), found through a slot per event type
+    /// that remembers the last bus a <typeparamref name="T"/> was sent on, so a hot loop pays no generic interface dispatch and no per-type
+    /// lookup. On a bus that is not Busbar's own, a send is <see cref="InvokeAsync{T}"/> followed by throwing the outcome's failure.
+    /// </para>
     /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="event"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
-    ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
-        where T : notnull;
+    /// <exception cref="EventValidationException">The event is invalid; no handler ran.</exception>
+    /// <exception cref="BusStoppedException">The bus is stopping or stopped.</exception>
+    sealed ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
+        where T : notnull =>
+        EventSender<T>.Of(this).SendAsync(@event, options, cancellationToken);
 
     /// <summary>
     /// The sender of <typeparamref name="T"/> on this bus: the same <see cref="SendAsync{T}"/>, <see cref="PublishAsync{T}"/> and

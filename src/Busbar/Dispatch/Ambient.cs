@@ -33,8 +33,10 @@ namespace Busbar.Dispatch;
 /// So during the synchronous part the thread's synchronization context is the frame's <see cref="InlineResumeContext"/>
 /// (wrapping the caller's, installed once per frame and context, so still no allocation): an await posts there, on
 /// the thread running the handler, which tells exactly which event the continuation belongs to, and the continuation
-/// sees that event until the frame names it. Work left running without an await (<c>Task.Run</c>, an earlier event's
-/// leftovers) is never posted there, so it keeps seeing the caller's state during a later event's synchronous part.
+/// sees that event until it ends. A send made by another inline event's handler on the same frame never points the frame at
+/// its own event (the enclosing event may go asynchronous and take the frame): its continuations know their event this way
+/// only. Work left running without an await (<c>Task.Run</c>, an earlier event's leftovers) is never posted there, so it
+/// keeps seeing the caller's state during a later event's synchronous part.
 /// </para>
 /// </remarks>
 internal static class Ambient
@@ -144,9 +146,6 @@ internal sealed class AmbientFrame(int ownerThread)
     public InProcessEventBus? DeferredBus;
     public int DeferredIndex;
 
-    /// <summary>An inline event whose handler went asynchronous, between the send's synchronous part and the dispatcher pointing this frame at it.</summary>
-    public EventContext? HandOver;
-
     /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire(int)"/>); closing it closes this one.</summary>
     public AmbientFrame? Origin;
 
@@ -252,12 +251,12 @@ internal sealed class AmbientFrame(int ownerThread)
             return;
         }
 
-        // A continuation of an inline handler that awaited under this frame, resumed before the send saw the handler go
-        // asynchronous and pointed the frame at its event (see InlineResumeContext): it sees that event until the event ends.
-        // Only while that event's synchronous part (or its hand-over to the dispatcher) is under way: work it left running
-        // after ending synchronously sees the caller's state, as any other leftover does.
-        if (InlineResumeContext.Resumed is { } resumed && resumed.Hook.Frame == this && !ReferenceEquals(Context, resumed.Context)
-            && ((SyncThread != 0 && ReferenceEquals(SyncContext, resumed.Context)) || ReferenceEquals(HandOver, resumed.Context)))
+        // A continuation of an inline handler that awaited under this frame (see InlineResumeContext) sees its event until the
+        // event ends: it may resume before the send saw the handler go asynchronous and pointed the frame at the event, and a
+        // send nested in another inline event's handler never points the frame at its own (the enclosing event may take the
+        // frame, see EventDispatcher.DispatchSerialSync). Work left running by a handler of an event that then ended
+        // synchronously sees the caller's state, as any other leftover does: the event's end closes its ambient part.
+        if (InlineResumeContext.Resumed is { } resumed && resumed.Hook.Frame == this && !resumed.Context.IsAmbientClosed)
         {
             context = resumed.Context;
             subscription = resumed.Subscription;

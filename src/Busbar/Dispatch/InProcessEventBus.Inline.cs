@@ -12,6 +12,10 @@ internal sealed partial class InProcessEventBus
     /// <summary>The sender of each event type asked for (see <see cref="GetSender{T}"/>): one per (bus, type).</summary>
     private readonly ConcurrentDictionary<Type, object> _senders = new();
 
+    /// <summary>
+    /// <see cref="IEventBus.SendAsync{T}"/> for code that holds the bus as this class (the interface's method is not virtual and sends
+    /// through <see cref="EventSender{T}"/>, which ends in <see cref="SendPlanned{T}"/> or <see cref="SendGeneral{T}"/> as this does).
+    /// </summary>
     public ValueTask SendAsync<T>(T @event, PublishOptions? options = null, CancellationToken cancellationToken = default)
         where T : notnull
     {
@@ -49,7 +53,7 @@ internal sealed partial class InProcessEventBus
     }
 
     /// <summary>Every send <see cref="SendAsync{T}"/> does not hand to its plan at once: checks, validation, then the plan or the dispatcher.</summary>
-    private ValueTask SendGeneral<T>(T? @event, PublishOptions? options, CancellationToken cancellationToken)
+    internal ValueTask SendGeneral<T>(T? @event, PublishOptions? options, CancellationToken cancellationToken)
         where T : notnull
     {
         if (@event is null)
@@ -155,33 +159,37 @@ internal sealed partial class InProcessEventBus
         // A handler that may await resumes through the frame's hook, which knows its event before this send does (see InlineResumeContext).
         var mayAwait = plan.MayAwait;
         var hooked = mayAwait ? frame.EnterSyncWindow() : null;
-        for (var i = 0; i < handlers.Length; i++)
+        // One protected region around the loop, not one per handler: a try inside the loop made the JIT keep the loop's locals
+        // on the stack (~2 ns of an 8-handler send). A handler that throws leaves i at its index, as one that goes asynchronous.
+        var i = 0;
+        ValueTask pending = default;
+        try
         {
-            var subscription = subscriptions[i];
-            if (!subscription.IsActive)
-                continue;
-
-            frame.SyncSubscription = subscription;
-            ValueTask pending;
-            try
+            for (; i < handlers.Length; i++)
             {
+                var subscription = subscriptions[i];
+                if (!subscription.IsActive)
+                    continue;
+
+                frame.SyncSubscription = subscription;
                 pending = handlers[i](@event, context, handlerToken);
+                if (!pending.IsCompletedSuccessfully)
+                    break;
             }
-            catch (Exception ex)
-            {
-                pending = ValueTask.FromException(ex);
-            }
+        }
+        catch (Exception ex)
+        {
+            pending = ValueTask.FromException(ex);
+        }
 
-            if (!pending.IsCompletedSuccessfully)
-            {
-                if (mayAwait)
-                    frame.LeaveSyncWindow(hooked);
-                frame.HandOver = context;
-                frame.SyncThread = savedThread;
-                frame.SyncContext = savedContext;
-                frame.SyncSubscription = savedSubscription;
-                return HandOver(plan, context, frame, i, pending, cancellationToken);
-            }
+        if (i < handlers.Length)
+        {
+            if (mayAwait)
+                frame.LeaveSyncWindow(hooked);
+            frame.SyncThread = savedThread;
+            frame.SyncContext = savedContext;
+            frame.SyncSubscription = savedSubscription;
+            return HandOver(plan, context, frame, i, pending, cancellationToken);
         }
 
         if (mayAwait)
@@ -297,7 +305,6 @@ internal sealed partial class InProcessEventBus
     private ValueTask ContextFreeStopped(InlinePlan plan, AmbientFrame frame, int savedThread, int index, ValueTask<object?> started, CancellationToken cancellationToken)
     {
         var context = frame.SyncContext ?? frame.CreateDeferredContext();
-        frame.HandOver = context;
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
         frame.SyncContext = null;
@@ -322,7 +329,10 @@ internal sealed partial class InProcessEventBus
 
     private static async ValueTask FinishSendAsync(ValueTask<EventStatus> pending, EventContext context, LocalSettler settler)
     {
-        settler.Settle(context, await pending.ConfigureAwait(false));
+        var status = await pending.ConfigureAwait(false);
+        // The event has ended: a continuation one of its handlers posted through the resume hook no longer sees it (see AmbientFrame.Visible).
+        context.CloseAmbient();
+        settler.Settle(context, status);
         context.GetOutcome().ThrowIfFailed();
     }
 

@@ -5,8 +5,8 @@ namespace Busbar.Dispatch;
 /// <summary>
 /// The synchronization context of a synchronous <c>SendAsync</c> handler window on a caller's frame. A handler that awaits posts its
 /// continuation here, on the thread running the window, so its event is known exactly then; the continuation runs where the
-/// caller's own context (or the thread pool) would have run it and, until the send has pointed the frame at the event, sees that
-/// event (<see cref="AmbientFrame.Visible(int, out EventContext?, out Subscription?)"/>). Work a handler (this one or an earlier event's) left running without awaiting is
+/// caller's own context (or the thread pool) would have run it and, until that event ends, sees it
+/// (<see cref="AmbientFrame.Visible(int, out EventContext?, out Subscription?)"/>). Work a handler (this one or an earlier event's) left running without awaiting is
 /// posted nowhere, so it still sees the caller's state, as before.
 /// </summary>
 internal sealed class InlineResumeContext(AmbientFrame frame, SynchronizationContext? inner) : SynchronizationContext

@@ -60,12 +60,18 @@ internal sealed class InlineThread(int id)
         return new EventContext(bus, payload, name);
     }
 
-    /// <summary>Keeps <paramref name="context"/> for the next send on this thread, unless a flow may still hold it (see <see cref="EventContext.IsAmbient"/>).</summary>
+    /// <summary>
+    /// Keeps <paramref name="context"/> for the next send on this thread, unless a flow may still hold it (see
+    /// <see cref="EventContext.IsAmbient"/>): then its ambient part is closed instead, as the end of the event.
+    /// </summary>
     /// <param name="context">A context of an inline send that ended.</param>
     public void Return(EventContext context)
     {
-        // An await in a handler's synchronous part may have posted a continuation that holds the context (see InlineResumeContext).
+        // An await in a handler's synchronous part may have posted a continuation that holds the context (see InlineResumeContext),
+        // which from now on must not see the event.
         if (!context.IsAmbient)
             _spare = context;
+        else
+            context.CloseAmbient();
     }
 }

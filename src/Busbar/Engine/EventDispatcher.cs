@@ -175,15 +175,17 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
                     return DispatchGeneralAsync(context, route, token, i, framed: true, pending, new Resume(resumeAt, null, null, null, 0, span));
                 }
 
-                // The handler went asynchronous holding the caller's frame: it names the event for every flow
-                // holding the frame until the event ends, and nobody else may mutate it meanwhile.
                 var caller = callerFrame!;
                 callerFrame!.LeaveSyncWindow(hooked);
+                if (savedSyncContext is not null && savedSyncThread == thread)
+                    return NestedGoneAsync(context, route, token, i, pending, caller, savedSyncThread, savedSyncContext, savedSyncSubscription, new Resume(resumeAt, null, null, null, 0, span));
+
+                // The handler went asynchronous holding the caller's frame: it names the event for every flow
+                // holding the frame until the event ends, and nobody else may mutate it meanwhile.
                 var resume = new Resume(resumeAt, caller, caller.Context, caller.Subscription, caller.OwnerThread, span);
                 caller.Context = context;
                 caller.Subscription = subscription;
                 caller.OwnerThread = -1;
-                caller.HandOver = null;
                 caller.SyncThread = savedSyncThread;
                 caller.SyncContext = savedSyncContext;
                 caller.SyncSubscription = savedSyncSubscription;
@@ -204,7 +206,6 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         else
         {
             callerFrame!.LeaveSyncWindow(hooked);
-            callerFrame.HandOver = null;
             callerFrame.SyncThread = savedSyncThread;
             callerFrame.SyncContext = savedSyncContext;
             callerFrame.SyncSubscription = savedSyncSubscription;
@@ -213,6 +214,20 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         if (results is null && context.Results is { } lazily)
             FillPlainSuccesses(lazily, subscriptions);
         return new ValueTask<EventStatus>(anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
+    }
+
+    /// <summary>
+    /// A send made by a handler of another inline event on the same frame (its synchronous part, on this thread) went asynchronous:
+    /// the frame stays the enclosing event's, which may go asynchronous in turn and take it; two events holding one frame would
+    /// restore it out of order when they end. This event becomes the frame of its own dispatch; the continuation of the handler
+    /// that went asynchronous sees it through the resume hook it posted to (see <see cref="InlineResumeContext"/>).
+    /// </summary>
+    private ValueTask<EventStatus> NestedGoneAsync(EventContext context, Route route, CancellationToken token, int index, ValueTask<object?> pending, AmbientFrame caller, int thread, EventContext enclosing, Subscription? enclosingSubscription, Resume resume)
+    {
+        caller.SyncThread = thread;
+        caller.SyncContext = enclosing;
+        caller.SyncSubscription = enclosingSubscription;
+        return DispatchGeneralAsync(context, route, token, index, framed: false, pending, resume);
     }
 
     /// <summary>Entries left default by the allocation-free path succeeded plainly.</summary>

@@ -194,6 +194,69 @@ public class AmbientAttributionTests
         }
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task SendAsync_AsyncHandlerAwaitsNestedSendToAsyncHandler_EachSeesItsOwnEventAndTheCallerNoneAfterwards(bool bySender, bool contextFreeLeaf)
+    {
+        // Both events go asynchronous on the caller's frame, the nested one first: before, the enclosing event took the frame over
+        // the nested one and the two restored it out of order, so the nested handler saw the enclosing event after its await, the
+        // enclosing handler saw none after awaiting the nested send, and the caller's flow went on naming an ended event (its next
+        // send was caused by it).
+        await using var bus = EventBus.Create();
+        var wrong = new ConcurrentQueue<string>();
+        var nested = 0;
+        bus.Subscribe<Step>(async (step, context, _) =>
+        {
+            var pending = bySender ? bus.GetSender<Note>().SendAsync(new Note(step.N)) : bus.SendAsync(new Note(step.N));
+            await pending;
+            // Never another event (before, the note, or none). None is still possible when the note's end resumes this handler
+            // on another thread before the send has handed the step over to the dispatcher: a known race of awaits completed
+            // elsewhere that quickly (see bench/results/README.md, the inline3 pass), so it is not asserted here.
+            if (EventContext.Current is { } seen && !ReferenceEquals(seen, context))
+                wrong.Enqueue($"step {step.N} saw {seen.Event} after its nested send");
+        });
+        if (contextFreeLeaf)
+        {
+            bus.Subscribe<Note>(async note =>
+            {
+                await Task.Yield();
+                if (EventContext.Current is not { } current || !ReferenceEquals(current.Event, note) || current.CausationId is null)
+                    wrong.Enqueue($"note {note.N} saw {EventContext.Current?.Event} caused by {EventContext.Current?.CausationId}");
+                Interlocked.Increment(ref nested);
+            });
+        }
+        else
+        {
+            bus.Subscribe<Note>(async (note, context, _) =>
+            {
+                await Task.Yield();
+                if (!ReferenceEquals(EventContext.Current, context) || context.CausationId is null)
+                    wrong.Enqueue($"note {note.N} saw {EventContext.Current?.Event} caused by {context.CausationId}");
+                Interlocked.Increment(ref nested);
+            });
+        }
+
+        var topLevel = new ConcurrentQueue<Guid?>();
+        using var after = bus.Subscribe<Unrelated>((_, context) => topLevel.Enqueue(context.CausationId));
+        for (var i = 0; i < 50; i++)
+        {
+            await bus.SendAsync(new Step(i)).AsTask().Within();
+            if (EventContext.Current is { } stale)
+                wrong.Enqueue($"the caller saw {stale.Event} after step {i}");
+            await bus.SendAsync(new Unrelated(i));
+        }
+
+        Assert.Empty(wrong);
+        Assert.Equal(50, nested);
+        Assert.Equal(Enumerable.Repeat<Guid?>(null, 50), topLevel);
+    }
+
+    [EventName("attribution.unrelated")]
+    public sealed record Unrelated(int N);
+
     [Fact]
     public async Task SendAsync_HandlerStartsYieldingWorkAndEndsSynchronously_WorkSeesNoEventAfterwards()
     {

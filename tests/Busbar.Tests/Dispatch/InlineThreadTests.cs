@@ -1,4 +1,5 @@
 using Busbar.Tests.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Busbar.Tests.Dispatch;
 
@@ -17,6 +18,83 @@ public sealed class InlineThreadTests
     public sealed record Outer(int N);
 
     private static readonly AsyncLocal<int> s_userLocal = new();
+
+    [Fact]
+    public async Task SendAsync_ContextReusedAfterIdsClockLineageHeadersAndTheDispatcher_StartsClean()
+    {
+        // The thread's spare context is reset by writing back only what a send changed: every kind of change must still be undone.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 3, 0, 0, TimeSpan.Zero));
+        await using var bus = new EventBusBuilder().WithTimeProvider(time).Build();
+        var seen = new List<(int N, Guid Id, DateTimeOffset CreatedAt, Guid? Cause, Guid Correlation, int Headers)>();
+        var ids = new List<Guid>();
+        bus.Subscribe<Tick>((tick, context, _) =>
+        {
+            seen.Add((tick.N, context.EventId, context.CreatedAt, context.CausationId, context.CorrelationId, context.Headers.Count));
+            return ValueTask.CompletedTask;
+        });
+        bus.Subscribe<Outer>(async (outer, context, _) =>
+        {
+            ids.Add(context.EventId);
+            // A nested send: its context takes a lineage, and is the one the thread keeps after this send.
+            await bus.SendAsync(new Tick(outer.N));
+        });
+
+        var sentAt = new Dictionary<int, DateTimeOffset>();
+        for (var round = 0; round < 4; round++)
+        {
+            var n = round * 10;
+            // Invoked, so the context the thread keeps afterwards is the nested tick's, which has a cause; sent on odd rounds.
+            if (round % 2 == 0)
+            {
+                time.Advance(TimeSpan.FromSeconds(1));
+                sentAt[n] = time.GetUtcNow();
+                await bus.InvokeAsync(new Outer(n));
+            }
+            else
+            {
+                await SendAt(n, new Outer(n));
+            }
+
+            await SendAt(n + 1, new Tick(n + 1));
+            if (round == 1)
+            {
+                // Through the dispatcher (a listener wants spans), which leaves its own state on a context it ends synchronously.
+                using var listener = new SpanRecorder();
+                await SendAt(n + 2, new Tick(n + 2));
+            }
+
+            sentAt[n + 3] = time.GetUtcNow();
+            await bus.InvokeAsync(new Tick(n + 3), new PublishOptions { Headers = new Dictionary<string, string> { ["k"] = "v" } });
+            await SendAt(n + 4, new Tick(n + 4));
+        }
+
+        Assert.Equal(17, seen.Count);
+        Assert.Equal(seen.Count, seen.Select(s => s.Id).Distinct().Count());
+        foreach (var (n, id, createdAt, cause, correlation, headers) in seen)
+        {
+            Assert.Equal(sentAt[n], createdAt);
+            Assert.Equal(n % 10 == 3 ? 1 : 0, headers);
+            if (n % 10 == 0)
+            {
+                // The nested tick: caused by its outer event, in the outer event's correlation.
+                Assert.Equal(ids[n / 10], cause);
+                Assert.Equal(ids[n / 10], correlation);
+            }
+            else
+            {
+                Assert.Null(cause);
+                Assert.Equal(id, correlation);
+            }
+        }
+
+        async Task SendAt<T>(int n, T @event)
+            where T : notnull
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            sentAt[n] = time.GetUtcNow();
+            await bus.SendAsync(@event);
+        }
+    }
 
     [Theory]
     [InlineData(true)]
