@@ -55,7 +55,7 @@ public interface IEventBus : IAsyncDisposable
         where T : notnull;
 
     /// <summary>
-    /// Inline dispatch, mediator style: runs the handlers on the caller, no queue. Allocates nothing
+    /// Inline dispatch, mediator style: runs the handlers on the caller, no queue. Allocates nothing for a class event
     /// when the handlers complete synchronously. Throws when a handler failed (the original
     /// exception, or an <see cref="AggregateException"/>), after every handler has run.
     /// </summary>
@@ -67,7 +67,7 @@ public interface IEventBus : IAsyncDisposable
     /// <remarks>
     /// <para>
     /// Failures are thrown to the caller and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.
-    /// Without options a warm send whose handlers complete synchronously allocates nothing; with options the event gets a context of its own
+    /// Without options a warm send of a class event whose handlers complete synchronously allocates nothing (a struct event is boxed once per send); with options the event gets a context of its own
     /// (as <see cref="InvokeAsync{T}"/> does), which costs one allocation per send.
     /// </para>
     /// <para>
