@@ -12,6 +12,19 @@ namespace Busbar.Benchmarks.Driver;
 /// </summary>
 public static class DriverProgram
 {
+    private const string Usage = """
+        Usage: Busbar.Benchmarks driver [--dry] [--out FILE] [one of --latency-only | --transports-only | --fanout-only | --durability-only]
+          (no scenario flag)   every scenario, (a) to (h), in one report
+          --latency-only       (b) and (g): round trips, warm and in fresh processes
+          --transports-only    (h) Redis and NATS through the bus next to the raw clients (starts redis-server and nats-server)
+          --fanout-only        (d) fan-out to 8 handlers, Parallel and Serial tier
+          --durability-only    (f) durable publish: write-ahead log flush modes, the disk floor and SQLite
+          --dry                tiny counts: proves the scenarios run; the numbers mean nothing
+          --out FILE           also write the markdown report to FILE (it is always printed)
+        """;
+
+    private static readonly HashSet<string> s_flags = ["--dry", "--out", "--latency-only", "--transports-only", "--fanout-only", "--durability-only", "--help", "-h"];
+
     public static async Task<int> RunAsync(string[] args)
     {
         var settings = new DriverSettings(Dry: args.Contains("--dry"));
@@ -22,6 +35,15 @@ public static class DriverProgram
 
         var outIndex = Array.IndexOf(args, "--out");
         var output = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : null;
+        var unknown = args.Where((a, i) => !s_flags.Contains(a) && !(output is not null && i == outIndex + 1)).ToList();
+        if (args.Contains("--help") || args.Contains("-h") || unknown.Count > 0 || (outIndex >= 0 && output is null))
+        {
+            var help = args.Contains("--help") || args.Contains("-h");
+            if (!help)
+                Console.Error.WriteLine(unknown.Count > 0 ? $"driver: unknown argument '{unknown[0]}'" : "driver: --out needs a file");
+            (help ? Console.Out : Console.Error).WriteLine(Usage);
+            return help ? 0 : 2;
+        }
 
         var report = new StringBuilder();
         report.AppendLine("# Busbar driver results");
