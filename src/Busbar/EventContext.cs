@@ -324,8 +324,7 @@ public sealed partial class EventContext
             _createdAtTicks = 0;
         if (_side is not null)
             _side = null;
-        if (_stage != StageCreated || _status != (byte)EventStatus.Pending || _waiter is not null || Route is not null || _results is not null
-            || _soleTicks != 0 || AmbientSubscription is not null)
+        if (DispatchStateChanged)
             ResetDispatchState();
         Debug.Assert(QueueLinks.Previous is null && QueueLinks.Next is null && QueueSequence == 0 && !InKeyLine, "An inline context is never queued.");
     }

@@ -178,6 +178,14 @@ public sealed partial class EventContext
         subscription = AmbientSubscription;
     }
 
+    /// <summary>
+    /// Whether the engine's part <see cref="ResetDispatchState"/> clears holds anything besides the queue's (which an inline context
+    /// never sets): kept beside it so that the two name the same fields.
+    /// </summary>
+    private bool DispatchStateChanged =>
+        _stage != StageCreated || _status != (byte)EventStatus.Pending || _waiter is not null || Route is not null || _results is not null
+        || _soleTicks != 0 || AmbientSubscription is not null;
+
     private void ResetDispatchState()
     {
         _stage = StageCreated;

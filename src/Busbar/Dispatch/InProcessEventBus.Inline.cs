@@ -182,21 +182,14 @@ internal sealed partial class InProcessEventBus
             pending = ValueTask.FromException(ex);
         }
 
-        if (i < handlers.Length)
-        {
-            if (mayAwait)
-                frame.LeaveSyncWindow(hooked);
-            frame.SyncThread = savedThread;
-            frame.SyncContext = savedContext;
-            frame.SyncSubscription = savedSubscription;
-            return HandOver(plan, context, frame, i, pending, cancellationToken);
-        }
-
         if (mayAwait)
             frame.LeaveSyncWindow(hooked);
         frame.SyncThread = savedThread;
         frame.SyncContext = savedContext;
         frame.SyncSubscription = savedSubscription;
+        if (i < handlers.Length)
+            return HandOver(plan, context, frame, i, pending, cancellationToken);
+
         local.Return(context);
         return default;
     }
