@@ -11,17 +11,13 @@ namespace Busbar.Tests.Durability;
 /// </summary>
 public sealed class EventSenderDurableTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "busbar-sender-wal-" + Guid.NewGuid().ToString("N"));
+    private readonly WalTestDirectory _dir = new();
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_dir))
-            Directory.Delete(_dir, recursive: true);
-    }
+    public void Dispose() => _dir.Dispose();
 
 #pragma warning disable IL2026, IL3050
     private IEventBus Open() =>
-        new EventBusBuilder().UseWriteAheadLog(_dir, new WriteAheadLogOptions { FlushMode = WalFlushMode.Always }).Build();
+        new EventBusBuilder().UseWriteAheadLog(_dir.Path, new WriteAheadLogOptions { FlushMode = WalFlushMode.Always }).Build();
 #pragma warning restore IL2026, IL3050
 
     [Theory]
