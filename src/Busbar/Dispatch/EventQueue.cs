@@ -55,6 +55,21 @@ internal sealed class EventQueue
 
     public int Capacity => _capacity;
 
+    /// <summary>Workers waiting in <see cref="WaitToReadAsync"/> now (for tests: a listed worker waits until an event is ready or the queue closes).</summary>
+    internal int WaitingReaders
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var count = 0;
+                for (var waiter = _readers; waiter is not null; waiter = waiter.Next)
+                    count++;
+                return count;
+            }
+        }
+    }
+
     /// <summary>
     /// The queue's count and the in-flight count read together: an event enters flight when it is queued, under
     /// the lock, and leaves flight only after it left the queue, so under the lock the depth never exceeds it.

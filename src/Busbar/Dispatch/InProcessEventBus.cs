@@ -132,6 +132,9 @@ internal sealed partial class InProcessEventBus : IEventBus
 
     internal CancellationToken StopToken => _stopCts.Token;
 
+    /// <summary>Workers waiting for an event now (for tests: time that passes while every worker waits is idle time).</summary>
+    internal int WaitingWorkers => _queue.WaitingReaders;
+
     public override string ToString() => Name;
 
     private static class EventNameCache<T>

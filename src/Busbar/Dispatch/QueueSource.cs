@@ -18,20 +18,23 @@ namespace Busbar.Dispatch;
 internal sealed class QueueSource(EventDispatcher dispatcher, Router router, LocalSettler settler, BusMetrics metrics, EventLogger log, TimeProvider time)
 {
     /// <summary>Runs an event a worker dequeued; the queue claimed it for the worker when it handed it out.</summary>
+    /// <param name="context">The event.</param>
+    /// <param name="clock">The worker's clock, which times its handlers back to back from one event to the next.</param>
     /// <remarks>Every queued event gets an ambient frame of its own, so work a handler leaves running never sees the worker's next event (see <see cref="Ambient"/>).</remarks>
-    public ValueTask ProcessAsync(EventContext context)
+    public ValueTask ProcessAsync(EventContext context, HandlerClock clock)
     {
         var dwell = DwellOf(context);
         metrics.Dequeued(context, dwell);
         log.Dispatching(context, dwell);
-        return Start(context);
+        return Start(context, clock);
     }
 
     /// <summary>Runs an event a handler took out of the queue by awaiting it, and returns its outcome.</summary>
     public async ValueTask<EventOutcome> ProcessJumpedAsync(EventContext context)
     {
         metrics.Dequeued(context, DwellOf(context));
-        await Start(context).ConfigureAwait(false);
+        // It runs inside the awaiting handler, which is timed as a whole: no worker's clock.
+        await Start(context, null).ConfigureAwait(false);
         return context.GetOutcome();
     }
 
@@ -42,14 +45,14 @@ internal sealed class QueueSource(EventDispatcher dispatcher, Router router, Loc
         (context.Settler ?? settler).Settle(context, EventStatus.Failed);
     }
 
-    private ValueTask Start(EventContext context) =>
-        context.FlowedExecutionContext is null ? Dispatch(context) : DispatchInPublisherContext(context);
+    private ValueTask Start(EventContext context, HandlerClock? clock) =>
+        context.FlowedExecutionContext is null ? Dispatch(context, clock) : DispatchInPublisherContext(context, clock);
 
     /// <summary>The event's route is resolved now (a durable publish resolved it before the append), and the settler its source chose ends it.</summary>
-    private ValueTask Dispatch(EventContext context)
+    private ValueTask Dispatch(EventContext context, HandlerClock? clock)
     {
         var route = context.Route ??= router.Resolve(context.Payload.GetType(), context.Name);
-        return Settlement.SettleAfter(dispatcher.DispatchAsync(context, route, default, null, recordResults: true), context, context.Settler ?? settler);
+        return Settlement.SettleAfter(dispatcher.DispatchAsync(context, route, default, null, recordResults: true, clock), context, context.Settler ?? settler);
     }
 
     /// <summary>Starts processing inside the publisher's execution context (<see cref="EventBusOptions.FlowExecutionContext"/>).</summary>
@@ -58,11 +61,11 @@ internal sealed class QueueSource(EventDispatcher dispatcher, Router router, Loc
     /// afterwards; continuations the handlers schedule capture it themselves. The publisher's activity is not made
     /// current, so a handler span without a publish span to follow is a root as it is without the option.
     /// </remarks>
-    private ValueTask DispatchInPublisherContext(EventContext context)
+    private ValueTask DispatchInPublisherContext(EventContext context, HandlerClock? clock)
     {
         var captured = context.FlowedExecutionContext!;
         context.FlowedExecutionContext = null;
-        var state = new FlowedDispatch(this, context);
+        var state = new FlowedDispatch(this, context, clock);
         ExecutionContext.Run(
             captured,
             static s =>
@@ -70,7 +73,7 @@ internal sealed class QueueSource(EventDispatcher dispatcher, Router router, Loc
                 var run = (FlowedDispatch)s!;
                 if (System.Diagnostics.Activity.Current is not null)
                     System.Diagnostics.Activity.Current = null;
-                run.Pending = run.Source.Dispatch(run.Context);
+                run.Pending = run.Source.Dispatch(run.Context, run.Clock);
             },
             state);
         return state.Pending;
@@ -79,10 +82,11 @@ internal sealed class QueueSource(EventDispatcher dispatcher, Router router, Loc
     private TimeSpan DwellOf(EventContext context) =>
         context.EnqueuedTimestamp == 0 ? TimeSpan.Zero : time.GetElapsedTime(context.EnqueuedTimestamp);
 
-    private sealed class FlowedDispatch(QueueSource source, EventContext context)
+    private sealed class FlowedDispatch(QueueSource source, EventContext context, HandlerClock? clock)
     {
         public QueueSource Source { get; } = source;
         public EventContext Context { get; } = context;
+        public HandlerClock? Clock { get; } = clock;
         public ValueTask Pending { get; set; }
     }
 }

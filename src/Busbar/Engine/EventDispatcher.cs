@@ -42,9 +42,16 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
     /// without allocating and restored before returning (<c>SendAsync</c>); see <see cref="Ambient"/>.
     /// </param>
     /// <param name="recordResults">Whether every handler result is kept on <see cref="EventContext.Results"/>; otherwise only failures and values are.</param>
+    /// <param name="clock">
+    /// A queue worker's <see cref="HandlerClock"/>: the first handler starts from the reading the worker's previous event carried, if
+    /// any, and the last one's end is carried on when every handler ran synchronously on the serial path. <see langword="null"/>
+    /// for every other source, whose events read the clock afresh.
+    /// </param>
     /// <returns>The event's status, from its handler results and the completion mode. Never faults.</returns>
-    public ValueTask<EventStatus> DispatchAsync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults)
+    public ValueTask<EventStatus> DispatchAsync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults, HandlerClock? clock = null)
     {
+        // Taken whichever way the event goes: only the synchronous serial path carries a reading on to the next event.
+        var carried = clock is null ? 0 : clock.Take();
         var subscriptions = route.Subscriptions;
         if (subscriptions.Length == 0)
             return new ValueTask<EventStatus>(EventStatus.Completed);
@@ -64,7 +71,7 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             && (options?.HandlerTimeout ?? defaults.HandlerTimeout) is null;
         if (!fast)
             return DispatchGeneral(context, route, token);
-        return DispatchSerialSync(context, route, token, callerFrame, recordResults, 0, null);
+        return DispatchSerialSync(context, route, token, callerFrame, recordResults, 0, null, carried, clock);
     }
 
     // Out of line: this entry point is inlined into the sources, which would otherwise zero the general path's argument
@@ -97,9 +104,11 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
 
     /// <summary>
     /// The synchronous serial path, from <paramref name="startIndex"/>; <paramref name="started"/>, when given, is what the handler
-    /// at that index already returned (see <see cref="ContinueInlineAsync"/>).
+    /// at that index already returned (see <see cref="ContinueInlineAsync"/>). <paramref name="carried"/>, when not 0, is where the
+    /// first handler's time starts (what <paramref name="clock"/> carried from the worker's previous event); the last handler's end
+    /// is carried on in <paramref name="clock"/> when the event ends here.
     /// </summary>
-    private ValueTask<EventStatus> DispatchSerialSync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults, int startIndex, ValueTask<object?>? started)
+    private ValueTask<EventStatus> DispatchSerialSync(EventContext context, Route route, CancellationToken token, AmbientFrame? callerFrame, bool recordResults, int startIndex, ValueTask<object?>? started, long carried = 0, HandlerClock? clock = null)
     {
         var subscriptions = route.Subscriptions;
         // Handlers that succeed plainly need no result array: their durations are kept compactly on the context (see
@@ -120,9 +129,10 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         var hooked = ownFrame ? null : callerFrame!.EnterSyncWindow();
 
         // Queued events time every handler (one clock read per handler: the end of one is the start
-        // of the next). Inline sends read the clock only when a listener wants handler durations.
+        // of the next, and a worker running events back to back carries the last end to its next event).
+        // Inline sends read the clock only when a listener wants handler durations.
         var timed = recordResults || BusMetrics.DurationEnabled;
-        var start = timed ? _time.GetTimestamp() : 0;
+        var start = timed ? (carried != 0 ? carried : _time.GetTimestamp()) : 0;
         for (var i = startIndex; i < subscriptions.Length; i++)
         {
             var subscription = subscriptions[i];
@@ -170,10 +180,7 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
                 span.Detach();
                 var resumeAt = timed ? start : _time.GetTimestamp();
                 if (ownFrame)
-                {
-                    // The handler went asynchronous holding the event as its frame; the event stays its frame until it ends.
-                    return DispatchGeneralAsync(context, route, token, i, framed: true, pending, new Resume(resumeAt, null, null, null, 0, span));
-                }
+                    return OwnFrameGoneAsync(context, route, token, i, pending, resumeAt, span);
 
                 var caller = callerFrame!;
                 callerFrame!.LeaveSyncWindow(hooked);
@@ -202,6 +209,7 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         if (ownFrame)
         {
             context.CloseAmbient();
+            clock?.Carry(start);
         }
         else
         {
@@ -215,6 +223,15 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             FillPlainSuccesses(lazily, subscriptions);
         return new ValueTask<EventStatus>(anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
     }
+
+    /// <summary>
+    /// A handler of an event that is its own frame (queued, <c>InvokeAsync</c>, a queue jump, a re-drive) went asynchronous: the
+    /// event stays its frame until it ends, and the general path finishes the handler and runs the rest.
+    /// </summary>
+    // Out of line: the Resume temporaries would otherwise be zeroed on entry to the synchronous path for every event.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EventStatus> OwnFrameGoneAsync(EventContext context, Route route, CancellationToken token, int index, ValueTask<object?> pending, long resumeAt, ProcessSpan span) =>
+        DispatchGeneralAsync(context, route, token, index, framed: true, pending, new Resume(resumeAt, null, null, null, 0, span));
 
     /// <summary>
     /// A send made by a handler of another inline event on the same frame (its synchronous part, on this thread) went asynchronous:

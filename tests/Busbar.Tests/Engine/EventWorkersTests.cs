@@ -1,4 +1,5 @@
 using Busbar.Dispatch;
+using Busbar.Engine;
 
 namespace Busbar.Tests.Engine;
 
@@ -17,7 +18,7 @@ public class EventWorkersTests
         var done = 0;
         var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        async ValueTask Process(EventContext context)
+        async ValueTask Process(EventContext context, HandlerClock clock)
         {
             var key = context.OrderingKey!;
             lock (lockObject)
@@ -68,7 +69,7 @@ public class EventWorkersTests
         var workers = new EventWorkers(
             queue,
             1,
-            context =>
+            (context, _) =>
             {
                 var value = ((Ping)context.Event).Value;
                 if (value == 1)
