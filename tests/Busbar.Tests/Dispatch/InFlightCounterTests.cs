@@ -3,8 +3,9 @@ using Busbar.Dispatch;
 namespace Busbar.Tests.Dispatch;
 
 /// <summary>
-/// <see cref="InFlightCounter"/> keeps the count in (written under the queue's lock) and the count out (by whoever completes an
-/// event) apart: its value, the drain signal and the depth-never-above-in-flight rule must be what one count gave.
+/// <see cref="InFlightCounter"/>: counted in under the queue's lock, out by whoever completes an event, concurrently. Its value
+/// never falls below the queue's depth read under that lock nor below zero, and during a stop exactly the last event out signals
+/// the drain.
 /// </summary>
 public class InFlightCounterTests
 {
