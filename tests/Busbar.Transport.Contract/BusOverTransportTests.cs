@@ -100,6 +100,59 @@ public abstract class BusOverTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PublishAsync_PriorityOrderingKeyAndDeadline_ConsumerSeesThemAsPublished()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var received = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<OrderPlaced>((_, context, _) =>
+        {
+            received.TrySetResult(context);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+
+        var handle = await bus.PublishAsync(new OrderPlaced(8, "c8"), new PublishOptions { Priority = 3, OrderingKey = "customer-8", DeadlineAfter = TimeSpan.FromHours(1) });
+        await handle.AsTask().WaitAsync(Patience);
+        var context = await received.Task.WaitAsync(Patience);
+
+        Assert.Equal(3, context.Priority);
+        Assert.Equal("customer-8", context.OrderingKey);
+        Assert.Equal(context.CreatedAt + TimeSpan.FromHours(1), context.Deadline);
+        await UntilAsync(() => transport.Acked.ContainsKey(handle.EventId), "the delivery acknowledged");
+    }
+
+    [Fact]
+    public async Task PublishAsync_DeadlinePassedBeforeConsumed_NoHandlerRunsAndTheDeliveryIsDeadLetteredAtOnce()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var handled = new ConcurrentQueue<int>();
+        bus.Subscribe<OrderPlaced>((e, _, _) =>
+        {
+            handled.Enqueue(e.Number);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+
+        // 100 ns after creation: over by the time any broker delivers it. The event after it has no deadline.
+        var late = await bus.PublishAsync(new OrderPlaced(1, "late"), new PublishOptions { DeadlineAfter = TimeSpan.FromTicks(1) });
+        await late.AsTask().WaitAsync(Patience);
+        var onTime = await bus.PublishAsync(new OrderPlaced(2, "on time"));
+        await onTime.AsTask().WaitAsync(Patience);
+        await UntilAsync(() => transport.Acked.ContainsKey(onTime.EventId), "the event without a deadline acknowledged");
+        var letters = await DeadLettersAsync(transport, 1);
+
+        Assert.Equal([2], handled);
+        var letter = Assert.Single(letters);
+        Assert.Equal(1, letter.DeliveryCount);
+        Assert.Contains("deadline", letter.Reason, StringComparison.Ordinal);
+        Assert.Contains("timed out on delivery 1", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(late.EventId, Codec.Decode(letter.Name, letter.Envelope).Event!.Envelope.EventId);
+        Assert.DoesNotContain(transport.Settled, s => s.EventId == late.EventId && s.Settlement == "retry");
+    }
+
+    [Fact]
     public async Task PublishAsync_RemoteEvent_HandlerReceivesItThroughTheBrokerWithItsEnvelope()
     {
         var transport = await TransportAsync("a");

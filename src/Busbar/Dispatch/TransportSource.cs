@@ -306,6 +306,14 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
             context.CausationId = causation;
         if (decoded.CorrelationId is { } correlation)
             context.CorrelationId = correlation;
+        if (decoded.Priority != 0 || decoded.OrderingKey is not null || decoded.Deadline is not null)
+        {
+            // Rare, and each creates the context's extras: the dispatcher enforces the deadline as for a local event.
+            context.Priority = decoded.Priority;
+            context.OrderingKey = decoded.OrderingKey;
+            context.Deadline = decoded.Deadline;
+        }
+
         if (decoded.TraceParent is not null || decoded.Headers is not null)
         {
             // The trace context goes back among the headers, where the process span reads its remote parent; the
