@@ -212,7 +212,7 @@ public abstract class BusOverTransportTests : IAsyncLifetime
     [Fact]
     public async Task PublishAsync_OneConsumerTakingOneDeliveryAtATime_HandlesOnePublishersEventsInPublishOrder()
     {
-        // The order docs/transports.md promises over a broker; ordering keys themselves are not carried.
+        // The order docs/transports.md promises over a broker for one consumer taking one delivery at a time.
         var consumer = Bus("ordered", await TransportAsync("c"), "ordered", busOptions: new EventBusOptions { MaxConcurrentEvents = 1 });
         var seen = new ConcurrentQueue<int>();
         consumer.Subscribe<OrderPlaced>((e, _, _) =>
@@ -228,6 +228,39 @@ public abstract class BusOverTransportTests : IAsyncLifetime
 
         await UntilAsync(() => seen.Count == 30, "30 events handled");
         Assert.Equal(Enumerable.Range(0, 30), seen);
+    }
+
+    [Fact]
+    public async Task PublishAsync_KeyedEventsToAConsumerRunningFourAtOnce_EachKeyHandledOneAtATimeInPublishOrder()
+    {
+        var consumer = Bus("keyed", await TransportAsync("c"), "keyed", busOptions: new EventBusOptions { MaxConcurrentEvents = 4 });
+        var order = new ConcurrentDictionary<string, ConcurrentQueue<int>>();
+        var running = new ConcurrentDictionary<string, int>();
+        var overlaps = 0;
+        var handled = 0;
+        consumer.Subscribe<OrderPlaced>(async (e, context, ct) =>
+        {
+            var key = context.OrderingKey!;
+            if (running.AddOrUpdate(key, 1, static (_, n) => n + 1) > 1)
+                Interlocked.Increment(ref overlaps);
+            order.GetOrAdd(key, _ => new ConcurrentQueue<int>()).Enqueue(e.Number);
+            await Task.Delay(e.Number % 3, ct);
+            running.AddOrUpdate(key, 0, static (_, n) => n - 1);
+            Interlocked.Increment(ref handled);
+        });
+        await ConsumingAsync(consumer);
+        var publisher = Bus("publisher", await TransportAsync("p"), "publisher");
+
+        var handles = new List<EventHandle>();
+        for (var i = 0; i < 45; i++)
+            handles.Add(await publisher.PublishAsync(new OrderPlaced(i, "c"), new PublishOptions { OrderingKey = "k" + (i % 3) }));
+        foreach (var handle in handles)
+            await handle.AsTask().WaitAsync(Patience);
+
+        await UntilAsync(() => Volatile.Read(ref handled) == 45, "45 events handled");
+        Assert.Equal(0, overlaps);
+        foreach (var (key, numbers) in order)
+            Assert.Equal(Enumerable.Range(0, 45).Where(i => "k" + (i % 3) == key), numbers);
     }
 
     [Fact]
