@@ -180,7 +180,10 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
                 span.Detach();
                 var resumeAt = timed ? start : _time.GetTimestamp();
                 if (ownFrame)
-                    return OwnFrameGoneAsync(context, route, token, i, pending, resumeAt, span);
+                {
+                    // The handler went asynchronous holding the event as its frame; the event stays its frame until it ends.
+                    return DispatchGeneralAsync(context, route, token, i, framed: true, pending, new Resume(resumeAt, null, null, null, 0, span));
+                }
 
                 var caller = callerFrame!;
                 callerFrame!.LeaveSyncWindow(hooked);
@@ -223,15 +226,6 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
             FillPlainSuccesses(lazily, subscriptions);
         return new ValueTask<EventStatus>(anyFailed ? Summarize(context.Results!, CompletionMode.All) : EventStatus.Completed);
     }
-
-    /// <summary>
-    /// A handler of an event that is its own frame (queued, <c>InvokeAsync</c>, a queue jump, a re-drive) went asynchronous: the
-    /// event stays its frame until it ends, and the general path finishes the handler and runs the rest.
-    /// </summary>
-    // Out of line: the Resume temporaries would otherwise be zeroed on entry to the synchronous path for every event.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<EventStatus> OwnFrameGoneAsync(EventContext context, Route route, CancellationToken token, int index, ValueTask<object?> pending, long resumeAt, ProcessSpan span) =>
-        DispatchGeneralAsync(context, route, token, index, framed: true, pending, new Resume(resumeAt, null, null, null, 0, span));
 
     /// <summary>
     /// A send made by a handler of another inline event on the same frame (its synchronous part, on this thread) went asynchronous:
