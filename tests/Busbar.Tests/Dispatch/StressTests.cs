@@ -152,7 +152,7 @@ internal sealed class StressRun : MixRun
         await sampling.CancelAsync();
         await sampler.WaitAsync(TimeSpan.FromSeconds(30));
 
-        Check(report, processedBeforeStop);
+        Check(report, processedBeforeStop, clock.Elapsed);
         await _bus.DisposeAsync();
         var statuses = _handles.Values.GroupBy(h => h.Status).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}");
         Summary = $"{_calls} publish calls, {_handles.Count} handles ({string.Join(", ", statuses)}), {_refused.Count} refused, "
@@ -364,7 +364,7 @@ internal sealed class StressRun : MixRun
         _ => -1,
     };
 
-    private void Check(StopReport report, long processedBeforeStop)
+    private void Check(StopReport report, long processedBeforeStop, TimeSpan runTime)
     {
         var stats = _bus.GetStatistics();
         var handles = CheckSettled(stats);
@@ -403,6 +403,10 @@ internal sealed class StressRun : MixRun
             var outcome = handle.Context.GetOutcome();
             var ran = outcome.Handlers.Count > 0 && outcome.Handlers[0].Attempts > 0;
             Expect(ran == _started.ContainsKey(id), $"event {id}: {outcome.Status}, outcome says first handler ran {ran}, handler says {_started.ContainsKey(id)}");
+
+            // A worker times back-to-back events from the previous handler's end: never from a reading older than the run.
+            foreach (var result in outcome.Handlers)
+                Expect(result.Duration >= TimeSpan.Zero && result.Duration <= runTime, $"event {id}: handler {result.SubscriptionName} took {result.Duration}, the run {runTime}");
         }
     }
 }
