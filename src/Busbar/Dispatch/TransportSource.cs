@@ -40,7 +40,8 @@ namespace Busbar.Dispatch;
 /// The bus that consumes the deliveries: each context is created as its own (<see cref="EventContext.Bus"/>, so a handler
 /// can publish follow-ups on it; its name starts <see cref="EventContext.Path"/>; its clock); the source calls nothing on it.
 /// </param>
-internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver)
+/// <param name="stopToken">Cancelled when the bus's stop gives up draining: a delivery that has not started by then never does.</param>
+internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver, CancellationToken stopToken)
 {
     private readonly BusyCounter _running = new();
     private readonly TimeProvider _time = time;
@@ -169,9 +170,19 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         }
     }
 
-    /// <summary>Dispatches a decoded delivery (its key, if any, held) and settles it. Never throws.</summary>
+    /// <summary>
+    /// Dispatches a decoded delivery (its key, if any, held) and settles it; once the stop has given up draining (a delivery
+    /// that waited behind its key, or was read as intake ended), it is given back unstarted, as the local queue's unstarted
+    /// events are cancelled then. Never throws.
+    /// </summary>
     private void Start(ITransportDelivery delivery, EventContext context)
     {
+        if (stopToken.IsCancellationRequested)
+        {
+            Settle(context, EventStatus.Cancelled, delivery);
+            return;
+        }
+
         ValueTask<EventStatus> pending;
         try
         {
