@@ -15,6 +15,9 @@ internal sealed class InlineThread(int id)
     /// <summary>What <see cref="Ambient.Acquire(int)"/> returned in <see cref="_flow"/>, the frame that flow's async-local holds.</summary>
     private AmbientFrame? _frame;
 
+    /// <summary>The resume hook of the thread's next synchronous handler window (see <see cref="EnterSyncWindow"/>).</summary>
+    private InlineResumeContext? _hook;
+
     /// <summary>The owning thread's managed id.</summary>
     public int Id { get; } = id;
 
@@ -46,6 +49,39 @@ internal sealed class InlineThread(int id)
         return frame;
     }
 
+    /// <summary>
+    /// Begins a synchronous handler window of <paramref name="context"/> on <paramref name="frame"/>: binds the thread's free resume hook
+    /// (see <see cref="InlineResumeContext"/>) to the event and installs it as the thread's synchronization context. A window inside
+    /// another (a nested send), one on a thread with a synchronization context of its own, or one after a window whose handler went
+    /// asynchronous (which kept its hook) takes a new hook, which the thread then keeps.
+    /// </summary>
+    /// <returns>The hook, whose <see cref="InlineResumeContext.Leave"/> or <see cref="InlineResumeContext.LeaveGoneAsync"/> ends the window.</returns>
+    public InlineResumeContext EnterSyncWindow(EventContext context, AmbientFrame frame)
+    {
+        var current = SynchronizationContext.Current;
+        var hook = _hook;
+        // The common case, small enough to inline: no context on the thread, and its free hook made for none.
+        if (current is null && hook is { IsFree: true, Inner: null })
+        {
+            hook.Bind(context, frame, null);
+            return hook;
+        }
+
+        return EnterSyncWindowSlow(context, frame, current);
+    }
+
+    /// <inheritdoc cref="EnterSyncWindow"/>
+    private InlineResumeContext EnterSyncWindowSlow(EventContext context, AmbientFrame frame, SynchronizationContext? current)
+    {
+        // A window inside another wraps what the outer one wraps: its continuations run where the caller's would.
+        var inner = current is InlineResumeContext outer ? outer.Inner : current;
+        var hook = _hook;
+        if (hook is null || !hook.IsFree || !ReferenceEquals(hook.Inner, inner))
+            _hook = hook = new InlineResumeContext(inner);
+        hook.Bind(context, frame, current);
+        return hook;
+    }
+
     /// <summary>The spare context reset for this event, or a new one. Only the owning thread calls this.</summary>
     public EventContext Rent(InProcessEventBus bus, object payload, string name)
     {
@@ -67,8 +103,8 @@ internal sealed class InlineThread(int id)
     /// <param name="context">A context of an inline send that ended.</param>
     public void Return(EventContext context)
     {
-        // An await in a handler's synchronous part may have posted a continuation that holds the context (see InlineResumeContext),
-        // which from now on must not see the event.
+        // A context installed as an ambient frame, or whose handler went asynchronous, may be held by flows and continuations until
+        // they end (see InlineResumeContext.LeaveGoneAsync): from now on they must not see the event.
         if (!context.IsAmbient)
             _spare = context;
         else
