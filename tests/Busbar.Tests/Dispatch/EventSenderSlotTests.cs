@@ -269,14 +269,17 @@ public sealed class EventSenderSlotTests
         TickContextFreeAsync,
         TickThrowsOnEven,
         TickNester,
+        TickNesterElsewhere,
         LeafContext,
         LeafAsync,
+        LeafAwaitsElsewhere,
         BeatAction,
     }
 
     /// <summary>
     /// One of the two buses of the mix: its handlers, which of them are subscribed, and the model of what each send must run.
-    /// Every handler checks that the event is its own bus's and that it sees its own event as current (also after an await);
+    /// Every handler checks that the event is its own bus's and that it sees its own event as current (also after every await, of
+    /// work completed on the sending thread or on another one);
     /// every leaf handler checks the leaf's causation and correlation against the tick that sent it (none for a top-level send).
     /// </summary>
     private sealed class MixBus(string name) : IAsyncDisposable
@@ -349,10 +352,40 @@ public sealed class EventSenderSlotTests
                         _ => ((InProcessEventBus)Bus).SendAsync(leaf),
                     };
                     await pending;
-                    // Never another event. None is possible when the nested send went asynchronous and its end resumed this
-                    // handler on another thread before the send had handed this event over (a known race, see the gap analysis).
-                    if (EventContext.Current is { } seen && !ReferenceEquals(seen, context))
-                        Wrong.Add($"{slot}: t{t.N} saw {seen.Event} after its nested send");
+                    // Also when the nested send went asynchronous and its end resumed this handler on another thread before the send
+                    // had handed this event over.
+                    CheckCurrent(slot, $"t{t.N}", context, "after its nested send");
+                }),
+                HandlerKind.TickNesterElsewhere => Bus.Subscribe<Tick>(async (t, context, _) =>
+                {
+                    Ran(slot, t.Bus, $"t{t.N}");
+                    // Work completed on a thread of its own at one of three points: in the synchronous part (its continuation runs
+                    // before the send can hand the tick over), as the handler's first await, or after a first await.
+                    switch ((t.N + slot) % 3)
+                    {
+                        case 0:
+                            var seen = InlineResumeContextTests.AwaitWorkCompletedElsewhere(Bus, t.N);
+                            if (seen != context.EventId)
+                                Wrong.Add($"{slot}: t{t.N} saw {seen?.ToString() ?? "no event"} in work completed elsewhere");
+                            break;
+                        case 1:
+                            await InlineResumeContextTests.WorkCompletedElsewhere();
+                            CheckCurrent(slot, $"t{t.N}", context, "after work completed elsewhere");
+                            break;
+                        default:
+                            await Task.Yield();
+                            CheckCurrent(slot, $"t{t.N}", context, "after a yield");
+                            await InlineResumeContextTests.WorkCompletedElsewhere();
+                            CheckCurrent(slot, $"t{t.N}", context, "after a yield and work completed elsewhere");
+                            break;
+                    }
+
+                    // Its leaf, caused by this tick whichever thread sends it.
+                    var leaf = new Leaf(t.N, name, context.EventId, context.CorrelationId);
+                    await ((t.N / 3) % 2 == 0 ? Bus.SendAsync(leaf) : Bus.GetSender<Leaf>().SendAsync(leaf));
+                    CheckCurrent(slot, $"t{t.N}", context, "after its nested send");
+                    await InlineResumeContextTests.WorkCompletedElsewhere();
+                    CheckCurrent(slot, $"t{t.N}", context, "after its last await");
                 }),
                 HandlerKind.LeafContext => Bus.Subscribe<Leaf>((leaf, context, _) =>
                 {
@@ -362,6 +395,13 @@ public sealed class EventSenderSlotTests
                 HandlerKind.LeafAsync => Bus.Subscribe<Leaf>(async (leaf, context, _) =>
                 {
                     await Task.Yield();
+                    CheckLeaf(slot, leaf, context);
+                }),
+                HandlerKind.LeafAwaitsElsewhere => Bus.Subscribe<Leaf>(async (leaf, context, _) =>
+                {
+                    await InlineResumeContextTests.WorkCompletedElsewhere();
+                    CheckCurrent(slot, $"l{leaf.N}", context, "after work completed elsewhere");
+                    await InlineResumeContextTests.WorkCompletedElsewhere();
                     CheckLeaf(slot, leaf, context);
                 }),
                 _ => Bus.Subscribe<Beat>(beat => Ran(slot, beat.Bus, $"b{beat.N}")),
@@ -380,7 +420,7 @@ public sealed class EventSenderSlotTests
             // What the send must run, from the model: every active handler of the type once; of a tick, the nesters' leaves too.
             var kinds = Active.ToList();
             var ticks = kinds.Where(k => k.Kind < HandlerKind.LeafContext).ToList();
-            var leaves = kinds.Where(k => k.Kind is HandlerKind.LeafContext or HandlerKind.LeafAsync).ToList();
+            var leaves = kinds.Where(k => k.Kind is HandlerKind.LeafContext or HandlerKind.LeafAsync or HandlerKind.LeafAwaitsElsewhere).ToList();
             var expected = new Dictionary<(int Slot, string Event), int>();
             string label;
             bool fails;
@@ -392,7 +432,7 @@ public sealed class EventSenderSlotTests
                     label = $"t{step}";
                     foreach (var (slot, _, _) in ticks)
                         expected[(slot, label)] = 1;
-                    var nesters = ticks.Count(k => k.Kind == HandlerKind.TickNester);
+                    var nesters = ticks.Count(k => k.Kind is HandlerKind.TickNester or HandlerKind.TickNesterElsewhere);
                     foreach (var (slot, _, _) in leaves)
                         expected[(slot, $"l{step}")] = nesters;
                     fails = step % 2 == 0 && ticks.Any(k => k.Kind == HandlerKind.TickThrowsOnEven);
@@ -459,6 +499,12 @@ public sealed class EventSenderSlotTests
                 Wrong.Add($"{name} slot {slot} ran {bus}'s event {@event}");
             var key = (slot, @event);
             _ran[key] = _ran.GetValueOrDefault(key) + 1;
+        }
+
+        private void CheckCurrent(int slot, string label, EventContext context, string where)
+        {
+            if (!ReferenceEquals(EventContext.Current, context))
+                Wrong.Add($"{slot}: {label} saw {EventContext.Current?.Event.ToString() ?? "no event"} {where}");
         }
 
         private void CheckLeaf(int slot, Leaf leaf, EventContext context)
