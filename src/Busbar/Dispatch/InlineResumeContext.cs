@@ -26,7 +26,11 @@ namespace Busbar.Dispatch;
 /// </para>
 /// </remarks>
 /// <param name="inner">The synchronization context the window wraps: the caller's own, or <see langword="null"/> for the thread pool.</param>
-internal sealed class InlineResumeContext(SynchronizationContext? inner) : SynchronizationContext
+/// <param name="restore">
+/// The thread's synchronization context when its windows begin, put back when they end: <paramref name="inner"/> for a window of a
+/// send made outside any window, the enclosing window's hook for a nested send's.
+/// </param>
+internal sealed class InlineResumeContext(SynchronizationContext? inner, SynchronizationContext? restore) : SynchronizationContext
 {
     [ThreadStatic]
     private static Continuation? t_resumed;
@@ -36,9 +40,6 @@ internal sealed class InlineResumeContext(SynchronizationContext? inner) : Synch
 
     /// <summary>The caller's frame the window runs on.</summary>
     private AmbientFrame? _frame;
-
-    /// <summary>What the thread's synchronization context was when the window began (an outer window's hook, or the caller's).</summary>
-    private SynchronizationContext? _restore;
 
     /// <summary>The handler that went asynchronous, once <see cref="LeaveGoneAsync"/> has bound the hook for good.</summary>
     private volatile Subscription? _goneAsync;
@@ -54,19 +55,22 @@ internal sealed class InlineResumeContext(SynchronizationContext? inner) : Synch
     /// <summary>Not bound to an event: a thread may bind it for its next window.</summary>
     public bool IsFree => (_window & 1) == 0;
 
-    /// <summary>Binds the hook to <paramref name="context"/> and installs it as the thread's synchronization context for a window.</summary>
+    /// <summary>What <see cref="Leave"/> and <see cref="LeaveGoneAsync"/> put back as the thread's synchronization context.</summary>
+    public SynchronizationContext? Restore => restore;
+
+    /// <summary>
+    /// Binds the hook to <paramref name="context"/> and installs it as the thread's synchronization context for a window; the thread's
+    /// synchronization context is <see cref="Restore"/> (see <see cref="InlineThread.EnterSyncWindow"/>).
+    /// </summary>
     /// <param name="context">The event whose handlers the window runs.</param>
     /// <param name="frame">The caller's frame the window runs on.</param>
-    /// <param name="restore">The thread's synchronization context, put back when the window ends.</param>
-    public void Bind(EventContext context, AmbientFrame frame, SynchronizationContext? restore)
+    public void Bind(EventContext context, AmbientFrame frame)
     {
         // Only what changed is written: a loop of sends binds the thread's spare context on one frame each time.
         if (!ReferenceEquals(_context, context))
             _context = context;
         if (!ReferenceEquals(_frame, frame))
             _frame = frame;
-        if (!ReferenceEquals(_restore, restore))
-            _restore = restore;
         // Published after the binding it numbers: a post that reads an odd number reads this binding's event.
         Volatile.Write(ref _window, _window + 1);
         SetSynchronizationContext(this);
@@ -75,7 +79,7 @@ internal sealed class InlineResumeContext(SynchronizationContext? inner) : Synch
     /// <summary>Ends the window of an event whose handlers in it all completed: the hook is free again, its continuations name no event.</summary>
     public void Leave()
     {
-        SetSynchronizationContext(_restore);
+        SetSynchronizationContext(restore);
         Volatile.Write(ref _window, _window + 1);
     }
 
@@ -86,7 +90,7 @@ internal sealed class InlineResumeContext(SynchronizationContext? inner) : Synch
     /// <param name="subscription">The handler that went asynchronous, which its continuations see as running.</param>
     public void LeaveGoneAsync(Subscription? subscription)
     {
-        SetSynchronizationContext(_restore);
+        SetSynchronizationContext(restore);
         _goneAsync = subscription;
         _context!.MarkAmbient();
     }

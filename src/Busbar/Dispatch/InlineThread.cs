@@ -15,8 +15,11 @@ internal sealed class InlineThread(int id)
     /// <summary>What <see cref="Ambient.Acquire(int)"/> returned in <see cref="_flow"/>, the frame that flow's async-local holds.</summary>
     private AmbientFrame? _frame;
 
-    /// <summary>The resume hook of the thread's next synchronous handler window (see <see cref="EnterSyncWindow"/>).</summary>
+    /// <summary>The resume hook of the thread's next synchronous handler window begun with no synchronization context (see <see cref="EnterSyncWindow"/>).</summary>
     private InlineResumeContext? _hook;
+
+    /// <summary>The resume hook of the thread's next window begun under a synchronization context of the caller's.</summary>
+    private InlineResumeContext? _hookUnder;
 
     /// <summary>The owning thread's managed id.</summary>
     public int Id { get; } = id;
@@ -50,35 +53,48 @@ internal sealed class InlineThread(int id)
     }
 
     /// <summary>
-    /// Begins a synchronous handler window of <paramref name="context"/> on <paramref name="frame"/>: binds the thread's free resume hook
-    /// (see <see cref="InlineResumeContext"/>) to the event and installs it as the thread's synchronization context. A window inside
-    /// another (a nested send), one on a thread with a synchronization context of its own, or one after a window whose handler went
-    /// asynchronous (which kept its hook) takes a new hook, which the thread then keeps.
+    /// Begins a synchronous handler window of <paramref name="context"/> on <paramref name="frame"/>: binds a free resume hook of the
+    /// thread (see <see cref="InlineResumeContext"/>) to the event and installs it as the thread's synchronization context. The thread
+    /// keeps one free hook for windows begun with no synchronization context, and one for windows begun under a context of the
+    /// caller's (a UI thread's, say); a window after one whose handler went asynchronous (which kept its hook), or under a context
+    /// other than the kept one, takes a new hook, which the thread then keeps. A window inside another (a nested send) takes a new
+    /// hook every time, as its event takes a new context.
     /// </summary>
     /// <returns>The hook, whose <see cref="InlineResumeContext.Leave"/> or <see cref="InlineResumeContext.LeaveGoneAsync"/> ends the window.</returns>
     public InlineResumeContext EnterSyncWindow(EventContext context, AmbientFrame frame)
     {
-        var current = SynchronizationContext.Current;
-        var hook = _hook;
-        // The common case, small enough to inline: no context on the thread, and its free hook made for none.
-        if (current is null && hook is { IsFree: true, Inner: null })
+        // The common case, small enough to inline: no context on the thread, and its hook for none free.
+        if (_hook is { IsFree: true } hook && SynchronizationContext.Current is null)
         {
-            hook.Bind(context, frame, null);
+            hook.Bind(context, frame);
             return hook;
         }
 
-        return EnterSyncWindowSlow(context, frame, current);
+        return EnterSyncWindowSlow(context, frame);
     }
 
     /// <inheritdoc cref="EnterSyncWindow"/>
-    private InlineResumeContext EnterSyncWindowSlow(EventContext context, AmbientFrame frame, SynchronizationContext? current)
+    private InlineResumeContext EnterSyncWindowSlow(EventContext context, AmbientFrame frame)
     {
-        // A window inside another wraps what the outer one wraps: its continuations run where the caller's would.
-        var inner = current is InlineResumeContext outer ? outer.Inner : current;
-        var hook = _hook;
-        if (hook is null || !hook.IsFree || !ReferenceEquals(hook.Inner, inner))
-            _hook = hook = new InlineResumeContext(inner);
-        hook.Bind(context, frame, current);
+        var current = SynchronizationContext.Current;
+        InlineResumeContext hook;
+        if (current is null)
+        {
+            hook = _hook is { IsFree: true } free ? free : (_hook = new InlineResumeContext(null, null));
+        }
+        else if (current is InlineResumeContext outer)
+        {
+            // Nested: wraps what the outer window wraps, so its continuations run where the caller's would, and puts the outer hook back.
+            hook = new InlineResumeContext(outer.Inner, outer);
+        }
+        else
+        {
+            hook = _hookUnder is { IsFree: true } kept && ReferenceEquals(kept.Inner, current)
+                ? kept
+                : (_hookUnder = new InlineResumeContext(current, current));
+        }
+
+        hook.Bind(context, frame);
         return hook;
     }
 
