@@ -29,6 +29,13 @@ internal sealed partial class InProcessEventBus
         return SendGeneral(@event, options, cancellationToken);
     }
 
+    /// <summary>Takes the bus's senders out of the static slots <see cref="IEventBus.SendAsync{T}"/> finds them in, so they do not keep a disposed bus reachable.</summary>
+    private void LeaveSenderSlots()
+    {
+        foreach (var sender in _senders.Values)
+            ((ISenderSlots)sender).LeaveSlots();
+    }
+
     public EventSender<T> GetSender<T>()
         where T : notnull =>
         (EventSender<T>)_senders.GetOrAdd(typeof(T), static (_, bus) => new EventSender<T>(bus), this);
@@ -125,7 +132,7 @@ internal sealed partial class InProcessEventBus
         var thread = local.Id;
         var frame = local.AcquireFrame();
         return plan.Deferrable is not null && frame.NamesNoEvent(thread)
-            ? SendContextFree(plan, @event, frame, thread, cancellationToken)
+            ? SendContextFree(plan, @event, frame, local, cancellationToken)
             : SendWithContext(plan, @event, frame, local, cancellationToken);
     }
 
@@ -227,18 +234,21 @@ internal sealed partial class InProcessEventBus
     /// names its own. A handler that throws or goes asynchronous hands the event, with its context, to the dispatcher at that
     /// handler, as there.
     /// </summary>
-    private ValueTask SendContextFree<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
+    private ValueTask SendContextFree<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, InlineThread local, CancellationToken cancellationToken)
         where T : notnull
     {
         var handlers = plan.Deferrable!;
         var subscriptions = plan.Subscriptions;
         var savedThread = frame.SyncThread;
-        if (!ReferenceEquals(frame.DeferredPlan, plan))
-            frame.DeferredPlan = plan;
-        if (!ReferenceEquals(frame.DeferredBus, this))
-            frame.DeferredBus = this;
+        // A context-free send made meanwhile in another flow on this thread (a handler's ExecutionContext.Run) puts these back.
+        var savedPlan = local.DeferredPlan;
+        var savedBus = local.DeferredBus;
+        if (!ReferenceEquals(savedPlan, plan))
+            local.DeferredPlan = plan;
+        if (!ReferenceEquals(savedBus, this))
+            local.DeferredBus = this;
         frame.DeferredEvent = @event;
-        frame.SyncThread = thread;
+        frame.SyncThread = local.Id;
         var i = 0;
         ValueTask pending = default;
         try
@@ -272,14 +282,29 @@ internal sealed partial class InProcessEventBus
         }
 
         if (i < handlers.Length)
-            return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
+        {
+            var stopped = ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
+            RestoreDeferred(local, savedPlan, savedBus);
+            return stopped;
+        }
 
+        if (!ReferenceEquals(savedPlan, plan) || !ReferenceEquals(savedBus, this))
+            RestoreDeferred(local, savedPlan, savedBus);
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
         if (frame.SyncContext is { } context)
             ReturnObserved(frame, context);
 
         return default;
+    }
+
+    /// <summary>Puts back the thread's deferred plan and bus as a context-free send found them (see <see cref="InlineThread.DeferredPlan"/>).</summary>
+    /// <remarks>Out of line: a loop sending one plan on one bus never changes them.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RestoreDeferred(InlineThread local, InlinePlan? plan, InProcessEventBus? bus)
+    {
+        local.DeferredPlan = plan;
+        local.DeferredBus = bus;
     }
 
     /// <summary>A handler of a context-free send observed the event: its context goes back to the pool as <see cref="SendWithContext{T}"/>'s does.</summary>

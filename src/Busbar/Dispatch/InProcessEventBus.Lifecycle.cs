@@ -131,6 +131,7 @@ internal sealed partial class InProcessEventBus
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        LeaveSenderSlots();
         Metrics.Dispose();
         _stopCts.Dispose();
     }

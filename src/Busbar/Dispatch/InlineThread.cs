@@ -1,16 +1,22 @@
+using Busbar.Routing;
+
 namespace Busbar.Dispatch;
 
 /// <summary>
 /// What inline sends keep per thread (see <see cref="InlineContexts.Current"/>): the thread's managed id, which the ambient frame
-/// compares, and the context the last send returned. One object so that a send reads one thread-static, not one per datum.
+/// compares, the context the last send returned (with its payload and bus, until the next send on the thread), the frame of the
+/// last flow that sent and the thread's free resume hooks. One object so that a send reads one thread-static, not one per datum.
 /// </summary>
 /// <param name="id">The owning thread's managed id.</param>
 internal sealed class InlineThread(int id)
 {
     private EventContext? _spare;
 
-    /// <summary>The execution context <see cref="_frame"/> was last acquired in; <see langword="null"/> when it was suppressed.</summary>
-    private ExecutionContext? _flow;
+    /// <summary>
+    /// The execution context <see cref="_frame"/> was last acquired in (none when it was suppressed), held weakly: a flow's async-local
+    /// values are not kept reachable after its send by the thread that sent.
+    /// </summary>
+    private readonly WeakReference<ExecutionContext> _flow = new(null!);
 
     /// <summary>What <see cref="Ambient.Acquire(int)"/> returned in <see cref="_flow"/>, the frame that flow's async-local holds.</summary>
     private AmbientFrame? _frame;
@@ -20,6 +26,14 @@ internal sealed class InlineThread(int id)
 
     /// <summary>The resume hook of the thread's next window begun under a synchronization context of the caller's.</summary>
     private InlineResumeContext? _hookUnder;
+
+    /// <summary>
+    /// The plan and bus of the context-free send running on this thread (see <see cref="AmbientFrame.DeferredEvent"/>), left in place
+    /// after it so that the next send of the same plan writes nothing: kept by the thread, as <see cref="_spare"/> keeps the last
+    /// event's bus, not by the frame, which every flow holding it would keep reachable.
+    /// </summary>
+    public InlinePlan? DeferredPlan;
+    public InProcessEventBus? DeferredBus;
 
     /// <summary>The owning thread's managed id.</summary>
     public int Id { get; } = id;
@@ -31,13 +45,13 @@ internal sealed class InlineThread(int id)
     /// (not closed, owned by this thread); any other flow, or a suppressed one, takes <see cref="Ambient.Acquire(int)"/>.
     /// </summary>
     /// <remarks>
-    /// Holding the last flow keeps its async-local values reachable until the next send on this thread, as <see cref="_spare"/>
-    /// keeps the last event's payload.
+    /// The last flow is held weakly (a collected one cannot be the caller's, and a new execution context never takes its place in the
+    /// weak reference), so the cache keeps no flow's async-local values reachable; the frame it keeps holds none of them.
     /// </remarks>
     public AmbientFrame AcquireFrame()
     {
         var flow = ExecutionContext.Capture();
-        if (flow is not null && ReferenceEquals(flow, _flow) && _frame is { IsClosed: false } cached && cached.OwnerThread == Id)
+        if (flow is not null && _flow.TryGetTarget(out var last) && ReferenceEquals(flow, last) && _frame is { IsClosed: false } cached && cached.OwnerThread == Id)
             return cached;
         return AcquireFrameSlow();
     }
@@ -47,7 +61,7 @@ internal sealed class InlineThread(int id)
     {
         var frame = Ambient.Acquire(Id);
         // Captured after Acquire, which may have installed the frame (a new execution context).
-        _flow = ExecutionContext.Capture();
+        _flow.SetTarget(ExecutionContext.Capture()!);
         _frame = frame;
         return frame;
     }
