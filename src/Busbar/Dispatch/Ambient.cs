@@ -24,7 +24,7 @@ namespace Busbar.Dispatch;
 /// (<see cref="AmbientFrame.SyncThread"/>). A flow on another thread — work a handler left running — sees
 /// the caller's own state then. Only when an inline handler goes asynchronous does the caller's frame name
 /// the inline event for every flow holding it, until that event ends. A top-level send whose handlers all take no context
-/// does not even create the context: the frame names the send as deferred (<see cref="AmbientFrame.DeferredEvent"/>), and the
+/// does not even create the context: the frame names the send as deferred (<see cref="AmbientFrame.DeferredPlan"/>), and the
 /// first look at the frame from the sending thread creates it, so a handler that reads <c>EventContext.Current</c>, sends or
 /// publishes sees the event exactly as if it had been created up front.
 /// </para>
@@ -136,13 +136,14 @@ internal sealed class AmbientFrame(int ownerThread)
     public Subscription? SyncSubscription;
 
     /// <summary>
-    /// While <see cref="SyncThread"/> runs a context-free plan (<see cref="InlinePlan{T}.Deferrable"/>) whose event has no context
-    /// yet (<see cref="SyncContext"/> null): the event and the index of the running handler (the plan and the bus are the thread's,
-    /// <see cref="InlineThread.DeferredPlan"/>, so that a flow holding the frame keeps neither after the send). The first look at
-    /// the frame from that thread (<see cref="Visible(int, out EventContext?, out Subscription?)"/>: <c>EventContext.Current</c>,
+    /// While <see cref="SyncThread"/> runs a context-free plan (<see cref="InlinePlan{T}.ContextFree"/>) whose event has no context
+    /// yet (<see cref="SyncContext"/> null): the plan, the event and its bus, and the index of the running handler. The first look
+    /// at the frame from that thread (<see cref="Visible(int, out EventContext?, out Subscription?)"/>: <c>EventContext.Current</c>,
     /// a send or publish made by the handler) creates the context, exactly as the send would have created it up front.
     /// </summary>
+    public InlinePlan? DeferredPlan;
     public object? DeferredEvent;
+    public InProcessEventBus? DeferredBus;
     public int DeferredIndex;
 
     /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire(int)"/>); closing it closes this one.</summary>
@@ -159,9 +160,8 @@ internal sealed class AmbientFrame(int ownerThread)
     /// </summary>
     public EventContext CreateDeferredContext()
     {
-        var local = InlineContexts.Current;
-        var plan = local.DeferredPlan!;
-        var context = local.Rent(local.DeferredBus!, DeferredEvent!, plan.Name);
+        var plan = DeferredPlan!;
+        var context = InlineContexts.Rent(DeferredBus!, DeferredEvent!, plan.Name);
         SyncContext = context;
         SyncSubscription = plan.Subscriptions[DeferredIndex];
         return context;

@@ -132,7 +132,7 @@ internal sealed partial class InProcessEventBus
         var thread = local.Id;
         var frame = local.AcquireFrame();
         return plan.Deferrable is not null && frame.NamesNoEvent(thread)
-            ? SendContextFree(plan, @event, frame, local, cancellationToken)
+            ? SendContextFree(plan, @event, frame, thread, cancellationToken)
             : SendWithContext(plan, @event, frame, local, cancellationToken);
     }
 
@@ -234,21 +234,18 @@ internal sealed partial class InProcessEventBus
     /// names its own. A handler that throws or goes asynchronous hands the event, with its context, to the dispatcher at that
     /// handler, as there.
     /// </summary>
-    private ValueTask SendContextFree<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, InlineThread local, CancellationToken cancellationToken)
+    private ValueTask SendContextFree<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
         where T : notnull
     {
         var handlers = plan.Deferrable!;
         var subscriptions = plan.Subscriptions;
         var savedThread = frame.SyncThread;
-        // A context-free send made meanwhile in another flow on this thread (a handler's ExecutionContext.Run) puts these back.
-        var savedPlan = local.DeferredPlan;
-        var savedBus = local.DeferredBus;
-        if (!ReferenceEquals(savedPlan, plan))
-            local.DeferredPlan = plan;
-        if (!ReferenceEquals(savedBus, this))
-            local.DeferredBus = this;
+        if (!ReferenceEquals(frame.DeferredPlan, plan))
+            frame.DeferredPlan = plan;
+        if (!ReferenceEquals(frame.DeferredBus, this))
+            frame.DeferredBus = this;
         frame.DeferredEvent = @event;
-        frame.SyncThread = local.Id;
+        frame.SyncThread = thread;
         var i = 0;
         ValueTask pending = default;
         try
@@ -282,29 +279,14 @@ internal sealed partial class InProcessEventBus
         }
 
         if (i < handlers.Length)
-        {
-            var stopped = ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
-            RestoreDeferred(local, savedPlan, savedBus);
-            return stopped;
-        }
+            return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
 
-        if (!ReferenceEquals(savedPlan, plan) || !ReferenceEquals(savedBus, this))
-            RestoreDeferred(local, savedPlan, savedBus);
         frame.DeferredEvent = null;
         frame.SyncThread = savedThread;
         if (frame.SyncContext is { } context)
             ReturnObserved(frame, context);
 
         return default;
-    }
-
-    /// <summary>Puts back the thread's deferred plan and bus as a context-free send found them (see <see cref="InlineThread.DeferredPlan"/>).</summary>
-    /// <remarks>Out of line: a loop sending one plan on one bus never changes them.</remarks>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RestoreDeferred(InlineThread local, InlinePlan? plan, InProcessEventBus? bus)
-    {
-        local.DeferredPlan = plan;
-        local.DeferredBus = bus;
     }
 
     /// <summary>A handler of a context-free send observed the event: its context goes back to the pool as <see cref="SendWithContext{T}"/>'s does.</summary>

@@ -1,5 +1,3 @@
-using Busbar.Routing;
-
 namespace Busbar.Dispatch;
 
 /// <summary>
@@ -26,14 +24,6 @@ internal sealed class InlineThread(int id)
 
     /// <summary>The resume hook of the thread's next window begun under a synchronization context of the caller's.</summary>
     private InlineResumeContext? _hookUnder;
-
-    /// <summary>
-    /// The plan and bus of the context-free send running on this thread (see <see cref="AmbientFrame.DeferredEvent"/>), left in place
-    /// after it so that the next send of the same plan writes nothing: kept by the thread, as <see cref="_spare"/> keeps the last
-    /// event's bus, not by the frame, which every flow holding it would keep reachable.
-    /// </summary>
-    public InlinePlan? DeferredPlan;
-    public InProcessEventBus? DeferredBus;
 
     /// <summary>The owning thread's managed id.</summary>
     public int Id { get; } = id;

@@ -73,19 +73,27 @@ public sealed class EventSenderSlotTests
     {
         // Before, the two slots of the event type kept the last two buses that sent it through the interface reachable (their
         // senders, and through them their handlers and everything these hold) until other buses sent the same type. Sent from a
-        // thread that then ends, so that its spare context (which keeps its last event's bus until its next send) goes too.
-        WeakReference[]? buses = null;
-        var sender = new Thread(() => buses = SendThroughTheInterfaceAndDispose()) { IsBackground = true };
-        sender.Start();
-        Assert.True(sender.Join(TestTimeout.Default));
-        for (var i = 0; i < 10 && buses!.Any(b => b.IsAlive); i++)
+        // thread that then ends, so that what a thread and a flow keep of their last send (the spare context, the frame) goes too.
+        var buses = OnAThreadThatEnds(SendThroughTheInterfaceAndDispose);
+        for (var i = 0; i < 10 && buses.Any(b => b.IsAlive); i++)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
         }
 
-        Assert.False(buses![0].IsAlive, "the first disposed bus is still reachable");
+        Assert.False(buses[0].IsAlive, "the first disposed bus is still reachable");
         Assert.False(buses[1].IsAlive, "the second disposed bus is still reachable");
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a thread of its own that has ended when this returns, and which nothing references then.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static T OnAThreadThatEnds<T>(Func<T> work)
+    {
+        T result = default!;
+        var thread = new Thread(() => result = work()) { IsBackground = true };
+        thread.Start();
+        Assert.True(thread.Join(TestTimeout.Default));
+        return result;
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
