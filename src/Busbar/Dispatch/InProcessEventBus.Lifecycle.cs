@@ -132,6 +132,7 @@ internal sealed partial class InProcessEventBus
     {
         await StopAsync().ConfigureAwait(false);
         LeaveSenderSlots();
+        Router.ReleaseSlots();
         Metrics.Dispose();
         _stopCts.Dispose();
     }

@@ -112,6 +112,15 @@ internal sealed class InlinePlan<T> : InlinePlan
 
         // Two sends racing store plans of the same or successive versions; a stale one fails Find's version check.
         slots[id] = plan;
+        router.ClearSlotOnRelease(typeof(T), plan: true, static id => Clear(id));
+    }
+
+    /// <summary>Forgets the plan of the router numbered <paramref name="id"/> (its bus is disposed; see <see cref="Router.ReleaseSlots"/>).</summary>
+    private static void Clear(int id)
+    {
+        var slots = Volatile.Read(ref s_slots);
+        if ((uint)id < (uint)slots.Length)
+            slots[id] = null;
     }
 
     /// <summary>

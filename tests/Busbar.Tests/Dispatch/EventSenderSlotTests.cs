@@ -130,6 +130,47 @@ public sealed class EventSenderSlotTests
         return [new WeakReference(first), new WeakReference(second)];
     }
 
+    [Theory]
+    [InlineData(SendPath.Interface)]
+    [InlineData(SendPath.Sender)]
+    [InlineData(SendPath.BusClass)]
+    public void SendAsync_HandlerCapturingItsBusThenDisposed_BusNoLongerReachable(SendPath path)
+    {
+        // Before, the static per-type slots of inline plans and routes (one entry per bus ever created) kept the last plan and
+        // route of a disposed bus, and through its handlers whatever they captured: here, the bus itself.
+        var bus = OnAThreadThatEnds(() =>
+        {
+            var created = EventBus.Create();
+            var runs = 0;
+            created.Subscribe<OnlyHere>(_ =>
+            {
+                runs++;
+                GC.KeepAlive(created);
+            });
+            for (var i = 0; i < 3; i++)
+            {
+                var pending = path switch
+                {
+                    SendPath.Interface => ((IEventBus)created).SendAsync(new OnlyHere(i)),
+                    SendPath.Sender => created.GetSender<OnlyHere>().SendAsync(new OnlyHere(i)),
+                    _ => ((InProcessEventBus)created).SendAsync(new OnlyHere(i)),
+                };
+                Assert.True(pending.IsCompletedSuccessfully);
+            }
+
+            created.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            Assert.Equal(3, runs);
+            return new WeakReference(created);
+        });
+        for (var i = 0; i < 10 && bus.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.False(bus.IsAlive, $"{path}: the disposed bus is still reachable through its handler");
+    }
+
     [Fact]
     public async Task SendAsync_TwoBusesInTurnWarm_AllocatesNothing()
     {
@@ -318,7 +359,7 @@ public sealed class EventSenderSlotTests
         }
     }
 
-    private enum SendPath
+    public enum SendPath
     {
         Interface,
         Sender,
