@@ -298,7 +298,10 @@ public sealed class InlineThreadTests
             flowEnded.Set();
             // The thread (and its inline state) lives on, with no further send, until the test has looked.
             checkedReachable.Wait(TestTimeout.Default);
-        }) { IsBackground = true };
+        })
+        {
+            IsBackground = true,
+        };
         sender.Start();
         Assert.True(flowEnded.Wait(TestTimeout.Default));
 
