@@ -64,6 +64,9 @@ public sealed class MalformedOptionTests
         {
             ["--correlation-id"] = ["nope", "", "1234"],
             ["--causation-id"] = ["nope", " "],
+            ["--priority"] = ["high", "", "1.5", "2147483648", "-2147483649"],
+            ["--ordering-key"] = ["", "   "],
+            ["--deadline"] = ["soon", "", "2026-13-01", "30/11/2026 12:00"],
         },
         ["dead-letters"] = new()
         {

@@ -100,6 +100,59 @@ public abstract class BusOverTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PublishAsync_PriorityOrderingKeyAndDeadline_ConsumerSeesThemAsPublished()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var received = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+        bus.Subscribe<OrderPlaced>((_, context, _) =>
+        {
+            received.TrySetResult(context);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+
+        var handle = await bus.PublishAsync(new OrderPlaced(8, "c8"), new PublishOptions { Priority = 3, OrderingKey = "customer-8", DeadlineAfter = TimeSpan.FromHours(1) });
+        await handle.AsTask().WaitAsync(Patience);
+        var context = await received.Task.WaitAsync(Patience);
+
+        Assert.Equal(3, context.Priority);
+        Assert.Equal("customer-8", context.OrderingKey);
+        Assert.Equal(context.CreatedAt + TimeSpan.FromHours(1), context.Deadline);
+        await UntilAsync(() => transport.Acked.ContainsKey(handle.EventId), "the delivery acknowledged");
+    }
+
+    [Fact]
+    public async Task PublishAsync_DeadlinePassedBeforeConsumed_NoHandlerRunsAndTheDeliveryIsDeadLetteredAtOnce()
+    {
+        var transport = await TransportAsync("a");
+        var bus = Bus("orders-a", transport, "orders");
+        var handled = new ConcurrentQueue<int>();
+        bus.Subscribe<OrderPlaced>((e, _, _) =>
+        {
+            handled.Enqueue(e.Number);
+            return ValueTask.CompletedTask;
+        });
+        await ConsumingAsync(bus);
+
+        // 100 ns after creation: over by the time any broker delivers it. The event after it has no deadline.
+        var late = await bus.PublishAsync(new OrderPlaced(1, "late"), new PublishOptions { DeadlineAfter = TimeSpan.FromTicks(1) });
+        await late.AsTask().WaitAsync(Patience);
+        var onTime = await bus.PublishAsync(new OrderPlaced(2, "on time"));
+        await onTime.AsTask().WaitAsync(Patience);
+        await UntilAsync(() => transport.Acked.ContainsKey(onTime.EventId), "the event without a deadline acknowledged");
+        var letters = await DeadLettersAsync(transport, 1);
+
+        Assert.Equal([2], handled);
+        var letter = Assert.Single(letters);
+        Assert.Equal(1, letter.DeliveryCount);
+        Assert.Contains("deadline", letter.Reason, StringComparison.Ordinal);
+        Assert.Contains("timed out on delivery 1", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(late.EventId, Codec.Decode(letter.Name, letter.Envelope).Event!.Envelope.EventId);
+        Assert.DoesNotContain(transport.Settled, s => s.EventId == late.EventId && s.Settlement == "retry");
+    }
+
+    [Fact]
     public async Task PublishAsync_RemoteEvent_HandlerReceivesItThroughTheBrokerWithItsEnvelope()
     {
         var transport = await TransportAsync("a");
@@ -159,7 +212,7 @@ public abstract class BusOverTransportTests : IAsyncLifetime
     [Fact]
     public async Task PublishAsync_OneConsumerTakingOneDeliveryAtATime_HandlesOnePublishersEventsInPublishOrder()
     {
-        // The order docs/transports.md promises over a broker; ordering keys themselves are not carried.
+        // The order docs/transports.md promises over a broker for one consumer taking one delivery at a time.
         var consumer = Bus("ordered", await TransportAsync("c"), "ordered", busOptions: new EventBusOptions { MaxConcurrentEvents = 1 });
         var seen = new ConcurrentQueue<int>();
         consumer.Subscribe<OrderPlaced>((e, _, _) =>
@@ -175,6 +228,39 @@ public abstract class BusOverTransportTests : IAsyncLifetime
 
         await UntilAsync(() => seen.Count == 30, "30 events handled");
         Assert.Equal(Enumerable.Range(0, 30), seen);
+    }
+
+    [Fact]
+    public async Task PublishAsync_KeyedEventsToAConsumerRunningFourAtOnce_EachKeyHandledOneAtATimeInPublishOrder()
+    {
+        var consumer = Bus("keyed", await TransportAsync("c"), "keyed", busOptions: new EventBusOptions { MaxConcurrentEvents = 4 });
+        var order = new ConcurrentDictionary<string, ConcurrentQueue<int>>();
+        var running = new ConcurrentDictionary<string, int>();
+        var overlaps = 0;
+        var handled = 0;
+        consumer.Subscribe<OrderPlaced>(async (e, context, ct) =>
+        {
+            var key = context.OrderingKey!;
+            if (running.AddOrUpdate(key, 1, static (_, n) => n + 1) > 1)
+                Interlocked.Increment(ref overlaps);
+            order.GetOrAdd(key, _ => new ConcurrentQueue<int>()).Enqueue(e.Number);
+            await Task.Delay(e.Number % 3, ct);
+            running.AddOrUpdate(key, 0, static (_, n) => n - 1);
+            Interlocked.Increment(ref handled);
+        });
+        await ConsumingAsync(consumer);
+        var publisher = Bus("publisher", await TransportAsync("p"), "publisher");
+
+        var handles = new List<EventHandle>();
+        for (var i = 0; i < 45; i++)
+            handles.Add(await publisher.PublishAsync(new OrderPlaced(i, "c"), new PublishOptions { OrderingKey = "k" + (i % 3) }));
+        foreach (var handle in handles)
+            await handle.AsTask().WaitAsync(Patience);
+
+        await UntilAsync(() => Volatile.Read(ref handled) == 45, "45 events handled");
+        Assert.Equal(0, overlaps);
+        foreach (var (key, numbers) in order)
+            Assert.Equal(Enumerable.Range(0, 45).Where(i => "k" + (i % 3) == key), numbers);
     }
 
     [Fact]

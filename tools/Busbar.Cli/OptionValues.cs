@@ -28,6 +28,16 @@ internal static class OptionValues
         return null;
     }
 
+    /// <summary>A whole number, negative or not, within <see cref="int"/> (an event priority).</summary>
+    public static int? Integer(ArgumentResult result)
+    {
+        var text = Single(result);
+        if (int.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var value))
+            return value;
+        result.AddError(Invariant($"{NameOf(result)} '{text}' is not a whole number from {int.MinValue} to {int.MaxValue}."));
+        return null;
+    }
+
     /// <summary>One or more ids, each a GUID as <c>busbar wal dead-letters</c> prints them.</summary>
     public static Guid[] Ids(ArgumentResult result)
     {

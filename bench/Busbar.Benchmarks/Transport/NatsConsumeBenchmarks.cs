@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Busbar.Benchmarks.Infrastructure;
 using Busbar.Nats;
+using Busbar.Testing;
 using Busbar.Transport;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -21,7 +22,7 @@ public class NatsConsumeBenchmarks
     private const int Events = 10_000;
     private const int AckWindow = 256;
 
-    private BenchNatsServer _server = null!;
+    private NatsServer _server = null!;
     private NatsConnection _raw = null!;
     private NatsJSContext _js = null!;
     private INatsJSConsumer _rawConsumer = null!;
@@ -38,7 +39,7 @@ public class NatsConsumeBenchmarks
     public async Task Setup()
     {
         _count = SuiteMode.Dry ? 512 : Events;
-        _server = await BenchNatsServer.StartAsync();
+        _server = await NatsServer.StartAsync();
         _raw = new NatsConnection(new NatsOpts { Url = _server.Url });
         await _raw.ConnectAsync();
         _js = new NatsJSContext(_raw);

@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using Busbar.Benchmarks.Driver.Transports;
 using Busbar.Benchmarks.Infrastructure;
 using Busbar.Nats;
+using Busbar.Testing;
 using Busbar.Transport;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -24,7 +25,7 @@ public class NatsPublishBenchmarks
     private const int Events = 10_000;
     private const int Window = 256;
 
-    private BenchNatsServer _server = null!;
+    private NatsServer _server = null!;
     private NatsConnection _raw = null!;
     private NatsJSContext _js = null!;
     private INatsTransport _transport = null!;
@@ -39,7 +40,7 @@ public class NatsPublishBenchmarks
     public async Task Setup()
     {
         _count = SuiteMode.Dry ? 512 : Events;
-        _server = await BenchNatsServer.StartAsync();
+        _server = await NatsServer.StartAsync();
         _raw = new NatsConnection(new NatsOpts { Url = _server.Url });
         await _raw.ConnectAsync();
         _js = new NatsJSContext(_raw);

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Busbar.Benchmarks.Infrastructure;
 using Busbar.Redis;
+using Busbar.Testing;
 using Busbar.Transport;
 using StackExchange.Redis;
 
@@ -19,7 +20,7 @@ public class RedisConsumeBenchmarks
     private const int Events = 10_000;
     private const int AckWindow = 256;
 
-    private BenchRedisServer _server = null!;
+    private RedisServer _server = null!;
     private ConnectionMultiplexer _raw = null!;
     private IDatabase _db = null!;
     private IRedisTransport _transport = null!;
@@ -33,7 +34,7 @@ public class RedisConsumeBenchmarks
     public async Task Setup()
     {
         _count = SuiteMode.Dry ? 512 : Events;
-        _server = await BenchRedisServer.StartAsync();
+        _server = await RedisServer.StartAsync(persistent: false);
         _raw = await ConnectionMultiplexer.ConnectAsync(_server.Configuration);
         _db = _raw.GetDatabase();
         await _db.StreamCreateConsumerGroupAsync("raw:consume", "g", StreamPosition.Beginning, createStream: true);

@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using Busbar.Benchmarks.Driver.Transports;
 using Busbar.Benchmarks.Infrastructure;
 using Busbar.Redis;
+using Busbar.Testing;
 using Busbar.Transport;
 using StackExchange.Redis;
 
@@ -23,7 +24,7 @@ public class RedisPublishBenchmarks
     private const int Events = 10_000;
     private const int Window = 256;
 
-    private BenchRedisServer _server = null!;
+    private RedisServer _server = null!;
     private ConnectionMultiplexer _raw = null!;
     private IDatabase _db = null!;
     private IRedisTransport _transport = null!;
@@ -36,7 +37,7 @@ public class RedisPublishBenchmarks
     public async Task Setup()
     {
         _count = SuiteMode.Dry ? 512 : Events;
-        _server = await BenchRedisServer.StartAsync();
+        _server = await RedisServer.StartAsync(persistent: false);
         _raw = await ConnectionMultiplexer.ConnectAsync(_server.Configuration);
         _db = _raw.GetDatabase();
         _transport = await RedisTransport.ConnectAsync(new RedisTransportOptions { Configuration = _server.Configuration, KeyPrefix = "bench:", ConsumerName = "bench" });

@@ -25,7 +25,7 @@ internal sealed partial class InProcessEventBus
     {
         var codec = new EnvelopeCodec(setup.Events, setup.Options.Codec);
         _transportSettler = new TransportSettler(setup.Options, Metrics, Logger);
-        var source = new TransportSource(_dispatcher, Router, codec, _transportSettler, TimeProvider, setup.Options.LeaseExtensionInterval, Logger, this);
+        var source = new TransportSource(_dispatcher, Router, codec, _transportSettler, TimeProvider, setup.Options.LeaseExtensionInterval, Logger, this, _stopToken);
         _link = new TransportLink(setup, Options, Name, Router, source, codec, TimeProvider, loggerFactory, Logger, EndTransportPublish);
         _link.Start();
     }

@@ -178,6 +178,9 @@ internal sealed class TransportLink : IAsyncDisposable
             CausationId = context.CausationId,
             TraceParent = traceParent,
             TraceState = traceState,
+            Priority = context.Priority,
+            OrderingKey = context.OrderingKey,
+            Deadline = context.Deadline,
             Headers = headers,
         };
         return _codec.Encode(envelope, context.Payload);

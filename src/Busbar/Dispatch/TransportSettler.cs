@@ -1,3 +1,4 @@
+using System.Globalization;
 using Busbar.Diagnostics;
 using Busbar.Engine;
 using Busbar.Transport;
@@ -10,7 +11,8 @@ namespace Busbar.Dispatch;
 /// <list type="table">
 /// <item><term><see cref="EventStatus.Completed"/></term><description>acknowledge: the group is done with it.</description></item>
 /// <item><term><see cref="EventStatus.Failed"/>, <see cref="EventStatus.TimedOut"/></term><description>retry later with a doubling delay;
-/// at <see cref="TransportBusOptions.MaxDeliveries"/> deliveries, terminate to the dead letters with the failed handler and the exception type as reason.</description></item>
+/// at <see cref="TransportBusOptions.MaxDeliveries"/> deliveries, terminate to the dead letters with the failed handler and the exception type as reason.
+/// When the event's <see cref="EventContext.Deadline"/> has passed, terminate at once: another delivery could start no handler.</description></item>
 /// <item><term><see cref="EventStatus.Cancelled"/></term><description>the bus is stopping: give it back at once, for another consumer of the group.</description></item>
 /// </list>
 /// </summary>
@@ -71,9 +73,10 @@ internal sealed class TransportSettler(TransportBusOptions options, BusMetrics m
                     await delivery.RetryLaterAsync(TimeSpan.Zero).ConfigureAwait(false);
                     break;
                 default:
-                    if (options.MaxDeliveries is { } max && delivery.DeliveryCount >= max)
+                    var expired = context.Deadline is { } deadline && context.Clock.GetUtcNow() >= deadline;
+                    if (expired || (options.MaxDeliveries is { } max && delivery.DeliveryCount >= max))
                     {
-                        var (reason, handler) = ReasonOf(context, status, delivery.DeliveryCount);
+                        var (reason, handler) = ReasonOf(context, status, delivery.DeliveryCount, expired);
                         TransportLogMessages.Terminated(logger, context.Name, context.EventId, delivery.DeliveryId, reason);
                         metrics.DeadLettered(context, handler);
                         await delivery.TerminateAsync(reason).ConfigureAwait(false);
@@ -118,8 +121,11 @@ internal sealed class TransportSettler(TransportBusOptions options, BusMetrics m
     }
 
     /// <summary>The first failed handler and its exception type (never the message: it may quote the payload).</summary>
-    private static (string Reason, string Handler) ReasonOf(EventContext context, EventStatus status, int deliveries)
+    private static (string Reason, string Handler) ReasonOf(EventContext context, EventStatus status, int deliveries, bool expired)
     {
+        var last = expired
+            ? string.Create(CultureInfo.InvariantCulture, $"on delivery {deliveries}, after the event's deadline {context.Deadline!.Value:O}")
+            : $"on delivery {deliveries}, the maximum";
         if (context.Results is { } results)
         {
             foreach (var result in results)
@@ -127,11 +133,11 @@ internal sealed class TransportSettler(TransportBusOptions options, BusMetrics m
                 if (result.Status is HandlerStatus.Failed or HandlerStatus.TimedOut)
                 {
                     var why = result.Status == HandlerStatus.TimedOut ? "timed out" : $"failed ({result.Exception?.GetType().FullName ?? "no exception"})";
-                    return ($"Handler '{result.SubscriptionName}' {why} on delivery {deliveries}, the maximum", result.SubscriptionName);
+                    return ($"Handler '{result.SubscriptionName}' {why} {last}", result.SubscriptionName);
                 }
             }
         }
 
-        return ($"The event ended {status} on delivery {deliveries}, the maximum", "(none)");
+        return ($"The event ended {status} {last}", "(none)");
     }
 }

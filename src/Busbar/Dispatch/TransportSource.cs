@@ -23,6 +23,11 @@ namespace Busbar.Dispatch;
 /// once, as the worker count does for the local queue; a handler that blocks its thread synchronously holds a pump, so
 /// handlers that wait should be asynchronous. While a delivery's handlers run past <see cref="TransportBusOptions.LeaseExtensionInterval"/>, its
 /// lease is extended at that interval.
+/// <para>
+/// Deliveries whose events share an <see cref="EventContext.OrderingKey"/> run one at a time, in the order this bus received
+/// them, as the local queue runs a key's events: one that arrives while an event of its key runs is parked (its lease
+/// extended meanwhile) and starts when that one's handlers ended, before its settlement.
+/// </para>
 /// </remarks>
 /// <param name="dispatcher">The engine.</param>
 /// <param name="router">Resolves the route by the decoded type and name.</param>
@@ -35,12 +40,30 @@ namespace Busbar.Dispatch;
 /// The bus that consumes the deliveries: each context is created as its own (<see cref="EventContext.Bus"/>, so a handler
 /// can publish follow-ups on it; its name starts <see cref="EventContext.Path"/>; its clock); the source calls nothing on it.
 /// </param>
-internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver)
+/// <param name="stopToken">Cancelled when the bus's stop gives up draining: a delivery that has not started by then never does.</param>
+internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver, CancellationToken stopToken)
 {
     private readonly BusyCounter _running = new();
-    private readonly ConcurrentQueue<ITransportDelivery> _ready = new();
+    private readonly TimeProvider _time = time;
+    private readonly TimeSpan _leaseExtension = leaseExtension;
+    private readonly ConcurrentQueue<(ITransportDelivery Delivery, long Sequence)> _ready = new();
     private readonly int _maxPumps = Math.Max(2, Environment.ProcessorCount);
     private readonly object _batchLock = new();
+
+    /// <summary>The ordering keys whose events run: each with the deliveries parked behind it (null: none); guarded by itself.</summary>
+    private readonly Dictionary<string, Queue<Parked>?> _keys = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Deliveries decoded before one received earlier (pumps decode side by side): by sequence, the keyed ones with their
+    /// context, to take or queue for their key once every earlier delivery has been decoded; guarded by <see cref="_keys"/>.
+    /// </summary>
+    private readonly SortedDictionary<long, Parked?> _early = [];
+
+    /// <summary>Sequence numbers in the order deliveries were received (<see cref="Enqueue"/>).</summary>
+    private long _received;
+
+    /// <summary>The next sequence number to be decoded: every delivery before it has been; guarded by <see cref="_keys"/>.</summary>
+    private long _nextDecoded = 1;
 
     /// <summary>The deliveries that last joined a settlement still on its way (see <see cref="AwaitSettled"/>); guarded by <see cref="_batchLock"/>.</summary>
     private SettleBatch? _batch;
@@ -55,7 +78,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     public void Enqueue(ITransportDelivery delivery)
     {
         _running.Enter();
-        _ready.Enqueue(delivery);
+        _ready.Enqueue((delivery, Interlocked.Increment(ref _received)));
     }
 
     /// <summary>
@@ -88,11 +111,11 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     {
         while (true)
         {
-            while (_ready.TryDequeue(out var delivery))
+            while (_ready.TryDequeue(out var next))
             {
                 if (!_ready.IsEmpty && TryAddPump())
                     ThreadPool.UnsafeQueueUserWorkItem(static source => source.Pump(), this, preferLocal: false);
-                Run(delivery);
+                Run(next.Delivery, next.Sequence);
             }
 
             Interlocked.Decrement(ref _pumps);
@@ -112,14 +135,14 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     /// <see cref="AwaitSettled"/> alone). Never throws: a fault is logged and the delivery, left unsettled, comes again
     /// after its lease.
     /// </summary>
-    private void Run(ITransportDelivery delivery)
+    private void Run(ITransportDelivery delivery, long sequence)
     {
         EventContext context;
-        ValueTask<EventStatus> pending;
         try
         {
             if (!codec.TryDecode(delivery.Name, delivery.Envelope.Span, out var decoded, out var failure))
             {
+                Decoded(sequence, null);
                 Settled(settler.TerminateUndecodableAsync(delivery, failure.Reason!), delivery);
                 return;
             }
@@ -127,12 +150,49 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
             context = CreateContext(delivery, in decoded);
             var route = router.Resolve(decoded.PayloadType, context.Name);
             context.Route = route;
+        }
+        catch (Exception ex)
+        {
+            Decoded(sequence, null);
+            TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            _running.Leave();
+            return;
+        }
+
+        if (context.OrderingKey is null)
+        {
+            Decoded(sequence, null);
+            Start(delivery, context);
+        }
+        else if (Decoded(sequence, new Parked(this, delivery, context)))
+        {
+            Start(delivery, context);
+        }
+    }
+
+    /// <summary>
+    /// Dispatches a decoded delivery (its key, if any, held) and settles it; once the stop has given up draining (a delivery
+    /// that waited behind its key, or was read as intake ended), it is given back unstarted, as the local queue's unstarted
+    /// events are cancelled then. Never throws.
+    /// </summary>
+    private void Start(ITransportDelivery delivery, EventContext context)
+    {
+        if (stopToken.IsCancellationRequested)
+        {
+            Settle(context, EventStatus.Cancelled, delivery);
+            return;
+        }
+
+        ValueTask<EventStatus> pending;
+        try
+        {
             context.MarkRunning();
-            pending = dispatcher.DispatchAsync(context, route, default, null, recordResults: true);
+            pending = dispatcher.DispatchAsync(context, context.Route!, default, null, recordResults: true);
         }
         catch (Exception ex)
         {
             TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            ReleaseKey(context);
             _running.Leave();
             return;
         }
@@ -143,6 +203,81 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
             _ = RunOnAsync(delivery, context, pending);
     }
 
+    /// <summary>
+    /// Delivery <paramref name="sequence"/> is decoded (<paramref name="keyed"/>: with its ordering key, else null). A keyed
+    /// one takes its key, or queues behind it, in the order the deliveries were received: once every earlier delivery has
+    /// been decoded too. True when <paramref name="keyed"/> took its key and the caller starts it; keyed deliveries whose
+    /// turn came through this one's start on the thread pool.
+    /// </summary>
+    private bool Decoded(long sequence, Parked? keyed)
+    {
+        bool self;
+        List<Parked>? others = null;
+        lock (_keys)
+        {
+            if (sequence != _nextDecoded)
+            {
+                _early.Add(sequence, keyed);
+                return false;
+            }
+
+            self = keyed is not null && TryHoldLocked(keyed);
+            while (_early.Remove(++_nextDecoded, out var next))
+            {
+                if (next is not null && TryHoldLocked(next))
+                    (others ??= []).Add(next);
+            }
+        }
+
+        if (others is not null)
+        {
+            foreach (var other in others)
+                ThreadPool.UnsafeQueueUserWorkItem(static p => p.Resume(), other, preferLocal: false);
+        }
+
+        return self;
+    }
+
+    /// <summary>Holds the delivery's key for it (true), or queues it behind the key's running event. Under <see cref="_keys"/>.</summary>
+    private bool TryHoldLocked(Parked keyed)
+    {
+        var key = keyed.Key;
+        if (!_keys.TryGetValue(key, out var parked))
+        {
+            _keys.Add(key, null);
+            return true;
+        }
+
+        if (parked is null)
+            _keys[key] = parked = new Queue<Parked>();
+        parked.Enqueue(keyed);
+        keyed.Wait();
+        return false;
+    }
+
+    /// <summary>An event's handlers ended: the next delivery parked behind its key starts (on the thread pool), else the key is free.</summary>
+    private void ReleaseKey(EventContext context)
+    {
+        if (context.OrderingKey is not { } key)
+            return;
+        Parked? next = null;
+        lock (_keys)
+        {
+            if (_keys.TryGetValue(key, out var parked) && parked is not null && parked.TryDequeue(out next))
+            {
+                if (parked.Count == 0)
+                    _keys[key] = null;
+            }
+            else
+            {
+                _keys.Remove(key);
+            }
+        }
+
+        if (next is not null)
+            ThreadPool.UnsafeQueueUserWorkItem(static p => p.Resume(), next, preferLocal: false);
+    }
+
     /// <summary>The rest of <see cref="Run"/> for handlers still running: their lease is extended meanwhile. Never throws.</summary>
     private async Task RunOnAsync(ITransportDelivery delivery, EventContext context, ValueTask<EventStatus> pending)
     {
@@ -150,13 +285,14 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         try
         {
             var keeper = new LeaseKeeper(delivery, logger);
-            using (time.CreateTimer(static s => ((LeaseKeeper)s!).Extend(), keeper, leaseExtension, leaseExtension))
+            using (_time.CreateTimer(static s => ((LeaseKeeper)s!).Extend(), keeper, _leaseExtension, _leaseExtension))
                 status = await pending.ConfigureAwait(false);
             keeper.Stop();
         }
         catch (Exception ex)
         {
             TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            ReleaseKey(context);
             _running.Leave();
             return;
         }
@@ -167,6 +303,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     /// <summary>Settles a dispatched delivery; it stops running once the broker answered. Never throws.</summary>
     private void Settle(EventContext context, EventStatus status, ITransportDelivery delivery)
     {
+        ReleaseKey(context);
         ValueTask settle;
         try
         {
@@ -306,6 +443,14 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
             context.CausationId = causation;
         if (decoded.CorrelationId is { } correlation)
             context.CorrelationId = correlation;
+        if (decoded.Priority != 0 || decoded.OrderingKey is not null || decoded.Deadline is not null)
+        {
+            // Rare, and each creates the context's extras: the dispatcher enforces the deadline as for a local event.
+            context.Priority = decoded.Priority;
+            context.OrderingKey = decoded.OrderingKey;
+            context.Deadline = decoded.Deadline;
+        }
+
         if (decoded.TraceParent is not null || decoded.Headers is not null)
         {
             // The trace context goes back among the headers, where the process span reads its remote parent; the
@@ -319,6 +464,33 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         }
 
         return context;
+    }
+
+    /// <summary>
+    /// A keyed delivery, decoded, on its way to its key: waiting behind the key's running event, its lease is extended until
+    /// it starts (the timer is created only when it waits; waiting for earlier deliveries to be decoded takes no timer).
+    /// </summary>
+    private sealed class Parked(TransportSource source, ITransportDelivery delivery, EventContext context)
+    {
+        private LeaseKeeper? _keeper;
+        private ITimer? _timer;
+
+        public string Key => context.OrderingKey!;
+
+        /// <summary>Queued behind its key's running event: keep its lease. Under the source's key lock.</summary>
+        public void Wait()
+        {
+            _keeper = new LeaseKeeper(delivery, source.Logger);
+            _timer = source._time.CreateTimer(static s => ((LeaseKeeper)s!).Extend(), _keeper, source._leaseExtension, source._leaseExtension);
+        }
+
+        /// <summary>Its turn came (the key is held for it): start it here.</summary>
+        public void Resume()
+        {
+            _timer?.Dispose();
+            _keeper?.Stop();
+            source.Start(delivery, context);
+        }
     }
 
     /// <summary>Extends one delivery's lease from the timer; stops once the handlers finished.</summary>

@@ -11,7 +11,8 @@ namespace Busbar.Transport;
 /// <summary>
 /// Writes and reads the one envelope format every transport carries: a UTF-8 JSON object with the
 /// metadata and the event as its <c>body</c>, e.g.
-/// <c>{"v":1,"id":"…","name":"orders.placed","createdAt":"…","correlationId":"…","traceparent":"…","headers":{…},"body":{…}}</c>.
+/// <c>{"v":1,"id":"…","name":"orders.placed","createdAt":"…","correlationId":"…","traceparent":"…","headers":{…},"body":{…}}</c>;
+/// <c>causationId</c>, <c>tracestate</c>, <c>priority</c> (when not 0), <c>orderingKey</c> and <c>deadline</c> appear when set.
 /// </summary>
 /// <remarks>
 /// <para>Decoding never throws and never resolves a type from the data: the name is looked up in the
@@ -32,6 +33,9 @@ public sealed class EnvelopeCodec
     private static readonly JsonEncodedText s_traceParent = JsonEncodedText.Encode("traceparent");
     private static readonly JsonEncodedText s_traceState = JsonEncodedText.Encode("tracestate");
     private static readonly JsonEncodedText s_headers = JsonEncodedText.Encode("headers");
+    private static readonly JsonEncodedText s_priority = JsonEncodedText.Encode("priority");
+    private static readonly JsonEncodedText s_orderingKey = JsonEncodedText.Encode("orderingKey");
+    private static readonly JsonEncodedText s_deadline = JsonEncodedText.Encode("deadline");
     private static readonly JsonEncodedText s_body = JsonEncodedText.Encode("body");
 
     [ThreadStatic]
@@ -110,6 +114,9 @@ public sealed class EnvelopeCodec
             CausationId = decoded.CausationId,
             TraceParent = decoded.TraceParent,
             TraceState = decoded.TraceState,
+            Priority = decoded.Priority,
+            OrderingKey = decoded.OrderingKey,
+            Deadline = decoded.Deadline,
             Headers = decoded.Headers ?? EventEnvelope.EmptyHeaders,
         };
         return EnvelopeDecodeResult.Success(new DecodedEvent(metadata, decoded.Payload, decoded.PayloadType));
@@ -198,7 +205,12 @@ public sealed class EnvelopeCodec
         if (payload is null)
             return Fail(EnvelopeDecodeFailure.UndecodableBody, $"the body is null, not a {typeInfo.Type.Name}", out failure);
 
-        decoded = new DecodedFields(payload, typeInfo.Type, name, fields.Id.Value, fields.CreatedAt.Value, fields.CorrelationId, fields.CausationId, fields.TraceParent, fields.TraceState, fields.Headers);
+        decoded = new DecodedFields(payload, typeInfo.Type, name, fields.Id.Value, fields.CreatedAt.Value, fields.CorrelationId, fields.CausationId, fields.TraceParent, fields.TraceState, fields.Headers)
+        {
+            Priority = fields.Priority,
+            OrderingKey = fields.OrderingKey,
+            Deadline = fields.Deadline,
+        };
         failure = default;
         return true;
 
@@ -279,6 +291,9 @@ public sealed class EnvelopeCodec
             CausationId = fields.CausationId,
             TraceParent = fields.TraceParent,
             TraceState = fields.TraceState,
+            Priority = fields.Priority,
+            OrderingKey = fields.OrderingKey,
+            Deadline = fields.Deadline,
             Headers = fields.Headers ?? EventEnvelope.EmptyHeaders,
         };
     }
@@ -298,6 +313,12 @@ public sealed class EnvelopeCodec
             writer.WriteString(s_traceParent, traceParent);
         if (envelope.TraceState is { } traceState)
             writer.WriteString(s_traceState, traceState);
+        if (envelope.Priority != 0)
+            writer.WriteNumber(s_priority, envelope.Priority);
+        if (envelope.OrderingKey is { } orderingKey)
+            writer.WriteString(s_orderingKey, orderingKey);
+        if (envelope.Deadline is { } deadline)
+            writer.WriteString(s_deadline, deadline);
         if (envelope.Headers.Count > 0)
         {
             writer.WriteStartObject(s_headers);
@@ -387,6 +408,37 @@ public sealed class EnvelopeCodec
             {
                 fields.TraceState = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
             }
+            else if (field == Field.Priority)
+            {
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var priority))
+                {
+                    problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, "field 'priority' is not a 32-bit integer");
+                    return false;
+                }
+
+                fields.Priority = priority;
+            }
+            else if (field == Field.OrderingKey)
+            {
+                if (reader.TokenType != JsonTokenType.String)
+                {
+                    problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, "field 'orderingKey' is not a string");
+                    return false;
+                }
+
+                fields.OrderingKey = reader.GetString();
+            }
+            else if (field == Field.Deadline)
+            {
+                // A deadline that cannot be read is refused rather than dropped: the event would run without its limit.
+                if (reader.TokenType != JsonTokenType.String || !reader.TryGetDateTimeOffset(out var deadline))
+                {
+                    problem = EnvelopeDecodeResult.Fail(EnvelopeDecodeFailure.MalformedEnvelope, "field 'deadline' is not an ISO 8601 date and time");
+                    return false;
+                }
+
+                fields.Deadline = deadline;
+            }
             else if (field == Field.Headers)
             {
                 if (reader.TokenType != JsonTokenType.StartObject)
@@ -442,6 +494,12 @@ public sealed class EnvelopeCodec
             return Field.TraceParent;
         if (reader.ValueTextEquals(s_traceState.EncodedUtf8Bytes))
             return Field.TraceState;
+        if (reader.ValueTextEquals(s_priority.EncodedUtf8Bytes))
+            return Field.Priority;
+        if (reader.ValueTextEquals(s_orderingKey.EncodedUtf8Bytes))
+            return Field.OrderingKey;
+        if (reader.ValueTextEquals(s_deadline.EncodedUtf8Bytes))
+            return Field.Deadline;
         return reader.ValueTextEquals(s_headers.EncodedUtf8Bytes) ? Field.Headers : Field.Other;
     }
 
@@ -486,6 +544,9 @@ public sealed class EnvelopeCodec
         CausationId,
         TraceParent,
         TraceState,
+        Priority,
+        OrderingKey,
+        Deadline,
         Headers,
         Body,
     }
@@ -500,6 +561,9 @@ public sealed class EnvelopeCodec
         public Guid? CausationId;
         public string? TraceParent;
         public string? TraceState;
+        public int Priority;
+        public string? OrderingKey;
+        public DateTimeOffset? Deadline;
         public Dictionary<string, string>? Headers;
         public int BodyStart;
         public int BodyLength;
@@ -516,5 +580,15 @@ public sealed class EnvelopeCodec
         Guid? CausationId,
         string? TraceParent,
         string? TraceState,
-        Dictionary<string, string>? Headers);
+        Dictionary<string, string>? Headers)
+    {
+        /// <summary>The published priority (0 when the envelope has none).</summary>
+        public int Priority { get; init; }
+
+        /// <summary>The published ordering key.</summary>
+        public string? OrderingKey { get; init; }
+
+        /// <summary>When handling must be over.</summary>
+        public DateTimeOffset? Deadline { get; init; }
+    }
 }

@@ -1,6 +1,9 @@
 namespace Busbar.Transport;
 
-/// <summary>The metadata that travels with an event between processes: ids, name, trace context, headers and creation time.</summary>
+/// <summary>
+/// The metadata that travels with an event between processes: ids, name, trace context, headers, creation time, and the
+/// publish options a consumer must see (priority, ordering key, deadline).
+/// </summary>
 /// <remarks>The body (the event itself) is written beside it by <see cref="EnvelopeCodec"/>.</remarks>
 public sealed record EventEnvelope
 {
@@ -28,6 +31,25 @@ public sealed record EventEnvelope
     /// <summary>The W3C <c>tracestate</c> that goes with <see cref="TraceParent"/>.</summary>
     /// <value>Default: none.</value>
     public string? TraceState { get; init; }
+
+    /// <summary>The event's priority as published (<see cref="PublishOptions.Priority"/>); a consumer's handlers see it as <see cref="EventContext.Priority"/>.</summary>
+    /// <value>Default: 0.</value>
+    public int Priority { get; init; }
+
+    /// <summary>
+    /// The event's ordering key as published (<see cref="PublishOptions.OrderingKey"/>); a consumer's handlers see it as
+    /// <see cref="EventContext.OrderingKey"/>. The broker's order, not the key, decides the order of consumed events.
+    /// </summary>
+    /// <value>Default: none.</value>
+    public string? OrderingKey { get; init; }
+
+    /// <summary>
+    /// When handling must be over (<see cref="PublishOptions.DeadlineAfter"/> from creation): a consuming bus does not start
+    /// handlers after it and cancels those still running, as for a local event, and a delivery whose deadline passed goes to
+    /// the transport's dead letters at once instead of being retried.
+    /// </summary>
+    /// <value>Default: none.</value>
+    public DateTimeOffset? Deadline { get; init; }
 
     /// <summary>Application headers.</summary>
     /// <value>Default: empty.</value>

@@ -37,7 +37,8 @@ public abstract class BrokerCommandTests : IAsyncLifetime
         var subscription = await SubscribeAsync(transport, "billing", name);
         var correlation = Guid.NewGuid();
 
-        var run = await CliRun.RunAsync("publish", Url, name, """{"orderId":42,"lines":["a","b"]}""", "--correlation-id", correlation.ToString());
+        var run = await CliRun.RunAsync("publish", Url, name, """{"orderId":42,"lines":["a","b"]}""", "--correlation-id", correlation.ToString(),
+            "--priority", "-2", "--ordering-key", "customer-42", "--deadline", "2126-11-30T12:00:00Z");
 
         Assert.True(run.ExitCode == 0, run.Error);
         var id = Guid.Parse(run.Output.Trim());
@@ -47,6 +48,7 @@ public abstract class BrokerCommandTests : IAsyncLifetime
         Assert.Equal(id, metadata.EventId);
         Assert.Equal(name, metadata.Name);
         Assert.Equal(correlation, metadata.CorrelationId);
+        Assert.Equal((-2, "customer-42", new DateTimeOffset(2126, 11, 30, 12, 0, 0, TimeSpan.Zero)), (metadata.Priority, metadata.OrderingKey, metadata.Deadline));
         Assert.Equal(42, JsonDocument.Parse(body).RootElement.GetProperty("orderId").GetInt32());
         await delivery.AckAsync();
     }

@@ -38,6 +38,48 @@ public sealed class EnvelopeCodecTests
     }
 
     [Fact]
+    public void Encode_ThenDecode_PriorityOrderingKeyAndDeadlineRoundTripAndAreLeftOutWhenUnset()
+    {
+        var codec = new EnvelopeCodec(Registry());
+        var deadline = new DateTimeOffset(2026, 11, 30, 8, 5, 0, TimeSpan.FromHours(1));
+        var set = Envelope() with { Priority = -4, OrderingKey = "customer-7", Deadline = deadline };
+
+        var withThem = codec.Encode(set, new Busbar.Transport.Contract.OrderPlaced(1, "x"));
+        var without = codec.Encode(Envelope(), new Busbar.Transport.Contract.OrderPlaced(1, "x"));
+        var decoded = codec.Decode(withThem.Name, withThem.Envelope).Event!.Envelope;
+        var plain = codec.Decode(without.Name, without.Envelope).Event!.Envelope;
+        var tool = EnvelopeCodec.ReadMetadata(withThem.Envelope, out _, out var problem);
+
+        Assert.Equal((-4, "customer-7", (DateTimeOffset?)deadline), (decoded.Priority, decoded.OrderingKey, decoded.Deadline));
+        Assert.Equal(deadline.Offset, decoded.Deadline!.Value.Offset);
+        Assert.Equal((0, (string?)null, (DateTimeOffset?)null), (plain.Priority, plain.OrderingKey, plain.Deadline));
+        Assert.Null(problem);
+        Assert.Equal((-4, "customer-7", (DateTimeOffset?)deadline), (tool!.Priority, tool.OrderingKey, tool.Deadline));
+        var json = Encoding.UTF8.GetString(without.Envelope.Span);
+        Assert.DoesNotContain("priority", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("orderingKey", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("deadline", json, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"priority\":\"high\"", "field 'priority' is not a 32-bit integer")]
+    [InlineData("\"priority\":1.5", "field 'priority' is not a 32-bit integer")]
+    [InlineData("\"priority\":3000000000", "field 'priority' is not a 32-bit integer")]
+    [InlineData("\"orderingKey\":7", "field 'orderingKey' is not a string")]
+    [InlineData("\"deadline\":\"tomorrow\"", "field 'deadline' is not an ISO 8601 date and time")]
+    [InlineData("\"deadline\":null", "field 'deadline' is not an ISO 8601 date and time")]
+    public void Decode_MalformedPriorityOrderingKeyOrDeadline_FailsNamingTheField(string field, string reason)
+    {
+        var codec = new EnvelopeCodec(Registry());
+        var json = $$$"""{"id":"{{{Guid.NewGuid()}}}","name":"contract.orders.placed","createdAt":"2026-01-01T00:00:00Z",{{{field}}},"body":{"Number":1,"Customer":"a"}}""";
+
+        var result = codec.Decode("contract.orders.placed", Utf8(json));
+
+        Assert.Equal(EnvelopeDecodeFailure.MalformedEnvelope, result.Failure);
+        Assert.Contains(reason, result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Decode_ReflectionResolver_WorksLikeSourceGenerated()
     {
         var options = new JsonSerializerOptions { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };

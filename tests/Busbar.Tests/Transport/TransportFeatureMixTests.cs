@@ -15,7 +15,8 @@ namespace Busbar.Tests.Transport;
 /// succeed, run slowly, fail once, time out once, always fail, or fail until healed (then their dead letters are
 /// re-driven, locally and in the broker); a second local subscription comes and goes mid-run; some seeds give bus <c>a</c> a
 /// write-ahead log, reopened at the end. Invariants: every published
-/// event ends exactly one of handled, dead-lettered, timed out (deadline), shed or rejected; shed events never reach a
+/// event ends exactly one of handled, dead-lettered, timed out (deadline), shed or rejected (a transported event whose
+/// deadline passed before its handlers finished is in the broker's dead letters with that reason, never acknowledged); shed events never reach a
 /// handler or the broker; per-key order holds for kept-local events; a disposed subscription sees no event published after
 /// its disposal; outcomes match what the handlers did; the stop reports add up; the log keeps nothing pending and exactly
 /// the dead letters left.
@@ -58,7 +59,7 @@ public sealed class TransportFeatureMixTests
                 < 75 => Kind.TimeoutOnce,
                 < 82 => Kind.Poison,
                 < 90 => Kind.FailUntilHealed,
-                _ => remote ? Kind.Ok : Kind.Deadline,
+                _ => Kind.Deadline,
             };
             var key = kind is Kind.Ok or Kind.Slow && random.Next(3) == 0 ? "k" + random.Next(4) : null;
             plans[i] = new Plan(i, remote, kind, key, key is null && !remote ? random.Next(3) : 0, random.Next(10) == 0);
@@ -250,10 +251,14 @@ public sealed class TransportFeatureMixTests
                     Assert.True(await recorderA.RedriveDeadLetterAsync(letter.Id).AsTask().Within());
             }
 
-            await TestTimeout.Until(() => accepted.Where(p => plans[p.Value].Kind != Kind.Poison).All(p => Acked(p.Key)), TimeSpan.FromSeconds(30), "every re-driven transported event acknowledged");
+            // A transported event past its deadline is dead-lettered at once and stays there (nothing re-drives it).
+            var expired = InBrokerDeadLetters();
+            await TestTimeout.Until(() => accepted.Where(p => plans[p.Value].Kind != Kind.Poison && !(plans[p.Value].Kind == Kind.Deadline && expired.Contains(p.Key))).All(p => Acked(p.Key)), TimeSpan.FromSeconds(30), "every re-driven transported event acknowledged");
             var reportA = await a.StopAsync().AsTask().Within(TimeSpan.FromSeconds(30));
 
+            var finalLetters = broker.ReadDeadLetters(10_000);
             var deadLettersLeft = InBrokerDeadLetters();
+            var deadlineExpired = 0;
             var liveLetters = a.DeadLetters.List();
             var localDeadLettersLeft = liveLetters.Select(l => Number(l.Context.Event)).ToHashSet();
             var ackedAll = recorderA.Acked.Keys.Concat(recorderB.Acked.Keys).ToHashSet();
@@ -287,6 +292,14 @@ public sealed class TransportFeatureMixTests
                     {
                         Assert.True(deadLettersLeft.Contains(id) && !ackedAll.Contains(id), $"{what}: a poison event must be dead-lettered, never acknowledged");
                         Assert.False(handled.ContainsKey(plan.Number), $"{what}: a poison handler never succeeds");
+                    }
+                    else if (plan.Kind == Kind.Deadline && deadLettersLeft.Contains(id))
+                    {
+                        // Too late for a handler (or for the observer after it): dead-lettered at once, never retried or acknowledged.
+                        Assert.False(ackedAll.Contains(id), $"{what}: dead-lettered and acknowledged");
+                        var letter = finalLetters.Single(l => codec.Decode(l.Name, l.Envelope).Event!.Envelope.EventId == id);
+                        Assert.Contains("after the event's deadline", letter.Reason, StringComparison.Ordinal);
+                        deadlineExpired++;
                     }
                     else
                     {
@@ -332,6 +345,7 @@ public sealed class TransportFeatureMixTests
                 }
             }
 
+            Console.WriteLine($"transported events dead-lettered after their deadline: {deadlineExpired}");
             foreach (var (key, order) in keyOrder)
             {
                 var locals = order.Where(n => !plans[n].Remote).ToList();

@@ -88,6 +88,65 @@ public sealed class TransportStopTests
     }
 
     [Fact]
+    public async Task StopAsync_DeliveriesWaitingBehindTheirKey_GivenBackInOrderBeforeStopReturns()
+    {
+        var registry = new EventTypeRegistry().Add(ContractJsonContext.Default.OrderPlaced);
+        var codec = new EnvelopeCodec(registry);
+        await using var broker = new InMemoryBroker(new InMemoryTransportOptions { Lease = TimeSpan.FromSeconds(30), MaxDeliveries = 5 }, TimeProvider.System);
+        var recorder = new RecordingTransport(broker.CreateTransport(ownsBroker: false), codec);
+        var options = new TransportBusOptions { Group = "stop" };
+        var bus = new EventBusBuilder()
+            .WithOptions(new EventBusOptions { Name = "b", MaxConcurrentEvents = 4 })
+            .UseTransport(recorder, registry, options)
+            .Build();
+        var started = new ConcurrentQueue<int>();
+        var handled = new ConcurrentQueue<int>();
+        bus.Subscribe<Placed>(async (e, _, ct) =>
+        {
+            started.Enqueue(e.Number);
+
+            // Key k's first event never finishes on its own, so its later ones wait behind it; key m's finish at once.
+            if (e.Number == 0)
+                await Task.Delay(Timeout.Infinite, ct);
+            handled.Enqueue(e.Number);
+        });
+        await ((InProcessEventBus)bus).Link!.WaitUntilSubscribedAsync(TestTimeout.Token());
+        await using var publisher = new EventBusBuilder().UseTransport(broker.CreateTransport(ownsBroker: false), registry).Build();
+        var ids = new Dictionary<Guid, int>();
+        foreach (var (number, key) in new[] { (0, "k"), (1, "k"), (2, "m"), (3, "k") })
+            ids[(await publisher.PublishAndWaitAsync(new Placed(number, "c"), new PublishOptions { OrderingKey = key }).AsTask().Within()).Context.EventId] = number;
+        await TestTimeout.Until(() => handled.Contains(2) && started.Contains(0), what: "key m's event handled beside key k's first");
+
+        var report = await bus.StopAsync(TimeSpan.FromMilliseconds(300)).AsTask().Within();
+        await bus.DisposeAsync();
+
+        // The waiting ones started only after the drain timeout cancelled the first: none was handled, all were given back.
+        Console.WriteLine(report);
+        Assert.Equal([2], handled);
+        Assert.Equal([2], recorder.Acked.Keys.Select(id => ids[id]));
+        Assert.Equal([0, 1, 3], recorder.Settled.Where(s => s.Settlement == "retry").Select(s => ids[s.EventId]).Order());
+        Assert.False(report.Completed);
+        Assert.Equal(3, report.Cancelled);
+        Assert.Equal(3, report.PendingInBroker);
+        Assert.Equal([0], started.Where(n => n != 2));
+
+        // The next consumer of the group gets them again, key k's in publish order.
+        var again = new ConcurrentQueue<(int Number, int Attempt)>();
+        await using var next = new EventBusBuilder()
+            .WithOptions(new EventBusOptions { Name = "c", MaxConcurrentEvents = 4 })
+            .UseTransport(broker.CreateTransport(ownsBroker: false), registry, options)
+            .Build();
+        next.Subscribe<Placed>((e, context, _) =>
+        {
+            again.Enqueue((e.Number, context.Attempt));
+            return ValueTask.CompletedTask;
+        });
+        await TestTimeout.Until(() => again.Count >= 3, what: "the given-back deliveries consumed by the next bus");
+        Assert.Equal([0, 1, 3], again.Select(a => a.Number));
+        Assert.All(again, a => Assert.Equal(2, a.Attempt));
+    }
+
+    [Fact]
     public async Task StopAsync_DeliveryReadAsIntakeEnds_DrainedThenGivenBackBeforeStopReturns()
     {
         var registry = new EventTypeRegistry().Add(ContractJsonContext.Default.OrderPlaced);

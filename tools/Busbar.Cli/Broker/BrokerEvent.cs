@@ -17,13 +17,23 @@ internal sealed record BrokerEvent(string Name, int Bytes, EventEnvelope? Metada
         return new BrokerEvent(name, envelope.Length, metadata, body, problem);
     }
 
-    /// <summary>E.g. <c>2026-11-30T09:30:01.123Z orders.placed id=… corr=… cause=- size=312</c>, then <c>payload=…</c> when asked.</summary>
+    /// <summary>
+    /// E.g. <c>2026-11-30T09:30:01.123Z orders.placed id=… corr=… cause=- size=312</c>, with <c>priority=…</c> and
+    /// <c>deadline=…</c> when the event has them, then <c>key=…</c> (an ordering key is application data, like the payload)
+    /// and <c>payload=…</c> when asked.
+    /// </summary>
     public string ToLine(bool payload)
     {
         var line = new StringBuilder();
         if (Metadata is { } m)
         {
             line.Append(CultureInfo.InvariantCulture, $"{Time(m.CreatedAt)} {Name} id={m.EventId} corr={Id(m.CorrelationId)} cause={Id(m.CausationId)} size={Bytes}");
+            if (m.Priority != 0)
+                line.Append(CultureInfo.InvariantCulture, $" priority={m.Priority}");
+            if (m.Deadline is { } deadline)
+                line.Append(" deadline=").Append(Time(deadline));
+            if (payload && m.OrderingKey is { } key)
+                line.Append(" key=").Append(key);
             if (payload)
                 line.Append(" payload=").Append(Encoding.UTF8.GetString(Body.Span));
         }
@@ -35,7 +45,10 @@ internal sealed record BrokerEvent(string Name, int Bytes, EventEnvelope? Metada
         return line.ToString();
     }
 
-    /// <summary>One object: name, eventId, correlationId, causationId, createdAt, bytes, and payload (the body's JSON) when asked; problem when undecodable.</summary>
+    /// <summary>
+    /// One object: name, eventId, correlationId, causationId, createdAt, bytes, priority and deadline when set, and
+    /// orderingKey and payload (the body's JSON) when asked; problem when undecodable.
+    /// </summary>
     public void WriteJson(Utf8JsonWriter writer, bool payload)
     {
         writer.WriteString("name", Name);
@@ -56,6 +69,12 @@ internal sealed record BrokerEvent(string Name, int Bytes, EventEnvelope? Metada
             writer.WriteString("causationId", causation);
         else
             writer.WriteNull("causationId");
+        if (m.Priority != 0)
+            writer.WriteNumber("priority", m.Priority);
+        if (m.Deadline is { } deadline)
+            writer.WriteString("deadline", deadline.ToUniversalTime());
+        if (payload && m.OrderingKey is { } key)
+            writer.WriteString("orderingKey", key);
         if (payload)
         {
             writer.WritePropertyName("payload");

@@ -8,7 +8,8 @@ namespace Busbar.Cli.Broker;
 
 /// <summary>
 /// <c>busbar publish &lt;url&gt; &lt;name&gt; &lt;json&gt;</c>: publishes one event in the bus's envelope (a new UUIDv7 id,
-/// the time, optional correlation and causation ids) and prints its id once the broker accepted it.
+/// the time, optional correlation and causation ids, priority, ordering key and deadline) and prints its id once the broker
+/// accepted it.
 /// </summary>
 internal static class PublishCommand
 {
@@ -19,9 +20,12 @@ internal static class PublishCommand
         var body = new Argument<JsonElement>("json") { Description = "The event body as JSON, e.g. '{\"orderId\":42}'.", CustomParser = Json };
         var correlation = new Option<Guid?>("--correlation-id") { Description = "The conversation the event belongs to.", HelpName = "guid", CustomParser = OptionValues.GuidValue };
         var causation = new Option<Guid?>("--causation-id") { Description = "The event that caused this one.", HelpName = "guid", CustomParser = OptionValues.GuidValue };
+        var priority = new Option<int?>("--priority") { Description = "The event's priority, as PublishOptions.Priority.", HelpName = "n", CustomParser = OptionValues.Integer };
+        var key = new Option<string?>("--ordering-key") { Description = "The event's ordering key: a consuming bus runs a key's events one at a time.", HelpName = "key", CustomParser = OptionValues.Text };
+        var deadline = new Option<DateTimeOffset?>("--deadline") { Description = "When handling must be over (ISO-8601, UTC without an offset): a consumer starts no handler after it.", HelpName = "time", CustomParser = OptionValues.Timestamp };
         var command = new Command("publish", "Publish one event through the bus's envelope and print its id once the broker accepted it.")
         {
-            url, name, body, correlation, causation,
+            url, name, body, correlation, causation, priority, key, deadline,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             io,
@@ -33,6 +37,9 @@ internal static class PublishCommand
                 CreatedAt = DateTimeOffset.UtcNow,
                 CorrelationId = result.GetValue(correlation),
                 CausationId = result.GetValue(causation),
+                Priority = result.GetValue(priority) ?? 0,
+                OrderingKey = result.GetValue(key),
+                Deadline = result.GetValue(deadline),
             },
             result.GetRequiredValue(body),
             cancellationToken));

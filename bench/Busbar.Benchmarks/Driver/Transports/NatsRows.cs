@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Busbar.Benchmarks.Transport;
 using Busbar.Nats;
+using Busbar.Testing;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -15,7 +16,7 @@ namespace Busbar.Benchmarks.Driver.Transports;
 /// </summary>
 public sealed class NatsRows : IAsyncDisposable
 {
-    private readonly BenchNatsServer _server;
+    private readonly NatsServer _server;
     private readonly NatsConnection _raw;
     private readonly NatsJSContext _js;
     private INatsTransport? _transport;
@@ -23,7 +24,7 @@ public sealed class NatsRows : IAsyncDisposable
     private bool _rawPublishStream;
     private int _next;
 
-    private NatsRows(BenchNatsServer server, NatsConnection raw)
+    private NatsRows(NatsServer server, NatsConnection raw)
     {
         _server = server;
         _raw = raw;
@@ -35,7 +36,7 @@ public sealed class NatsRows : IAsyncDisposable
 
     public static async Task<NatsRows> StartAsync()
     {
-        var server = await BenchNatsServer.StartAsync();
+        var server = await NatsServer.StartAsync();
         try
         {
             var raw = new NatsConnection(new NatsOpts { Url = server.Url });

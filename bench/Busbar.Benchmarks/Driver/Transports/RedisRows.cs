@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Busbar.Benchmarks.Transport;
 using Busbar.Redis;
+using Busbar.Testing;
 using StackExchange.Redis;
 
 namespace Busbar.Benchmarks.Driver.Transports;
@@ -13,14 +14,14 @@ namespace Busbar.Benchmarks.Driver.Transports;
 /// </summary>
 public sealed class RedisRows : IAsyncDisposable
 {
-    private readonly BenchRedisServer _server;
+    private readonly RedisServer _server;
     private readonly ConnectionMultiplexer _raw;
     private readonly IDatabase _db;
     private IRedisTransport? _transport;
     private IEventBus? _publishBus;
     private int _next;
 
-    private RedisRows(BenchRedisServer server, ConnectionMultiplexer raw)
+    private RedisRows(RedisServer server, ConnectionMultiplexer raw)
     {
         _server = server;
         _raw = raw;
@@ -32,7 +33,7 @@ public sealed class RedisRows : IAsyncDisposable
 
     public static async Task<RedisRows> StartAsync()
     {
-        var server = await BenchRedisServer.StartAsync();
+        var server = await RedisServer.StartAsync(persistent: false);
         try
         {
             return new RedisRows(server, await ConnectionMultiplexer.ConnectAsync(server.Configuration));
