@@ -179,6 +179,54 @@ public sealed class InlineResumeContextTests
         }
     }
 
+    [Fact]
+    public async Task SendAsync_CallerWithItsOwnSynchronizationContext_ContinuationsRunThereSeeTheirEventAndWarmSendsAllocateNothing()
+    {
+        // The hook wraps the caller's context: continuations posted to it, by whichever thread, run where the caller's would, and
+        // the thread keeps a hook for that context too, so a warm send under it allocates nothing.
+        await using var bus = EventBus.Create();
+        using var caller = new SingleThreadContext();
+        var wrong = new ConcurrentQueue<string>();
+        bus.Subscribe<Step>(async (step, context, _) =>
+        {
+            await WorkCompletedElsewhere();
+            Check(step.N, context, "after work completed elsewhere");
+            await Task.Yield();
+            Check(step.N, context, "after a yield");
+        });
+        bus.Subscribe<Note>((_, _, _) => ValueTask.CompletedTask);
+        var note = new Note(0);
+
+        var allocated = await caller.RunAsync(async () =>
+        {
+            var own = SynchronizationContext.Current;
+            for (var n = 0; n < 5; n++)
+            {
+                await bus.SendAsync(new Step(n));
+                if (!ReferenceEquals(SynchronizationContext.Current, own))
+                    wrong.Enqueue($"the caller's context after step {n} was {SynchronizationContext.Current}");
+            }
+
+            for (var i = 0; i < 10; i++)
+                Assert.True(bus.SendAsync(note).IsCompletedSuccessfully);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 100; i++)
+                Assert.True(bus.SendAsync(note).IsCompletedSuccessfully);
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }).Within();
+
+        Assert.True(wrong.IsEmpty, string.Join("; ", wrong));
+        Assert.Equal(0, allocated);
+
+        void Check(int n, EventContext context, string where)
+        {
+            if (!caller.IsCurrentThread)
+                wrong.Enqueue($"step {n} ran off the caller's context {where}");
+            if (!ReferenceEquals(EventContext.Current, context))
+                wrong.Enqueue($"step {n} saw {EventContext.Current?.Event.ToString() ?? "no event"} {where}");
+        }
+    }
+
     /// <summary>
     /// Called in a handler's synchronous part: starts work that awaits a task, completes that task on a thread of its own and
     /// waits (bounded) for the work to end, which looks at <see cref="EventContext.Current"/> and sends a <see cref="Leaf"/>.
@@ -218,5 +266,62 @@ public sealed class InlineResumeContextTests
         var completer = new Thread(() => source.SetResult()) { IsBackground = true };
         completer.Start();
         Assert.True(completer.Join(TestTimeout.Default), "the completing thread never ended");
+    }
+
+    /// <summary>A synchronization context that runs what is posted to it, one at a time, on a thread of its own (as a UI thread would).</summary>
+    private sealed class SingleThreadContext : SynchronizationContext, IDisposable
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<(SendOrPostCallback Callback, object? State)> _queue = [];
+        private readonly Thread _thread;
+
+        public SingleThreadContext()
+        {
+            _thread = new Thread(() =>
+            {
+                SetSynchronizationContext(this);
+                foreach (var (callback, state) in _queue.GetConsumingEnumerable())
+                    callback(state);
+            })
+            {
+                IsBackground = true,
+            };
+            _thread.Start();
+        }
+
+        public bool IsCurrentThread => Thread.CurrentThread == _thread;
+
+        public override void Post(SendOrPostCallback d, object? state) => _queue.Add((d, state));
+
+        public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException();
+
+        public override SynchronizationContext CreateCopy() => this;
+
+        /// <summary>Runs <paramref name="work"/> on this context's thread, its continuations there too.</summary>
+        public Task<T> RunAsync<T>(Func<Task<T>> work)
+        {
+            var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // The task is observed through done: RunToAsync catches everything.
+            Post(_ => _ = RunToAsync(work, done), null);
+            return done.Task;
+        }
+
+        private static async Task RunToAsync<T>(Func<Task<T>> work, TaskCompletionSource<T> done)
+        {
+            try
+            {
+                done.SetResult(await work());
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        }
+
+        public void Dispose()
+        {
+            _queue.CompleteAdding();
+            _thread.Join(TestTimeout.Default);
+            _queue.Dispose();
+        }
     }
 }
