@@ -522,6 +522,136 @@ public abstract class BusOverTransportTests : IAsyncLifetime
         Assert.Equal(expectedCards.Select(n => (n, (Guid?)shippedIds[n], 1)), captured.OrderBy(e => e.Key).Select(e => (e.Key, e.Value.Causation, e.Value.Count)));
     }
 
+    private enum KeyedKind
+    {
+        Ok,
+        Slow,
+        FailOnce,
+        Expired,
+        HangOnFirstBus,
+    }
+
+    /// <summary>
+    /// Ordering keys meet deadlines, failures and a stop over the broker (fixed, printed seeds): a consumer running four at
+    /// once handles a random mix of keyed and unkeyed events, some slow, some failing their first delivery, some already past
+    /// their deadline, some hanging until the stop gives them back; it is stopped at a random moment and a second consumer of
+    /// the group takes over. Every event ends once: past its deadline, dead-lettered unhandled; else acknowledged after a
+    /// handler succeeded. Neither bus ever runs two events of one key at once, and each runs a key's first deliveries in
+    /// publish order.
+    /// </summary>
+    [Theory]
+    [InlineData(7)]
+    [InlineData(1201)]
+    public async Task KeysDeadlinesFailuresAndAStop_RandomMix_EveryEventEndsOnceAndEachBusRunsAKeyOneAtATimeInOrder(int seed)
+    {
+        Console.WriteLine($"keyed transport mix seed {seed}");
+        var random = new Random(seed);
+        const int total = 60;
+        var keys = new string?[total];
+        var kinds = new KeyedKind[total];
+        for (var i = 0; i < total; i++)
+        {
+            keys[i] = random.Next(4) == 0 ? null : "k" + random.Next(4);
+            kinds[i] = random.Next(100) switch
+            {
+                < 55 => KeyedKind.Ok,
+                < 70 => KeyedKind.Slow,
+                < 83 => KeyedKind.FailOnce,
+                < 93 => KeyedKind.Expired,
+                _ => KeyedKind.HangOnFirstBus,
+            };
+        }
+
+        var stopAfter = random.Next(5, 30);
+        var hanging = false;
+        var handled = new ConcurrentDictionary<int, int>();
+        var overlaps = new ConcurrentQueue<string>();
+        var firstRuns = new ConcurrentDictionary<(string Bus, string Key), ConcurrentQueue<int>>();
+
+        IEventBus Consumer(string name, IEventTransport transport)
+        {
+            var running = new ConcurrentDictionary<string, int>();
+            var bus = Bus(name, transport, "keyed", busOptions: new EventBusOptions { MaxConcurrentEvents = 4 });
+            bus.Subscribe<OrderPlaced>(async (e, context, ct) =>
+            {
+                var key = context.OrderingKey;
+                Assert.Equal(keys[e.Number], key);
+                if (key is not null)
+                {
+                    if (running.AddOrUpdate(key, 1, static (_, n) => n + 1) > 1)
+                        overlaps.Enqueue($"{name}: {key} at event {e.Number}");
+                    if (context.Attempt == 1)
+                        firstRuns.GetOrAdd((name, key), _ => new ConcurrentQueue<int>()).Enqueue(e.Number);
+                }
+
+                try
+                {
+                    switch (kinds[e.Number])
+                    {
+                        case KeyedKind.Slow:
+                            await Task.Delay(1 + (e.Number % 15), ct);
+                            break;
+                        case KeyedKind.FailOnce when context.Attempt == 1:
+                            throw new InvalidOperationException("fails on its first delivery");
+                        case KeyedKind.HangOnFirstBus when name == "keyed-1":
+                            Volatile.Write(ref hanging, true);
+                            await Task.Delay(Timeout.Infinite, ct);
+                            break;
+                        default:
+                            await Task.Yield();
+                            break;
+                    }
+
+                    handled.AddOrUpdate(e.Number, 1, static (_, n) => n + 1);
+                }
+                finally
+                {
+                    if (key is not null)
+                        running.AddOrUpdate(key, 0, static (_, n) => n - 1);
+                }
+            });
+            return bus;
+        }
+
+        var firstTransport = await TransportAsync("c1");
+        var first = Consumer("keyed-1", firstTransport);
+        await ConsumingAsync(first);
+        var publisher = Bus("publisher", await TransportAsync("p"), "publisher");
+        var ids = new Guid[total];
+        for (var i = 0; i < total; i++)
+        {
+            var options = new PublishOptions { OrderingKey = keys[i], DeadlineAfter = kinds[i] == KeyedKind.Expired ? TimeSpan.FromTicks(1) : null };
+            ids[i] = (await (await publisher.PublishAsync(new OrderPlaced(i, "c"), options)).AsTask().WaitAsync(Patience)).Context.EventId;
+        }
+
+        // Stopped at a random moment, or once an event hangs there (it holds its key and a place until the stop).
+        await UntilAsync(() => handled.Count >= stopAfter || Volatile.Read(ref hanging), $"{stopAfter} events handled, or one hanging, before the stop");
+        var report = await first.StopAsync(TimeSpan.FromMilliseconds(300)).AsTask().WaitAsync(Patience);
+        Console.WriteLine($"first consumer stopped after {handled.Count} handled: {report}");
+        var secondTransport = await TransportAsync("c2");
+        var second = Consumer("keyed-2", secondTransport);
+        await ConsumingAsync(second);
+
+        var expired = Enumerable.Range(0, total).Where(i => kinds[i] == KeyedKind.Expired).ToList();
+        bool Acked(int i) => firstTransport.Acked.ContainsKey(ids[i]) || secondTransport.Acked.ContainsKey(ids[i]);
+        await UntilAsync(() => Enumerable.Range(0, total).Where(i => kinds[i] != KeyedKind.Expired).All(Acked), "every event with time left acknowledged");
+        var letters = expired.Count == 0 ? [] : await DeadLettersAsync(firstTransport, expired.Count);
+
+        Assert.Empty(overlaps);
+        Assert.Equal(expired.Select(i => ids[i]).Order(), letters.Select(l => Codec.Decode(l.Name, l.Envelope).Event!.Envelope.EventId).Order());
+        Assert.All(letters, l => Assert.Contains("deadline", l.Reason, StringComparison.Ordinal));
+        for (var i = 0; i < total; i++)
+        {
+            if (kinds[i] == KeyedKind.Expired)
+                Assert.False(handled.ContainsKey(i) || Acked(i), $"event {i}: past its deadline, yet handled or acknowledged");
+            else
+                Assert.True(handled.ContainsKey(i), $"event {i} ({kinds[i]}): acknowledged without a handler succeeding");
+        }
+
+        foreach (var ((bus, key), numbers) in firstRuns)
+            Assert.True(numbers.SequenceEqual(numbers.Order()), $"{bus} ran key {key}'s first deliveries out of publish order: {string.Join(", ", numbers)}");
+    }
+
     [Fact]
     public async Task StopAsync_HandlerStillRunningAfterTheDrain_DeliveryNotAckedAndRedeliveredToAnotherBusOfTheGroup()
     {
