@@ -28,7 +28,7 @@ namespace Busbar;
 /// </para>
 /// </remarks>
 /// <typeparam name="T">The event type.</typeparam>
-public sealed class EventSender<T>
+public sealed class EventSender<T> : ISenderSlots
     where T : notnull
 {
     /// <summary>
@@ -37,8 +37,9 @@ public sealed class EventSender<T>
     /// </summary>
     /// <remarks>
     /// With <see cref="s_previous"/> it keeps the last two buses that sent a <typeparamref name="T"/> through the interface reachable
-    /// until others do, as a thread's spare context keeps its last event. Each slot is read and written whole and checked against
-    /// the asking bus, so threads racing on it cost each other a lookup at most, never a wrong sender.
+    /// until others do or they are disposed (a disposed bus takes its senders out, see <see cref="LeaveSlots"/>, and a stopped one
+    /// is never put in). Each slot is read and written whole and checked against the asking bus, so threads racing on it cost each
+    /// other a lookup at most, never a wrong sender.
     /// </remarks>
     private static EventSender<T>? s_last;
 
@@ -139,13 +140,28 @@ public sealed class EventSender<T>
         var sender = bus.GetSender<T>();
         // A bus may hand out another bus's sender (a decorator passing sends through): kept only when it is the asking bus's own,
         // so a slot never answers for one bus with the sender of another.
-        if (ReferenceEquals(sender._bus, bus))
+        if (ReferenceEquals(sender._bus, bus) && sender._local is not { IsStopping: true })
         {
             s_previous = s_last;
             s_last = sender;
+            // A bus stopped meanwhile takes its senders out when it is disposed, which is after it was marked stopping: either that
+            // finds this sender in the slot, or this check finds the bus stopping.
+            Interlocked.MemoryBarrier();
+            if (sender._local is { IsStopping: true })
+                sender.LeaveSlots();
         }
 
         return sender;
+    }
+
+    /// <inheritdoc/>
+    void ISenderSlots.LeaveSlots() => LeaveSlots();
+
+    /// <summary>Takes this sender out of the slots of <typeparamref name="T"/> (its bus is disposed): they no longer keep the bus reachable.</summary>
+    private void LeaveSlots()
+    {
+        Interlocked.CompareExchange(ref s_last, null, this);
+        Interlocked.CompareExchange(ref s_previous, null, this);
     }
 
     /// <summary>Every send the cached plan does not take: the bus's own path, after learning the current plan for the next send.</summary>

@@ -30,9 +30,9 @@ namespace Busbar.Dispatch;
 /// </para>
 /// <para>
 /// A handler's own continuation may resume on another thread before the send has seen the handler go asynchronous.
-/// So during the synchronous part the thread's synchronization context is the frame's <see cref="InlineResumeContext"/>
-/// (wrapping the caller's, installed once per frame and context, so still no allocation): an await posts there, on
-/// the thread running the handler, which tells exactly which event the continuation belongs to, and the continuation
+/// So during the synchronous part the thread's synchronization context is an <see cref="InlineResumeContext"/> bound to the
+/// event (wrapping the caller's; the thread's one free hook, so still no allocation while handlers complete synchronously):
+/// an await captures it, so the continuation knows its event whichever thread completes the awaited work and whenever, and
 /// sees that event until it ends. A send made by another inline event's handler on the same frame never points the frame at
 /// its own event (the enclosing event may go asynchronous and take the frame): its continuations know their event this way
 /// only. Work left running without an await (<c>Task.Run</c>, an earlier event's leftovers) is never posted there, so it
@@ -154,8 +154,6 @@ internal sealed class AmbientFrame(int ownerThread)
 
     private volatile bool _closed;
 
-    private InlineResumeContext? _resumeHook;
-
     /// <summary>
     /// Creates the context of the context-free send running on this frame and makes it the frame's synchronous state, as
     /// <c>SendAsync</c> does for a plan with context: the send found no parent, so the context has no correlation or causation to take.
@@ -167,44 +165,6 @@ internal sealed class AmbientFrame(int ownerThread)
         SyncContext = context;
         SyncSubscription = plan.Subscriptions[DeferredIndex];
         return context;
-    }
-
-    /// <summary>
-    /// Installs this frame's resume hook (see <see cref="InlineResumeContext"/>) as the thread's synchronization context for a
-    /// synchronous handler window, wrapping the one the thread has; returns what to restore, or this frame's hook when it was
-    /// already installed (a nested send), which <see cref="LeaveSyncWindow"/> then leaves alone.
-    /// </summary>
-    public SynchronizationContext? EnterSyncWindow()
-    {
-        var current = SynchronizationContext.Current;
-        var hook = _resumeHook;
-        // The common case, small enough to inline: no context on the thread, and this frame's hook made for none.
-        if (current is null && hook is { Inner: null })
-        {
-            SynchronizationContext.SetSynchronizationContext(hook);
-            return null;
-        }
-
-        return EnterSyncWindowSlow(current);
-    }
-
-    /// <summary>Ends a window <see cref="EnterSyncWindow"/> began, given what it returned.</summary>
-    public void LeaveSyncWindow(SynchronizationContext? entered)
-    {
-        if (entered is not InlineResumeContext { Frame: var owner } || owner != this)
-            SynchronizationContext.SetSynchronizationContext(entered);
-    }
-
-    /// <inheritdoc cref="EnterSyncWindow"/>
-    private SynchronizationContext? EnterSyncWindowSlow(SynchronizationContext? current)
-    {
-        if (current is InlineResumeContext { Frame: var owner } && owner == this)
-            return current;
-        var hook = _resumeHook;
-        if (hook is null || !ReferenceEquals(hook.Inner, current))
-            _resumeHook = hook = new InlineResumeContext(this, current);
-        SynchronizationContext.SetSynchronizationContext(hook);
-        return current;
     }
 
     /// <summary>The event (or parallel handler) this frame was installed for has ended: flows still holding it see no handler.</summary>
@@ -255,8 +215,8 @@ internal sealed class AmbientFrame(int ownerThread)
         // event ends: it may resume before the send saw the handler go asynchronous and pointed the frame at the event, and a
         // send nested in another inline event's handler never points the frame at its own (the enclosing event may take the
         // frame, see EventDispatcher.DispatchSerialSync). Work left running by a handler of an event that then ended
-        // synchronously sees the caller's state, as any other leftover does: the event's end closes its ambient part.
-        if (InlineResumeContext.Resumed is { } resumed && resumed.Hook.Frame == this && !resumed.Context.IsAmbientClosed)
+        // synchronously sees the caller's state, as any other leftover does: the end of its window freed the hook.
+        if (InlineResumeContext.Resumed is { } resumed && resumed.Frame == this && resumed.IsLive)
         {
             context = resumed.Context;
             subscription = resumed.Subscription;

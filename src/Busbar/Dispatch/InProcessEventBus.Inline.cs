@@ -29,6 +29,13 @@ internal sealed partial class InProcessEventBus
         return SendGeneral(@event, options, cancellationToken);
     }
 
+    /// <summary>Takes the bus's senders out of the static slots <see cref="IEventBus.SendAsync{T}"/> finds them in, so they do not keep a disposed bus reachable.</summary>
+    private void LeaveSenderSlots()
+    {
+        foreach (var sender in _senders.Values)
+            ((ISenderSlots)sender).LeaveSlots();
+    }
+
     public EventSender<T> GetSender<T>()
         where T : notnull =>
         (EventSender<T>)_senders.GetOrAdd(typeof(T), static (_, bus) => new EventSender<T>(bus), this);
@@ -114,8 +121,8 @@ internal sealed partial class InProcessEventBus
     }
 
     /// <summary>
-    /// An inline send whose route has a plan: a top-level send (no handler visible in the caller's flow) to handlers that all take
-    /// no context runs <see cref="SendContextFree{T}"/>, any other <see cref="SendWithContext{T}"/>.
+    /// An inline send whose route has a plan: a top-level send (no handler visible in the caller's flow) to synchronous handlers that
+    /// all take no context runs <see cref="SendContextFree{T}"/>, any other <see cref="SendWithContext{T}"/>.
     /// </summary>
     internal ValueTask SendPlanned<T>(InlinePlan<T> plan, T @event, CancellationToken cancellationToken)
         where T : notnull
@@ -124,7 +131,7 @@ internal sealed partial class InProcessEventBus
         var local = InlineContexts.Current;
         var thread = local.Id;
         var frame = local.AcquireFrame();
-        return plan.ContextFree is not null && frame.NamesNoEvent(thread)
+        return plan.Deferrable is not null && frame.NamesNoEvent(thread)
             ? SendContextFree(plan, @event, frame, thread, cancellationToken)
             : SendWithContext(plan, @event, frame, local, cancellationToken);
     }
@@ -156,9 +163,8 @@ internal sealed partial class InProcessEventBus
         // so only the handler changes from one iteration to the next.
         frame.SyncContext = context;
         frame.SyncThread = thread;
-        // A handler that may await resumes through the frame's hook, which knows its event before this send does (see InlineResumeContext).
-        var mayAwait = plan.MayAwait;
-        var hooked = mayAwait ? frame.EnterSyncWindow() : null;
+        // A handler that may await resumes through a hook bound to this event, which knows it before this send does (see InlineResumeContext).
+        var hook = plan.MayAwait ? local.EnterSyncWindow(context, frame) : null;
         // One protected region around the loop, not one per handler: a try inside the loop made the JIT keep the loop's locals
         // on the stack (~2 ns of an 8-handler send). A handler that throws leaves i at its index, as one that goes asynchronous.
         var i = 0;
@@ -182,14 +188,20 @@ internal sealed partial class InProcessEventBus
             pending = ValueTask.FromException(ex);
         }
 
-        if (mayAwait)
-            frame.LeaveSyncWindow(hooked);
+        if (i < handlers.Length)
+        {
+            // The handler's continuations may have captured the hook: it stays bound to this event (and the context is never reused).
+            hook?.LeaveGoneAsync(subscriptions[i]);
+            frame.SyncThread = savedThread;
+            frame.SyncContext = savedContext;
+            frame.SyncSubscription = savedSubscription;
+            return HandOver(plan, context, frame, i, pending, cancellationToken);
+        }
+
+        hook?.Leave();
         frame.SyncThread = savedThread;
         frame.SyncContext = savedContext;
         frame.SyncSubscription = savedSubscription;
-        if (i < handlers.Length)
-            return HandOver(plan, context, frame, i, pending, cancellationToken);
-
         local.Return(context);
         return default;
     }
@@ -215,8 +227,8 @@ internal sealed partial class InProcessEventBus
     }
 
     /// <summary>
-    /// A top-level send to handlers that all take no context: each is called directly and the event gets no context unless one of
-    /// them observes it. The frame names the send as deferred meanwhile, and the first look at it from this thread —
+    /// A top-level send to synchronous handlers that all take no context (<see cref="InlinePlan{T}.Deferrable"/>): each is called
+    /// directly and the event gets no context unless one of them observes it. The frame names the send as deferred meanwhile, and the first look at it from this thread —
     /// <c>EventContext.Current</c>, a send or publish made by the handler — creates the context
     /// (<see cref="AmbientFrame.CreateDeferredContext"/>), which from then on is named on the frame as <see cref="SendWithContext{T}"/>
     /// names its own. A handler that throws or goes asynchronous hands the event, with its context, to the dispatcher at that
@@ -225,7 +237,7 @@ internal sealed partial class InProcessEventBus
     private ValueTask SendContextFree<T>(InlinePlan<T> plan, T @event, AmbientFrame frame, int thread, CancellationToken cancellationToken)
         where T : notnull
     {
-        var handlers = plan.ContextFree!;
+        var handlers = plan.Deferrable!;
         var subscriptions = plan.Subscriptions;
         var savedThread = frame.SyncThread;
         if (!ReferenceEquals(frame.DeferredPlan, plan))
@@ -234,8 +246,6 @@ internal sealed partial class InProcessEventBus
             frame.DeferredBus = this;
         frame.DeferredEvent = @event;
         frame.SyncThread = thread;
-        var mayAwait = plan.MayAwait;
-        var hooked = mayAwait ? frame.EnterSyncWindow() : null;
         var i = 0;
         ValueTask pending = default;
         try
@@ -268,8 +278,6 @@ internal sealed partial class InProcessEventBus
             pending = ValueTask.FromException(ex);
         }
 
-        if (mayAwait)
-            frame.LeaveSyncWindow(hooked);
         if (i < handlers.Length)
             return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
 

@@ -131,6 +131,8 @@ internal sealed partial class InProcessEventBus
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        LeaveSenderSlots();
+        Router.ReleaseSlots();
         Metrics.Dispose();
         _stopCts.Dispose();
     }

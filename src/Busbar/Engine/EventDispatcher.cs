@@ -126,7 +126,8 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         var savedSyncContext = callerFrame?.SyncContext;
         var savedSyncSubscription = callerFrame?.SyncSubscription;
         var anyFailed = false;
-        var hooked = ownFrame ? null : callerFrame!.EnterSyncWindow();
+        // An inline send's handlers that await resume through a hook bound to this event (see InlineResumeContext).
+        var hook = ownFrame ? null : InlineContexts.Current.EnterSyncWindow(context, callerFrame!);
 
         // Queued events time every handler (one clock read per handler: the end of one is the start
         // of the next, and a worker running events back to back carries the last end to its next event).
@@ -186,7 +187,12 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
                 }
 
                 var caller = callerFrame!;
-                callerFrame!.LeaveSyncWindow(hooked);
+                // A handler invoked here may have captured the hook, which then stays bound to the event; one the plan already ran
+                // (started) did so under the plan's own hook.
+                if (started is not null && i == startIndex)
+                    hook!.Leave();
+                else
+                    hook!.LeaveGoneAsync(subscription);
                 if (savedSyncContext is not null && savedSyncThread == thread)
                     return NestedGoneAsync(context, route, token, i, pending, caller, savedSyncThread, savedSyncContext, savedSyncSubscription, new Resume(resumeAt, null, null, null, 0, span));
 
@@ -216,8 +222,8 @@ internal sealed partial class EventDispatcher(EventBusOptions defaults, TimeProv
         }
         else
         {
-            callerFrame!.LeaveSyncWindow(hooked);
-            callerFrame.SyncThread = savedSyncThread;
+            hook!.Leave();
+            callerFrame!.SyncThread = savedSyncThread;
             callerFrame.SyncContext = savedSyncContext;
             callerFrame.SyncSubscription = savedSyncSubscription;
         }

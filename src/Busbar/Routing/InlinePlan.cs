@@ -47,6 +47,7 @@ internal sealed class InlinePlan<T> : InlinePlan
     {
         Handlers = handlers;
         ContextFree = contextFree;
+        Deferrable = mayAwait ? null : contextFree;
         MayAwait = mayAwait;
     }
 
@@ -69,6 +70,13 @@ internal sealed class InlinePlan<T> : InlinePlan
     /// <see cref="Dispatch.AmbientFrame.CreateDeferredContext"/>).
     /// </summary>
     public ContextFreeHandler<T>[]? ContextFree { get; }
+
+    /// <summary>
+    /// <see cref="ContextFree"/> when no handler may await (<see cref="MayAwait"/>): a top-level send runs these without creating a
+    /// context until someone observes the event. A plan with a handler that may await creates the context up front, so that the
+    /// hook its handlers' awaits capture is bound to the event from the start (see <see cref="Dispatch.InlineResumeContext"/>).
+    /// </summary>
+    public ContextFreeHandler<T>[]? Deferrable { get; }
 
     /// <summary>The plan of <paramref name="router"/> for <typeparamref name="T"/> if it is current, else <see langword="null"/>.</summary>
     /// <param name="router">The bus's router.</param>
@@ -104,6 +112,15 @@ internal sealed class InlinePlan<T> : InlinePlan
 
         // Two sends racing store plans of the same or successive versions; a stale one fails Find's version check.
         slots[id] = plan;
+        router.ClearSlotOnRelease(typeof(T), plan: true, static id => Clear(id));
+    }
+
+    /// <summary>Forgets the plan of the router numbered <paramref name="id"/> (its bus is disposed; see <see cref="Router.ReleaseSlots"/>).</summary>
+    private static void Clear(int id)
+    {
+        var slots = Volatile.Read(ref s_slots);
+        if ((uint)id < (uint)slots.Length)
+            slots[id] = null;
     }
 
     /// <summary>

@@ -29,6 +29,13 @@ internal sealed class Router
     private readonly ConcurrentDictionary<Type, Subscription[]> _typed = new();
 
     private readonly PatternIndex _patterns = new();
+
+    /// <summary>
+    /// What clears this router's entry in each static per-type slot array it was stored in (routes here, inline plans in
+    /// <see cref="InlinePlan{T}"/>), by event type and kind: run by <see cref="ReleaseSlots"/>.
+    /// </summary>
+    private readonly ConcurrentDictionary<(Type Type, bool Plan), Action<int>> _slotClearers = new();
+
     private long _version;
     private long _sequence;
 
@@ -149,7 +156,24 @@ internal sealed class Router
             return cached;
         var route = Resolve(typeof(T), name ?? EventNaming.GetName(typeof(T)));
         RouteSlots<T>.Store(Id, route);
+        _slotClearers.TryAdd((typeof(T), false), static id => RouteSlots<T>.Clear(id));
         return route;
+    }
+
+    /// <summary>
+    /// Has <see cref="ReleaseSlots"/> clear this router's entry of a static per-type slot array: each plan and route stored there
+    /// holds the subscriptions, and through their handlers whatever these capture (often the bus), for as long as the process runs.
+    /// </summary>
+    /// <param name="type">The event type of the slot array.</param>
+    /// <param name="plan">Whether it is the inline plans' (else the routes').</param>
+    /// <param name="clear">Clears the entry of the router id it is given.</param>
+    public void ClearSlotOnRelease(Type type, bool plan, Action<int> clear) => _slotClearers.TryAdd((type, plan), clear);
+
+    /// <summary>The bus is disposed: its routes and plans leave the static per-type slots, which would otherwise keep them reachable.</summary>
+    public void ReleaseSlots()
+    {
+        foreach (var clear in _slotClearers.Values)
+            clear(Id);
     }
 
     public Route Resolve(Type type, string name)
@@ -212,6 +236,13 @@ internal sealed class Router
             }
 
             slots[id] = route;
+        }
+
+        public static void Clear(int id)
+        {
+            var slots = Volatile.Read(ref Slots);
+            if ((uint)id < (uint)slots.Length)
+                slots[id] = null;
         }
     }
 }

@@ -277,4 +277,67 @@ public sealed class InlineThreadTests
             await SendAsync(n, viaSender);
         }
     }
+
+    private sealed class FlowPayload;
+
+    private static readonly AsyncLocal<FlowPayload?> s_flowPayload = new();
+
+    [Fact]
+    public async Task SendAsync_FlowWithAsyncLocalsEnded_ThreadKeepsNothingOfItUntilItsNextSend()
+    {
+        // Before, the thread's cache kept the last send's execution context, and so every async-local value of that flow,
+        // reachable until the next send on the thread: here, as long as the thread lived.
+        await using var bus = EventBus.Create();
+        bus.Subscribe<Tick>((_, _, _) => ValueTask.CompletedTask);
+        using var flowEnded = new ManualResetEventSlim();
+        using var checkedReachable = new ManualResetEventSlim();
+        WeakReference? payload = null;
+        var sender = new Thread(() =>
+        {
+            payload = SendInAFlowOfItsOwn(bus);
+            flowEnded.Set();
+            // The thread (and its inline state) lives on, with no further send, until the test has looked.
+            checkedReachable.Wait(TestTimeout.Default);
+        })
+        {
+            IsBackground = true,
+        };
+        sender.Start();
+        Assert.True(flowEnded.Wait(TestTimeout.Default));
+
+        try
+        {
+            for (var i = 0; i < 10 && payload!.IsAlive; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+
+            Assert.False(payload!.IsAlive, "the flow's async-local value is still reachable after its send");
+        }
+        finally
+        {
+            checkedReachable.Set();
+            Assert.True(sender.Join(TestTimeout.Default));
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference SendInAFlowOfItsOwn(IEventBus bus)
+    {
+        WeakReference? weak = null;
+        ExecutionContext.Run(
+            ExecutionContext.Capture()!,
+            _ =>
+            {
+                var value = new FlowPayload();
+                weak = new WeakReference(value);
+                s_flowPayload.Value = value;
+                // Twice: the second send finds the frame through the thread's cache of this flow.
+                Assert.True(bus.SendAsync(new Tick(1)).IsCompletedSuccessfully);
+                Assert.True(bus.SendAsync(new Tick(2)).IsCompletedSuccessfully);
+            },
+            null);
+        return weak!;
+    }
 }
