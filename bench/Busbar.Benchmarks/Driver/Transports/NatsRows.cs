@@ -375,7 +375,7 @@ public sealed class NatsRows : IAsyncDisposable
             var handle = await _publisher.PublishAsync(new TransportLatencyPing(sequence, published), cancellationToken: cancellationToken);
             var outcome = await handle.WaitAsync(cancellationToken);
             if (!outcome.IsSuccess)
-                throw new InvalidOperationException($"latency publish {sequence} ended {outcome.Status}");
+                throw new InvalidOperationException($"latency publish {sequence} ended {outcome.Status}: {string.Join("; ", outcome.Handlers.Select(h => h.SubscriptionName + " " + h.Exception))}");
             return TransportBench.Micros(published, await arrived.WaitAsync(cancellationToken));
         }
 
