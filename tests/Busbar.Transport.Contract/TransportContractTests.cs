@@ -360,7 +360,9 @@ public abstract class TransportContractTests : IAsyncLifetime
         var redelivered = await survivor.NextAsync(Patience + Lease);
 
         Assert.Equal(abandoned.DeliveryId, redelivered.DeliveryId);
-        Assert.Equal(2, redelivered.DeliveryCount);
+        // At least 2: a broker may count one more delivery to a pull the crashed subscription had open as it closed (seen
+        // once on NATS under load: 3); what the contract promises is that the count grew.
+        Assert.InRange(redelivered.DeliveryCount, 2, MaxDeliveries);
         await redelivered.AckAsync();
     }
 
