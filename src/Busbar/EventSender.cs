@@ -80,7 +80,7 @@ public sealed class EventSender<T> : ISenderSlots
     /// <param name="options">As for <see cref="IEventBus.SendAsync{T}"/>; a send with options takes the bus's path.</param>
     /// <param name="cancellationToken">Passed to the handlers (instead of the bus's stop token when it can be cancelled).</param>
     /// <returns>A task that completes when every handler has finished; already completed when they all completed synchronously.</returns>
-    /// <remarks>Without options a warm send of a class event whose handlers complete synchronously allocates nothing, as through the bus (a struct event is boxed once per send).</remarks>
+    /// <remarks>Without options a warm send of a class event whose handlers complete synchronously allocates nothing, as through the bus (a struct event is boxed once per send only when a handler takes or reads its context).</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="event"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
     /// <exception cref="EventValidationException">The event is invalid; no handler ran.</exception>

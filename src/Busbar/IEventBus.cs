@@ -67,7 +67,7 @@ public interface IEventBus : IAsyncDisposable
     /// <remarks>
     /// <para>
     /// Failures are thrown to the caller and not added to the dead-letter store, unless <see cref="EventBusOptions.DeadLetterInlineFailures"/> is set.
-    /// Without options a warm send of a class event whose handlers complete synchronously allocates nothing (a struct event is boxed once per send); with options the event gets a context of its own
+    /// Without options a warm send whose handlers complete synchronously allocates nothing for a class event, nor for a struct event when no handler takes the context (one that does, or reads <see cref="EventContext.Current"/>, boxes it once per send); with options the event gets a context of its own
     /// (as <see cref="InvokeAsync{T}"/> does), which costs one allocation per send.
     /// </para>
     /// <para>

@@ -139,12 +139,17 @@ internal sealed class AmbientFrame(int ownerThread)
     /// While <see cref="SyncThread"/> runs a context-free plan (<see cref="InlinePlan{T}.ContextFree"/>) whose event has no context
     /// yet (<see cref="SyncContext"/> null): the plan, the event and its bus, and the index of the running handler. The first look
     /// at the frame from that thread (<see cref="Visible(int, out EventContext?, out Subscription?)"/>: <c>EventContext.Current</c>,
-    /// a send or publish made by the handler) creates the context, exactly as the send would have created it up front.
+    /// a send or publish made by the handler) creates the context, exactly as the send would have created it up front. A class
+    /// event is held in <see cref="DeferredEvent"/>; a struct event in <see cref="DeferredValue"/>, unboxed until that first look.
     /// </summary>
     public InlinePlan? DeferredPlan;
     public object? DeferredEvent;
+    public DeferredValue? DeferredValue;
     public InProcessEventBus? DeferredBus;
     public int DeferredIndex;
+
+    /// <summary>A context-free send with no context yet runs on this frame (see <see cref="DeferredPlan"/>).</summary>
+    public bool HasDeferredEvent => DeferredEvent is not null || DeferredValue is not null;
 
     /// <summary>The frame this one was derived from (by <see cref="Ambient.Acquire(int)"/>); closing it closes this one.</summary>
     public AmbientFrame? Origin;
@@ -161,7 +166,7 @@ internal sealed class AmbientFrame(int ownerThread)
     public EventContext CreateDeferredContext()
     {
         var plan = DeferredPlan!;
-        var context = InlineContexts.Rent(DeferredBus!, DeferredEvent!, plan.Name);
+        var context = InlineContexts.Rent(DeferredBus!, DeferredEvent ?? DeferredValue!.Box(), plan.Name);
         SyncContext = context;
         SyncSubscription = plan.Subscriptions[DeferredIndex];
         return context;
@@ -197,7 +202,7 @@ internal sealed class AmbientFrame(int ownerThread)
     {
         if (SyncThread != 0 && SyncThread == thread)
         {
-            if (SyncContext is null && DeferredEvent is not null)
+            if (SyncContext is null && HasDeferredEvent)
                 CreateDeferredContext();
             context = SyncContext;
             subscription = SyncSubscription;
@@ -231,5 +236,65 @@ internal sealed class AmbientFrame(int ownerThread)
 
         context = Context;
         subscription = Subscription;
+    }
+}
+
+/// <summary>
+/// The struct event of a context-free send (see <see cref="AmbientFrame.DeferredValue"/>), kept unboxed: it is boxed only if a
+/// handler looks at the send's context. One per nesting depth per thread and event type, reused, so a send allocates nothing.
+/// </summary>
+internal abstract class DeferredValue
+{
+    public abstract object Box();
+}
+
+/// <inheritdoc cref="DeferredValue"/>
+/// <typeparam name="T">The struct event type.</typeparam>
+internal sealed class DeferredValue<T> : DeferredValue
+    where T : notnull
+{
+    /// <summary>The thread's holders of <typeparamref name="T"/>, one per send of it in progress on the thread (sends nest).</summary>
+    [ThreadStatic]
+    private static Stack? t_stack;
+
+    private T _value = default!;
+
+    public override object Box() => _value;
+
+    /// <summary>Holds <paramref name="value"/> for a send starting on this thread; <see cref="Release"/> it on the same thread when the send ends.</summary>
+    public static DeferredValue<T> Hold(T value)
+    {
+        var stack = t_stack ??= new Stack();
+        var holder = stack.Push();
+        holder._value = value;
+        return holder;
+    }
+
+    /// <summary>The send ended: the holder forgets the event and is free for the thread's next send.</summary>
+    public void Release()
+    {
+        _value = default!;
+        t_stack!.Pop(this);
+    }
+
+    private sealed class Stack
+    {
+        private DeferredValue<T>[] _items = new DeferredValue<T>[2];
+        private int _depth;
+
+        public DeferredValue<T> Push()
+        {
+            if (_depth == _items.Length)
+                Array.Resize(ref _items, _depth * 2);
+            var holder = _items[_depth] ??= new DeferredValue<T>();
+            _depth++;
+            return holder;
+        }
+
+        public void Pop(DeferredValue<T> holder)
+        {
+            System.Diagnostics.Debug.Assert(_depth > 0 && ReferenceEquals(_items[_depth - 1], holder), "Sends on a thread end in the reverse order they began.");
+            _depth--;
+        }
     }
 }

@@ -244,7 +244,12 @@ internal sealed partial class InProcessEventBus
             frame.DeferredPlan = plan;
         if (!ReferenceEquals(frame.DeferredBus, this))
             frame.DeferredBus = this;
-        frame.DeferredEvent = @event;
+        // A struct event stays unboxed unless a handler looks at the context (typeof(T).IsValueType is a constant per T).
+        DeferredValue<T>? held = null;
+        if (typeof(T).IsValueType)
+            frame.DeferredValue = held = DeferredValue<T>.Hold(@event);
+        else
+            frame.DeferredEvent = @event;
         frame.SyncThread = thread;
         var i = 0;
         ValueTask pending = default;
@@ -279,9 +284,30 @@ internal sealed partial class InProcessEventBus
         }
 
         if (i < handlers.Length)
-            return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
+        {
+            if (held is not null)
+            {
+                // The dispatcher takes over with the context, which needs the event boxed now; the holder is freed here, on
+                // the sending thread, in the order the thread's sends began.
+                if (frame.SyncContext is null)
+                    frame.CreateDeferredContext();
+                frame.DeferredValue = null;
+                held.Release();
+            }
 
-        frame.DeferredEvent = null;
+            return ContextFreeStopped(plan, frame, savedThread, i, Subscription.WithoutResult(pending), cancellationToken);
+        }
+
+        if (held is not null)
+        {
+            frame.DeferredValue = null;
+            held.Release();
+        }
+        else
+        {
+            frame.DeferredEvent = null;
+        }
+
         frame.SyncThread = savedThread;
         if (frame.SyncContext is { } context)
             ReturnObserved(frame, context);

@@ -253,14 +253,15 @@ public sealed class EventSenderSlotTests
     }
 
     [Fact]
-    public async Task SendAsync_StructEventOnTwoBuses_RunsEachBusHandlersAndAllocatesAsTheSenders()
+    public async Task SendAsync_StructEventOnTwoBuses_RunsEachBusHandlersAndAllocatesNothing()
     {
         await using var a = EventBus.Create();
         await using var b = EventBus.Create();
         var onA = 0;
         var onB = 0;
-        a.Subscribe<Beat>(beat => onA += beat.Bus == a.Name ? 1 : 1000);
-        b.Subscribe<Beat>(beat => onB += beat.Bus == b.Name ? 1 : 1000);
+        var wrongBus = 0;
+        a.Subscribe<Beat>(beat => _ = beat.Bus == a.Name ? onA++ : wrongBus++);
+        b.Subscribe<Beat>(beat => _ = beat.Bus == b.Name ? onB++ : wrongBus++);
         var senderA = a.GetSender<Beat>();
         var senderB = b.GetSender<Beat>();
         for (var i = 0; i < 10; i++)
@@ -271,26 +272,30 @@ public sealed class EventSenderSlotTests
             await senderB.SendAsync(new Beat(i, b.Name));
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100; i++)
+        // A struct event sent to handlers that take no context is never boxed, through the interface (two buses in turn, so
+        // the type's slots change hands) as through the senders.
+        var throughInterface = StructEventSendTests.SteadyRoundBytes(() =>
         {
-            Assert.True(a.SendAsync(new Beat(i, a.Name)).IsCompletedSuccessfully);
-            Assert.True(b.SendAsync(new Beat(i, b.Name)).IsCompletedSuccessfully);
-        }
-
-        var throughInterface = GC.GetAllocatedBytesForCurrentThread() - before;
-        before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100; i++)
+            for (var i = 0; i < 100; i++)
+            {
+                Assert.True(a.SendAsync(new Beat(i, a.Name)).IsCompletedSuccessfully);
+                Assert.True(b.SendAsync(new Beat(i, b.Name)).IsCompletedSuccessfully);
+            }
+        });
+        var throughSenders = StructEventSendTests.SteadyRoundBytes(() =>
         {
-            Assert.True(senderA.SendAsync(new Beat(i, a.Name)).IsCompletedSuccessfully);
-            Assert.True(senderB.SendAsync(new Beat(i, b.Name)).IsCompletedSuccessfully);
-        }
+            for (var i = 0; i < 100; i++)
+            {
+                Assert.True(senderA.SendAsync(new Beat(i, a.Name)).IsCompletedSuccessfully);
+                Assert.True(senderB.SendAsync(new Beat(i, b.Name)).IsCompletedSuccessfully);
+            }
+        });
 
-        // A struct event is boxed once per inline send (the context's payload and the frame's deferred event are objects):
-        // the interface adds nothing to what the sender pays.
-        Assert.Equal(GC.GetAllocatedBytesForCurrentThread() - before, throughInterface);
-        Assert.Equal(220, onA);
-        Assert.Equal(220, onB);
+        Assert.Equal(0, throughInterface);
+        Assert.Equal(0, throughSenders);
+        Assert.Equal(0, wrongBus);
+        Assert.Equal(onA, onB);
+        Assert.True(onA >= 220, $"{onA} sends handled on each bus: 20 to warm up, then at least one round of 100 through each path");
     }
 
     [Theory]
