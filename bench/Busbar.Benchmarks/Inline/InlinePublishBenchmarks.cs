@@ -46,6 +46,8 @@ public class InlinePublishBenchmarks
     private EventSender<Ping> _sender8 = null!;
     private EventSender<Ping> _senderAction = null!;
     private EventSender<Ping> _senderAction8 = null!;
+    private IEventBus _busbarStruct = null!;
+    private EventSender<PingValue> _senderStruct = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -86,6 +88,9 @@ public class InlinePublishBenchmarks
         _sender8 = _busbar8.GetSender<Ping>();
         _senderAction = _busbarAction.GetSender<Ping>();
         _senderAction8 = _busbarAction8.GetSender<Ping>();
+        _busbarStruct = EventBus.Create(new EventBusOptions { Name = "bench-inline-struct" });
+        _busbarStruct.Subscribe<PingValue>(static _ => InlineSink.Count++);
+        _senderStruct = _busbarStruct.GetSender<PingValue>();
     }
 
     [GlobalCleanup]
@@ -100,6 +105,7 @@ public class InlinePublishBenchmarks
         await _busbar8.DisposeAsync();
         await _busbarAction.DisposeAsync();
         await _busbarAction8.DisposeAsync();
+        await _busbarStruct.DisposeAsync();
     }
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(One)]
@@ -128,6 +134,9 @@ public class InlinePublishBenchmarks
 
     [Benchmark(Description = "Busbar EventSender<T>.SendAsync, Action<T> handler"), BenchmarkCategory(One)]
     public void BusbarSenderAction_1() => Sync.Complete(_senderAction.SendAsync(_ping));
+
+    [Benchmark(Description = "Busbar EventSender<T>.SendAsync, struct event, Action<T> handler"), BenchmarkCategory(One)]
+    public void BusbarSenderStruct_1() => Sync.Complete(_senderStruct.SendAsync(new PingValue(1)));
 
     [Benchmark(Description = "Direct call"), BenchmarkCategory(Eight)]
     public void Direct_8()
