@@ -274,7 +274,7 @@ public sealed class EventSenderSlotTests
 
         // A struct event sent to handlers that take no context is never boxed, through the interface (two buses in turn, so
         // the type's slots change hands) as through the senders.
-        var throughInterface = StructEventSendTests.SteadyRoundBytes(() =>
+        var throughInterface = Allocations.SteadyRoundBytes(() =>
         {
             for (var i = 0; i < 100; i++)
             {
@@ -282,7 +282,7 @@ public sealed class EventSenderSlotTests
                 Assert.True(b.SendAsync(new Beat(i, b.Name)).IsCompletedSuccessfully);
             }
         });
-        var throughSenders = StructEventSendTests.SteadyRoundBytes(() =>
+        var throughSenders = Allocations.SteadyRoundBytes(() =>
         {
             for (var i = 0; i < 100; i++)
             {
