@@ -13,8 +13,9 @@ namespace Busbar.Benchmarks.Driver;
 public static class DriverProgram
 {
     private const string Usage = """
-        Usage: Busbar.Benchmarks driver [--dry] [--out FILE] [one of --latency-only | --transports-only | --fanout-only | --durability-only]
+        Usage: Busbar.Benchmarks driver [--dry] [--out FILE] [one of --throughput-only | --latency-only | --transports-only | --fanout-only | --durability-only]
           (no scenario flag)   every scenario, (a) to (h), in one report
+          --throughput-only    (a) queued throughput, 1 producer → 1 handler, against the raw channel and the peers
           --latency-only       (b) and (g): round trips, warm and in fresh processes
           --transports-only    (h) Redis and NATS through the bus next to the raw clients (starts redis-server and nats-server)
           --fanout-only        (d) fan-out to 8 handlers, Parallel and Serial tier
@@ -23,7 +24,7 @@ public static class DriverProgram
           --out FILE           also write the markdown report to FILE (it is always printed)
         """;
 
-    private static readonly HashSet<string> s_flags = ["--dry", "--out", "--latency-only", "--transports-only", "--fanout-only", "--durability-only", "--help", "-h"];
+    private static readonly HashSet<string> s_flags = ["--dry", "--out", "--throughput-only", "--latency-only", "--transports-only", "--fanout-only", "--durability-only", "--help", "-h"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -51,6 +52,12 @@ public static class DriverProgram
         report.AppendLine(MachineInfo.MarkdownHeader());
         report.AppendLine(settings.Dry ? "- Mode: **dry** (tiny counts; numbers mean nothing)" : "- Mode: full");
         report.AppendLine();
+
+        if (args.Contains("--throughput-only"))
+        {
+            report.Append(await ThroughputScenario.RunAsync(settings, ThroughputRows(settings)));
+            return await WriteAsync(report.ToString(), output, 0);
+        }
 
         if (args.Contains("--latency-only"))
         {
@@ -93,14 +100,7 @@ public static class DriverProgram
         }
 
         Console.WriteLine("(a) throughput");
-        report.Append(await ThroughputScenario.RunAsync(settings,
-        [
-            (new ChannelPipeline(settings.Capacity), settings.FastEvents),
-            (new DataflowPipeline(settings.Capacity), settings.FastEvents),
-            (new BusbarPipeline(settings.Capacity), settings.FastEvents),
-            (new WolverinePipeline(), settings.WolverineEvents),
-            (new MassTransitPipeline(), settings.MassTransitEvents),
-        ]));
+        report.Append(await ThroughputScenario.RunAsync(settings, ThroughputRows(settings)));
 
         Console.WriteLine("(b) latency");
         report.Append(await LatencyScenario.RunAsync(settings,
@@ -129,6 +129,16 @@ public static class DriverProgram
 
         return await WriteAsync(report.ToString(), output, overload.All(r => r.Accounted) && transportOk ? 0 : 1);
     }
+
+    /// <summary>The rows of (a): the raw channel (the floor), Dataflow, Busbar and the two service buses.</summary>
+    private static List<(QueuedPipeline Pipeline, int Events)> ThroughputRows(DriverSettings settings) =>
+    [
+        (new ChannelPipeline(settings.Capacity), settings.FastEvents),
+        (new DataflowPipeline(settings.Capacity), settings.FastEvents),
+        (new BusbarPipeline(settings.Capacity), settings.FastEvents),
+        (new WolverinePipeline(), settings.WolverineEvents),
+        (new MassTransitPipeline(), settings.MassTransitEvents),
+    ];
 
     private static async Task<int> WriteAsync(string text, string? output, int exitCode)
     {
