@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 
 namespace Busbar.Dispatch;
 
@@ -22,8 +23,18 @@ namespace Busbar.Dispatch;
 /// (<see cref="EventContext.Claim"/>): a worker taking it, a handler awaiting it (queue jump), an eviction
 /// (<c>DropOldest</c>) or the stop. So the count is exactly the events that are queued and not started.
 /// </para>
+/// <para>
+/// Admission with room takes no lock (issue 16): the publisher reserves a place in the count with a compare-exchange and
+/// pushes the event on the <em>intake</em>, a lock-free stack linked through the events themselves; the next operation under
+/// the lock (a worker's take, a queue jump, a wait, the stop) first moves the intake into the lists in push order. So a
+/// publish and a take share one cache line (the intake's) instead of the lock word, the counts and the lists' ends, and the
+/// lock is the workers' alone while nothing else needs it. Everything else — a full queue, an eviction, a wait for room, a
+/// batch — admits under the lock as before, after moving the intake in, so admission order is push order throughout. An
+/// event on its way in is counted (in the count and in flight) but in no list yet: a stop that closes the queue meanwhile is
+/// seen by the publisher after its push, which then takes its event back under the lock unless a worker already took it.
+/// </para>
 /// </remarks>
-[DebuggerDisplay("Count = {Count}, Ready = {_ready}, Capacity = {Capacity}, Closed = {_closed}")]
+[DebuggerDisplay("Count = {Count}, Ready = {_ready}, Capacity = {Capacity}, Closed = {_intake.Closed}")]
 internal sealed class EventQueue
 {
     private readonly Lock _lock = new();
@@ -32,10 +43,9 @@ internal sealed class EventQueue
     private SortedDictionary<int, Level>? _prioritized;
     private readonly Dictionary<string, KeyLine>? _keys;
     private readonly InFlightCounter _inFlight;
-    private int _count;
+    private Intake _intake;
     private int _ready;
     private int _nextSequence;
-    private bool _closed;
     private ReadWaiter? _readers;
     private RoomWaiter? _firstWaiter;
     private RoomWaiter? _lastWaiter;
@@ -51,7 +61,7 @@ internal sealed class EventQueue
     }
 
     /// <summary>Events queued and not started, wherever they wait.</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Volatile.Read(ref _intake.Count);
 
     public int Capacity => _capacity;
 
@@ -78,27 +88,63 @@ internal sealed class EventQueue
     {
         lock (_lock)
         {
-            return (_count, _inFlight.Value);
+            return (Volatile.Read(ref _intake.Count), _inFlight.Value);
         }
     }
 
-    /// <summary>Admits when below <paramref name="limit"/>; under <paramref name="dropOldest"/> evicts the oldest lowest-priority event to make room.</summary>
-    /// <remarks>An evicted event is claimed: the caller completes it.</remarks>
+    /// <summary>
+    /// <see cref="TryEnqueue(EventContext, int, bool, out EventContext?, out List{EventContext}?)"/> for callers that never evict
+    /// (recovery) or race no other publisher (tests of the queue).
+    /// </summary>
     public EnqueueResult TryEnqueue(EventContext context, int limit, bool dropOldest, out EventContext? evicted)
     {
+        var result = TryEnqueue(context, limit, dropOldest, out evicted, out var more);
+        Debug.Assert(more is null, "Only racing publishers make a second eviction.");
+        return result;
+    }
+
+    /// <summary>Admits when below <paramref name="limit"/>; under <paramref name="dropOldest"/> evicts the oldest lowest-priority event to make room.</summary>
+    /// <remarks>
+    /// An evicted event is claimed: the caller completes it, whatever the result. Each place an eviction makes may be taken at once
+    /// by a publisher that takes no lock; then the next oldest goes too (<paramref name="alsoEvicted"/>), one per admission that
+    /// took a place, and in the rare case that nothing is left to evict the result is <see cref="EnqueueResult.Full"/>.
+    /// </remarks>
+    /// <param name="context">The event.</param>
+    /// <param name="limit">The count it must stay below: the capacity, or a handler's overflow allowance.</param>
+    /// <param name="dropOldest">Make room by evicting when full (<see cref="BusFullMode.DropOldest"/>).</param>
+    /// <param name="evicted">The event evicted to make room, or null.</param>
+    /// <param name="alsoEvicted">Events evicted besides <paramref name="evicted"/> (claimed, for the caller to complete), or null.</param>
+    public EnqueueResult TryEnqueue(EventContext context, int limit, bool dropOldest, out EventContext? evicted, out List<EventContext>? alsoEvicted)
+    {
         evicted = null;
+        alsoEvicted = null;
+        if (TryReservePlace(limit))
+            return Push(context);
+
         ReadWaiter? wake;
         lock (_lock)
         {
-            if (_closed)
+            if (_intake.Closed)
                 return EnqueueResult.Closed;
-            if (_count >= limit)
+            TakeInLocked();
+            while (!TryAddLocked(context, limit))
             {
-                if (!dropOldest || !TryEvictLocked(out evicted))
+                if (!dropOldest)
                     return EnqueueResult.Full;
+                if (!TryEvictLocked(out var oldest))
+                {
+                    // Nothing to evict in the lists, and yet full: places reserved by publishers whose events are not pushed yet.
+                    if (!AwaitPushLocked())
+                        return EnqueueResult.Full;
+                    continue;
+                }
+
+                if (evicted is null)
+                    evicted = oldest;
+                else
+                    (alsoEvicted ??= []).Add(oldest!);
             }
 
-            AddLocked(context);
             wake = TakeReadersLocked();
         }
 
@@ -116,10 +162,11 @@ internal sealed class EventQueue
         var admitted = 0;
         lock (_lock)
         {
-            if (_closed)
+            if (_intake.Closed)
                 return 0;
-            for (var i = start; i < items.Count && _count < limit; i++, admitted++)
-                AddLocked(items[i]);
+            TakeInLocked();
+            for (var i = start; i < items.Count && TryAddLocked(items[i], limit); i++)
+                admitted++;
             if (admitted > 0)
                 wake = TakeReadersLocked();
         }
@@ -143,9 +190,10 @@ internal sealed class EventQueue
         ReadWaiter? wake;
         lock (_lock)
         {
-            if (_closed)
+            if (_intake.Closed)
                 throw new BusStoppedException();
-            if (_count >= _capacity)
+            TakeInLocked();
+            if (!TryAddLocked(context, _capacity))
             {
                 Debug.Assert(!waiter.Listed, "A waiter waits for one publish at a time.");
                 waiter.Listed = true;
@@ -159,7 +207,6 @@ internal sealed class EventQueue
                 return false;
             }
 
-            AddLocked(context);
             wake = TakeReadersLocked();
         }
 
@@ -195,6 +242,7 @@ internal sealed class EventQueue
         RoomWaiter? space;
         lock (_lock)
         {
+            TakeInLocked();
             if (!TryTakeLocked(out context!))
                 return false;
             space = TakeWritersLocked();
@@ -216,6 +264,8 @@ internal sealed class EventQueue
         RoomWaiter? space = null;
         lock (_lock)
         {
+            // The key's later events may still be on the intake: in the line first, so the key runs them in admission order.
+            TakeInLocked();
             if (!_keys.TryGetValue(key, out var line))
                 return null;
             Debug.Assert(line.Held, "Only the holder releases a key.");
@@ -243,7 +293,8 @@ internal sealed class EventQueue
         RoomWaiter? space;
         lock (_lock)
         {
-            // Only the queue moves an event out of the queued stage, under this lock: queued means in a list.
+            // Only the queue moves an event out of the queued stage, under this lock: queued means in a list once the intake is in.
+            TakeInLocked();
             if (context.Stage != EventContext.StageQueued)
                 return false;
             readers = RemoveLocked(context) ? TakeReadersLocked() : null;
@@ -266,14 +317,35 @@ internal sealed class EventQueue
     {
         lock (_lock)
         {
+            // Closed read before the intake is taken in: an event pushed after that was pushed after the close, and its
+            // publisher sees the close and takes it back (see Push), so a worker that ends here strands nothing.
+            var closed = _intake.Closed;
+            TakeInLocked();
             if (_ready > 0)
                 return new ValueTask<bool>(true);
-            if (_closed)
+            if (closed)
                 return new ValueTask<bool>(false);
             Debug.Assert(!waiter.Listed, "A worker waits once at a time.");
             waiter.Listed = true;
             waiter.Next = _readers;
             _readers = waiter;
+            // Announced before the intake is looked at again: a publisher pushes and then reads the flag, so either it sees
+            // the flag and wakes this worker, or this look sees its event.
+            Volatile.Write(ref _intake.ReadersListed, true);
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _intake.Head) is not null)
+            {
+                TakeInLocked();
+                if (_ready > 0)
+                {
+                    _readers = waiter.Next;
+                    waiter.Next = null;
+                    waiter.Listed = false;
+                    Volatile.Write(ref _intake.ReadersListed, _readers is not null);
+                    return new ValueTask<bool>(true);
+                }
+            }
+
             return waiter.Pending;
         }
     }
@@ -285,7 +357,9 @@ internal sealed class EventQueue
         bool ready;
         lock (_lock)
         {
-            _closed = true;
+            Volatile.Write(ref _intake.Closed, true);
+            Interlocked.MemoryBarrier();
+            TakeInLocked();
             readers = TakeReadersLocked();
             writers = TakeWritersLocked();
             ready = _ready > 0;
@@ -301,6 +375,7 @@ internal sealed class EventQueue
         var all = new List<EventContext>();
         lock (_lock)
         {
+            TakeInLocked();
             TakeAllLocked(_normal.Ready, all);
             if (_prioritized is not null)
             {
@@ -348,11 +423,169 @@ internal sealed class EventQueue
     /// <remarks>The difference of sequence numbers, so the order holds across the wrap of the counter (a queue holds far fewer than 2³¹ events).</remarks>
     internal static bool IsOlder(EventContext context, EventContext other) => unchecked(context.QueueSequence - other.QueueSequence) < 0;
 
-    private void AddLocked(EventContext context)
+    /// <summary>Reserves a place below <paramref name="limit"/> in the count; false when there is none.</summary>
+    private bool TryReserve(int limit)
+    {
+        var count = Volatile.Read(ref _intake.Count);
+        while (count < limit)
+        {
+            var seen = Interlocked.CompareExchange(ref _intake.Count, count + 1, count);
+            if (seen == count)
+                return true;
+            count = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The first half of an admission without the lock: counts an event in flight and reserves it a place below
+    /// <paramref name="limit"/>; false (and nothing counted) when the queue is closed or has no place. <see cref="Push"/> is the
+    /// second half.
+    /// </summary>
+    internal bool TryReservePlace(int limit)
+    {
+        if (Volatile.Read(ref _intake.Closed))
+            return false;
+        // Counted in flight before the place is reserved, so the depth never exceeds the in-flight count.
+        _inFlight.Enter();
+        if (TryReserve(limit))
+            return true;
+        _inFlight.Undo();
+        return false;
+    }
+
+    /// <summary>
+    /// Puts an event that has its place (<see cref="TryReservePlace"/>) on the intake. Then, as the push came before these reads: if
+    /// the queue has closed meanwhile, the event is taken back unless a worker or the stop took it; if a worker waits, it is woken.
+    /// </summary>
+    internal EnqueueResult Push(EventContext context)
     {
         context.MarkQueued();
-        context.QueueSequence = unchecked(_nextSequence++);
+        var head = Volatile.Read(ref _intake.Head);
+        while (true)
+        {
+            context.QueueLinks.Next = head;
+            var seen = Interlocked.CompareExchange(ref _intake.Head, context, head);
+            if (ReferenceEquals(seen, head))
+                break;
+            head = seen;
+        }
+
+        if (Volatile.Read(ref _intake.Closed))
+            return TakeBackClosed(context);
+        if (Volatile.Read(ref _intake.ReadersListed))
+            WakeReaders();
+        return EnqueueResult.Admitted;
+    }
+
+    /// <summary>The queue closed while <paramref name="context"/> was pushed: it leaves again unless it was taken already.</summary>
+    private EnqueueResult TakeBackClosed(EventContext context)
+    {
+        ReadWaiter? readers;
+        RoomWaiter? space;
+        lock (_lock)
+        {
+            TakeInLocked();
+            // A worker draining the stopped bus (or the stop's TakeAll) took it: it runs or ends as every admitted event.
+            if (context.Stage != EventContext.StageQueued)
+                return EnqueueResult.Admitted;
+            readers = RemoveLocked(context) ? TakeReadersLocked() : null;
+            space = TakeWritersLocked();
+        }
+
+        ReadWaiter.WakeAll(readers, ready: true);
+        RoomWaiter.WakeAll(space);
+        return EnqueueResult.ClosedWhileAdmitting;
+    }
+
+    private void WakeReaders()
+    {
+        ReadWaiter? readers;
+        lock (_lock)
+        {
+            TakeInLocked();
+            readers = TakeReadersLocked();
+        }
+
+        ReadWaiter.WakeAll(readers, ready: true);
+    }
+
+    /// <summary>
+    /// Waits (spinning, then yielding) for an event on its way in to be pushed, and takes it in: true once one is, false when
+    /// none is on its way (every counted event is in a list). Only a <c>DropOldest</c> admission that found nothing to evict
+    /// waits here; a push takes no lock, so the wait cannot block it.
+    /// </summary>
+    private bool AwaitPushLocked()
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _intake.Head) is null)
+        {
+            if (Volatile.Read(ref _intake.Count) <= QueuedInListsLocked())
+                return false;
+            spin.SpinOnce();
+        }
+
+        TakeInLocked();
+        return true;
+    }
+
+    /// <summary>The events in the lists (ready or in a key's line), of every priority: the count without those on their way in.</summary>
+    private int QueuedInListsLocked()
+    {
+        var queued = _normal.Count;
+        if (_prioritized is not null)
+        {
+            foreach (var (_, level) in _prioritized)
+                queued += level.Count;
+        }
+
+        return queued;
+    }
+
+    /// <summary>Moves the events pushed on the intake into their lists, in push order (the intake is a stack: reversed first).</summary>
+    private void TakeInLocked()
+    {
+        if (Volatile.Read(ref _intake.Head) is null)
+            return;
+        var pushed = Interlocked.Exchange(ref _intake.Head, null);
+        EventContext? first = null;
+        while (pushed is not null)
+        {
+            var next = pushed.QueueLinks.Next;
+            pushed.QueueLinks.Next = first;
+            first = pushed;
+            pushed = next;
+        }
+
+        while (first is not null)
+        {
+            var next = first.QueueLinks.Next;
+            first.QueueLinks.Next = null;
+            PlaceLocked(first);
+            first = next;
+        }
+    }
+
+    /// <summary>Admits under the lock (the intake taken in first): in flight, a place below <paramref name="limit"/>, then its list.</summary>
+    private bool TryAddLocked(EventContext context, int limit)
+    {
         _inFlight.Enter();
+        if (!TryReserve(limit))
+        {
+            _inFlight.Undo();
+            return false;
+        }
+
+        context.MarkQueued();
+        PlaceLocked(context);
+        return true;
+    }
+
+    /// <summary>Puts an event that has its place in its level: ready, or in its busy key's line.</summary>
+    private void PlaceLocked(EventContext context)
+    {
+        context.QueueSequence = unchecked(_nextSequence++);
         var level = LevelFor(context.Priority);
         level.Count++;
         if (_keys is not null && context.OrderingKey is { } key)
@@ -360,7 +593,6 @@ internal sealed class EventQueue
             if (_keys.TryGetValue(key, out var line))
             {
                 line.Waiting.AddLast(context);
-                _count++;
                 return;
             }
 
@@ -369,7 +601,6 @@ internal sealed class EventQueue
 
         level.Ready.AddLast(context);
         _ready++;
-        _count++;
     }
 
     private bool TryTakeLocked(out EventContext context)
@@ -450,7 +681,7 @@ internal sealed class EventQueue
     private EventContext? OldestLocked(Level level)
     {
         var oldest = level.Ready.First;
-        if (_keys is null || _count == _ready)
+        if (_keys is null || Volatile.Read(ref _intake.Count) == _ready)
             return oldest;
         foreach (var (_, line) in _keys)
         {
@@ -503,7 +734,7 @@ internal sealed class EventQueue
     private void LeaveLocked(EventContext context)
     {
         LevelFor(context.Priority).Count--;
-        _count--;
+        Interlocked.Decrement(ref _intake.Count);
         context.Claim();
     }
 
@@ -511,9 +742,12 @@ internal sealed class EventQueue
     private ReadWaiter? TakeReadersLocked()
     {
         var first = _readers;
+        if (first is null)
+            return null;
         for (var waiter = first; waiter is not null; waiter = waiter.Next)
             waiter.Listed = false;
         _readers = null;
+        Volatile.Write(ref _intake.ReadersListed, false);
         return first;
     }
 
@@ -543,7 +777,9 @@ internal sealed class EventQueue
     [Conditional("DEBUG")]
     private void AssertInvariantsLocked()
     {
-        Debug.Assert(_count >= 0 && _ready >= 0 && _ready <= _count, $"count {_count}, ready {_ready}");
+        // The count also holds events on their way in (a place reserved, not in a list yet), so the lists may hold fewer.
+        var count = Volatile.Read(ref _intake.Count);
+        Debug.Assert(count >= 0 && _ready >= 0, $"count {count}, ready {_ready}");
         var queued = _normal.Count;
         var ready = _normal.Ready.Count;
         if (_prioritized is not null)
@@ -555,7 +791,31 @@ internal sealed class EventQueue
             }
         }
 
-        Debug.Assert(queued == _count && ready == _ready, $"count {_count} vs {queued} in levels; ready {_ready} vs {ready}");
+        Debug.Assert(queued <= Volatile.Read(ref _intake.Count) && ready == _ready, $"count {count} vs {queued} in levels; ready {_ready} vs {ready}");
+    }
+
+    /// <summary>
+    /// What a publish touches when it takes no lock, and what workers write back per event: the intake's head and the count, with
+    /// the two flags a publisher reads after its push. Padded, so no other field's writes move this line between cores.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    private struct Intake
+    {
+        /// <summary>The last event pushed; each links to the one pushed before it through its queue links.</summary>
+        [FieldOffset(64)]
+        public EventContext? Head;
+
+        /// <summary>Events queued and not started, wherever they wait, including those on their way in.</summary>
+        [FieldOffset(72)]
+        public int Count;
+
+        /// <summary>No event is admitted any more; set under the lock.</summary>
+        [FieldOffset(76)]
+        public bool Closed;
+
+        /// <summary>A worker waits in <see cref="WaitToReadAsync"/>: a publisher that pushes wakes it.</summary>
+        [FieldOffset(77)]
+        public bool ReadersListed;
     }
 
     /// <summary>The events of one priority: how many are queued (ready or behind a busy key), and those ready to take.</summary>
@@ -586,4 +846,10 @@ internal enum EnqueueResult
     Admitted,
     Full,
     Closed,
+
+    /// <summary>
+    /// The queue closed while the event was on its way in, and it was taken back: it counts in flight still (a stop may be waiting
+    /// for it), so the caller ends it and counts it out.
+    /// </summary>
+    ClosedWhileAdmitting,
 }

@@ -36,9 +36,13 @@ internal sealed partial class InProcessEventBus
     internal void AdmitRecovered(EventContext context)
     {
         EnterFlight(context);
-        if (_queue.TryEnqueue(context, int.MaxValue, dropOldest: false, out _) != EnqueueResult.Admitted)
+        var result = _queue.TryEnqueue(context, int.MaxValue, dropOldest: false, out _);
+        if (result != EnqueueResult.Admitted)
         {
             UndoFlight(context);
+            // Taken back from a queue that closed meanwhile: it stays in the log for the next start, and leaves flight here.
+            if (result == EnqueueResult.ClosedWhileAdmitting && _inFlight.LeaveDuringStop())
+                _inFlight.SignalDrained();
             return;
         }
 

@@ -183,13 +183,20 @@ internal sealed partial class InProcessEventBus
     private bool TryAdmitNow(EventContext context)
     {
         EnterFlight(context);
-        switch (_queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted))
+        var result = _queue.TryEnqueue(context, LimitFor(context), Options.FullMode == BusFullMode.DropOldest, out var evicted, out var alsoEvicted);
+        if (result == EnqueueResult.Admitted)
+            OnAdmitted(context);
+        if (evicted is not null)
+            DropEvicted(evicted, alsoEvicted);
+        switch (result)
         {
             case EnqueueResult.Admitted:
-                OnAdmitted(context);
-                if (evicted is not null)
-                    Refuse(evicted, EventStatus.Dropped, leavesFlight: true);
                 return true;
+            case EnqueueResult.ClosedWhileAdmitting:
+                // The stop closed the queue while this event was on its way in, and it was taken back: it counts in flight.
+                UndoFlight(context);
+                Refuse(context, EventStatus.Rejected, leavesFlight: true);
+                throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
             case EnqueueResult.Closed:
                 // The stop closed the queue after this publish was counted: it ends as rejected, like a
                 // publisher whose wait for room the stop ended.
@@ -200,6 +207,16 @@ internal sealed partial class InProcessEventBus
                 UndoFlight(context);
                 return false;
         }
+    }
+
+    /// <summary>Ends the events a <c>DropOldest</c> admission evicted (claimed by the queue) as dropped.</summary>
+    private void DropEvicted(EventContext evicted, List<EventContext>? alsoEvicted)
+    {
+        Refuse(evicted, EventStatus.Dropped, leavesFlight: true);
+        if (alsoEvicted is null)
+            return;
+        foreach (var other in alsoEvicted)
+            Refuse(other, EventStatus.Dropped, leavesFlight: true);
     }
 
     private ValueTask<EventHandle> Admit(EventContext context, CancellationToken cancellationToken)

@@ -183,4 +183,80 @@ public sealed class EventQueueTests : IAsyncDisposable
         Assert.False(await again.Within());
         Assert.False(await queue.WaitToReadAsync(a));
     }
+
+    [Fact]
+    public async Task Push_QueueClosedAfterThePlaceWasReserved_EventTakenBackStillInFlightAndNoWorkerStranded()
+    {
+        // The publisher reserved its place, then the stop closed the queue and the idle worker ended (nothing ready) before
+        // the push: the push must see the close and take the event back, or nobody would ever run or end it.
+        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var late = Event(1);
+        Assert.True(queue.TryReservePlace(10));
+        queue.Close();
+        Assert.False(await queue.WaitToReadAsync(new ReadWaiter()));
+
+        Assert.Equal(EnqueueResult.ClosedWhileAdmitting, queue.Push(late));
+        Assert.Equal(EventContext.StageRunning, late.Stage); // claimed by the take-back, for the caller to end
+        Assert.Equal(0, queue.Count);
+        Assert.Equal(1L, _inFlight.Value); // the caller counts it out once it has ended it
+        Assert.False(queue.TryDequeue(out _));
+        Assert.Empty(queue.TakeAll());
+    }
+
+    [Fact]
+    public void Push_QueueClosedAfterAWorkerTookTheEvent_StaysAdmittedForTheDrain()
+    {
+        // Two events reserved before the close; the first is pushed and taken by a worker draining the closed queue. The
+        // second's push sees the close but is still queued: it is taken back. The first, already taken, runs as admitted.
+        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var (first, second) = (Event(1), Event(2));
+        Assert.True(queue.TryReservePlace(10));
+        Assert.True(queue.TryReservePlace(10));
+        Assert.Equal(EnqueueResult.Admitted, queue.Push(first));
+        queue.Close();
+        Assert.True(queue.TryDequeue(out var taken));
+        Assert.Same(first, taken);
+        Assert.Equal(EnqueueResult.ClosedWhileAdmitting, queue.Push(second));
+        Assert.Equal(0, queue.Count);
+        Assert.Equal(2L, _inFlight.Value);
+    }
+
+    [Fact]
+    public async Task Push_WorkerListedAfterThePlaceWasReserved_PushWakesIt()
+    {
+        // The worker lists itself while an event is on its way in (its place reserved, not pushed yet): the push sees the
+        // listed worker and wakes it; the worker then takes the event.
+        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var waiter = new ReadWaiter();
+        Assert.True(queue.TryReservePlace(10));
+        var pending = queue.WaitToReadAsync(waiter).AsTask();
+        Assert.False(pending.IsCompleted);
+        Assert.Equal(1, queue.WaitingReaders);
+
+        Assert.Equal(EnqueueResult.Admitted, queue.Push(Event(7)));
+        Assert.True(await pending.Within());
+        Assert.Equal(0, queue.WaitingReaders);
+        Assert.True(queue.TryDequeue(out var taken));
+        Assert.Equal(7, IdOf(taken));
+    }
+
+    [Fact]
+    public void TryEnqueue_EventsPushedWithoutTheLockThenOnesAdmittedUnderIt_TakenInAdmissionOrderAndCounted()
+    {
+        // Pushed events wait on the intake until an operation under the lock takes them in, in push order, before its own.
+        var queue = new EventQueue(3, trackKeys: true, _inFlight);
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(1, "k"), 3, dropOldest: false, out _));
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(2), 3, dropOldest: false, out _));
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(3, "k"), 3, dropOldest: false, out _));
+        Assert.Equal(3, queue.Count);
+        Assert.False(queue.TryReservePlace(3)); // full: nothing counted
+        Assert.Equal((3, 3L), queue.ReadCounts());
+
+        // Full: DropOldest evicts under the lock, after taking the intake in, so the oldest is the first pushed.
+        var fourth = Event(4);
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(fourth, 3, dropOldest: true, out var evicted));
+        Assert.Equal(1, IdOf(evicted!));
+        Assert.Equal([2, 3, 4], [.. Enumerable.Range(0, 3).Select(_ => queue.TryDequeue(out var c) ? IdOf(c) : -1)]);
+        Assert.Equal(0, queue.Count);
+    }
 }
