@@ -130,6 +130,46 @@ public sealed class TransportOrderingTests : IAsyncDisposable
         Assert.True(twice.Count == 0, $"seed {seed}: handled more than once: {string.Join("; ", twice)} (the test ran {elapsed.Elapsed.TotalSeconds:F1} s, wall clock {(DateTimeOffset.UtcNow - startedAt).TotalSeconds:F1} s)");
     }
 
+    /// <summary>
+    /// The broker hands one consumer the group's messages in log order even when the settlements that make room for them
+    /// race: a settling thread that assigned the earlier message and is held after it released the broker's lock (the test
+    /// hook) does not let the message a later settlement assigned reach the consumer first. The broker used to write its
+    /// deliveries to the consumer's channel after releasing its lock, and the test above (seed 20261201) once saw event 39
+    /// handled after 40 and 41 of its key: the consumer had received them in that order.
+    /// </summary>
+    [Fact]
+    public async Task Broker_SettlementsMakingRoomRace_ConsumerReceivesTheLogInOrder()
+    {
+        var codec = new EnvelopeCodec(_events);
+        var transport = _broker.CreateTransport(ownsBroker: false);
+        await using var subscription = await transport.SubscribeAsync(new TransportSubscriptionOptions { Group = "ordering", Patterns = ["*"], MaxInFlight = 2 });
+        await using var reader = new DeliveryReader(subscription);
+        await transport.PublishAsync([.. Enumerable.Range(1, 4).Select(n => codec.Encode(new EventEnvelope { EventId = Guid.NewGuid(), Name = "contract.orders.placed", CreatedAt = DateTimeOffset.UnixEpoch }, new Placed(n, "c")))]);
+        var running = await reader.TakeAsync(2, TestTimeout.Default);
+        Assert.Equal(["1", "2"], running.Select(d => d.DeliveryId));
+
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        _broker.AfterSettle = delivery =>
+        {
+            if (delivery.DeliveryId == "1")
+            {
+                held.Set();
+                release.Wait(TestTimeout.Default);
+            }
+        };
+
+        // The first ack makes room for message 3 and is held; the second makes room for message 4 meanwhile.
+        var firstAck = Task.Run(() => running[0].AckAsync().AsTask());
+        Assert.True(held.Wait(TestTimeout.Default), "the first ack reached the hook");
+        await running[1].AckAsync();
+        release.Set();
+        await firstAck.Within();
+
+        var next = await reader.TakeAsync(2, TestTimeout.Default);
+        Assert.Equal(["3", "4"], next.Select(d => d.DeliveryId));
+    }
+
     [Fact]
     public async Task OrderingKey_TwoKeys_RunAtTheSameTime()
     {

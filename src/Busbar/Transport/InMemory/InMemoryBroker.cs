@@ -9,8 +9,10 @@ namespace Busbar.Transport;
 /// Redis stream keeps them), groups that read it from the start, leases, delayed retries and dead letters.
 /// </summary>
 /// <remarks>
-/// One lock guards all state; deliveries are written to subscription channels after it is released, so no
-/// reader code runs under it. A timer sweeps expired leases and due retries.
+/// One lock guards all state. A delivery is written to its subscription's channel under it, as it is assigned: writes made
+/// after the lock was released would race (a thread that assigned an earlier message could write it after another thread
+/// wrote later ones), and a consumer would receive the group's messages out of log order. The channels run no reader code
+/// in the write (their continuations are asynchronous). A timer sweeps expired leases and due retries.
 /// </remarks>
 internal sealed class InMemoryBroker : IAsyncDisposable
 {
@@ -25,6 +27,12 @@ internal sealed class InMemoryBroker : IAsyncDisposable
     private long _nextDeadLetterId;
     private bool _disposed;
 
+    /// <summary>
+    /// Tests only: runs on the settling thread once a settlement released the lock, before <see cref="Settle"/> returns, so a
+    /// test can hold that thread there while others settle (see TransportOrderingTests).
+    /// </summary>
+    internal Action<InMemoryDelivery>? AfterSettle { get; set; }
+
     public InMemoryBroker(InMemoryTransportOptions options, TimeProvider time)
     {
         _options = options;
@@ -37,7 +45,6 @@ internal sealed class InMemoryBroker : IAsyncDisposable
 
     public void Publish(IReadOnlyList<TransportMessage> messages)
     {
-        var handOuts = new List<Handout>();
         var stored = new StoredMessage[messages.Count];
         Tail[] tails;
         lock (_lock)
@@ -46,10 +53,9 @@ internal sealed class InMemoryBroker : IAsyncDisposable
             tails = _tails;
             for (var i = 0; i < messages.Count; i++)
                 stored[i] = StoreLocked(messages[i].Name, messages[i].Envelope.ToArray());
-            AssignAllLocked(handOuts);
+            AssignAllLocked();
         }
 
-        Deliver(handOuts);
         Notify(tails, stored);
     }
 
@@ -76,7 +82,6 @@ internal sealed class InMemoryBroker : IAsyncDisposable
     /// <summary>Publishes a dead letter's envelope again under its name and removes the dead letter; false when there is none with the id.</summary>
     public bool Redrive(string id)
     {
-        var handOuts = new List<Handout>();
         StoredMessage stored;
         Tail[] tails;
         lock (_lock)
@@ -91,10 +96,9 @@ internal sealed class InMemoryBroker : IAsyncDisposable
             _deadLetters.RemoveAt(index);
             tails = _tails;
             stored = StoreLocked(letter.Name, letter.Envelope.ToArray());
-            AssignAllLocked(handOuts);
+            AssignAllLocked();
         }
 
-        Deliver(handOuts);
         Notify(tails, [stored]);
         return true;
     }
@@ -125,15 +129,14 @@ internal sealed class InMemoryBroker : IAsyncDisposable
         return stored;
     }
 
-    private void AssignAllLocked(List<Handout> handOuts)
+    private void AssignAllLocked()
     {
         foreach (var group in _groups.Values)
-            AssignLocked(group, handOuts);
+            AssignLocked(group);
     }
 
     public InMemorySubscription Subscribe(TransportSubscriptionOptions options)
     {
-        var handOuts = new List<Handout>();
         InMemorySubscription subscription;
         lock (_lock)
         {
@@ -157,10 +160,9 @@ internal sealed class InMemoryBroker : IAsyncDisposable
             }
 
             group.Subscriptions.Add(subscription);
-            AssignLocked(group, handOuts);
+            AssignLocked(group);
         }
 
-        Deliver(handOuts);
         return subscription;
     }
 
@@ -179,7 +181,6 @@ internal sealed class InMemoryBroker : IAsyncDisposable
     /// <summary>Settles a delivery; returns false when its lease had already expired (the message was given out again).</summary>
     public bool Settle(InMemoryDelivery delivery, Settlement settlement, TimeSpan delay, string? reason)
     {
-        var handOuts = new List<Handout>();
         lock (_lock)
         {
             var group = delivery.Subscription.Group;
@@ -209,16 +210,15 @@ internal sealed class InMemoryBroker : IAsyncDisposable
                     break;
             }
 
-            AssignLocked(group, handOuts);
+            AssignLocked(group);
         }
 
-        Deliver(handOuts);
+        AfterSettle?.Invoke(delivery);
         return true;
     }
 
     private void Sweep()
     {
-        var handOuts = new List<Handout>();
         lock (_lock)
         {
             if (_disposed)
@@ -253,11 +253,9 @@ internal sealed class InMemoryBroker : IAsyncDisposable
                     }
                 }
 
-                AssignLocked(group, handOuts);
+                AssignLocked(group);
             }
         }
-
-        Deliver(handOuts);
     }
 
     private void RequeueLocked(BrokerGroup group, Pending pending)
@@ -281,8 +279,8 @@ internal sealed class InMemoryBroker : IAsyncDisposable
             Envelope = message.Envelope,
         });
 
-    /// <summary>Gives ready messages to subscriptions with room, round robin; the channel writes happen after the lock.</summary>
-    private void AssignLocked(BrokerGroup group, List<Handout> handOuts)
+    /// <summary>Gives ready messages to subscriptions with room, round robin, writing each to its subscription's channel in that order.</summary>
+    private void AssignLocked(BrokerGroup group)
     {
         var subscriptions = group.Subscriptions;
         if (subscriptions.Count == 0)
@@ -308,14 +306,8 @@ internal sealed class InMemoryBroker : IAsyncDisposable
             var delivery = new InMemoryDelivery(target, pending.Message, pending.Delivered + 1);
             target.InFlight++;
             group.Leased[pending.Message.Sequence] = new Lease(delivery, expiresAt);
-            handOuts.Add(new Handout(target, delivery));
+            target.Offer(delivery);
         }
-    }
-
-    private static void Deliver(List<Handout> handOuts)
-    {
-        foreach (var handOut in handOuts)
-            handOut.Subscription.Offer(handOut.Delivery);
     }
 
     public async ValueTask DisposeAsync()
@@ -351,8 +343,6 @@ internal sealed class InMemoryBroker : IAsyncDisposable
     internal readonly record struct Delayed(Pending Pending, DateTimeOffset DueAt);
 
     internal readonly record struct Lease(InMemoryDelivery Delivery, DateTimeOffset ExpiresAt);
-
-    internal readonly record struct Handout(InMemorySubscription Subscription, InMemoryDelivery Delivery);
 
     internal enum Settlement
     {

@@ -6,7 +6,7 @@ namespace Busbar.Transport;
 internal sealed class InMemorySubscription : ITransportSubscription
 {
     private readonly InMemoryBroker _broker;
-    private readonly Channel<ITransportDelivery> _deliveries = Channel.CreateUnbounded<ITransportDelivery>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<ITransportDelivery> _deliveries = Channel.CreateUnbounded<ITransportDelivery>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
     private int _closed;
 
     public InMemorySubscription(InMemoryBroker broker, InMemoryBroker.BrokerGroup group, TransportSubscriptionOptions options)
@@ -32,6 +32,7 @@ internal sealed class InMemorySubscription : ITransportSubscription
 
     public InMemoryBroker Broker => _broker;
 
+    /// <summary>Called under the broker's lock, in assignment order: the reader's continuation runs asynchronously, never here.</summary>
     public void Offer(ITransportDelivery delivery) => _deliveries.Writer.TryWrite(delivery);
 
     // The channel's own enumerator, not a wrapper around it: one iterator step per delivery rather than two.
