@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Busbar.Dispatch;
@@ -61,7 +62,7 @@ internal sealed class EventQueue
     }
 
     /// <summary>Events queued and not started, wherever they wait.</summary>
-    public int Count => Volatile.Read(ref _intake.Count);
+    public int Count => _intake.Queued;
 
     public int Capacity => _capacity;
 
@@ -88,7 +89,7 @@ internal sealed class EventQueue
     {
         lock (_lock)
         {
-            return (Volatile.Read(ref _intake.Count), _inFlight.Value);
+            return (_intake.Queued, _inFlight.Value);
         }
     }
 
@@ -118,7 +119,9 @@ internal sealed class EventQueue
     {
         evicted = null;
         alsoEvicted = null;
-        if (TryReservePlace(limit))
+        // Only normal-priority events take the intake: a worker takes from the lists before it takes the intake in, which is
+        // admission order for them but would let a higher-priority event on the intake wait behind ready ones.
+        if (context.Priority == 0 && TryReservePlace(limit))
             return Push(context);
 
         ReadWaiter? wake;
@@ -242,7 +245,11 @@ internal sealed class EventQueue
         RoomWaiter? space;
         lock (_lock)
         {
-            TakeInLocked();
+            // The intake holds only normal-priority events, admitted after every event in the lists: while a normal-priority
+            // event is ready in the lists, it (or a higher-priority one) comes first anyway, and the intake's line stays with the
+            // publishers. Taken in otherwise, before a lower-priority event could go ahead of them.
+            if (_normal.Ready.Count == 0)
+                TakeInLocked();
             if (!TryTakeLocked(out context!))
                 return false;
             space = TakeWritersLocked();
@@ -426,16 +433,23 @@ internal sealed class EventQueue
     /// <summary>Reserves a place below <paramref name="limit"/> in the count; false when there is none.</summary>
     private bool TryReserve(int limit)
     {
-        var count = Volatile.Read(ref _intake.Count);
-        while (count < limit)
+        var reserved = Volatile.Read(ref _intake.Reserved);
+        while (true)
         {
-            var seen = Interlocked.CompareExchange(ref _intake.Count, count + 1, count);
-            if (seen == count)
-                return true;
-            count = seen;
-        }
+            if (unchecked(reserved - _intake.SeenTaken) >= limit)
+            {
+                // Full as far as this side knows: look at the takes (the workers' line) once, and keep what was seen.
+                var taken = Volatile.Read(ref _intake.Taken);
+                _intake.SeenTaken = taken;
+                if (unchecked(reserved - taken) >= limit)
+                    return false;
+            }
 
-        return false;
+            var seen = Interlocked.CompareExchange(ref _intake.Reserved, reserved + 1, reserved);
+            if (seen == reserved)
+                return true;
+            reserved = seen;
+        }
     }
 
     /// <summary>
@@ -521,7 +535,7 @@ internal sealed class EventQueue
         var spin = new SpinWait();
         while (Volatile.Read(ref _intake.Head) is null)
         {
-            if (Volatile.Read(ref _intake.Count) <= QueuedInListsLocked())
+            if (_intake.Queued <= QueuedInListsLocked())
                 return false;
             spin.SpinOnce();
         }
@@ -681,7 +695,7 @@ internal sealed class EventQueue
     private EventContext? OldestLocked(Level level)
     {
         var oldest = level.Ready.First;
-        if (_keys is null || Volatile.Read(ref _intake.Count) == _ready)
+        if (_keys is null || _intake.Queued == _ready)
             return oldest;
         foreach (var (_, line) in _keys)
         {
@@ -734,7 +748,8 @@ internal sealed class EventQueue
     private void LeaveLocked(EventContext context)
     {
         LevelFor(context.Priority).Count--;
-        Interlocked.Decrement(ref _intake.Count);
+        // Only a holder of the lock takes: a plain write, on a line the publishers read only when the queue looks full.
+        Volatile.Write(ref _intake.Taken, unchecked(_intake.Taken + 1));
         context.Claim();
     }
 
@@ -778,7 +793,7 @@ internal sealed class EventQueue
     private void AssertInvariantsLocked()
     {
         // The count also holds events on their way in (a place reserved, not in a list yet), so the lists may hold fewer.
-        var count = Volatile.Read(ref _intake.Count);
+        var count = _intake.Queued;
         Debug.Assert(count >= 0 && _ready >= 0, $"count {count}, ready {_ready}");
         var queued = _normal.Count;
         var ready = _normal.Ready.Count;
@@ -791,31 +806,53 @@ internal sealed class EventQueue
             }
         }
 
-        Debug.Assert(queued <= Volatile.Read(ref _intake.Count) && ready == _ready, $"count {count} vs {queued} in levels; ready {_ready} vs {ready}");
+        Debug.Assert(queued <= _intake.Queued && ready == _ready, $"count {count} vs {queued} in levels; ready {_ready} vs {ready}");
     }
 
     /// <summary>
-    /// What a publish touches when it takes no lock, and what workers write back per event: the intake's head and the count, with
-    /// the two flags a publisher reads after its push. Padded, so no other field's writes move this line between cores.
+    /// The count and the intake, laid out so that a publish and a take write different cache lines. The count is two running
+    /// totals: places reserved (publishers, with a compare-exchange) and events taken out (holders of the lock); queued is their
+    /// difference. Publishers check for room against the last total of takes they saw, and read the workers' line again only
+    /// when that says full, so a publish touches the publishers' line and a take the workers' line; the intake's head moves
+    /// between them only when a worker that ran out of ready events takes the intake in. Padded from every other field.
     /// </summary>
-    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    [StructLayout(LayoutKind.Explicit, Size = 384)]
     private struct Intake
     {
         /// <summary>The last event pushed; each links to the one pushed before it through its queue links.</summary>
-        [FieldOffset(64)]
+        [FieldOffset(128)]
         public EventContext? Head;
 
-        /// <summary>Events queued and not started, wherever they wait, including those on their way in.</summary>
-        [FieldOffset(72)]
-        public int Count;
+        /// <summary>Places ever reserved (wrapping): events admitted, including those on their way in.</summary>
+        [FieldOffset(136)]
+        public int Reserved;
+
+        /// <summary>A total of <see cref="Taken"/> a publisher saw; never ahead of it, so room it shows is there.</summary>
+        [FieldOffset(140)]
+        public int SeenTaken;
 
         /// <summary>No event is admitted any more; set under the lock.</summary>
-        [FieldOffset(76)]
+        [FieldOffset(144)]
         public bool Closed;
 
         /// <summary>A worker waits in <see cref="WaitToReadAsync"/>: a publisher that pushes wakes it.</summary>
-        [FieldOffset(77)]
+        [FieldOffset(145)]
         public bool ReadersListed;
+
+        /// <summary>Events ever taken out of the queue (wrapping), by a worker, a queue jump, an eviction or the stop; under the lock.</summary>
+        [FieldOffset(256)]
+        public int Taken;
+
+        /// <summary>Events queued and not started, wherever they wait, including those on their way in (never below the true count).</summary>
+        public readonly int Queued
+        {
+            get
+            {
+                // Takes first: a take after this read only makes the difference larger than the truth, never negative.
+                var taken = Volatile.Read(ref Unsafe.AsRef(in Taken));
+                return unchecked(Volatile.Read(ref Unsafe.AsRef(in Reserved)) - taken);
+            }
+        }
     }
 
     /// <summary>The events of one priority: how many are queued (ready or behind a busy key), and those ready to take.</summary>

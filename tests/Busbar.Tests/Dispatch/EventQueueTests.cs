@@ -259,4 +259,36 @@ public sealed class EventQueueTests : IAsyncDisposable
         Assert.Equal([2, 3, 4], [.. Enumerable.Range(0, 3).Select(_ => queue.TryDequeue(out var c) ? IdOf(c) : -1)]);
         Assert.Equal(0, queue.Count);
     }
+
+    [Fact]
+    public void TryDequeue_NormalEventOnTheIntakeAndALowerPriorityOneInTheLists_NormalFirst()
+    {
+        // A worker takes the intake in only when no normal-priority event is ready in the lists: a lower-priority event
+        // ready there must not go ahead of the normal ones still on the intake.
+        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(1), 10, dropOldest: false, out _));
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(2, priority: -1), 10, dropOldest: false, out _)); // under the lock
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(3), 10, dropOldest: false, out _)); // on the intake
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(4, priority: 1), 10, dropOldest: false, out _));
+        Assert.Equal([4, 1, 3, 2], [.. Enumerable.Range(0, 4).Select(_ => queue.TryDequeue(out var c) ? IdOf(c) : -1)]);
+    }
+
+    [Fact]
+    public void TryReservePlace_FullAsThePublishersLastSawIt_LooksAtTheTakesAgainAndAdmits()
+    {
+        // Publishers check for room against the takes they last saw; a queue that was full when they last looked has room
+        // once a worker took events, and the next publish sees it.
+        var queue = new EventQueue(2, trackKeys: false, _inFlight);
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(1), 2, dropOldest: false, out _));
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(2), 2, dropOldest: false, out _));
+        Assert.Equal(EnqueueResult.Full, queue.TryEnqueue(Event(3), 2, dropOldest: false, out _));
+        Assert.True(queue.TryDequeue(out _));
+        Assert.True(queue.TryDequeue(out _));
+        Assert.Equal(0, queue.Count);
+
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(4), 2, dropOldest: false, out _));
+        Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(5), 2, dropOldest: false, out _));
+        Assert.Equal(EnqueueResult.Full, queue.TryEnqueue(Event(6), 2, dropOldest: false, out _));
+        Assert.Equal((2, 4L), queue.ReadCounts());
+    }
 }
