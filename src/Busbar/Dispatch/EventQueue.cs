@@ -25,14 +25,14 @@ namespace Busbar.Dispatch;
 /// (<c>DropOldest</c>) or the stop. So the count is exactly the events that are queued and not started.
 /// </para>
 /// <para>
-/// Admission with room takes no lock (issue 16): the publisher reserves a place in the count with a compare-exchange and
-/// pushes the event on the <em>intake</em>, a lock-free stack linked through the events themselves; the next operation under
-/// the lock (a worker's take, a queue jump, a wait, the stop) first moves the intake into the lists in push order. So a
-/// publish and a take share one cache line (the intake's) instead of the lock word, the counts and the lists' ends, and the
-/// lock is the workers' alone while nothing else needs it. Everything else — a full queue, an eviction, a wait for room, a
-/// batch — admits under the lock as before, after moving the intake in, so admission order is push order throughout. An
-/// event on its way in is counted (in the count and in flight) but in no list yet: a stop that closes the queue meanwhile is
-/// seen by the publisher after its push, which then takes its event back under the lock unless a worker already took it.
+/// Admission of a normal-priority event with room takes no lock (issue 16): the publisher reserves a place with a
+/// compare-exchange and pushes the event on the <em>intake</em>, a lock-free stack linked through the events themselves.
+/// Operations under the lock (a worker's take once no normal-priority event is ready in the lists, a queue jump, a wait, an
+/// eviction, a batch, the stop) first move the intake into the lists in push order, so admission order is push order
+/// throughout. The count is two running totals on lines of their own (see <see cref="Intake"/>), so a publish and a take
+/// write different cache lines, and the lock is the workers' alone while nothing else needs it. An event on its way in is
+/// counted (in the count and in flight) but in no list yet: a stop that closes the queue meanwhile is seen by the publisher
+/// after its push, which then takes its event back under the lock unless a worker already took it.
 /// </para>
 /// </remarks>
 [DebuggerDisplay("Count = {Count}, Ready = {_ready}, Capacity = {Capacity}, Closed = {_intake.Closed}")]
