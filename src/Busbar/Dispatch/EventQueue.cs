@@ -795,18 +795,15 @@ internal sealed class EventQueue
         // The count also holds events on their way in (a place reserved, not in a list yet), so the lists may hold fewer.
         var count = _intake.Queued;
         Debug.Assert(count >= 0 && _ready >= 0, $"count {count}, ready {_ready}");
-        var queued = _normal.Count;
+        var queued = QueuedInListsLocked();
         var ready = _normal.Ready.Count;
         if (_prioritized is not null)
         {
             foreach (var (_, level) in _prioritized)
-            {
-                queued += level.Count;
                 ready += level.Ready.Count;
-            }
         }
 
-        Debug.Assert(queued <= _intake.Queued && ready == _ready, $"count {count} vs {queued} in levels; ready {_ready} vs {ready}");
+        Debug.Assert(queued <= count && ready == _ready, $"count {count} vs {queued} in levels; ready {_ready} vs {ready}");
     }
 
     /// <summary>
