@@ -24,7 +24,7 @@ internal sealed partial class InProcessEventBus
     private async ValueTask<EventHandle> AdmitDurableAsync(EventContext context, CancellationToken cancellationToken)
     {
         var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
-        Interlocked.Increment(ref _appending);
+        BeginAppending(context);
         try
         {
             try
@@ -46,9 +46,30 @@ internal sealed partial class InProcessEventBus
         }
         finally
         {
-            if (Interlocked.Decrement(ref _appending) == 0 && _inFlight.IsStopping)
-                Volatile.Read(ref _appendsDone)?.TrySetResult();
+            EndAppending();
         }
+    }
+
+    /// <summary>
+    /// Counts a durable publish in <see cref="_appending"/>, then refuses it if a stop has begun: the stop may have found no
+    /// publish appending and closed the log already (the count and the stop's flag are each written before the other side reads
+    /// them, so one of the two sees the other). Refused, it throws <see cref="BusStoppedException"/> as any publish after the stop.
+    /// </summary>
+    private void BeginAppending(EventContext context)
+    {
+        Interlocked.Increment(ref _appending);
+        if (!_inFlight.IsStopping)
+            return;
+        EndAppending();
+        Refuse(context, EventStatus.Rejected);
+        throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+    }
+
+    /// <summary>A durable publish was admitted or refused; the last one of a stop lets the stop close the log.</summary>
+    private void EndAppending()
+    {
+        if (Interlocked.Decrement(ref _appending) == 0 && _inFlight.IsStopping)
+            Volatile.Read(ref _appendsDone)?.TrySetResult();
     }
 
     public bool TryPublish<T>(T @event, out EventHandle handle, PublishOptions? options = null)
@@ -58,14 +79,27 @@ internal sealed partial class InProcessEventBus
         handle = new EventHandle(context);
         if (_link is not null && _link.IsRemote(context.Name))
             return TryPublishToTransport(context);
-        if (_walRecorder is not null)
+        if (_walRecorder is null)
+            return TryAdmitOrRefuse(context);
+
+        // Never waits: the record is handed to the log, durable at its next flush. Counted as appending until admitted or
+        // refused, as PublishAsync's, so a stop does not close the log under it.
+        var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
+        BeginAppending(context);
+        try
         {
-            // Never waits: the record is handed to the log, durable at its next flush.
-            var route = context.Route ??= Router.Resolve(context.Payload.GetType(), context.Name);
             if (_walRecorder.AppendWithoutWaiting(context, route))
                 context.Settler = _loggedSettler;
+            return TryAdmitOrRefuse(context);
         }
+        finally
+        {
+            EndAppending();
+        }
+    }
 
+    private bool TryAdmitOrRefuse(EventContext context)
+    {
         if (TryAdmitNow(context))
             return true;
         Refuse(context, Options.FullMode == BusFullMode.DropNewest ? EventStatus.Dropped : EventStatus.Rejected);
