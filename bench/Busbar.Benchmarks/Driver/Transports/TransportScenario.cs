@@ -25,11 +25,14 @@ public static class TransportScenario
     public static async Task<int> RunChildAsync(DriverSettings settings, string[] args)
     {
         var at = Array.IndexOf(args, ChildFlag);
-        using var limit = new CancellationTokenSource(settings.ScenarioLimit);
+        // A little shorter than the parent's limit, so a child that hangs fails by itself with the stack of what it waited for.
+        using var limit = new CancellationTokenSource(settings.ScenarioLimit * 0.9);
         await using var row = await CreateLatencyRowAsync(args[at + 1], args[at + 2], args[at + 3], limit.Token);
+        Console.Error.WriteLine("connected");
         var sequence = 0L;
         for (var i = 0; i < settings.TransportFreshWarmup; i++)
             await row.SampleAsync(sequence++, limit.Token);
+        Console.Error.WriteLine("warmed up");
 
         var output = new StringBuilder();
         for (var i = 0; i < settings.TransportFreshSamples; i++)
@@ -298,7 +301,11 @@ public static class TransportScenario
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"transport latency child '{engine} {kind}' did not finish within {settings.ScenarioLimit}");
+            // What the child wrote before it was killed (its samples so far and any error) tells a hang from a slow broker.
+            var samplesSoFar = (await output.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            var errorSoFar = (await error.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false)).Trim();
+            throw new TimeoutException($"transport latency child '{engine} {kind}' did not finish within {settings.ScenarioLimit} " +
+                $"({samplesSoFar} samples written; stderr: {(errorSoFar.Length == 0 ? "empty" : errorSoFar)})");
         }
 
         if (process.ExitCode != 0)
