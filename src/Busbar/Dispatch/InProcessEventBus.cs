@@ -59,7 +59,7 @@ internal sealed partial class InProcessEventBus : IEventBus
         _stopToken = _stopCts.Token;
         _dispatcher = new EventDispatcher(options, timeProvider, Logger, new DispatchTelemetry(Metrics, EventLogger, options.SlowHandlerThreshold), _stopToken, middleware);
         _validation = validation;
-        _queue = new EventQueue(options.Capacity, trackKeys: options.MaxConcurrentEvents > 1, _inFlight);
+        _queue = new EventQueue(options.Capacity, options.MaxConcurrentEvents, _inFlight);
         _overflowLimit = options.Capacity > int.MaxValue / 2 ? int.MaxValue : options.Capacity * 2;
         _history = new EventHistory(options.HistoryCapacity);
         if (durability is not null)

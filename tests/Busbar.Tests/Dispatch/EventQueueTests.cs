@@ -18,7 +18,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     [Fact]
     public void TryDequeue_KeyHeld_LaterEventsOfTheKeyWaitUntilReleased()
     {
-        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        var queue = new EventQueue(10, workers: 2, _inFlight);
         foreach (var context in new[] { Event(1, "k"), Event(2, "k"), Event(3), Event(4, "k", priority: 5) })
             Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(context, 10, dropOldest: false, out _));
 
@@ -40,7 +40,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     [Fact]
     public void TryRemove_KeysFirstReadyEvent_NextOfTheKeyBecomesReady()
     {
-        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        var queue = new EventQueue(10, workers: 2, _inFlight);
         var first = Event(1, "k");
         queue.TryEnqueue(first, 10, dropOldest: false, out _);
         queue.TryEnqueue(Event(2, "k"), 10, dropOldest: false, out _);
@@ -56,7 +56,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     [Fact]
     public void TryEnqueue_DropOldestWithFullKeyLine_EvictsOldestOfLowestPriority()
     {
-        var queue = new EventQueue(3, trackKeys: true, _inFlight);
+        var queue = new EventQueue(3, workers: 2, _inFlight);
         queue.TryEnqueue(Event(1, "k"), 3, dropOldest: false, out _);
         Assert.True(queue.TryDequeue(out _)); // "k" is held
         queue.TryEnqueue(Event(2, "k", priority: 1), 3, dropOldest: false, out _);
@@ -74,7 +74,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     public void TryRemove_KeysFirstReadyEvent_NextOfTheKeyTakesItsAdmissionPlace()
     {
         // The ready list stays in admission order, so its head is the oldest ready event (what DropOldest evicts).
-        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        var queue = new EventQueue(10, workers: 2, _inFlight);
         var first = Event(1, "k");
         queue.TryEnqueue(first, 10, dropOldest: false, out _);
         queue.TryEnqueue(Event(2, "k"), 10, dropOldest: false, out _);
@@ -91,7 +91,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     [Fact]
     public void TryEnqueue_DropOldestWithReadyAndWaitingEvents_EvictsTheOldestWhereverItWaits()
     {
-        var queue = new EventQueue(3, trackKeys: true, _inFlight);
+        var queue = new EventQueue(3, workers: 2, _inFlight);
         queue.TryEnqueue(Event(1, "k"), 3, dropOldest: false, out _);
         Assert.True(queue.TryDequeue(out _)); // "k" is held
         queue.TryEnqueue(Event(2, "k"), 3, dropOldest: false, out _);
@@ -113,7 +113,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     [Fact]
     public void TakeAll_EventsOfSeveralLevelsAndLines_ReturnsThemInAdmissionOrder()
     {
-        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        var queue = new EventQueue(10, workers: 2, _inFlight);
         queue.TryEnqueue(Event(1, "k"), 10, dropOldest: false, out _);
         Assert.True(queue.TryDequeue(out _));
         foreach (var context in new[] { Event(2, "k"), Event(3, priority: 2), Event(4), Event(5, "k", priority: -1), Event(6, priority: 2) })
@@ -125,7 +125,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     [Fact]
     public async Task TakeAll_EventsReadyAndInKeyLines_TakesEveryOneAndEndsReaders()
     {
-        var queue = new EventQueue(10, trackKeys: true, _inFlight);
+        var queue = new EventQueue(10, workers: 2, _inFlight);
         foreach (var context in new[] { Event(1, "k"), Event(2, "k"), Event(3), Event(4, "j", priority: -1) })
             queue.TryEnqueue(context, 10, dropOldest: false, out _);
         Assert.True(queue.TryDequeue(out _));
@@ -143,7 +143,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     public async Task WaitToReadAsync_WorkerReusingItsWaiter_AllocatesNothingPerWaitAndWakesOnEveryAdmission()
     {
         // Before: a completion source per wait (88 B) when the worker had caught up with its publishers.
-        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var queue = new EventQueue(10, workers: 1, _inFlight);
         var waiter = new ReadWaiter();
         var events = Enumerable.Range(0, 50).Select(i => Event(i)).ToArray();
         var most = 0L;
@@ -167,7 +167,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     [Fact]
     public async Task WaitToReadAsync_TwoWorkersWaitingAndOneEvent_BothWokenOneTakesItTheOtherWaitsAgainUntilClose()
     {
-        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var queue = new EventQueue(10, workers: 1, _inFlight);
         var (a, b) = (new ReadWaiter(), new ReadWaiter());
         var waitA = queue.WaitToReadAsync(a).AsTask();
         var waitB = queue.WaitToReadAsync(b).AsTask();
@@ -189,7 +189,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     {
         // The publisher reserved its place, then the stop closed the queue and the idle worker ended (nothing ready) before
         // the push: the push must see the close and take the event back, or nobody would ever run or end it.
-        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var queue = new EventQueue(10, workers: 1, _inFlight);
         var late = Event(1);
         Assert.True(queue.TryReservePlace(10));
         queue.Close();
@@ -208,7 +208,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     {
         // Two events reserved before the close; the first is pushed and taken by a worker draining the closed queue. The
         // second's push sees the close but is still queued: it is taken back. The first, already taken, runs as admitted.
-        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var queue = new EventQueue(10, workers: 1, _inFlight);
         var (first, second) = (Event(1), Event(2));
         Assert.True(queue.TryReservePlace(10));
         Assert.True(queue.TryReservePlace(10));
@@ -226,7 +226,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     {
         // The worker lists itself while an event is on its way in (its place reserved, not pushed yet): the push sees the
         // listed worker and wakes it; the worker then takes the event.
-        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var queue = new EventQueue(10, workers: 1, _inFlight);
         var waiter = new ReadWaiter();
         Assert.True(queue.TryReservePlace(10));
         var pending = queue.WaitToReadAsync(waiter).AsTask();
@@ -244,7 +244,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     public void TryEnqueue_EventsPushedWithoutTheLockThenOnesAdmittedUnderIt_TakenInAdmissionOrderAndCounted()
     {
         // Pushed events wait on the intake until an operation under the lock takes them in, in push order, before its own.
-        var queue = new EventQueue(3, trackKeys: true, _inFlight);
+        var queue = new EventQueue(3, workers: 2, _inFlight);
         Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(1, "k"), 3, dropOldest: false, out _));
         Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(2), 3, dropOldest: false, out _));
         Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(3, "k"), 3, dropOldest: false, out _));
@@ -265,7 +265,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     {
         // A worker takes the intake in only when no normal-priority event is ready in the lists: a lower-priority event
         // ready there must not go ahead of the normal ones still on the intake.
-        var queue = new EventQueue(10, trackKeys: false, _inFlight);
+        var queue = new EventQueue(10, workers: 1, _inFlight);
         Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(1), 10, dropOldest: false, out _));
         Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(2, priority: -1), 10, dropOldest: false, out _)); // under the lock
         Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(3), 10, dropOldest: false, out _)); // on the intake
@@ -278,7 +278,7 @@ public sealed class EventQueueTests : IAsyncDisposable
     {
         // Publishers check for room against the takes they last saw; a queue that was full when they last looked has room
         // once a worker took events, and the next publish sees it.
-        var queue = new EventQueue(2, trackKeys: false, _inFlight);
+        var queue = new EventQueue(2, workers: 1, _inFlight);
         Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(1), 2, dropOldest: false, out _));
         Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(2), 2, dropOldest: false, out _));
         Assert.Equal(EnqueueResult.Full, queue.TryEnqueue(Event(3), 2, dropOldest: false, out _));

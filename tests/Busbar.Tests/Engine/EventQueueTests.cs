@@ -19,7 +19,7 @@ public class EventQueueTests
     public void TryDequeue_HigherPriorityFirst_FifoWithinPriority()
     {
         var inFlight = new InFlightCounter();
-        var queue = new EventQueue(10, trackKeys: false, inFlight);
+        var queue = new EventQueue(10, workers: 1, inFlight);
         foreach (var (value, priority) in new[] { (1, 0), (2, 5), (3, 0), (4, 5), (5, -1) })
             Assert.Equal(EnqueueResult.Admitted, queue.TryEnqueue(Event(value, priority), 10, dropOldest: false, out _));
 
@@ -35,7 +35,7 @@ public class EventQueueTests
     [Fact]
     public void TryEnqueue_AtLimit_FullOrEvictsOldestLowestPriority()
     {
-        var queue = new EventQueue(2, trackKeys: false, new InFlightCounter());
+        var queue = new EventQueue(2, workers: 1, new InFlightCounter());
         var oldLow = Event(1, priority: -1);
         queue.TryEnqueue(oldLow, 2, dropOldest: false, out _);
         queue.TryEnqueue(Event(2, priority: 3), 2, dropOldest: false, out _);
@@ -50,7 +50,7 @@ public class EventQueueTests
     [Fact]
     public void OrderingKey_HeldUntilReleased_ThenTheKeysNextEventIsHandedToTheHolder()
     {
-        var queue = new EventQueue(10, trackKeys: true, new InFlightCounter());
+        var queue = new EventQueue(10, workers: 2, new InFlightCounter());
         queue.TryEnqueue(Event(1, key: "k"), 10, dropOldest: false, out _);
         queue.TryEnqueue(Event(2, key: "k"), 10, dropOldest: false, out _);
         queue.TryEnqueue(Event(3), 10, dropOldest: false, out _);
@@ -71,7 +71,7 @@ public class EventQueueTests
     [Fact]
     public void TryRemove_QueuedEvent_ClaimsItOnce()
     {
-        var queue = new EventQueue(10, trackKeys: false, new InFlightCounter());
+        var queue = new EventQueue(10, workers: 1, new InFlightCounter());
         var context = Event(1);
         queue.TryEnqueue(context, 10, dropOldest: false, out _);
 
@@ -84,7 +84,7 @@ public class EventQueueTests
     [Fact]
     public async Task Close_RefusesNewEvents_TakeAllHandsOverTheQueued_ReadersEnd()
     {
-        var queue = new EventQueue(10, trackKeys: true, new InFlightCounter());
+        var queue = new EventQueue(10, workers: 2, new InFlightCounter());
         queue.TryEnqueue(Event(1, key: "k"), 10, dropOldest: false, out _);
         queue.TryEnqueue(Event(2, key: "k"), 10, dropOldest: false, out _);
         Assert.True(queue.TryDequeue(out _));

@@ -10,7 +10,7 @@ public class EventWorkersTests
     public async Task Workers_OrderingKey_RunsOneAtATimeInOrder_OtherKeysInParallel()
     {
         const int PerKey = 50;
-        var queue = new EventQueue(1_000, trackKeys: true, new InFlightCounter());
+        var queue = new EventQueue(1_000, workers: 2, new InFlightCounter());
         var lockObject = new Lock();
         var seen = new Dictionary<string, List<int>>();
         var running = new Dictionary<string, int>();
@@ -63,7 +63,7 @@ public class EventWorkersTests
     [Fact]
     public async Task Workers_ProcessThrows_FaultEndsThatEventAndTheWorkerGoesOn()
     {
-        var queue = new EventQueue(10, trackKeys: false, new InFlightCounter());
+        var queue = new EventQueue(10, workers: 1, new InFlightCounter());
         var faulted = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var processed = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var workers = new EventWorkers(
