@@ -13,14 +13,16 @@ namespace Busbar.Tests.Dispatch;
 [Collection(nameof(StressCollection))]
 public sealed class QueueIntakeTests(ITestOutputHelper output)
 {
-    public static TheoryData<int> Seeds => new() { 3, 17, 29, 131, 2026, 20261201 };
+    public static TheoryData<int> Seeds => new() { 3, 17, 29, 131, 2026, 20261201, 5, 7, 41 };
 
     /// <summary>
     /// Four publishers race a stop called at a random moment. Every publish either returns a handle or throws
     /// (stopped, or full under Reject); every handle completes once, in a status its mode allows; handled events are handled
     /// once and only those whose handle says completed; a shed event was reported once; and once the stop returns nothing
     /// is left queued or in flight, so no event pushed while the queue closed is stranded. Half the seeds publish through a
-    /// write-ahead log (a refused or taken-back event is recorded there as refused).
+    /// write-ahead log (a refused or taken-back event is recorded there as refused). Half give events priorities -1, 0 and 1
+    /// (a prioritized publish admits under the queue's lock, which then the publishers and the worker contend for); with one
+    /// worker, each publisher's handled events of one priority then run in its publish order.
     /// </summary>
     [Theory]
     [MemberData(nameof(Seeds))]
@@ -35,10 +37,13 @@ public sealed class QueueIntakeTests(ITestOutputHelper output)
         const int PerPublisher = 600;
         var stopAfter = random.Next(PerPublisher * Publishers / 20, PerPublisher * Publishers);
         var durable = random.Next(2) == 0;
-        output.WriteLine($"seed {seed}: {mode}, capacity {capacity}, {workers} workers, drain {drain.TotalMilliseconds} ms, stop after {stopAfter} publishes{(durable ? ", write-ahead log" : "")}");
+        var prioritized = random.Next(2) == 0;
+        output.WriteLine($"seed {seed}: {mode}, capacity {capacity}, {workers} workers, drain {drain.TotalMilliseconds} ms, stop after {stopAfter} publishes" +
+            $"{(durable ? ", write-ahead log" : "")}{(prioritized ? ", priorities -1/0/1" : "")}");
         using var walDirectory = new WalTestDirectory();
 
         var handled = new ConcurrentDictionary<int, int>();
+        var runOrder = new ConcurrentQueue<int>();
         var shed = new ConcurrentDictionary<int, EventStatus>();
         var violations = new ConcurrentQueue<string>();
         var options = new EventBusOptions
@@ -64,6 +69,7 @@ public sealed class QueueIntakeTests(ITestOutputHelper output)
         {
             if (handled.AddOrUpdate(e.Value, 1, static (_, n) => n + 1) > 1)
                 violations.Enqueue($"event {e.Value} handled twice");
+            runOrder.Enqueue(e.Value);
             if (e.Value % 3 == 0)
                 await Task.Yield();
         }, new SubscriptionOptions { Name = "count" });
@@ -90,7 +96,8 @@ public sealed class QueueIntakeTests(ITestOutputHelper output)
                 try
                 {
                     using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                    handles[id] = await bus.PublishAsync(new Ping(id), cancellationToken: cancel.Token);
+                    var priority = prioritized ? PriorityOf(id) : 0;
+                    handles[id] = await bus.PublishAsync(new Ping(id), priority == 0 ? null : new PublishOptions { Priority = priority }, cancel.Token);
                 }
                 catch (BusStoppedException)
                 {
@@ -136,6 +143,19 @@ public sealed class QueueIntakeTests(ITestOutputHelper output)
         foreach (var id in handled.Keys.Where(id => !handles.ContainsKey(id)))
             violations.Enqueue($"event {id} handled although its publish threw");
 
+        // One worker runs one event at a time in queue order: FIFO within a priority, so per publisher in publish order.
+        if (workers == 1)
+        {
+            var last = new Dictionary<(int Publisher, int Priority), int>();
+            foreach (var id in runOrder)
+            {
+                var line = (id / PerPublisher, prioritized ? PriorityOf(id) : 0);
+                if (last.TryGetValue(line, out var before) && before > id)
+                    violations.Enqueue($"event {id} ran after {before} (publisher {line.Item1}, priority {line.Item2})");
+                last[line] = id;
+            }
+        }
+
         var stats = bus.GetStatistics();
         output.WriteLine($"published {handles.Count}, refused at the door {refusedAtTheDoor}, statuses {string.Join(", ", statuses.Select(s => $"{s.Key} {s.Value}"))}; stop completed {report.Completed}");
         Assert.Equal(Publishers * PerPublisher, handles.Count + refusedAtTheDoor);
@@ -143,6 +163,8 @@ public sealed class QueueIntakeTests(ITestOutputHelper output)
         Assert.Equal(0, stats.QueueDepth);
         Assert.Equal(0, stats.InFlight);
     }
+
+    private static int PriorityOf(int id) => (id % 3) - 1;
 
     /// <summary>
     /// Under <see cref="BusFullMode.DropOldest"/> with four publishers racing for the last places of a tiny queue: every event is
