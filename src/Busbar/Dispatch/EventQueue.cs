@@ -61,8 +61,9 @@ internal sealed class EventQueue
     {
         _capacity = capacity;
         _inFlight = inFlight;
-        // Allocated first, next to the queue itself, as it always was: allocated after the key dictionary instead, 8 workers on
-        // 2 cores ran ~12 % slower in an alternated A/B (where objects land decides which cache lines the workers share).
+        // Allocated first, next to the queue itself, as it always was: where objects land decides which cache lines the workers
+        // share, and allocated after the key dictionary instead it ran several workers measurably slower (bench/results/README.md,
+        // "Queued 1 → 1, session 11").
         _workersLock = workers > 1 ? new Lock() : null;
         _normal = new Level(0);
         _keys = workers > 1 ? new Dictionary<string, KeyLine>(StringComparer.Ordinal) : null;
@@ -565,21 +566,15 @@ internal sealed class EventQueue
 #if DEBUG
         Debug.Assert(Volatile.Read(ref _intake.Owner) != Environment.CurrentManagedThreadId, "The queue's lock is not reentrant.");
 #endif
-        if (_workersLock is { } shared)
-        {
-            var scope = shared.EnterScope();
-#if DEBUG
-            _intake.Owner = Environment.CurrentManagedThreadId;
-#endif
-            return new LockScope(this, scope);
-        }
-
-        if (Interlocked.CompareExchange(ref _intake.Locked, 1, 0) != 0)
+        Lock.Scope shared = default;
+        if (_workersLock is not null)
+            shared = _workersLock.EnterScope();
+        else if (Interlocked.CompareExchange(ref _intake.Locked, 1, 0) != 0)
             EnterLockContended();
 #if DEBUG
         _intake.Owner = Environment.CurrentManagedThreadId;
 #endif
-        return new LockScope(this, default);
+        return new LockScope(this, shared);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -51,7 +51,7 @@ internal sealed partial class InProcessEventBus
             Options = source.Options,
         };
         if (_inFlight.IsStopping)
-            throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+            throw StoppedException();
         Metrics.Published(context);
         admitted = _log is null ? Admit(context, cancellationToken) : AdmitDurableAsync(context, cancellationToken);
         return true;

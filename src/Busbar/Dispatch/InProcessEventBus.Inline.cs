@@ -68,7 +68,7 @@ internal sealed partial class InProcessEventBus
         if (options is not null)
             return SendWithOptionsAsync(@event, options, cancellationToken);
         if (_inFlight.IsStopping)
-            throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+            throw StoppedException();
         var type = @event.GetType();
         string name;
         Route route;

@@ -11,6 +11,9 @@ internal sealed partial class InProcessEventBus
         return Metrics.Snapshot(depth, Options.Capacity, inFlight, Router.Subscriptions);
     }
 
+    /// <summary>What a publish, send or forward is refused with once the bus has begun stopping.</summary>
+    private BusStoppedException StoppedException() => new($"Bus '{Name}' is stopped and accepts no more events.");
+
     public ValueTask<StopReport> StopAsync(TimeSpan? drainTimeout = null, CancellationToken cancellationToken = default)
     {
         lock (_stopLock)

@@ -62,7 +62,7 @@ internal sealed partial class InProcessEventBus
             return;
         EndAppending();
         Refuse(context, EventStatus.Rejected);
-        throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+        throw StoppedException();
     }
 
     /// <summary>A durable publish was admitted or refused; the last one of a stop lets the stop close the log.</summary>
@@ -230,13 +230,13 @@ internal sealed partial class InProcessEventBus
                 // The stop closed the queue while this event was on its way in, and it was taken back: it counts in flight.
                 UndoFlight(context);
                 Refuse(context, EventStatus.Rejected, leavesFlight: true);
-                throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+                throw StoppedException();
             case EnqueueResult.Closed:
                 // The stop closed the queue after this publish was counted: it ends as rejected, like a
                 // publisher whose wait for room the stop ended.
                 UndoFlight(context);
                 Refuse(context, EventStatus.Rejected);
-                throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+                throw StoppedException();
             default:
                 UndoFlight(context);
                 return false;
@@ -348,7 +348,7 @@ internal sealed partial class InProcessEventBus
         if (@event is null)
             throw new ArgumentNullException(nameof(@event));
         if (_inFlight.IsStopping)
-            throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+            throw StoppedException();
         options?.Validate();
         var type = @event.GetType();
         var name = type == typeof(T) ? EventNameCache<T>.Name : EventNaming.GetName(type);

@@ -92,7 +92,7 @@ internal sealed partial class InProcessEventBus
         if (link.TrySend(context, message))
             return;
         Refuse(context, EventStatus.Rejected);
-        throw new BusStoppedException($"Bus '{Name}' is stopped and accepts no more events.");
+        throw StoppedException();
     }
 
     /// <summary>
