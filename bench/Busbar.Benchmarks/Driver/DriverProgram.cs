@@ -130,12 +130,13 @@ public static class DriverProgram
         return await WriteAsync(report.ToString(), output, overload.All(r => r.Accounted) && transportOk ? 0 : 1);
     }
 
-    /// <summary>The rows of (a): the raw channel (the floor), Dataflow, Busbar and the two service buses.</summary>
+    /// <summary>The rows of (a): the raw channel (the floor), Dataflow, Busbar (one worker, the goal's row, then eight sharing the queue's lock) and the two service buses.</summary>
     private static List<(QueuedPipeline Pipeline, int Events)> ThroughputRows(DriverSettings settings) =>
     [
         (new ChannelPipeline(settings.Capacity), settings.FastEvents),
         (new DataflowPipeline(settings.Capacity), settings.FastEvents),
         (new BusbarPipeline(settings.Capacity), settings.FastEvents),
+        (new BusbarPipeline(settings.Capacity, workers: 8), settings.FastEvents),
         (new WolverinePipeline(), settings.WolverineEvents),
         (new MassTransitPipeline(), settings.MassTransitEvents),
     ];

@@ -7,22 +7,27 @@ namespace Busbar.Benchmarks.Pipelines;
 /// capacity, FullMode Wait, one async-shaped handler, default options otherwise. With
 /// <paramref name="flowExecutionContext"/> the bus runs handlers in the publisher's execution context
 /// (<see cref="EventBusOptions.FlowExecutionContext"/>) and the publisher has an async local set, as a
-/// request would.
+/// request would. With <paramref name="workers"/> above 1 the bus runs that many workers (<see cref="EventBusOptions.MaxConcurrentEvents"/>),
+/// which share the queue's lock.
 /// </summary>
-public sealed class BusbarPipeline(int capacity, bool flowExecutionContext = false) : QueuedPipeline
+public sealed class BusbarPipeline(int capacity, bool flowExecutionContext = false, int workers = 1) : QueuedPipeline
 {
     private static readonly AsyncLocal<string?> s_tenant = new();
 
     private IEventBus? _bus;
 
-    public override string Name => flowExecutionContext ? "Busbar PublishAsync, FlowExecutionContext" : "Busbar PublishAsync";
+    public override string Name => flowExecutionContext ? "Busbar PublishAsync, FlowExecutionContext"
+        : workers > 1 ? $"Busbar PublishAsync, {workers} workers" : "Busbar PublishAsync";
 
     public override Task StartAsync()
     {
-        _bus = EventBus.Create(new EventBusOptions { Name = "bench-queued", Capacity = capacity, FullMode = BusFullMode.Wait, FlowExecutionContext = flowExecutionContext });
+        _bus = EventBus.Create(new EventBusOptions { Name = "bench-queued", Capacity = capacity, FullMode = BusFullMode.Wait, FlowExecutionContext = flowExecutionContext, MaxConcurrentEvents = workers });
         _bus.Subscribe<Ping>((_, _, _) =>
         {
-            OnHandledSerial();
+            if (workers > 1)
+                OnHandledConcurrent();
+            else
+                OnHandledSerial();
             return ValueTask.CompletedTask;
         });
         return Task.CompletedTask;
