@@ -31,7 +31,10 @@ public sealed record TransportBusOptions
     /// <value>Default 1 minute. At least <see cref="RetryDelay"/>, at most 1 day. A transport may cap it further (Redis: at its lease).</value>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How often the lease of a delivery whose handlers still run is extended, so no other consumer receives it meanwhile.</summary>
+    /// <summary>
+    /// The longest a delivery the bus holds goes without its lease extended, counted from when the bus read it and then from its
+    /// last extension, until its settlement begins: so no other consumer receives it while it waits or its handlers run.
+    /// </summary>
     /// <value>Default 15 seconds (half the default lease of 30 seconds). <c>UseRedis</c> and <c>UseNats</c> set it to half their lease. From 10 ms to 1 day.</value>
     /// <remarks>Keep it below the transport's lease; a handler that outlives the lease without an extension is delivered to another consumer too.</remarks>
     public TimeSpan LeaseExtensionInterval { get; init; } = TimeSpan.FromSeconds(15);

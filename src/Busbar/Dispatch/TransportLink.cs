@@ -403,6 +403,8 @@ internal sealed class TransportLink : IAsyncDisposable
         if (!_intake.IsCancellationRequested)
             _intake.Cancel();
         await CloseSubscriptionsAsync().ConfigureAwait(false);
+        // Deliveries a stop gave up on are no longer extended: they come again after their lease.
+        _source.Dispose();
         if (_setup.OwnsTransport)
         {
             // Cancelling intake cancelled a connect still under way; a transport it made anyway is closed here.
@@ -463,7 +465,7 @@ internal sealed class TransportLink : IAsyncDisposable
                             _subscriptions.Add(subscription);
                         lock (_subscribed)
                             _subscribed.UnionWith(missing);
-                        readers.Add(ReadAsync(subscription, token));
+                        readers.Add(TransportReader.Start(subscription, _source, token, _logger, _bus, Group));
                         TransportLogMessages.Subscribed(_logger, _bus, patterns, Group);
                     }
                     catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -543,47 +545,5 @@ internal sealed class TransportLink : IAsyncDisposable
         }
 
         return false;
-    }
-
-    /// <summary>Reads one transport subscription until intake ends; each delivery runs on the source.</summary>
-    private async Task ReadAsync(ITransportSubscription subscription, CancellationToken token)
-    {
-        try
-        {
-            // Deliveries that arrive together are queued, then run here when the burst ends (the next read has to wait),
-            // rather than handed to a pump on another thread: one thread-pool hop fewer per burst.
-            var deliveries = subscription.ReadAllAsync(token).GetAsyncEnumerator(token);
-            await using (deliveries.ConfigureAwait(false))
-            {
-                while (true)
-                {
-                    var next = deliveries.MoveNextAsync();
-                    if (!next.IsCompleted)
-                    {
-                        _source.RunQueued();
-                        if (!await next.ConfigureAwait(false))
-                            break;
-                    }
-                    else if (!next.Result)
-                    {
-                        break;
-                    }
-
-                    _source.Enqueue(deliveries.Current);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex)
-        {
-            TransportLogMessages.ReadFailed(_logger, ex, _bus, Group);
-        }
-        finally
-        {
-            // Deliveries queued when reading ended still run (and settle) before the stop finds the source idle.
-            _source.RunQueued();
-        }
     }
 }

@@ -21,34 +21,44 @@ namespace Busbar.Dispatch;
 /// first wait and going on from there by itself, so a lone delivery costs no thread-pool item and a burst a few. The
 /// transport's in-flight bound (<see cref="EventBusOptions.MaxConcurrentEvents"/> per subscription) limits how many run at
 /// once, as the worker count does for the local queue; a handler that blocks its thread synchronously holds a pump, so
-/// handlers that wait should be asynchronous. While a delivery's handlers run past <see cref="TransportBusOptions.LeaseExtensionInterval"/>, its
-/// lease is extended at that interval.
+/// handlers that wait should be asynchronous.
+/// <para>
+/// Leases: from the moment the bus reads a delivery until its settlement begins — waiting for a pump, for earlier
+/// deliveries' decoding or behind its ordering key, running synchronously or not — its lease is extended at most
+/// <see cref="TransportBusOptions.LeaseExtensionInterval"/> after it was read or last extended. One sweep per source does it
+/// (see <see cref="Sweep"/>); a delivery costs an entry in <see cref="_held"/>, no timer of its own.
+/// </para>
 /// <para>
 /// Deliveries whose events share an <see cref="EventContext.OrderingKey"/> run one at a time, in the order this bus received
-/// them, as the local queue runs a key's events: one that arrives while an event of its key runs is parked (its lease
-/// extended meanwhile) and starts when that one's handlers ended, before its settlement.
+/// them, as the local queue runs a key's events: one that arrives while an event of its key runs is parked and starts when
+/// that one's handlers ended, before its settlement.
 /// </para>
 /// </remarks>
-/// <param name="dispatcher">The engine.</param>
-/// <param name="router">Resolves the route by the decoded type and name.</param>
-/// <param name="codec">Decodes envelopes.</param>
-/// <param name="settler">Acks, retries later or terminates.</param>
-/// <param name="time">The bus's clock, for the lease timer.</param>
-/// <param name="leaseExtension">How often a running delivery's lease is extended.</param>
-/// <param name="logger">Logs faults.</param>
-/// <param name="receiver">
-/// The bus that consumes the deliveries: each context is created as its own (<see cref="EventContext.Bus"/>, so a handler
-/// can publish follow-ups on it; its name starts <see cref="EventContext.Path"/>; its clock); the source calls nothing on it.
-/// </param>
-/// <param name="stopToken">Cancelled when the bus's stop gives up draining: a delivery that has not started by then never does.</param>
-internal sealed class TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver, CancellationToken stopToken)
+internal sealed class TransportSource : IDisposable
 {
+    private readonly EventDispatcher _dispatcher;
+    private readonly Router _router;
+    private readonly EnvelopeCodec _codec;
+    private readonly TransportSettler _settler;
+    private readonly ILogger _logger;
+    private readonly InProcessEventBus _receiver;
+    private readonly CancellationToken _stopToken;
     private readonly BusyCounter _running = new();
-    private readonly TimeProvider _time = time;
-    private readonly TimeSpan _leaseExtension = leaseExtension;
     private readonly ConcurrentQueue<(ITransportDelivery Delivery, long Sequence)> _ready = new();
-    private readonly int _maxPumps = Math.Max(2, Environment.ProcessorCount);
+    private readonly int _maxPumps = MaxPumps;
     private readonly object _batchLock = new();
+
+    /// <summary>
+    /// The deliveries read and not yet settling, each with the sweep it was read or last extended in; guarded by itself. An
+    /// entry is added as the delivery is read and removed as its settlement begins (or a fault leaves it to its lease).
+    /// </summary>
+    private readonly Dictionary<ITransportDelivery, long> _held = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Runs <see cref="Sweep"/> every half <see cref="TransportBusOptions.LeaseExtensionInterval"/>.</summary>
+    private readonly ITimer _sweeper;
+
+    /// <summary>How many sweeps ran; guarded by <see cref="_held"/>.</summary>
+    private long _sweeps;
 
     /// <summary>The ordering keys whose events run: each with the deliveries parked behind it (null: none); guarded by itself.</summary>
     private readonly Dictionary<string, Queue<Parked>?> _keys = new(StringComparer.Ordinal);
@@ -69,16 +79,122 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     private SettleBatch? _batch;
     private int _pumps;
 
+    /// <summary>Creates the source of one bus; its lease sweep starts now.</summary>
+    /// <param name="dispatcher">The engine.</param>
+    /// <param name="router">Resolves the route by the decoded type and name.</param>
+    /// <param name="codec">Decodes envelopes.</param>
+    /// <param name="settler">Acks, retries later or terminates.</param>
+    /// <param name="time">The bus's clock, for the lease sweep.</param>
+    /// <param name="leaseExtension">The longest a held delivery goes without its lease extended.</param>
+    /// <param name="logger">Logs faults.</param>
+    /// <param name="receiver">
+    /// The bus that consumes the deliveries: each context is created as its own (<see cref="EventContext.Bus"/>, so a handler
+    /// can publish follow-ups on it; its name starts <see cref="EventContext.Path"/>; its clock); the source calls nothing on it.
+    /// </param>
+    /// <param name="stopToken">Cancelled when the bus's stop gives up draining: a delivery that has not started by then never does.</param>
+    public TransportSource(EventDispatcher dispatcher, Router router, EnvelopeCodec codec, TransportSettler settler, TimeProvider time, TimeSpan leaseExtension, ILogger logger, InProcessEventBus receiver, CancellationToken stopToken)
+    {
+        _dispatcher = dispatcher;
+        _router = router;
+        _codec = codec;
+        _settler = settler;
+        _logger = logger;
+        _receiver = receiver;
+        _stopToken = stopToken;
+        // The timer must not carry the building caller's execution context (its async-locals, its activity) into every sweep.
+        var half = leaseExtension / 2;
+        if (ExecutionContext.IsFlowSuppressed())
+        {
+            _sweeper = time.CreateTimer(static s => ((TransportSource)s!).Sweep(), this, half, half);
+        }
+        else
+        {
+            using (ExecutionContext.SuppressFlow())
+                _sweeper = time.CreateTimer(static s => ((TransportSource)s!).Sweep(), this, half, half);
+        }
+    }
+
+    /// <summary>How many pumps run deliveries at most: the reader's own thread included, as many as the machine has cores, at least two.</summary>
+    internal static int MaxPumps => Math.Max(2, Environment.ProcessorCount);
+
     /// <summary>Deliveries received and not yet settled.</summary>
     public long Running => _running.Count;
 
-    private ILogger Logger => logger;
+    /// <summary>Deliveries whose leases the sweep keeps (read, not yet settling).</summary>
+    internal int Held
+    {
+        get
+        {
+            lock (_held)
+                return _held.Count;
+        }
+    }
+
+    private ILogger Logger => _logger;
 
     /// <summary>Queues a delivery; the reader runs the queue itself (<see cref="RunQueued"/>) when its burst ends.</summary>
     public void Enqueue(ITransportDelivery delivery)
     {
         _running.Enter();
+        lock (_held)
+            _held[delivery] = _sweeps;
         _ready.Enqueue((delivery, Interlocked.Increment(ref _received)));
+    }
+
+    /// <summary>Stops the lease sweep (the bus is disposed): deliveries still held come again after their lease.</summary>
+    public void Dispose() => _sweeper.Dispose();
+
+    /// <summary>
+    /// Extends the lease of every held delivery that was read or last extended before the previous sweep. Sweeps run every half
+    /// interval, so a delivery goes at most one interval without an extension: from its read to its first, and between two.
+    /// </summary>
+    private void Sweep()
+    {
+        List<ITransportDelivery>? due = null;
+        lock (_held)
+        {
+            var previous = _sweeps++;
+            foreach (var (delivery, since) in _held)
+            {
+                if (since < previous)
+                    (due ??= []).Add(delivery);
+            }
+
+            if (due is null)
+                return;
+            foreach (var delivery in due)
+                _held[delivery] = _sweeps;
+        }
+
+        foreach (var delivery in due)
+            _ = ExtendAsync(delivery);
+    }
+
+    /// <summary>Never throws: a failed extension is logged (the delivery may come again to another consumer), unless its settlement began meanwhile.</summary>
+    private async Task ExtendAsync(ITransportDelivery delivery)
+    {
+        try
+        {
+            await delivery.ExtendLeaseAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            if (IsHeld(delivery))
+                TransportLogMessages.ExtendFailed(_logger, ex, delivery.Name, delivery.DeliveryId);
+        }
+    }
+
+    private bool IsHeld(ITransportDelivery delivery)
+    {
+        lock (_held)
+            return _held.ContainsKey(delivery);
+    }
+
+    /// <summary>The delivery's settlement begins, or a fault leaves it to its lease: the sweep no longer extends it.</summary>
+    private void Release(ITransportDelivery delivery)
+    {
+        lock (_held)
+            _held.Remove(delivery);
     }
 
     /// <summary>
@@ -140,21 +256,23 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         EventContext context;
         try
         {
-            if (!codec.TryDecode(delivery.Name, delivery.Envelope.Span, out var decoded, out var failure))
+            if (!_codec.TryDecode(delivery.Name, delivery.Envelope.Span, out var decoded, out var failure))
             {
                 Decoded(sequence, null);
-                Settled(settler.TerminateUndecodableAsync(delivery, failure.Reason!), delivery);
+                Release(delivery);
+                Settled(_settler.TerminateUndecodableAsync(delivery, failure.Reason!), delivery);
                 return;
             }
 
             context = CreateContext(delivery, in decoded);
-            var route = router.Resolve(decoded.PayloadType, context.Name);
+            var route = _router.Resolve(decoded.PayloadType, context.Name);
             context.Route = route;
         }
         catch (Exception ex)
         {
             Decoded(sequence, null);
-            TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            TransportLogMessages.DeliveryFault(_logger, ex, delivery.Name, delivery.DeliveryId);
+            Release(delivery);
             _running.Leave();
             return;
         }
@@ -177,7 +295,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     /// </summary>
     private void Start(ITransportDelivery delivery, EventContext context)
     {
-        if (stopToken.IsCancellationRequested)
+        if (_stopToken.IsCancellationRequested)
         {
             Settle(context, EventStatus.Cancelled, delivery);
             return;
@@ -187,12 +305,13 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         try
         {
             context.MarkRunning();
-            pending = dispatcher.DispatchAsync(context, context.Route!, default, null, recordResults: true);
+            pending = _dispatcher.DispatchAsync(context, context.Route!, default, null, recordResults: true);
         }
         catch (Exception ex)
         {
-            TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            TransportLogMessages.DeliveryFault(_logger, ex, delivery.Name, delivery.DeliveryId);
             ReleaseKey(context);
+            Release(delivery);
             _running.Leave();
             return;
         }
@@ -251,7 +370,6 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         if (parked is null)
             _keys[key] = parked = new Queue<Parked>();
         parked.Enqueue(keyed);
-        keyed.Wait();
         return false;
     }
 
@@ -278,21 +396,19 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
             ThreadPool.UnsafeQueueUserWorkItem(static p => p.Resume(), next, preferLocal: false);
     }
 
-    /// <summary>The rest of <see cref="Run"/> for handlers still running: their lease is extended meanwhile. Never throws.</summary>
+    /// <summary>The rest of <see cref="Run"/> for handlers still running (the sweep keeps their lease). Never throws.</summary>
     private async Task RunOnAsync(ITransportDelivery delivery, EventContext context, ValueTask<EventStatus> pending)
     {
         EventStatus status;
         try
         {
-            var keeper = new LeaseKeeper(delivery, logger);
-            using (_time.CreateTimer(static s => ((LeaseKeeper)s!).Extend(), keeper, _leaseExtension, _leaseExtension))
-                status = await pending.ConfigureAwait(false);
-            keeper.Stop();
+            status = await pending.ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            TransportLogMessages.DeliveryFault(logger, ex, delivery.Name, delivery.DeliveryId);
+            TransportLogMessages.DeliveryFault(_logger, ex, delivery.Name, delivery.DeliveryId);
             ReleaseKey(context);
+            Release(delivery);
             _running.Leave();
             return;
         }
@@ -304,14 +420,15 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     private void Settle(EventContext context, EventStatus status, ITransportDelivery delivery)
     {
         ReleaseKey(context);
+        Release(delivery);
         ValueTask settle;
         try
         {
-            settle = settler.SettleDirect(context, status);
+            settle = _settler.SettleDirect(context, status);
         }
         catch (Exception ex)
         {
-            TransportSettler.SettleFailed(logger, ex, delivery);
+            TransportSettler.SettleFailed(_logger, ex, delivery);
             _running.Leave();
             return;
         }
@@ -334,7 +451,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         }
         catch (Exception ex)
         {
-            TransportSettler.SettleFailed(logger, ex, delivery);
+            TransportSettler.SettleFailed(_logger, ex, delivery);
         }
 
         _running.Leave();
@@ -431,7 +548,7 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
     {
         // Created as the receiving bus's own (its name starts the path, its clock is the context's), so the context
         // carries no origin or clock of its own.
-        var context = new EventContext(receiver, decoded.Payload, decoded.Name)
+        var context = new EventContext(_receiver, decoded.Payload, decoded.Name)
         {
             EventId = decoded.EventId,
             CreatedAt = decoded.CreatedAt,
@@ -466,61 +583,12 @@ internal sealed class TransportSource(EventDispatcher dispatcher, Router router,
         return context;
     }
 
-    /// <summary>
-    /// A keyed delivery, decoded, on its way to its key: waiting behind the key's running event, its lease is extended until
-    /// it starts (the timer is created only when it waits; waiting for earlier deliveries to be decoded takes no timer).
-    /// </summary>
+    /// <summary>A keyed delivery, decoded, on its way to its key (waiting for earlier deliveries' decoding, or behind the key's running event).</summary>
     private sealed class Parked(TransportSource source, ITransportDelivery delivery, EventContext context)
     {
-        private LeaseKeeper? _keeper;
-        private ITimer? _timer;
-
         public string Key => context.OrderingKey!;
 
-        /// <summary>Queued behind its key's running event: keep its lease. Under the source's key lock.</summary>
-        public void Wait()
-        {
-            _keeper = new LeaseKeeper(delivery, source.Logger);
-            _timer = source._time.CreateTimer(static s => ((LeaseKeeper)s!).Extend(), _keeper, source._leaseExtension, source._leaseExtension);
-        }
-
         /// <summary>Its turn came (the key is held for it): start it here.</summary>
-        public void Resume()
-        {
-            _timer?.Dispose();
-            _keeper?.Stop();
-            source.Start(delivery, context);
-        }
-    }
-
-    /// <summary>Extends one delivery's lease from the timer; stops once the handlers finished.</summary>
-    private sealed class LeaseKeeper(ITransportDelivery delivery, ILogger logger)
-    {
-        private volatile bool _stopped;
-
-        public void Stop() => _stopped = true;
-
-        public void Extend()
-        {
-            if (!_stopped)
-                _ = ExtendAsync();
-        }
-
-        /// <summary>Never throws: a failed extension is logged (the delivery may come again to another consumer).</summary>
-        private async Task ExtendAsync()
-        {
-            try
-            {
-                await delivery.ExtendLeaseAsync().ConfigureAwait(false);
-            }
-            catch (InvalidOperationException) when (_stopped)
-            {
-                // Settled meanwhile: nothing to extend.
-            }
-            catch (Exception ex)
-            {
-                TransportLogMessages.ExtendFailed(logger, ex, delivery.Name, delivery.DeliveryId);
-            }
-        }
+        public void Resume() => source.Start(delivery, context);
     }
 }

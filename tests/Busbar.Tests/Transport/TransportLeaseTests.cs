@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using Busbar.Dispatch;
+using Busbar.Transport;
+using Busbar.Transport.Contract;
+using Microsoft.Extensions.Time.Testing;
+using Placed = Busbar.Transport.Contract.OrderPlaced;
+
+namespace Busbar.Tests.Transport;
+
+/// <summary>
+/// A consuming bus keeps the lease of every delivery it holds, from the moment it reads it until its settlement begins:
+/// waiting for a pump, running synchronously, parked behind its ordering key, and across the step from parked to running.
+/// The broker and the bus share one fake clock, so a lease runs out exactly when the clock says so and never because a
+/// loaded machine was slow.
+/// </summary>
+public sealed class TransportLeaseTests
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
+    private readonly EventTypeRegistry _events = new EventTypeRegistry().Add(ContractJsonContext.Default.OrderPlaced);
+
+    /// <summary>Moves the shared clock on in steps of a second, so each timer fires at its own time, in order.</summary>
+    private static void Advance(FakeTimeProvider clock, TimeSpan by)
+    {
+        for (var gone = TimeSpan.Zero; gone < by; gone += TimeSpan.FromSeconds(1))
+            clock.Advance(TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task Lease_DeliveriesWaitingForAPumpAndHandlersBlockingIt_KeptPastThreeLeases()
+    {
+        // Every pump is held by a handler that blocks synchronously, and three more deliveries wait for a pump: none of them
+        // has returned to the source yet, and none may go back to the broker while the clock runs three leases on.
+        var pumps = TransportSource.MaxPumps;
+        var count = pumps + 3;
+        ThreadPool.GetMinThreads(out var workers, out var ports);
+        // The pumps block pool threads: room for the test's own continuations without waiting for the pool to grow.
+        ThreadPool.SetMinThreads(workers + pumps, ports);
+        try
+        {
+            var clock = new FakeTimeProvider();
+            await using var broker = new InMemoryBroker(new InMemoryTransportOptions { Lease = Lease, MaxDeliveries = 5 }, clock);
+            await using var consumer = new EventBusBuilder()
+                .WithTimeProvider(clock)
+                .WithOptions(new EventBusOptions { Name = "consumer", MaxConcurrentEvents = count })
+                .UseTransport(broker.CreateTransport(ownsBroker: false), _events, new TransportBusOptions { Group = "lease", LeaseExtensionInterval = TimeSpan.FromSeconds(4) })
+                .Build();
+            using var gate = new ManualResetEventSlim();
+            var started = 0;
+            var handled = new ConcurrentQueue<(int Number, int Attempt)>();
+            consumer.Subscribe<Placed>((e, context, _) =>
+            {
+                Interlocked.Increment(ref started);
+                Assert.True(gate.Wait(TestTimeout.Default), "the gate opened");
+                handled.Enqueue((e.Number, context.Attempt));
+                return ValueTask.CompletedTask;
+            });
+            var link = ((InProcessEventBus)consumer).Link!;
+            await link.WaitUntilSubscribedAsync(TestTimeout.Token());
+            await using var publisher = new EventBusBuilder().UseTransport(broker.CreateTransport(ownsBroker: false), _events).Build();
+            for (var i = 0; i < count; i++)
+                await publisher.PublishAsync(new Placed(i, "c"));
+
+            await TestTimeout.Until(() => Volatile.Read(ref started) == pumps && link.Running == count, what: "every pump blocked, the rest read");
+            Advance(clock, 3 * Lease);
+
+            // Before this was kept, every one of them went back to the broker here and each was handled up to four times.
+            Assert.Equal(count, link.Running);
+            gate.Set();
+            await TestTimeout.Until(() => handled.Count >= count, what: "every event handled");
+            await consumer.StopAsync().AsTask().Within();
+            Assert.Equal(Enumerable.Range(0, count).Select(n => (n, 1)), handled.OrderBy(h => h.Number));
+            Assert.Equal(0, link.Running);
+        }
+        finally
+        {
+            ThreadPool.SetMinThreads(workers, ports);
+        }
+    }
+
+    [Fact]
+    public async Task Lease_ParkedThenRunning_ExtendedAcrossTheStepFromOneToTheOther()
+    {
+        // An interval close to the lease (8 of 10 s), and the parked delivery starts 7 s after its last extension (8, 16 s):
+        // had its extensions started over when it left its key's queue, the next would come at 31 s, after its lease ran
+        // out at 26 s.
+        var clock = new FakeTimeProvider();
+        await using var broker = new InMemoryBroker(new InMemoryTransportOptions { Lease = Lease, MaxDeliveries = 5 }, clock);
+        await using var consumer = new EventBusBuilder()
+            .WithTimeProvider(clock)
+            .WithOptions(new EventBusOptions { Name = "consumer", MaxConcurrentEvents = 4 })
+            .UseTransport(broker.CreateTransport(ownsBroker: false), _events, new TransportBusOptions { Group = "lease", LeaseExtensionInterval = TimeSpan.FromSeconds(8) })
+            .Build();
+        var gates = new[] { new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var attempts = new ConcurrentQueue<(int Number, int Attempt)>();
+        consumer.Subscribe<Placed>(async (e, context, ct) =>
+        {
+            attempts.Enqueue((e.Number, context.Attempt));
+            await gates[e.Number].Task.WaitAsync(ct);
+        });
+        var link = ((InProcessEventBus)consumer).Link!;
+        await link.WaitUntilSubscribedAsync(TestTimeout.Token());
+        await using var publisher = new EventBusBuilder().UseTransport(broker.CreateTransport(ownsBroker: false), _events).Build();
+        await publisher.PublishAsync(new Placed(0, "c"), new PublishOptions { OrderingKey = "c" });
+        await publisher.PublishAsync(new Placed(1, "c"), new PublishOptions { OrderingKey = "c" });
+        await TestTimeout.Until(() => !attempts.IsEmpty && link.Running == 2, what: "the first event running, the second parked");
+
+        // Parked for 23 s, then running for 25 s.
+        Advance(clock, TimeSpan.FromSeconds(23));
+        gates[0].SetResult();
+        await TestTimeout.Until(() => attempts.Count >= 2, what: "the parked event started");
+        Advance(clock, 2.5 * Lease);
+        gates[1].SetResult();
+
+        await consumer.StopAsync().AsTask().Within();
+        Assert.Equal([(0, 1), (1, 1)], attempts);
+    }
+}
