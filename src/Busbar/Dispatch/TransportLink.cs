@@ -396,6 +396,9 @@ internal sealed class TransportLink : IAsyncDisposable
     /// <summary>Deliveries still running when the stop gave up on them: unsettled, they come again after their lease.</summary>
     public long Running => _source.Running;
 
+    /// <summary>Deliveries read and not yet settling, whose leases the bus keeps.</summary>
+    internal int Held => _source.Held;
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

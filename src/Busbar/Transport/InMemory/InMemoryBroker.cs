@@ -172,6 +172,13 @@ internal sealed class InMemoryBroker : IAsyncDisposable
             subscription.Group.Subscriptions.Remove(subscription);
     }
 
+    /// <summary>Tests only: how many of the group's messages are out on a lease (handed to a consumer, not settled).</summary>
+    internal int LeasedCount(string group)
+    {
+        lock (_lock)
+            return _groups.TryGetValue(group, out var found) ? found.Leased.Count : 0;
+    }
+
     public IReadOnlyList<TransportDeadLetter> ReadDeadLetters(int maxCount)
     {
         lock (_lock)
