@@ -210,6 +210,51 @@ public abstract class BusOverTransportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Deliveries_WaitingBehindHandlersThatBlockEveryPumpForTwoLeases_EachHandledOnceOnItsFirstDelivery()
+    {
+        // A delivery the bus has read keeps its lease while it waits for a pump, not only while its handlers run: every pump
+        // blocks synchronously for two leases and a half while three more deliveries wait behind them.
+        var pumps = TransportSource.MaxPumps;
+        var count = pumps + 3;
+        ThreadPool.GetMinThreads(out var workers, out var ports);
+        // The blocked pumps hold pool threads: room for the lease sweep and the broker client without waiting for the pool to grow.
+        ThreadPool.SetMinThreads(workers + pumps, ports);
+        try
+        {
+            var consumer = Bus("consumer", await TransportAsync("consumer"), "blocked", busOptions: new EventBusOptions { MaxConcurrentEvents = count });
+            using var gate = new ManualResetEventSlim();
+            var started = 0;
+            var handled = new ConcurrentQueue<(int Number, int Attempt)>();
+            consumer.Subscribe<OrderPlaced>((e, context, _) =>
+            {
+                Interlocked.Increment(ref started);
+                Assert.True(gate.Wait(Patience), "the gate opened");
+                handled.Enqueue((e.Number, context.Attempt));
+                return ValueTask.CompletedTask;
+            });
+            await ConsumingAsync(consumer);
+            var link = ((InProcessEventBus)consumer).Link!;
+            var publisher = Bus("publisher", await TransportAsync("p"), "publisher");
+            for (var i = 0; i < count; i++)
+                await (await publisher.PublishAsync(new OrderPlaced(i, "c"))).AsTask().WaitAsync(Patience);
+
+            await UntilAsync(() => Volatile.Read(ref started) == pumps && link.Running == count, "every pump blocked, the rest read");
+            var blocked = Stopwatch.StartNew();
+            await UntilAsync(() => blocked.Elapsed > Lease * 2.5, "two leases and a half");
+            gate.Set();
+
+            await UntilAsync(() => handled.Count >= count, $"{count} events handled");
+            // The stop drains what the bus holds: a second delivery of any event would be handled by then.
+            await consumer.StopAsync().AsTask().WaitAsync(Patience);
+            Assert.Equal(Enumerable.Range(0, count).Select(n => (n, 1)), handled.OrderBy(h => h.Number));
+        }
+        finally
+        {
+            ThreadPool.SetMinThreads(workers, ports);
+        }
+    }
+
+    [Fact]
     public async Task PublishAsync_OneConsumerTakingOneDeliveryAtATime_HandlesOnePublishersEventsInPublishOrder()
     {
         // The order docs/transports.md promises over a broker for one consumer taking one delivery at a time.
