@@ -179,6 +179,13 @@ internal sealed class InMemoryBroker : IAsyncDisposable
             return _groups.TryGetValue(group, out var found) ? found.Leased.Count : 0;
     }
 
+    /// <summary>Tests only: how many of the group's messages wait for their retry delay to pass.</summary>
+    internal int DelayedCount(string group)
+    {
+        lock (_lock)
+            return _groups.TryGetValue(group, out var found) ? found.Delayed.Count : 0;
+    }
+
     public IReadOnlyList<TransportDeadLetter> ReadDeadLetters(int maxCount)
     {
         lock (_lock)
