@@ -103,15 +103,8 @@ internal sealed class TransportSource : IDisposable
         _stopToken = stopToken;
         // The timer must not carry the building caller's execution context (its async-locals, its activity) into every sweep.
         var half = leaseExtension / 2;
-        if (ExecutionContext.IsFlowSuppressed())
-        {
+        using (ExecutionContext.SuppressFlow())
             _sweeper = time.CreateTimer(static s => ((TransportSource)s!).Sweep(), this, half, half);
-        }
-        else
-        {
-            using (ExecutionContext.SuppressFlow())
-                _sweeper = time.CreateTimer(static s => ((TransportSource)s!).Sweep(), this, half, half);
-        }
     }
 
     /// <summary>How many pumps run deliveries at most: the reader's own thread included, as many as the machine has cores, at least two.</summary>
