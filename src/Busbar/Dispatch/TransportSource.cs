@@ -60,6 +60,9 @@ internal sealed class TransportSource : IDisposable
     /// <summary>How many sweeps ran; guarded by <see cref="_held"/>.</summary>
     private long _sweeps;
 
+    /// <summary>Set by <see cref="Dispose"/>: a sweep already under way extends nothing more, and a failure then is not logged.</summary>
+    private volatile bool _disposed;
+
     /// <summary>The ordering keys whose events run: each with the deliveries parked behind it (null: none); guarded by itself.</summary>
     private readonly Dictionary<string, Queue<Parked>?> _keys = new(StringComparer.Ordinal);
 
@@ -135,7 +138,11 @@ internal sealed class TransportSource : IDisposable
     }
 
     /// <summary>Stops the lease sweep (the bus is disposed): deliveries still held come again after their lease.</summary>
-    public void Dispose() => _sweeper.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _sweeper.Dispose();
+    }
 
     /// <summary>
     /// Extends the lease of every held delivery that was read or last extended before the previous sweep. Sweeps run every half
@@ -143,6 +150,8 @@ internal sealed class TransportSource : IDisposable
     /// </summary>
     private void Sweep()
     {
+        if (_disposed)
+            return;
         List<ITransportDelivery>? due = null;
         lock (_held)
         {
@@ -160,7 +169,11 @@ internal sealed class TransportSource : IDisposable
         }
 
         foreach (var delivery in due)
+        {
+            if (_disposed)
+                return;
             _ = ExtendAsync(delivery);
+        }
     }
 
     /// <summary>Never throws: a failed extension is logged (the delivery may come again to another consumer), unless its settlement began meanwhile.</summary>
@@ -172,7 +185,8 @@ internal sealed class TransportSource : IDisposable
         }
         catch (Exception ex)
         {
-            if (IsHeld(delivery))
+            // Settling meanwhile, or the bus disposed with the transport: nothing is left to keep.
+            if (!_disposed && IsHeld(delivery))
                 TransportLogMessages.ExtendFailed(_logger, ex, delivery.Name, delivery.DeliveryId);
         }
     }
