@@ -115,6 +115,72 @@ public sealed class TransportLeaseTests
         Assert.Equal([(0, 1), (1, 1)], attempts);
     }
 
+    [Fact]
+    public async Task Lease_StopAbandonsAHandlerThatIgnoresItsToken_LeaseNoLongerKeptAndTheEventComesAgainElsewhere()
+    {
+        // Stop × the lease sweep: a handler that ignores its cancellation is abandoned after the grace (zero here), its
+        // delivery is given back, and the stopped bus keeps no lease on it, so the group's other consumer gets it.
+        var clock = new FakeTimeProvider();
+        await using var broker = new InMemoryBroker(new InMemoryTransportOptions { Lease = Lease, MaxDeliveries = 5 }, clock);
+        var options = new TransportBusOptions { Group = "lease", LeaseExtensionInterval = TimeSpan.FromSeconds(4) };
+        await using var first = new EventBusBuilder()
+            .WithTimeProvider(clock)
+            .WithOptions(new EventBusOptions { Name = "first", CancellationGrace = TimeSpan.Zero })
+            .UseTransport(broker.CreateTransport(ownsBroker: false), _events, options)
+            .Build();
+        var started = new TaskCompletionSource<Guid>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        first.Subscribe<Placed>(async (_, context, _) =>
+        {
+            started.TrySetResult(context.EventId);
+            await release.Task;
+        });
+        var link = ((InProcessEventBus)first).Link!;
+        await link.WaitUntilSubscribedAsync(TestTimeout.Token());
+        await using var publisher = new EventBusBuilder().UseTransport(broker.CreateTransport(ownsBroker: false), _events).Build();
+        await publisher.PublishAsync(new Placed(1, "c"));
+        var id = await started.Task.Within();
+
+        try
+        {
+            // The drain timeout runs on the bus's clock.
+            var stopping = first.StopAsync(TimeSpan.FromSeconds(1)).AsTask();
+            Advance(clock, TimeSpan.FromSeconds(2));
+            var report = await stopping.Within();
+            Assert.Equal(1, report.PendingInBroker);
+            Assert.Equal(0, link.Held);
+
+            await using var second = new EventBusBuilder()
+                .WithTimeProvider(clock)
+                .WithOptions(new EventBusOptions { Name = "second" })
+                .UseTransport(broker.CreateTransport(ownsBroker: false), _events, options)
+                .Build();
+            var again = new TaskCompletionSource<EventContext>(TaskCreationOptions.RunContinuationsAsynchronously);
+            second.Subscribe<Placed>((_, context, _) =>
+            {
+                again.TrySetResult(context);
+                return ValueTask.CompletedTask;
+            });
+            await ((InProcessEventBus)second).Link!.WaitUntilSubscribedAsync(TestTimeout.Token());
+            // Three leases of the clock: had the stopped bus kept extending the lease, the event would never come again. The
+            // broker may first hand it back to the stopped bus's subscription while it closes (this clock jumps faster than
+            // the stop runs); unread, that delivery comes again after its lease, so the attempt seen here is 2 or more.
+            for (var step = 0; step < 30 && !again.Task.IsCompleted; step++)
+            {
+                clock.Advance(TimeSpan.FromSeconds(1));
+                await Task.Yield();
+            }
+
+            var context = await again.Task.Within();
+            Assert.Equal(id, context.EventId);
+            Assert.True(context.Attempt >= 2, $"attempt {context.Attempt}");
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+    }
+
     /// <summary>
     /// Leases × ordering keys × concurrency × handler shapes × retries, on the shared fake clock (fixed, printed seeds): 30
     /// events, some keyed, handled at once or held — asynchronously, or blocking their pump — until the test lets them go,
