@@ -124,10 +124,11 @@ internal sealed class TransportReader
     private void End()
     {
         _source.RunQueued();
-        _ = DisposeAsync();
+        _ = CloseAsync();
     }
 
-    private async Task DisposeAsync()
+    /// <summary>Disposes the enumerator, then completes the task <see cref="Start"/> returned. Never throws.</summary>
+    private async Task CloseAsync()
     {
         try
         {

@@ -126,8 +126,6 @@ internal sealed class TransportSource : IDisposable
         }
     }
 
-    private ILogger Logger => _logger;
-
     /// <summary>Queues a delivery; the reader runs the queue itself (<see cref="RunQueued"/>) when its burst ends.</summary>
     public void Enqueue(ITransportDelivery delivery)
     {
@@ -169,11 +167,7 @@ internal sealed class TransportSource : IDisposable
         }
 
         foreach (var delivery in due)
-        {
-            if (_disposed)
-                return;
             _ = ExtendAsync(delivery);
-        }
     }
 
     /// <summary>Never throws: a failed extension is logged (the delivery may come again to another consumer), unless its settlement began meanwhile.</summary>
@@ -202,6 +196,19 @@ internal sealed class TransportSource : IDisposable
     {
         lock (_held)
             _held.Remove(delivery);
+    }
+
+    /// <summary>
+    /// An internal fault: the delivery is logged and left unsettled, its key (if it held one) and its lease let go, so it comes
+    /// again after its lease. Never throws.
+    /// </summary>
+    private void Abandon(Exception ex, ITransportDelivery delivery, EventContext? context)
+    {
+        TransportLogMessages.DeliveryFault(_logger, ex, delivery.Name, delivery.DeliveryId);
+        if (context is not null)
+            ReleaseKey(context);
+        Release(delivery);
+        _running.Leave();
     }
 
     /// <summary>
@@ -278,9 +285,7 @@ internal sealed class TransportSource : IDisposable
         catch (Exception ex)
         {
             Decoded(sequence, null);
-            TransportLogMessages.DeliveryFault(_logger, ex, delivery.Name, delivery.DeliveryId);
-            Release(delivery);
-            _running.Leave();
+            Abandon(ex, delivery, null);
             return;
         }
 
@@ -316,10 +321,7 @@ internal sealed class TransportSource : IDisposable
         }
         catch (Exception ex)
         {
-            TransportLogMessages.DeliveryFault(_logger, ex, delivery.Name, delivery.DeliveryId);
-            ReleaseKey(context);
-            Release(delivery);
-            _running.Leave();
+            Abandon(ex, delivery, context);
             return;
         }
 
@@ -413,10 +415,7 @@ internal sealed class TransportSource : IDisposable
         }
         catch (Exception ex)
         {
-            TransportLogMessages.DeliveryFault(_logger, ex, delivery.Name, delivery.DeliveryId);
-            ReleaseKey(context);
-            Release(delivery);
-            _running.Leave();
+            Abandon(ex, delivery, context);
             return;
         }
 
@@ -539,7 +538,7 @@ internal sealed class TransportSource : IDisposable
             {
                 try
                 {
-                    TransportSettler.SettleFailed(source.Logger, error, delivery);
+                    TransportSettler.SettleFailed(source._logger, error, delivery);
                 }
                 catch (Exception)
                 {
